@@ -1,0 +1,23 @@
+//! The `contactd` command line: the server, `migrate`, and client subcommands that talk
+//! to a running server over gRPC.
+
+use crate::config::{Cli, Command, Settings};
+use crate::startup::{Application, shutdown_signal};
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli
+        .command
+        .unwrap_or_else(|| Command::Serve(Settings::default()))
+    {
+        Command::Serve(settings) => {
+            let app = Application::build(settings).await?;
+            app.run_until_stopped(shutdown_signal()).await?;
+        }
+        Command::Migrate(db) => {
+            crate::store::migrate(&db.database_url).await?;
+            println!("migrations applied");
+        }
+    }
+    Ok(())
+}

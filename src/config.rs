@@ -1,0 +1,91 @@
+//! Configuration: one struct per command, filled by clap from flags, then `CONTACTD_*`
+//! environment variables, then defaults — in that order of precedence.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+
+/// contactd: the contact database of the voice-calling platform.
+#[derive(Debug, Parser)]
+#[command(name = "contactd", version, about)]
+pub struct Cli {
+    /// Log format.
+    #[arg(long, env = "CONTACTD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gRPC server (the default).
+    Serve(Settings),
+    /// Apply pending database migrations and exit.
+    Migrate(DatabaseArgs),
+}
+
+/// Where the database is.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// `sqlite:PATH` (created if missing) or `postgres://user@host/db`.
+    #[arg(
+        long,
+        env = "CONTACTD_DATABASE_URL",
+        default_value = "sqlite:contactd.db"
+    )]
+    pub database_url: String,
+    /// Connection pool size.
+    #[arg(long, env = "CONTACTD_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+}
+
+/// Server settings.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, env = "CONTACTD_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Do not run migrations at start-up (run `contactd migrate` instead).
+    #[arg(long, env = "CONTACTD_NO_MIGRATE")]
+    pub no_migrate: bool,
+    /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
+    #[arg(long, env = "CONTACTD_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
+    pub shutdown_grace_secs: u64,
+}
+
+impl Settings {
+    /// Settings for a server on `listen` over `database_url`, everything else default.
+    pub fn new(listen: SocketAddr, database_url: impl Into<String>) -> Self {
+        Settings {
+            listen,
+            database: DatabaseArgs {
+                database_url: database_url.into(),
+                db_max_connections: 16,
+            },
+            no_migrate: false,
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let cli = Cli::parse_from(["contactd", "serve"]);
+        match cli.command {
+            Some(Command::Serve(s)) => s,
+            _ => unreachable!("serve parses to Serve"),
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! Domain values parsed once at the edge: a [`Phone`] is always E.164, an [`Email`] is
+//! always well-formed, a [`Plan`] always has its limit. Code past the edge never re-checks.
+
+pub mod clock;
+pub mod contact;
+pub mod email;
+pub mod filter;
+pub mod phone;
+pub mod plan;
+pub mod region;
+
+pub use clock::{Clock, SystemClock};
+pub use contact::{ContactDraft, NewContact};
+pub use email::Email;
+pub use filter::{ContactFilter, ContactStatus, SearchQuery, Selection};
+pub use phone::{Phone, PhoneError, Validation};
+pub use plan::Plan;
+pub use region::Region;

@@ -1,0 +1,12 @@
+//! SeaORM entities, one per table of `migrations/sql`. Only `store` uses them.
+
+pub mod account;
+pub mod api_key;
+pub mod call;
+pub mod call_request;
+pub mod campaign_member;
+pub mod contact;
+pub mod dnc_entry;
+pub mod dnc_event;
+pub mod import_batch;
+pub mod import_error;

@@ -1,0 +1,193 @@
+//! The one error type of the service, and its one mapping to gRPC status codes.
+//!
+//! Layers below `grpc` return [`Error`]; the handlers turn it into a [`tonic::Status`] with
+//! `?` through the single `From` impl at the bottom of this file. Database text never
+//! reaches a client: database errors are logged here and sent as a generic message.
+
+use sea_orm::DbErr;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
+
+/// A violated rule on one request field, sent as `google.rpc.BadRequest` details.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The field's path in the request, e.g. `contact.phone`.
+    pub field: String,
+    /// What is wrong with it, in words a person understands.
+    pub reason: String,
+}
+
+impl Violation {
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Everything that can go wrong in a request.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// INVALID_ARGUMENT, with a BadRequest detail per violated field.
+    #[error("{}", describe(.0))]
+    Invalid(Vec<Violation>),
+    /// NOT_FOUND: `what` with `id` does not exist in the account.
+    #[error("{what} {id} not found")]
+    NotFound { what: &'static str, id: String },
+    /// ALREADY_EXISTS: a unique value is taken; the message names the holder.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// RESOURCE_EXHAUSTED: the account's plan limit.
+    #[error("account {account_id} is at its plan limit of {limit} contacts")]
+    PlanLimit { account_id: String, limit: i64 },
+    /// RESOURCE_EXHAUSTED: a size cap of the service (field, page, message, selection).
+    #[error("{what} exceeds the cap of {cap}")]
+    Cap { what: String, cap: u64 },
+    /// FAILED_PRECONDITION: not allowed in the current state.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// UNAUTHENTICATED: no or unknown credentials.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// PERMISSION_DENIED: the credentials do not cover this account.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// CANCELLED: the client went away or the deadline passed.
+    #[error("{0}")]
+    Cancelled(String),
+    /// UNAVAILABLE: the database cannot be reached right now; retryable.
+    #[error("database unavailable")]
+    Unavailable(#[source] DbErr),
+    /// INTERNAL: a database error that is a bug; logged, never sent.
+    #[error("database error")]
+    Database(#[source] DbErr),
+    /// INTERNAL: anything else that is a bug; logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn describe(violations: &[Violation]) -> String {
+    violations
+        .iter()
+        .map(|v| format!("{}: {}", v.field, v.reason))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The service's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// One invalid field.
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Invalid(vec![Violation::new(field, reason)])
+    }
+
+    /// A missing entity.
+    pub fn not_found(what: &'static str, id: impl ToString) -> Self {
+        Error::NotFound {
+            what,
+            id: id.to_string(),
+        }
+    }
+}
+
+impl From<DbErr> for Error {
+    fn from(err: DbErr) -> Self {
+        if is_connection_error(&err) {
+            Error::Unavailable(err)
+        } else {
+            Error::Database(err)
+        }
+    }
+}
+
+/// True for errors that mean "the database is not reachable", as opposed to a bad query.
+pub fn is_connection_error(err: &DbErr) -> bool {
+    use sea_orm::sqlx;
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
+        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) => {
+            matches!(
+                e.as_ref(),
+                sqlx::Error::Io(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::WorkerCrashed
+                    | sqlx::Error::Tls(_)
+            ) || is_pg_unavailable(e)
+        }
+        _ => false,
+    }
+}
+
+/// PostgreSQL's own "go away" codes: admin shutdown, crash shutdown, cannot connect now.
+fn is_pg_unavailable(err: &sea_orm::sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|code| {
+            matches!(
+                code.as_ref(),
+                "57P01" | "57P02" | "57P03" | "08006" | "08003"
+            )
+        })
+}
+
+impl From<Error> for Status {
+    fn from(err: Error) -> Self {
+        let message = err.to_string();
+        match err {
+            Error::Invalid(violations) => {
+                let details = ErrorDetails::with_bad_request(
+                    violations
+                        .into_iter()
+                        .map(|v| FieldViolation::new(v.field, v.reason))
+                        .collect::<Vec<_>>(),
+                );
+                Status::with_error_details(Code::InvalidArgument, message, details)
+            }
+            Error::NotFound { .. } => Status::not_found(message),
+            Error::AlreadyExists(_) => Status::already_exists(message),
+            Error::PlanLimit { .. } | Error::Cap { .. } => Status::resource_exhausted(message),
+            Error::FailedPrecondition(_) => Status::failed_precondition(message),
+            Error::Unauthenticated(_) => Status::unauthenticated(message),
+            Error::PermissionDenied(_) => Status::permission_denied(message),
+            Error::Cancelled(_) => Status::cancelled(message),
+            Error::Unavailable(source) => {
+                tracing::warn!(error = %source, "database unavailable");
+                Status::unavailable("database unavailable; retry")
+            }
+            Error::Database(source) => {
+                tracing::error!(error = %source, "database error");
+                Status::internal("internal error")
+            }
+            Error::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                Status::internal("internal error")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_text_never_reaches_the_client() {
+        let status: Status = Error::Database(DbErr::Custom("relation secret_table".into())).into();
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("secret_table"));
+    }
+
+    #[test]
+    fn invalid_argument_carries_bad_request_details() {
+        let status: Status = Error::invalid("contact.phone", "is required").into();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let details = status.get_error_details();
+        let bad = details.bad_request().expect("bad request details");
+        assert_eq!(bad.field_violations[0].field, "contact.phone");
+    }
+}

@@ -1,0 +1,137 @@
+//! Account handlers.
+
+use super::convert::{account_id, ts};
+use crate::domain::{Plan, Region};
+use crate::entity::account;
+use crate::error::{Error, Result};
+use crate::pb;
+use crate::service::Services;
+use crate::service::accounts::{AccountChanges, NewAccount};
+use tonic::{Request, Response, Status};
+
+fn plan(field: &str, value: i32, custom_limit: i64) -> Result<Plan> {
+    let p = pb::Plan::try_from(value)
+        .map_err(|_| Error::invalid(field, format!("{value} is not a plan")))?;
+    let named = |p: Plan| {
+        if custom_limit != 0 {
+            Err(Error::invalid(
+                "contact_limit",
+                "is only allowed with PLAN_CUSTOM",
+            ))
+        } else {
+            Ok(p)
+        }
+    };
+    match p {
+        pb::Plan::Unspecified => Err(Error::invalid(
+            field,
+            "is required: PLAN_PROFESSIONAL, PLAN_DENTAL, PLAN_REAL_ESTATE or PLAN_CUSTOM",
+        )),
+        pb::Plan::Professional => named(Plan::Professional),
+        pb::Plan::Dental => named(Plan::Dental),
+        pb::Plan::RealEstate => named(Plan::RealEstate),
+        pb::Plan::Custom => {
+            Plan::custom(custom_limit).map_err(|r| Error::invalid("contact_limit", r))
+        }
+    }
+}
+
+fn name(value: &str) -> Result<String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(Error::invalid("name", "is required"));
+    }
+    if v.chars().count() > 200 {
+        return Err(Error::invalid("name", "is longer than 200 characters"));
+    }
+    Ok(v.to_string())
+}
+
+/// An account to its message.
+pub fn to_proto(a: account::Model) -> pb::Account {
+    let plan = match Plan::from_stored(&a.plan, a.contact_limit) {
+        Some(Plan::Professional) => pb::Plan::Professional,
+        Some(Plan::Dental) => pb::Plan::Dental,
+        Some(Plan::RealEstate) => pb::Plan::RealEstate,
+        Some(Plan::Custom(_)) => pb::Plan::Custom,
+        None => pb::Plan::Unspecified,
+    };
+    pb::Account {
+        id: a.id,
+        name: a.name,
+        plan: plan as i32,
+        contact_limit: a.contact_limit,
+        contact_count: a.contact_count,
+        default_region: a.default_region,
+        create_time: Some(ts(a.created_at)),
+    }
+}
+
+pub async fn create_account(
+    svc: &Services,
+    request: Request<pb::CreateAccountRequest>,
+) -> Result<Response<pb::CreateAccountResponse>, Status> {
+    let req = request.into_inner();
+    let new = NewAccount {
+        name: name(&req.name)?,
+        plan: plan("plan", req.plan, req.contact_limit)?,
+        default_region: if req.default_region.trim().is_empty() {
+            Region::parse("US").map_err(Error::Internal)?
+        } else {
+            Region::parse(&req.default_region).map_err(|r| Error::invalid("default_region", r))?
+        },
+    };
+    let account = svc.create_account(new).await?;
+    Ok(Response::new(pb::CreateAccountResponse {
+        account: Some(to_proto(account)),
+    }))
+}
+
+pub async fn get_account(
+    svc: &Services,
+    request: Request<pb::GetAccountRequest>,
+) -> Result<Response<pb::GetAccountResponse>, Status> {
+    let req = request.into_inner();
+    let account = svc.get_account(account_id(&req.account_id)?).await?;
+    Ok(Response::new(pb::GetAccountResponse {
+        account: Some(to_proto(account)),
+    }))
+}
+
+pub async fn update_account(
+    svc: &Services,
+    request: Request<pb::UpdateAccountRequest>,
+) -> Result<Response<pb::UpdateAccountResponse>, Status> {
+    let req = request.into_inner();
+    let id = account_id(&req.account_id)?;
+    let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
+    if paths.is_empty() {
+        return Err(Error::invalid("update_mask", "names no field to update").into());
+    }
+    let mut changes = AccountChanges::default();
+    for path in &paths {
+        match path.as_str() {
+            "name" => changes.name = Some(name(&req.name)?),
+            "plan" | "contact_limit" => {
+                changes.plan = Some(plan("plan", req.plan, req.contact_limit)?)
+            }
+            "default_region" => {
+                changes.default_region = Some(
+                    Region::parse(&req.default_region)
+                        .map_err(|r| Error::invalid("default_region", r))?,
+                )
+            }
+            other => {
+                return Err(Error::invalid(
+                    "update_mask",
+                    format!("{other:?} is not an updatable field"),
+                )
+                .into());
+            }
+        }
+    }
+    let account = svc.update_account(id, changes).await?;
+    Ok(Response::new(pb::UpdateAccountResponse {
+        account: Some(to_proto(account)),
+    }))
+}

@@ -1,0 +1,235 @@
+//! Conversions between protobuf messages and domain values. Parsing a request field
+//! into a domain value happens here, once, with the field's path in every error.
+
+use crate::domain::filter::{ContactFilter, ContactStatus, SearchQuery, Selection};
+use crate::domain::{ContactDraft, Region};
+use crate::entity::contact;
+use crate::error::{Error, Result};
+use crate::pb;
+use crate::service::contacts::{ContactView, custom_fields};
+use prost_types::Timestamp;
+
+/// Most ids accepted in one explicit selection.
+pub const MAX_SELECTION_IDS: usize = 10_000;
+
+/// Unix milliseconds to a protobuf timestamp.
+pub fn ts(ms: i64) -> Timestamp {
+    Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+    }
+}
+
+/// An optional Unix-ms time to an optional timestamp.
+pub fn opt_ts(ms: Option<i64>) -> Option<Timestamp> {
+    ms.map(ts)
+}
+
+/// A protobuf timestamp to Unix milliseconds.
+pub fn ms(t: &Timestamp) -> i64 {
+    t.seconds * 1000 + i64::from(t.nanos) / 1_000_000
+}
+
+/// A required, non-empty account id.
+pub fn account_id(id: &str) -> Result<&str> {
+    let id = id.trim();
+    if id.is_empty() {
+        return Err(Error::invalid("account_id", "is required"));
+    }
+    if id.len() > 128 {
+        return Err(Error::invalid(
+            "account_id",
+            "is longer than 128 characters",
+        ));
+    }
+    Ok(id)
+}
+
+/// A positive contact id.
+pub fn contact_id(field: &str, id: i64) -> Result<i64> {
+    if id <= 0 {
+        return Err(Error::invalid(field, "is required (a positive contact id)"));
+    }
+    Ok(id)
+}
+
+/// An optional region code ("" = none).
+pub fn region(field: &str, code: &str) -> Result<Option<Region>> {
+    if code.trim().is_empty() {
+        return Ok(None);
+    }
+    Region::parse(code)
+        .map(Some)
+        .map_err(|reason| Error::invalid(field, reason))
+}
+
+/// A contact input message to an unchecked draft (the region is parsed here).
+pub fn draft(field: &str, input: Option<pb::ContactInput>) -> Result<ContactDraft> {
+    let input = input.ok_or_else(|| Error::invalid(field, "is required"))?;
+    Ok(ContactDraft {
+        region: region(&format!("{field}.region"), &input.region)?,
+        phone: input.phone,
+        first_name: input.first_name,
+        last_name: input.last_name,
+        email: input.email,
+        company: input.company,
+        title: input.title,
+        custom_fields: input.custom_fields.into_iter().collect(),
+        time_zone: input.time_zone,
+    })
+}
+
+/// Stored enum names are the proto names without their prefix (`ANSWERED`).
+pub fn stored_name(proto_name: &str, prefix: &str) -> String {
+    proto_name
+        .strip_prefix(prefix)
+        .unwrap_or(proto_name)
+        .to_string()
+}
+
+/// A stored DNC source back to the enum.
+pub fn dnc_source(stored: &str) -> pb::DncSource {
+    pb::DncSource::from_str_name(&format!("DNC_SOURCE_{stored}"))
+        .unwrap_or(pb::DncSource::Unspecified)
+}
+
+/// A stored call outcome back to the enum.
+pub fn call_outcome(stored: &str) -> pb::CallOutcome {
+    pb::CallOutcome::from_str_name(&format!("CALL_OUTCOME_{stored}"))
+        .unwrap_or(pb::CallOutcome::Unspecified)
+}
+
+/// A stored contact to its message; `campaign_ids` may be empty when not loaded.
+pub fn contact(c: contact::Model, campaign_ids: Vec<String>) -> pb::Contact {
+    let custom = custom_fields(&c).into_iter().collect();
+    let status = match ContactStatus::from_stored(&c.status) {
+        ContactStatus::Active => pb::ContactStatus::Active,
+        ContactStatus::Dnc => pb::ContactStatus::Dnc,
+    };
+    pb::Contact {
+        id: c.id,
+        account_id: c.account_id,
+        phone: c.phone,
+        first_name: c.first_name,
+        last_name: c.last_name,
+        email: c.email,
+        company: c.company,
+        title: c.title,
+        custom_fields: custom,
+        status: status as i32,
+        call_stats: Some(pb::CallStats {
+            call_count: c.call_count,
+            last_called_time: opt_ts(c.last_called_at),
+            last_outcome: call_outcome(&c.last_outcome) as i32,
+            total_talk_seconds: c.total_talk_seconds,
+        }),
+        time_zone: c.time_zone,
+        campaign_ids,
+        dnc_time: opt_ts(c.dnc_at),
+        dnc_source: dnc_source(&c.dnc_source) as i32,
+        import_batch_id: c.import_batch_id.unwrap_or_default(),
+        create_time: Some(ts(c.created_at)),
+        update_time: Some(ts(c.updated_at)),
+    }
+}
+
+/// A contact view to its message.
+pub fn contact_view(v: ContactView) -> pb::Contact {
+    contact(v.contact, v.campaign_ids)
+}
+
+/// The list filter; `field` is its path in the request.
+pub fn filter(field: &str, f: Option<pb::ContactFilter>) -> Result<ContactFilter> {
+    let Some(f) = f else {
+        return Ok(ContactFilter::default());
+    };
+    let status = match pb::ContactStatus::try_from(f.status) {
+        Ok(pb::ContactStatus::Unspecified) => None,
+        Ok(pb::ContactStatus::Active) => Some(ContactStatus::Active),
+        Ok(pb::ContactStatus::Dnc) => Some(ContactStatus::Dnc),
+        Err(_) => {
+            return Err(Error::invalid(
+                format!("{field}.status"),
+                format!("{} is not a status", f.status),
+            ));
+        }
+    };
+    if f.query.chars().count() > 256 {
+        return Err(Error::invalid(
+            format!("{field}.query"),
+            "is longer than 256 characters",
+        ));
+    }
+    let after = f.last_called_after.as_ref().map(ms);
+    let before = f.last_called_before.as_ref().map(ms);
+    if let (Some(a), Some(b)) = (after, before)
+        && a >= b
+    {
+        return Err(Error::invalid(
+            format!("{field}.last_called_before"),
+            "must be later than last_called_after",
+        ));
+    }
+    if f.never_called && (after.is_some() || before.is_some()) {
+        return Err(Error::invalid(
+            format!("{field}.never_called"),
+            "cannot be combined with a last-called date range",
+        ));
+    }
+    let campaign = f.campaign_id.trim();
+    Ok(ContactFilter {
+        query: SearchQuery::parse(&f.query),
+        status,
+        campaign_id: (!campaign.is_empty()).then(|| campaign.to_string()),
+        last_called_after: after,
+        last_called_before: before,
+        never_called: f.never_called,
+    })
+}
+
+/// A selection (ids, capped, or filter); `None` means "every contact" when `all_if_unset`.
+pub fn selection(
+    field: &str,
+    s: Option<pb::ContactSelection>,
+    all_if_unset: bool,
+) -> Result<Selection> {
+    use pb::contact_selection::Selection as S;
+    match s.and_then(|s| s.selection) {
+        Some(S::Ids(ids)) => {
+            if ids.ids.is_empty() {
+                return Err(Error::invalid(format!("{field}.ids"), "is empty"));
+            }
+            if ids.ids.len() > MAX_SELECTION_IDS {
+                return Err(Error::Cap {
+                    what: format!("{field}.ids ({} ids)", ids.ids.len()),
+                    cap: MAX_SELECTION_IDS as u64,
+                });
+            }
+            if let Some(bad) = ids.ids.iter().find(|id| **id <= 0) {
+                return Err(Error::invalid(
+                    format!("{field}.ids"),
+                    format!("{bad} is not a contact id"),
+                ));
+            }
+            Ok(Selection::Ids(ids.ids))
+        }
+        Some(S::Filter(f)) => Ok(Selection::Filter(filter(
+            &format!("{field}.filter"),
+            Some(f),
+        )?)),
+        None if all_if_unset => Ok(Selection::Filter(ContactFilter::default())),
+        None => Err(Error::invalid(field, "is required: give ids or a filter")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_round_trip_including_before_1970() {
+        for v in [0, 1, 1_700_000_000_123, -1, -1500] {
+            assert_eq!(ms(&ts(v)), v);
+        }
+    }
+}

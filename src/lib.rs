@@ -1,0 +1,36 @@
+//! contactd — the contact database of an AI voice-calling platform, as a gRPC service.
+//!
+//! A tour, from the wire inwards:
+//!
+//! - [`grpc`]: tonic handlers. Each validates the request, converts it to domain values,
+//!   calls one service function and converts the answer back.
+//! - [`service`]: the use cases and their transactions (plan limits, DNC rules, leases).
+//! - [`store`]: SeaORM queries; the only module that knows tables. Backend-specific SQL
+//!   lives here, one function per need with its SQLite twin beside it.
+//! - [`entity`]: the SeaORM entities of the schema in `migrations/`.
+//! - [`domain`]: values parsed once at the edge (phone numbers, emails, plans, filters).
+//! - [`error`]: the one error type and its one mapping to gRPC status codes.
+//! - [`startup`], [`config`], [`telemetry`], [`cli`]: running it.
+//!
+//! The service is stateless: every replica may serve every request, and all coordination
+//! (plan limits, dialer leases) happens in the database.
+
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod entity;
+pub mod error;
+pub mod grpc;
+pub mod service;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+
+/// The generated protobuf types, client and server of `contacts.v1`.
+pub mod pb {
+    #![allow(clippy::all, missing_docs)]
+    tonic::include_proto!("contacts.v1");
+    /// The encoded descriptor set served by reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        tonic::include_file_descriptor_set!("contacts_descriptor");
+}

@@ -1,0 +1,318 @@
+//! Contacts: create (within the plan limit), read with campaigns, update by field mask,
+//! delete, list with filters.
+
+use super::{Services, page};
+use crate::domain::contact::{
+    ContactDraft, NewContact, check_custom_fields, check_phone, check_time_zone,
+};
+use crate::domain::filter::{ContactFilter, ContactStatus, name_key};
+use crate::domain::{Email, Validation};
+use crate::entity::contact;
+use crate::error::{Error, Result, Violation};
+use crate::store;
+use sea_orm::{ActiveValue::Set, ConnectionTrait, NotSet};
+use std::collections::BTreeMap;
+
+/// A contact with the campaigns it belongs to.
+#[derive(Debug, Clone)]
+pub struct ContactView {
+    pub contact: contact::Model,
+    pub campaign_ids: Vec<String>,
+}
+
+/// Parses the stored custom-fields JSON (an object of strings).
+pub fn custom_fields(model: &contact::Model) -> BTreeMap<String, String> {
+    serde_json::from_str(&model.custom_fields).unwrap_or_default()
+}
+
+fn custom_fields_json(fields: &BTreeMap<String, String>) -> String {
+    serde_json::to_string(fields).expect("a map of strings always serializes")
+}
+
+/// The row to insert for a checked contact. Status follows the DNC list: a number on it
+/// is stored as DNC (with the list's source and time) from the first moment.
+pub fn new_row(
+    account_id: &str,
+    c: &NewContact,
+    dnc: Option<&crate::entity::dnc_entry::Model>,
+    import_batch_id: Option<String>,
+    now: i64,
+) -> contact::ActiveModel {
+    contact::ActiveModel {
+        id: NotSet,
+        account_id: Set(account_id.to_string()),
+        phone: Set(c.phone.e164().to_string()),
+        phone_national: Set(c.phone.national().to_string()),
+        first_name: Set(c.first_name.clone()),
+        last_name: Set(c.last_name.clone()),
+        email: Set(c
+            .email
+            .as_ref()
+            .map(|e| e.as_str().to_string())
+            .unwrap_or_default()),
+        company: Set(c.company.clone()),
+        title: Set(c.title.clone()),
+        name_key: Set(name_key(&c.first_name, &c.last_name)),
+        last_key: Set(name_key(&c.last_name, "")),
+        custom_fields: Set(custom_fields_json(&c.custom_fields)),
+        time_zone: Set(c.time_zone.clone()),
+        status: Set(if dnc.is_some() {
+            ContactStatus::Dnc
+        } else {
+            ContactStatus::Active
+        }
+        .as_str()
+        .to_string()),
+        dnc_source: Set(dnc.map(|d| d.source.clone()).unwrap_or_default()),
+        dnc_at: Set(dnc.map(|d| d.created_at)),
+        call_count: Set(0),
+        last_called_at: Set(None),
+        last_outcome: Set(String::new()),
+        total_talk_seconds: Set(0),
+        import_batch_id: Set(import_batch_id),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
+/// ALREADY_EXISTS naming the contact that holds the number.
+async fn phone_taken<C: ConnectionTrait>(db: &C, account_id: &str, phone: &str) -> Error {
+    match store::contacts::find_by_phone(db, account_id, phone).await {
+        Ok(Some(existing)) => Error::AlreadyExists(format!(
+            "phone {phone} already belongs to contact {} in this account",
+            existing.id
+        )),
+        _ => Error::AlreadyExists(format!(
+            "phone {phone} already belongs to a contact in this account"
+        )),
+    }
+}
+
+impl Services {
+    /// Creates a contact: checks the fields, reserves a slot under the plan limit and
+    /// inserts, in one write transaction.
+    pub async fn create_contact(
+        &self,
+        account_id: &str,
+        draft: ContactDraft,
+    ) -> Result<ContactView> {
+        let region = self.account_region(account_id).await?;
+        let new = draft
+            .check("contact", Some(region), Validation::Strict)
+            .map_err(Error::Invalid)?;
+        let now = self.now();
+        let txn = store::begin_write(&self.db).await?;
+        if store::accounts::reserve_slots(&txn, account_id, 1, now).await? == 0 {
+            let acc = store::accounts::get(&txn, account_id).await?;
+            return Err(Error::PlanLimit {
+                account_id: account_id.to_string(),
+                limit: acc.contact_limit,
+            });
+        }
+        let dnc = store::dnc::entry(&txn, account_id, new.phone.e164()).await?;
+        let inserted =
+            store::contacts::insert(&txn, new_row(account_id, &new, dnc.as_ref(), None, now)).await;
+        match inserted {
+            Ok(model) => {
+                txn.commit().await?;
+                Ok(ContactView {
+                    contact: model,
+                    campaign_ids: vec![],
+                })
+            }
+            Err(e) if store::is_unique_violation(&e) => {
+                txn.rollback().await?;
+                Err(phone_taken(&self.db, account_id, new.phone.e164()).await)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One contact with its campaigns.
+    pub async fn get_contact(&self, account_id: &str, id: i64) -> Result<ContactView> {
+        let contact = store::contacts::get(&self.db, account_id, id).await?;
+        let campaign_ids = store::contacts::campaign_ids(&self.db, account_id, id).await?;
+        Ok(ContactView {
+            contact,
+            campaign_ids,
+        })
+    }
+
+    /// Changes only the fields named in `mask`. `custom_fields` replaces the map;
+    /// `custom_fields.KEY` sets one key (an empty value removes it). The phone of a DNC
+    /// contact cannot change: that would silently reactivate it (clear DNC first).
+    pub async fn update_contact(
+        &self,
+        account_id: &str,
+        id: i64,
+        draft: ContactDraft,
+        mask: &[String],
+    ) -> Result<ContactView> {
+        if mask.is_empty() {
+            return Err(Error::invalid("update_mask", "names no field to update"));
+        }
+        let region = self.account_region(account_id).await?;
+        let now = self.now();
+        let txn = store::begin_write(&self.db).await?;
+        let current = store::contacts::get(&txn, account_id, id).await?;
+        let mut fields = custom_fields(&current);
+        let mut active: contact::ActiveModel = current.clone().into();
+        let mut violations: Vec<Violation> = Vec::new();
+        let (mut first, mut last) = (current.first_name.clone(), current.last_name.clone());
+        let mut new_phone = None;
+        for path in mask {
+            let field = format!("contact.{path}");
+            match path.as_str() {
+                "phone" => match check_phone(
+                    &draft.phone,
+                    draft.region.or(Some(region)),
+                    Validation::Strict,
+                    &field,
+                ) {
+                    Ok(p) => new_phone = Some(p),
+                    Err(v) => violations.push(v),
+                },
+                "first_name" | "last_name" | "company" | "title" => {
+                    let value = draft_text(&draft, path).trim().to_string();
+                    if value.chars().count() > crate::domain::contact::MAX_TEXT {
+                        violations.push(Violation::new(&field, "is too long"));
+                        continue;
+                    }
+                    match path.as_str() {
+                        "first_name" => first = value,
+                        "last_name" => last = value,
+                        "company" => active.company = Set(value),
+                        _ => active.title = Set(value),
+                    }
+                }
+                "email" => {
+                    if draft.email.trim().is_empty() {
+                        active.email = Set(String::new());
+                    } else {
+                        match Email::parse(&draft.email) {
+                            Ok(e) => active.email = Set(e.into_string()),
+                            Err(reason) => violations.push(Violation::new(&field, reason)),
+                        }
+                    }
+                }
+                "time_zone" => match check_time_zone(&field, &draft.time_zone) {
+                    Ok(tz) => active.time_zone = Set(tz),
+                    Err(v) => violations.push(v),
+                },
+                "custom_fields" => {
+                    fields = check_custom_fields(&field, &draft.custom_fields, &mut violations);
+                }
+                p if p.starts_with("custom_fields.") => {
+                    let key = &p["custom_fields.".len()..];
+                    match draft.custom_fields.get(key).map(|v| v.trim()) {
+                        Some(v) if !v.is_empty() => {
+                            let one = BTreeMap::from([(key.to_string(), v.to_string())]);
+                            fields.extend(check_custom_fields(
+                                "contact.custom_fields",
+                                &one,
+                                &mut violations,
+                            ));
+                        }
+                        _ => {
+                            fields.remove(key);
+                        }
+                    }
+                }
+                other => violations.push(Violation::new(
+                    "update_mask",
+                    format!("{other:?} is not an updatable field"),
+                )),
+            }
+        }
+        if !violations.is_empty() {
+            return Err(Error::Invalid(violations));
+        }
+        if fields.len() > crate::domain::contact::MAX_CUSTOM_FIELDS {
+            return Err(Error::invalid(
+                "contact.custom_fields",
+                "has too many entries",
+            ));
+        }
+        if let Some(phone) = &new_phone
+            && phone.e164() != current.phone
+        {
+            if ContactStatus::from_stored(&current.status) == ContactStatus::Dnc {
+                return Err(Error::FailedPrecondition(format!(
+                    "contact {id} is on the Do-Not-Call list; its phone cannot change until DNC is cleared"
+                )));
+            }
+            let dnc = store::dnc::entry(&txn, account_id, phone.e164()).await?;
+            active.phone = Set(phone.e164().to_string());
+            active.phone_national = Set(phone.national().to_string());
+            if let Some(d) = dnc {
+                active.status = Set(ContactStatus::Dnc.as_str().to_string());
+                active.dnc_source = Set(d.source);
+                active.dnc_at = Set(Some(d.created_at));
+            }
+        }
+        active.name_key = Set(name_key(&first, &last));
+        active.last_key = Set(name_key(&last, ""));
+        active.first_name = Set(first);
+        active.last_name = Set(last);
+        active.custom_fields = Set(custom_fields_json(&fields));
+        active.updated_at = Set(now);
+        match store::contacts::update(&txn, active).await {
+            Ok(model) => {
+                txn.commit().await?;
+                let campaign_ids = store::contacts::campaign_ids(&self.db, account_id, id).await?;
+                Ok(ContactView {
+                    contact: model,
+                    campaign_ids,
+                })
+            }
+            Err(e) if store::is_unique_violation(&e) => {
+                txn.rollback().await?;
+                let phone = new_phone.map(|p| p.e164().to_string()).unwrap_or_default();
+                Err(phone_taken(&self.db, account_id, &phone).await)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes a contact and frees its slot. Its DNC entry stays on the list.
+    pub async fn delete_contact(&self, account_id: &str, id: i64) -> Result<()> {
+        let txn = store::begin_write(&self.db).await?;
+        if !store::contacts::delete(&txn, account_id, id).await? {
+            return Err(Error::not_found("contact", id));
+        }
+        store::accounts::adjust_count(&txn, account_id, -1).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// A page of contacts matching `filter`, newest first, and the next page's token.
+    pub async fn list_contacts(
+        &self,
+        account_id: &str,
+        filter: &ContactFilter,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<(Vec<contact::Model>, String)> {
+        store::accounts::get(&self.db, account_id).await?;
+        let size = page::page_size(page_size);
+        let before = page::decode(page_token)?;
+        let mut rows =
+            store::contacts::list(&self.db, account_id, filter, before, size + 1).await?;
+        let next = if rows.len() as u64 > size {
+            rows.truncate(size as usize);
+            rows.last().map(|c| page::encode(c.id)).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok((rows, next))
+    }
+}
+
+fn draft_text<'a>(draft: &'a ContactDraft, path: &str) -> &'a str {
+    match path {
+        "first_name" => &draft.first_name,
+        "last_name" => &draft.last_name,
+        "company" => &draft.company,
+        _ => &draft.title,
+    }
+}

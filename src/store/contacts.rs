@@ -1,0 +1,109 @@
+//! Contacts: single-row reads and writes, and keyset-paginated listing.
+
+use crate::domain::filter::ContactFilter;
+use crate::entity::{campaign_member, contact};
+use crate::error::{Error, Result};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+
+/// Inserts a contact. A taken phone surfaces as a unique violation (see
+/// [`super::is_unique_violation`]).
+pub async fn insert<C: ConnectionTrait>(
+    db: &C,
+    model: contact::ActiveModel,
+) -> Result<contact::Model> {
+    Ok(model.insert(db).await?)
+}
+
+/// One contact of the account, or NOT_FOUND (also for another account's id).
+pub async fn get<C: ConnectionTrait>(db: &C, account_id: &str, id: i64) -> Result<contact::Model> {
+    contact::Entity::find_by_id(id)
+        .filter(contact::Column::AccountId.eq(account_id))
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found("contact", id))
+}
+
+/// The contact holding `phone` (E.164) in the account, if any.
+pub async fn find_by_phone<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    phone: &str,
+) -> Result<Option<contact::Model>> {
+    Ok(contact::Entity::find()
+        .filter(contact::Column::AccountId.eq(account_id))
+        .filter(contact::Column::Phone.eq(phone))
+        .one(db)
+        .await?)
+}
+
+/// Writes the changed columns of a contact.
+pub async fn update<C: ConnectionTrait>(
+    db: &C,
+    model: contact::ActiveModel,
+) -> Result<contact::Model> {
+    Ok(model.update(db).await?)
+}
+
+/// Deletes one contact; returns whether it existed. Memberships cascade; call records
+/// keep their data with the contact link set to NULL; the DNC list is not touched.
+pub async fn delete<C: ConnectionTrait>(db: &C, account_id: &str, id: i64) -> Result<bool> {
+    let res = contact::Entity::delete_many()
+        .filter(contact::Column::AccountId.eq(account_id))
+        .filter(contact::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected > 0)
+}
+
+/// A page of contacts matching `filter`, newest first, after the keyset cursor `before_id`
+/// (ids only grow, so rows inserted while paging never shift a later page).
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    filter: &ContactFilter,
+    before_id: Option<i64>,
+    limit: u64,
+) -> Result<Vec<contact::Model>> {
+    let mut query = contact::Entity::find().filter(super::filter::condition(account_id, filter));
+    if let Some(before) = before_id {
+        query = query.filter(contact::Column::Id.lt(before));
+    }
+    Ok(query
+        .order_by_desc(contact::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// How many contacts match `filter`.
+pub async fn count<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    filter: &ContactFilter,
+) -> Result<u64> {
+    Ok(contact::Entity::find()
+        .filter(super::filter::condition(account_id, filter))
+        .count(db)
+        .await?)
+}
+
+/// The campaigns a contact belongs to.
+pub async fn campaign_ids<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    contact_id: i64,
+) -> Result<Vec<String>> {
+    let rows: Vec<String> = campaign_member::Entity::find()
+        .select_only()
+        .column(campaign_member::Column::CampaignId)
+        .filter(campaign_member::Column::AccountId.eq(account_id))
+        .filter(campaign_member::Column::ContactId.eq(contact_id))
+        .order_by_asc(campaign_member::Column::CampaignId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows)
+}

@@ -1,0 +1,99 @@
+//! The data layer: SeaORM queries over a [`DatabaseConnection`]. The only module that
+//! knows tables and columns. Functions take any [`ConnectionTrait`] so the service layer
+//! decides the transaction boundaries.
+//!
+//! Both backends run the same code. Where a backend needs its own SQL (bulk COPY on
+//! PostgreSQL, `SKIP LOCKED` row claiming) it is one function here with its SQLite twin
+//! beside it, and both are tested.
+
+pub mod accounts;
+pub mod contacts;
+pub mod dnc;
+pub mod filter;
+
+use crate::error::{Error, Result};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    SqlxSqliteConnector, TransactionOptions, TransactionTrait,
+    sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+use std::{str::FromStr, time::Duration};
+
+/// Opens a pool for `url`: `sqlite:PATH` (created if missing, WAL mode) or `postgres://…`.
+pub async fn connect(
+    url: &str,
+    max_connections: u32,
+) -> Result<DatabaseConnection, sea_orm::DbErr> {
+    if url.starts_with("sqlite:") {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| sea_orm::DbErr::Custom(format!("bad SQLite URL {url:?}: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            // Writers queue behind the one SQLite write lock instead of failing.
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(2))
+            .connect_with(options)
+            .await
+            .map_err(|e| sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into())))?;
+        Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+    } else {
+        let mut options = ConnectOptions::new(url.to_owned());
+        options
+            .max_connections(max_connections)
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(10))
+            .sqlx_logging(false);
+        Database::connect(options).await
+    }
+}
+
+/// Begins a write transaction. On SQLite it is `BEGIN IMMEDIATE`, so the write lock is
+/// taken up front and concurrent writers queue (with the busy timeout) instead of
+/// failing on a read-to-write upgrade. On PostgreSQL, a plain `BEGIN`.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction> {
+    let options = TransactionOptions {
+        sqlite_transaction_mode: (db.get_database_backend() == DbBackend::Sqlite)
+            .then_some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    };
+    Ok(db.begin_with_options(options).await?)
+}
+
+/// True if `err` is a unique-constraint violation.
+pub fn is_unique_violation(err: &Error) -> bool {
+    match err {
+        Error::Database(e) => matches!(
+            e.sql_err(),
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+        ),
+        _ => false,
+    }
+}
+
+/// The backend of a connection (for the few backend-specific functions).
+pub fn backend<C: ConnectionTrait>(db: &C) -> DbBackend {
+    db.get_database_backend()
+}
+
+/// Applies pending migrations. On PostgreSQL a session advisory lock makes replicas that
+/// start together migrate one at a time.
+pub async fn migrate(url: &str) -> Result<(), sea_orm::DbErr> {
+    use migration::MigratorTrait;
+    let db = connect(url, 1).await?;
+    let pg = db.get_database_backend() == DbBackend::Postgres;
+    if pg {
+        db.execute_unprepared("SELECT pg_advisory_lock(7036142)")
+            .await?;
+    }
+    let result = migration::Migrator::up(&db, None).await;
+    if pg {
+        db.execute_unprepared("SELECT pg_advisory_unlock(7036142)")
+            .await?;
+    }
+    db.close().await?;
+    result
+}

@@ -1,0 +1,10 @@
+//! The integration test suite: every test drives a real server over gRPC, once on SQLite
+//! and once on PostgreSQL (when `CONTACTD_TEST_PG_URL` is set; otherwise the PostgreSQL
+//! variants are reported as ignored with that reason).
+
+#[macro_use]
+mod helpers;
+
+mod accounts;
+mod contacts;
+mod server;
