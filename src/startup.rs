@@ -85,14 +85,8 @@ impl Application {
         set_health(&reporter, ServingStatus::Serving).await;
         let watchdog = tokio::spawn(watch_database(self.services.clone(), reporter.clone()));
 
-        let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()?;
-        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1alpha()?;
+        let reflection_v1 = reflection().build_v1()?;
+        let reflection_v1alpha = reflection().build_v1alpha()?;
         let api = ContactServiceServer::new(ContactApi::new(self.services.clone()))
             .max_decoding_message_size(MAX_MESSAGE_BYTES);
 
@@ -125,6 +119,15 @@ impl Application {
         self.services.db().clone().close().await.ok();
         result
     }
+}
+
+/// Reflection over our API, health, and google.rpc (so grpcurl decodes BadRequest details).
+/// Both v1 and v1alpha are served: grpcurl before 1.9 only speaks v1alpha.
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
 }
 
 async fn set_health(reporter: &HealthReporter, status: ServingStatus) {
