@@ -10,8 +10,7 @@ use crate::service::Services;
 use crate::store;
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
-use tonic::transport::Server;
+use tonic::transport::{Server, server::TcpIncoming};
 use tonic_health::{ServingStatus, server::HealthReporter};
 
 /// Largest accepted request message (an import chunk is at most 4 MiB of CSV).
@@ -99,6 +98,10 @@ impl Application {
             set_health(&health_on_stop, ServingStatus::NotServing).await;
             drain_signal.notify_one();
         };
+        // Without TCP_NODELAY a multi-segment response waits on the peer's delayed ACK (~40 ms).
+        let incoming = TcpIncoming::from(self.listener)
+            .with_nodelay(Some(true))
+            .with_keepalive(Some(Duration::from_secs(60)));
         tracing::info!(addr = %self.addr, "contactd serving");
         let server = Server::builder()
             .trace_fn(|req| tracing::info_span!("rpc", method = %req.uri().path()))
@@ -106,7 +109,7 @@ impl Application {
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_service(api)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), stop);
+            .serve_with_incoming_shutdown(incoming, stop);
         let grace = self.grace;
         let result = tokio::select! {
             r = server => r.map_err(StartupError::from),
