@@ -186,11 +186,16 @@ impl TestApp {
         }
     }
 
-    /// Stops the server and waits for it to drain.
-    pub async fn stop(mut self) {
+    /// Signals shutdown (as SIGTERM would) without waiting for it.
+    pub fn begin_shutdown(&mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
+    }
+
+    /// Stops the server and waits for it to drain.
+    pub async fn stop(mut self) {
+        self.begin_shutdown();
         if let Some(h) = self.handle.take() {
             let _ = h.await;
         }

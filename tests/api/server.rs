@@ -7,7 +7,8 @@ use tonic_health::pb::{
 
 both!(
     health_is_serving_once_migrated,
-    reflection_lists_the_services
+    reflection_lists_the_services,
+    health_turns_not_serving_when_shutdown_begins,
 );
 
 async fn health_is_serving_once_migrated(app: TestApp) {
@@ -47,4 +48,24 @@ async fn reflection_lists_the_services(app: TestApp) {
     let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
     assert!(names.contains(&"contacts.v1.ContactService"), "{names:?}");
     assert!(names.contains(&"grpc.health.v1.Health"), "{names:?}");
+}
+
+async fn health_turns_not_serving_when_shutdown_begins(mut app: TestApp) {
+    let mut health = HealthClient::new(app.channel.clone());
+    let mut watch = health
+        .watch(HealthCheckRequest {
+            service: "contacts.v1.ContactService".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = watch.message().await.unwrap().unwrap();
+    assert_eq!(first.status, ServingStatus::Serving as i32);
+    app.begin_shutdown();
+    let next = watch
+        .message()
+        .await
+        .unwrap()
+        .expect("a status change before the stream ends");
+    assert_eq!(next.status, ServingStatus::NotServing as i32);
 }
