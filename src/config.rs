@@ -32,6 +32,49 @@ pub enum Command {
     Serve(Settings),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Manage API keys (works on the database directly).
+    Keys(KeysArgs),
+}
+
+/// `contactd keys …`
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(subcommand)]
+    pub action: KeysAction,
+}
+
+/// What to do with keys.
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// Create a key and print its secret (shown this once only).
+    Create {
+        /// The account the key may act on.
+        #[arg(
+            long,
+            required_unless_present = "internal",
+            conflicts_with = "internal"
+        )]
+        account: Option<String>,
+        /// An internal key (campaign dialer, call service): may act on any account.
+        #[arg(long)]
+        internal: bool,
+        /// A label, e.g. "campaign-dialer".
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// List keys (never their secrets).
+    List {
+        /// Only this account's keys.
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Revoke a key by id; it stops working within 30 seconds on every replica.
+    Revoke {
+        /// The key id (`key_…`).
+        id: String,
+    },
 }
 
 /// Where the database is.
@@ -60,6 +103,12 @@ pub struct Settings {
     /// Do not run migrations at start-up (run `contactd migrate` instead).
     #[arg(long, env = "CONTACTD_NO_MIGRATE")]
     pub no_migrate: bool,
+    /// Demand an API key on every request, even on a loopback address.
+    #[arg(long, env = "CONTACTD_REQUIRE_AUTH")]
+    pub require_auth: bool,
+    /// Serve a non-loopback address without API keys (trusted networks only).
+    #[arg(long, env = "CONTACTD_INSECURE", conflicts_with = "require_auth")]
+    pub insecure: bool,
     /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
     #[arg(long, env = "CONTACTD_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
@@ -75,8 +124,18 @@ impl Settings {
                 db_max_connections: 16,
             },
             no_migrate: false,
+            require_auth: false,
+            insecure: false,
             shutdown_grace_secs: 10,
         }
+    }
+}
+
+impl Settings {
+    /// Whether requests must carry an API key: on request, and always on a non-loopback
+    /// address unless `--insecure`.
+    pub fn auth_required(&self) -> bool {
+        self.require_auth || (!self.listen.ip().is_loopback() && !self.insecure)
     }
 }
 

@@ -4,7 +4,7 @@
 
 use crate::config::Settings;
 use crate::domain::{Clock, SystemClock};
-use crate::grpc::ContactApi;
+use crate::grpc::{ContactApi, auth::Gate};
 use crate::pb::{self, contact_service_server::ContactServiceServer};
 use crate::service::Services;
 use crate::store;
@@ -27,6 +27,13 @@ pub enum StartupError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("server: {0}")]
     Transport(#[from] tonic::transport::Error),
+    #[error(
+        "{0} requires API keys and none exists: create one with `contactd keys create`, \
+         or pass --insecure to serve without authentication"
+    )]
+    NoApiKeys(SocketAddr),
+    #[error("{0}")]
+    Service(#[from] crate::error::Error),
 }
 
 /// A built server, bound and migrated, not yet serving.
@@ -35,6 +42,7 @@ pub struct Application {
     addr: SocketAddr,
     services: Services,
     grace: Duration,
+    auth_required: bool,
 }
 
 impl Application {
@@ -53,13 +61,26 @@ impl Application {
             store::migrate(url).await?;
         }
         let db = store::connect(url, settings.database.db_max_connections).await?;
+        let services = Services::new(db, clock);
+        let auth_required = settings.auth_required();
+        if auth_required && services.live_key_count().await? == 0 {
+            return Err(StartupError::NoApiKeys(settings.listen));
+        }
+        if !auth_required {
+            tracing::warn!(
+                listen = %settings.listen,
+                insecure = settings.insecure,
+                "authentication is off: requests without an API key act as internal"
+            );
+        }
         let listener = TcpListener::bind(settings.listen).await?;
         let addr = listener.local_addr()?;
         Ok(Self {
             listener,
             addr,
-            services: Services::new(db, clock),
+            services,
             grace: Duration::from_secs(settings.shutdown_grace_secs),
+            auth_required,
         })
     }
 
@@ -86,8 +107,11 @@ impl Application {
 
         let reflection_v1 = reflection().build_v1()?;
         let reflection_v1alpha = reflection().build_v1alpha()?;
-        let api = ContactServiceServer::new(ContactApi::new(self.services.clone()))
-            .max_decoding_message_size(MAX_MESSAGE_BYTES);
+        let api = ContactServiceServer::new(ContactApi::new(
+            self.services.clone(),
+            Gate::new(self.services.clone(), self.auth_required),
+        ))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES);
 
         let draining = Arc::new(tokio::sync::Notify::new());
         let drain_signal = draining.clone();

@@ -1,6 +1,7 @@
 //! Domain values parsed once at the edge: a [`Phone`] is always E.164, an [`Email`] is
 //! always well-formed, a [`Plan`] always has its limit. Code past the edge never re-checks.
 
+pub mod apikey;
 pub mod clock;
 pub mod contact;
 pub mod email;

@@ -1,8 +1,10 @@
 //! The tonic handlers. Each RPC has the same four steps — validate, convert, call the
-//! service, convert back — in the module of its area; this file only routes the
-//! generated trait to them, so a new RPC is one line here plus its handler.
+//! service, convert back — in the module of its area. This file routes the generated
+//! trait to them, and every route first passes the [`auth`] gate with the account the
+//! request names: a new RPC cannot be added here without saying whose data it touches.
 
 pub mod accounts;
+pub mod auth;
 pub mod calls;
 pub mod campaigns;
 pub mod contacts;
@@ -13,6 +15,7 @@ pub mod import;
 
 use crate::pb::{self, contact_service_server::ContactService};
 use crate::service::Services;
+use auth::{Gate, Scope};
 use std::pin::Pin;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
@@ -24,12 +27,13 @@ pub type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 's
 #[derive(Clone, Debug)]
 pub struct ContactApi {
     svc: Services,
+    gate: Gate,
 }
 
 impl ContactApi {
-    /// Handlers over `svc`.
-    pub fn new(svc: Services) -> Self {
-        Self { svc }
+    /// Handlers over `svc`, behind `gate`.
+    pub fn new(svc: Services, gate: Gate) -> Self {
+        Self { svc, gate }
     }
 }
 
@@ -37,198 +41,298 @@ impl ContactApi {
 impl ContactService for ContactApi {
     async fn create_account(
         &self,
-        request: Request<pb::CreateAccountRequest>,
+        mut request: Request<pb::CreateAccountRequest>,
     ) -> Result<Response<pb::CreateAccountResponse>, Status> {
+        self.gate.admit(&mut request, |_| Scope::Global).await?;
         accounts::create_account(&self.svc, request).await
     }
     async fn get_account(
         &self,
-        request: Request<pb::GetAccountRequest>,
+        mut request: Request<pb::GetAccountRequest>,
     ) -> Result<Response<pb::GetAccountResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
         accounts::get_account(&self.svc, request).await
     }
     async fn update_account(
         &self,
-        request: Request<pb::UpdateAccountRequest>,
+        mut request: Request<pb::UpdateAccountRequest>,
     ) -> Result<Response<pb::UpdateAccountResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
         accounts::update_account(&self.svc, request).await
     }
     async fn create_contact(
         &self,
-        request: Request<pb::CreateContactRequest>,
+        mut request: Request<pb::CreateContactRequest>,
     ) -> Result<Response<pb::CreateContactResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
         contacts::create_contact(&self.svc, request).await
     }
     async fn get_contact(
         &self,
-        request: Request<pb::GetContactRequest>,
+        mut request: Request<pb::GetContactRequest>,
     ) -> Result<Response<pb::GetContactResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
         contacts::get_contact(&self.svc, request).await
     }
     async fn update_contact(
         &self,
-        request: Request<pb::UpdateContactRequest>,
+        mut request: Request<pb::UpdateContactRequest>,
     ) -> Result<Response<pb::UpdateContactResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
         contacts::update_contact(&self.svc, request).await
     }
     async fn delete_contact(
         &self,
-        request: Request<pb::DeleteContactRequest>,
+        mut request: Request<pb::DeleteContactRequest>,
     ) -> Result<Response<pb::DeleteContactResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
         contacts::delete_contact(&self.svc, request).await
     }
     async fn list_contacts(
         &self,
-        request: Request<pb::ListContactsRequest>,
+        mut request: Request<pb::ListContactsRequest>,
     ) -> Result<Response<pb::ListContactsResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
         contacts::list_contacts(&self.svc, request).await
     }
     async fn bulk_delete_contacts(
         &self,
-        request: Request<pb::BulkDeleteContactsRequest>,
+        mut request: Request<pb::BulkDeleteContactsRequest>,
     ) -> Result<Response<pb::BulkDeleteContactsResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
         contacts::bulk_delete_contacts(&self.svc, request).await
     }
     async fn preview_import(
         &self,
-        request: Request<tonic::Streaming<pb::PreviewImportRequest>>,
+        mut request: Request<tonic::Streaming<pb::PreviewImportRequest>>,
     ) -> Result<Response<pb::PreviewImportResponse>, Status> {
+        self.gate.admit(&mut request, |_| Scope::Deferred).await?;
         import::preview_import(&self.svc, request).await
     }
     type ImportContactsStream = BoxStream<pb::ImportContactsResponse>;
     async fn import_contacts(
         &self,
-        request: Request<tonic::Streaming<pb::ImportContactsRequest>>,
+        mut request: Request<tonic::Streaming<pb::ImportContactsRequest>>,
     ) -> Result<Response<Self::ImportContactsStream>, Status> {
+        self.gate.admit(&mut request, |_| Scope::Deferred).await?;
         import::import_contacts(&self.svc, request).await
     }
     async fn get_import_batch(
         &self,
-        request: Request<pb::GetImportBatchRequest>,
+        mut request: Request<pb::GetImportBatchRequest>,
     ) -> Result<Response<pb::GetImportBatchResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
         import::get_import_batch(&self.svc, request).await
     }
     async fn list_import_batches(
         &self,
-        request: Request<pb::ListImportBatchesRequest>,
+        mut request: Request<pb::ListImportBatchesRequest>,
     ) -> Result<Response<pb::ListImportBatchesResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
         import::list_import_batches(&self.svc, request).await
     }
     async fn list_import_errors(
         &self,
-        request: Request<pb::ListImportErrorsRequest>,
+        mut request: Request<pb::ListImportErrorsRequest>,
     ) -> Result<Response<pb::ListImportErrorsResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
         import::list_import_errors(&self.svc, request).await
     }
     type ExportImportErrorsStream = BoxStream<pb::ExportImportErrorsResponse>;
     async fn export_import_errors(
         &self,
-        request: Request<pb::ExportImportErrorsRequest>,
+        mut request: Request<pb::ExportImportErrorsRequest>,
     ) -> Result<Response<Self::ExportImportErrorsStream>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
         import::export_import_errors(&self.svc, request).await
     }
     type ExportContactsStream = BoxStream<pb::ExportContactsResponse>;
     async fn export_contacts(
         &self,
-        request: Request<pb::ExportContactsRequest>,
+        mut request: Request<pb::ExportContactsRequest>,
     ) -> Result<Response<Self::ExportContactsStream>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
         export::export_contacts(&self.svc, request).await
     }
     async fn mark_dnc(
         &self,
-        request: Request<pb::MarkDncRequest>,
+        mut request: Request<pb::MarkDncRequest>,
     ) -> Result<Response<pb::MarkDncResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
         dnc::mark_dnc(&self.svc, request).await
     }
     async fn clear_dnc(
         &self,
-        request: Request<pb::ClearDncRequest>,
+        mut request: Request<pb::ClearDncRequest>,
     ) -> Result<Response<pb::ClearDncResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
         dnc::clear_dnc(&self.svc, request).await
     }
     async fn check_dnc(
         &self,
-        request: Request<pb::CheckDncRequest>,
+        mut request: Request<pb::CheckDncRequest>,
     ) -> Result<Response<pb::CheckDncResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
         dnc::check_dnc(&self.svc, request).await
     }
     async fn list_dnc_events(
         &self,
-        request: Request<pb::ListDncEventsRequest>,
+        mut request: Request<pb::ListDncEventsRequest>,
     ) -> Result<Response<pb::ListDncEventsResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
         dnc::list_dnc_events(&self.svc, request).await
     }
     async fn record_call(
         &self,
-        request: Request<pb::RecordCallRequest>,
+        mut request: Request<pb::RecordCallRequest>,
     ) -> Result<Response<pb::RecordCallResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
         calls::record_call(&self.svc, request).await
     }
     async fn list_calls(
         &self,
-        request: Request<pb::ListCallsRequest>,
+        mut request: Request<pb::ListCallsRequest>,
     ) -> Result<Response<pb::ListCallsResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
         calls::list_calls(&self.svc, request).await
     }
     async fn add_to_campaign(
         &self,
-        request: Request<pb::AddToCampaignRequest>,
+        mut request: Request<pb::AddToCampaignRequest>,
     ) -> Result<Response<pb::AddToCampaignResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
         campaigns::add_to_campaign(&self.svc, request).await
     }
     async fn remove_from_campaign(
         &self,
-        request: Request<pb::RemoveFromCampaignRequest>,
+        mut request: Request<pb::RemoveFromCampaignRequest>,
     ) -> Result<Response<pb::RemoveFromCampaignResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
         campaigns::remove_from_campaign(&self.svc, request).await
     }
     async fn claim_dialable_contacts(
         &self,
-        request: Request<pb::ClaimDialableContactsRequest>,
+        mut request: Request<pb::ClaimDialableContactsRequest>,
     ) -> Result<Response<pb::ClaimDialableContactsResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
         campaigns::claim_dialable_contacts(&self.svc, request).await
     }
     type StreamDialableContactsStream = BoxStream<pb::StreamDialableContactsResponse>;
     async fn stream_dialable_contacts(
         &self,
-        request: Request<pb::StreamDialableContactsRequest>,
+        mut request: Request<pb::StreamDialableContactsRequest>,
     ) -> Result<Response<Self::StreamDialableContactsStream>, Status> {
+        self.gate
+            .admit(&mut request, |r| {
+                r.claim
+                    .as_ref()
+                    .map_or(Scope::Account(""), |c| Scope::Account(&c.account_id))
+            })
+            .await?;
         campaigns::stream_dialable_contacts(&self.svc, request).await
     }
     async fn release_leases(
         &self,
-        request: Request<pb::ReleaseLeasesRequest>,
+        mut request: Request<pb::ReleaseLeasesRequest>,
     ) -> Result<Response<pb::ReleaseLeasesResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
         campaigns::release_leases(&self.svc, request).await
     }
     async fn check_dialable(
         &self,
-        request: Request<pb::CheckDialableRequest>,
+        mut request: Request<pb::CheckDialableRequest>,
     ) -> Result<Response<pb::CheckDialableResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
         campaigns::check_dialable(&self.svc, request).await
     }
     async fn preview_dialable(
         &self,
-        request: Request<pb::PreviewDialableRequest>,
+        mut request: Request<pb::PreviewDialableRequest>,
     ) -> Result<Response<pb::PreviewDialableResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
         campaigns::preview_dialable(&self.svc, request).await
     }
     async fn call_now(
         &self,
-        request: Request<pb::CallNowRequest>,
+        mut request: Request<pb::CallNowRequest>,
     ) -> Result<Response<pb::CallNowResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
         campaigns::call_now(&self.svc, request).await
     }
     async fn claim_call_requests(
         &self,
-        request: Request<pb::ClaimCallRequestsRequest>,
+        mut request: Request<pb::ClaimCallRequestsRequest>,
     ) -> Result<Response<pb::ClaimCallRequestsResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| {
+                if r.account_id.is_empty() {
+                    Scope::Global
+                } else {
+                    Scope::Account(&r.account_id)
+                }
+            })
+            .await?;
         campaigns::claim_call_requests(&self.svc, request).await
     }
     async fn render_template(
         &self,
-        request: Request<pb::RenderTemplateRequest>,
+        mut request: Request<pb::RenderTemplateRequest>,
     ) -> Result<Response<pb::RenderTemplateResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
         campaigns::render_template(&self.svc, request).await
     }
 }

@@ -3,23 +3,34 @@
 
 pub mod accounts;
 pub mod contacts;
+pub mod keys;
 pub mod page;
 
 use crate::domain::Clock;
+use crate::domain::apikey::Principal;
 use sea_orm::DatabaseConnection;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Verdicts on recently seen tokens: hash → (principal, when checked).
+type AuthCache = Arc<Mutex<HashMap<String, (Principal, i64)>>>;
 
 /// Everything a use case needs: the database pool and the clock.
 #[derive(Clone, Debug)]
 pub struct Services {
     pub(crate) db: DatabaseConnection,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) auth_cache: AuthCache,
 }
 
 impl Services {
     /// Services over a connected, migrated database.
     pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>) -> Self {
-        Self { db, clock }
+        Self {
+            db,
+            clock,
+            auth_cache: AuthCache::default(),
+        }
     }
 
     /// Now, in Unix milliseconds.

@@ -155,10 +155,20 @@ impl TestApp {
 
     /// A server on an existing database.
     pub async fn spawn_on(db: Arc<TestDb>, clock: Arc<dyn Clock>) -> TestApp {
+        Self::spawn_configured(db, clock, |_| {}).await
+    }
+
+    /// A server on an existing database, with settings adjusted by `tweak`.
+    pub async fn spawn_configured(
+        db: Arc<TestDb>,
+        clock: Arc<dyn Clock>,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> TestApp {
         if std::env::var("TEST_LOG").is_ok() {
             contactd::telemetry::init(LogFormat::Text);
         }
-        let settings = Settings::new("127.0.0.1:0".parse().unwrap(), db.url.clone());
+        let mut settings = Settings::new("127.0.0.1:0".parse().unwrap(), db.url.clone());
+        tweak(&mut settings);
         let app = Application::build_with_clock(settings, clock)
             .await
             .expect("server builds");

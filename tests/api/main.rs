@@ -6,5 +6,6 @@
 mod helpers;
 
 mod accounts;
+mod auth;
 mod contacts;
 mod server;

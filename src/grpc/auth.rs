@@ -1,0 +1,112 @@
+//! Authentication and tenancy: every RPC passes through [`Gate::admit`] in the router
+//! before its handler runs.
+//!
+//! A request carries `authorization: Bearer <key>`. A key scoped to an account may act
+//! only on that account (PERMISSION_DENIED otherwise, without saying whether the other
+//! account exists); an internal key may act on any. When keys are not required (a
+//! loopback listener without `--require-auth`), a request without a key acts as
+//! internal, but a key that is sent is still checked.
+//!
+//! Client-streaming RPCs name their account in the first message, which the router has
+//! not read: the router stores the principal in the request's extensions and the handler
+//! calls [`check_streaming`] once it has the account id.
+
+use crate::domain::apikey::Principal;
+use crate::error::Error;
+use crate::service::Services;
+use tonic::{Request, Status, metadata::MetadataMap};
+
+/// Which account a request acts on, as the router sees it.
+pub enum Scope<'a> {
+    /// This account.
+    Account(&'a str),
+    /// Every account, or none (creating accounts): internal keys only.
+    Global,
+    /// Not known before the first message is read: the handler checks.
+    Deferred,
+}
+
+/// The authentication policy of a server.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    svc: Services,
+    required: bool,
+}
+
+impl Gate {
+    /// A gate; `required` demands a key on every request.
+    pub fn new(svc: Services, required: bool) -> Self {
+        Self { svc, required }
+    }
+
+    /// Authenticates `request`, checks its scope, and leaves the principal in its extensions.
+    pub async fn admit<T>(
+        &self,
+        request: &mut Request<T>,
+        scope: impl FnOnce(&T) -> Scope<'_>,
+    ) -> Result<(), Status> {
+        let principal = self.principal(request.metadata()).await?;
+        match scope(request.get_ref()) {
+            Scope::Account(account) => check(&principal, account)?,
+            Scope::Global if !principal.is_internal() => {
+                return Err(
+                    Error::PermissionDenied("only an internal API key may do this".into()).into(),
+                );
+            }
+            Scope::Global | Scope::Deferred => {}
+        }
+        request.extensions_mut().insert(principal);
+        Ok(())
+    }
+
+    async fn principal(&self, metadata: &MetadataMap) -> Result<Principal, Status> {
+        let Some(value) = metadata.get("authorization") else {
+            if self.required {
+                return Err(Error::Unauthenticated(
+                    "an API key is required: send `authorization: Bearer <key>`".into(),
+                )
+                .into());
+            }
+            return Ok(Principal::Internal);
+        };
+        let text = value
+            .to_str()
+            .map_err(|_| Error::Unauthenticated("the authorization header is not text".into()))?;
+        let token = text
+            .strip_prefix("Bearer ")
+            .or_else(|| text.strip_prefix("bearer "))
+            .ok_or_else(|| {
+                Error::Unauthenticated("the authorization header must be `Bearer <key>`".into())
+            })?;
+        Ok(self.svc.authenticate(token.trim()).await?)
+    }
+}
+
+/// PERMISSION_DENIED unless `principal` may act on `account_id`. An empty id passes here
+/// and is refused by the handler's validation (INVALID_ARGUMENT naming the field).
+pub fn check(principal: &Principal, account_id: &str) -> Result<(), Status> {
+    if account_id.is_empty() || principal.may_access(account_id.trim()) {
+        Ok(())
+    } else {
+        Err(
+            Error::PermissionDenied(format!("this API key may not act on account {account_id}"))
+                .into(),
+        )
+    }
+}
+
+/// For client-streaming handlers: checks the account named in the first message against
+/// the principal the router admitted.
+pub fn check_streaming<T>(request: &Request<T>, account_id: &str) -> Result<(), Status> {
+    match request.extensions().get::<Principal>() {
+        Some(principal) => check(principal, account_id),
+        None => {
+            Err(Error::Internal("request reached a handler without passing the gate".into()).into())
+        }
+    }
+}
+
+/// The principal the gate admitted (for handlers that read it after the first message).
+pub fn principal_of<T>(request: &Request<T>) -> Option<Principal> {
+    request.extensions().get::<Principal>().cloned()
+}

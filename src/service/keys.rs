@@ -1,0 +1,78 @@
+//! API keys: create (secret shown once), list, revoke, and authenticate a token.
+//!
+//! Authentication results are cached per token for [`CACHE_TTL_MS`], so a revoked key
+//! stops working within that time on every replica.
+
+use super::Services;
+use crate::domain::apikey::{self, Principal};
+use crate::entity::api_key;
+use crate::error::{Error, Result};
+use crate::store;
+
+/// How long a token's verdict is reused before the database is asked again.
+pub const CACHE_TTL_MS: i64 = 30_000;
+
+impl Services {
+    /// Creates a key for `account_id` (or an internal key when `None`); returns the stored
+    /// row and the secret token, which is not kept anywhere.
+    pub async fn create_key(
+        &self,
+        account_id: Option<&str>,
+        name: &str,
+    ) -> Result<(api_key::Model, String)> {
+        if let Some(a) = account_id {
+            store::accounts::get(&self.db, a).await?;
+        }
+        let key = apikey::generate();
+        let model = api_key::Model {
+            id: key.id,
+            account_id: account_id.map(str::to_string),
+            name: name.to_string(),
+            secret_hash: key.hash,
+            created_at: self.now(),
+            revoked_at: None,
+        };
+        Ok((store::keys::insert(&self.db, model).await?, key.token))
+    }
+
+    /// Every key (or one account's).
+    pub async fn list_keys(&self, account_id: Option<&str>) -> Result<Vec<api_key::Model>> {
+        store::keys::list(&self.db, account_id).await
+    }
+
+    /// Revokes a key.
+    pub async fn revoke_key(&self, id: &str) -> Result<()> {
+        store::keys::revoke(&self.db, id, self.now()).await?;
+        self.auth_cache.lock().expect("auth cache").clear();
+        Ok(())
+    }
+
+    /// How many keys are live (the server refuses to require keys when there are none).
+    pub async fn live_key_count(&self) -> Result<u64> {
+        store::keys::count_live(&self.db).await
+    }
+
+    /// The principal a bearer token stands for; UNAUTHENTICATED if it is unknown or revoked.
+    pub async fn authenticate(&self, token: &str) -> Result<Principal> {
+        let hash = apikey::hash(token);
+        let now = self.now();
+        if let Some((p, at)) = self.auth_cache.lock().expect("auth cache").get(&hash)
+            && now - at < CACHE_TTL_MS
+        {
+            return Ok(p.clone());
+        }
+        let key = store::keys::find_live(&self.db, &hash)
+            .await?
+            .ok_or_else(|| Error::Unauthenticated("unknown or revoked API key".into()))?;
+        let principal = match key.account_id {
+            Some(a) => Principal::Account(a),
+            None => Principal::Internal,
+        };
+        let mut cache = self.auth_cache.lock().expect("auth cache");
+        if cache.len() > 10_000 {
+            cache.clear();
+        }
+        cache.insert(hash, (principal.clone(), now));
+        Ok(principal)
+    }
+}

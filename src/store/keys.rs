@@ -1,0 +1,57 @@
+//! API keys (hashed).
+
+use crate::entity::api_key;
+use crate::error::{Error, Result};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, sea_query::Expr,
+};
+
+/// Stores a key.
+pub async fn insert<C: ConnectionTrait>(db: &C, model: api_key::Model) -> Result<api_key::Model> {
+    let active: api_key::ActiveModel = model.into();
+    Ok(active.insert(db).await?)
+}
+
+/// The live (not revoked) key with this hash.
+pub async fn find_live<C: ConnectionTrait>(db: &C, hash: &str) -> Result<Option<api_key::Model>> {
+    Ok(api_key::Entity::find()
+        .filter(api_key::Column::SecretHash.eq(hash))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .one(db)
+        .await?)
+}
+
+/// All keys, oldest first, optionally of one account.
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    account_id: Option<&str>,
+) -> Result<Vec<api_key::Model>> {
+    let mut q = api_key::Entity::find().order_by_asc(api_key::Column::CreatedAt);
+    if let Some(a) = account_id {
+        q = q.filter(api_key::Column::AccountId.eq(a));
+    }
+    Ok(q.all(db).await?)
+}
+
+/// How many keys are live.
+pub async fn count_live<C: ConnectionTrait>(db: &C) -> Result<u64> {
+    Ok(api_key::Entity::find()
+        .filter(api_key::Column::RevokedAt.is_null())
+        .count(db)
+        .await?)
+}
+
+/// Revokes a key; NOT_FOUND if there is no live key with that id.
+pub async fn revoke<C: ConnectionTrait>(db: &C, id: &str, now: i64) -> Result<()> {
+    let res = api_key::Entity::update_many()
+        .col_expr(api_key::Column::RevokedAt, Expr::value(now))
+        .filter(api_key::Column::Id.eq(id))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    if res.rows_affected == 0 {
+        return Err(Error::not_found("live API key", id));
+    }
+    Ok(())
+}
