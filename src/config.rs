@@ -103,6 +103,9 @@ pub struct Settings {
     /// Do not run migrations at start-up (run `contactd migrate` instead).
     #[arg(long, env = "CONTACTD_NO_MIGRATE")]
     pub no_migrate: bool,
+    /// Serve Prometheus metrics at http://ADDR/metrics (off when not given).
+    #[arg(long, env = "CONTACTD_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Demand an API key on every request, even on a loopback address.
     #[arg(long, env = "CONTACTD_REQUIRE_AUTH")]
     pub require_auth: bool,
@@ -124,6 +127,7 @@ impl Settings {
                 db_max_connections: 16,
             },
             no_migrate: false,
+            metrics_listen: None,
             require_auth: false,
             insecure: false,
             shutdown_grace_secs: 10,

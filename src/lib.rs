@@ -21,6 +21,7 @@ pub mod domain;
 pub mod entity;
 pub mod error;
 pub mod grpc;
+pub mod metrics;
 pub mod service;
 pub mod startup;
 pub mod store;

@@ -5,6 +5,7 @@
 use crate::config::Settings;
 use crate::domain::{Clock, SystemClock};
 use crate::grpc::{ContactApi, auth::Gate};
+use crate::metrics::MetricsLayer;
 use crate::pb::{self, contact_service_server::ContactServiceServer};
 use crate::service::Services;
 use crate::store;
@@ -43,6 +44,7 @@ pub struct Application {
     services: Services,
     grace: Duration,
     auth_required: bool,
+    metrics_listener: Option<TcpListener>,
 }
 
 impl Application {
@@ -75,7 +77,12 @@ impl Application {
         }
         let listener = TcpListener::bind(settings.listen).await?;
         let addr = listener.local_addr()?;
+        let metrics_listener = match settings.metrics_listen {
+            Some(a) => Some(TcpListener::bind(a).await?),
+            None => None,
+        };
         Ok(Self {
+            metrics_listener,
             listener,
             addr,
             services,
@@ -94,6 +101,13 @@ impl Application {
         self.addr
     }
 
+    /// The metrics endpoint's address, when enabled.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+
     /// Serves until `shutdown` resolves; then health turns NOT_SERVING, new connections are
     /// refused, and in-flight requests get the grace period to finish.
     pub async fn run_until_stopped(
@@ -104,6 +118,17 @@ impl Application {
         // Build only succeeds once the database answered and is migrated: serving now.
         set_health(&reporter, ServingStatus::Serving).await;
         let watchdog = tokio::spawn(watch_database(self.services.clone(), reporter.clone()));
+        let metrics_task = self.metrics_listener.map(|listener| {
+            let svc = self.services.clone();
+            tokio::spawn(crate::metrics::serve(
+                listener,
+                svc.metrics().clone(),
+                move || {
+                    let svc = svc.clone();
+                    async move { svc.refresh_gauges().await }
+                },
+            ))
+        });
 
         let reflection_v1 = reflection().build_v1()?;
         let reflection_v1alpha = reflection().build_v1alpha()?;
@@ -128,7 +153,8 @@ impl Application {
             .with_keepalive(Some(Duration::from_secs(60)));
         tracing::info!(addr = %self.addr, "contactd serving");
         let server = Server::builder()
-            .trace_fn(|req| tracing::info_span!("rpc", method = %req.uri().path()))
+            .trace_fn(request_span)
+            .layer(MetricsLayer(self.services.metrics().clone()))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
@@ -143,6 +169,9 @@ impl Application {
             }
         };
         watchdog.abort();
+        if let Some(t) = metrics_task {
+            t.abort();
+        }
         self.services.db().clone().close().await.ok();
         result
     }
@@ -155,6 +184,23 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+}
+
+/// The span of one request: its method, a request id (the caller's `x-request-id`, or a
+/// new one), and the account, recorded by the auth gate once it is known.
+fn request_span(req: &http::Request<()>) -> tracing::Span {
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    tracing::info_span!(
+        "rpc",
+        method = %req.uri().path(),
+        request_id = %request_id,
+        account = tracing::field::Empty
+    )
 }
 
 async fn set_health(reporter: &HealthReporter, status: ServingStatus) {

@@ -47,7 +47,10 @@ impl Gate {
     ) -> Result<(), Status> {
         let principal = self.principal(request.metadata()).await?;
         match scope(request.get_ref()) {
-            Scope::Account(account) => check(&principal, account)?,
+            Scope::Account(account) => {
+                tracing::Span::current().record("account", account);
+                check(&principal, account)?
+            }
             Scope::Global if !principal.is_internal() => {
                 return Err(
                     Error::PermissionDenied("only an internal API key may do this".into()).into(),

@@ -8,6 +8,7 @@ pub mod page;
 
 use crate::domain::Clock;
 use crate::domain::apikey::Principal;
+use crate::metrics::Metrics;
 use sea_orm::DatabaseConnection;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,6 +22,7 @@ pub struct Services {
     pub(crate) db: DatabaseConnection,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) auth_cache: AuthCache,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 impl Services {
@@ -30,12 +32,26 @@ impl Services {
             db,
             clock,
             auth_cache: AuthCache::default(),
+            metrics: Arc::new(Metrics::new()),
         }
     }
 
     /// Now, in Unix milliseconds.
     pub fn now(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// The metrics this replica records.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Refreshes gauges that are read from the database (before a scrape).
+    pub async fn refresh_gauges(&self) {
+        match crate::store::stats::live_leases(&self.db, self.now()).await {
+            Ok(n) => self.metrics.active_leases.set(n as i64),
+            Err(e) => tracing::warn!(error = %e, "cannot count live leases for metrics"),
+        }
     }
 
     /// The database pool (for health checks).

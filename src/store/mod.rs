@@ -11,6 +11,7 @@ pub mod contacts;
 pub mod dnc;
 pub mod filter;
 pub mod keys;
+pub mod stats;
 
 use crate::error::{Error, Result};
 use sea_orm::{

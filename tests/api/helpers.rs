@@ -131,6 +131,8 @@ pub struct TestApp {
     pub client: ContactServiceClient<Channel>,
     pub channel: Channel,
     pub addr: std::net::SocketAddr,
+    /// The Prometheus endpoint, when the settings enabled it.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     pub db: Arc<TestDb>,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<()>>,
@@ -173,6 +175,7 @@ impl TestApp {
             .await
             .expect("server builds");
         let addr = app.local_addr();
+        let metrics_addr = app.metrics_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
             app.run_until_stopped(async {
@@ -190,6 +193,7 @@ impl TestApp {
             client: ContactServiceClient::new(channel.clone()),
             channel,
             addr,
+            metrics_addr,
             db,
             stop: Some(stop),
             handle: Some(handle),

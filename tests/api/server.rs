@@ -9,6 +9,7 @@ both!(
     health_is_serving_once_migrated,
     reflection_lists_the_services,
     health_turns_not_serving_when_shutdown_begins,
+    metrics_count_requests_by_method_and_code,
 );
 
 async fn health_is_serving_once_migrated(app: TestApp) {
@@ -68,4 +69,45 @@ async fn health_turns_not_serving_when_shutdown_begins(mut app: TestApp) {
         .unwrap()
         .expect("a status change before the stream ends");
     assert_eq!(next.status, ServingStatus::NotServing as i32);
+}
+
+async fn metrics_count_requests_by_method_and_code(app: TestApp) {
+    use contactd::pb;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_configured(
+        app.db.clone(),
+        std::sync::Arc::new(contactd::domain::SystemClock),
+        |s| s.metrics_listen = Some("127.0.0.1:0".parse().unwrap()),
+    )
+    .await;
+    let account = app.account(pb::Plan::Professional).await;
+    app.get_account(&account).await;
+    let missing = app
+        .client
+        .clone()
+        .get_account(pb::GetAccountRequest {
+            account_id: "acc_missing".into(),
+        })
+        .await;
+    assert!(missing.is_err());
+
+    let mut socket = tokio::net::TcpStream::connect(app.metrics_addr.unwrap())
+        .await
+        .unwrap();
+    socket
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut text = String::new();
+    socket.read_to_string(&mut text).await.unwrap();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    for line in [
+        "contactd_rpc_requests_total{code=\"Ok\",method=\"GetAccount\"} 1",
+        "contactd_rpc_requests_total{code=\"NotFound\",method=\"GetAccount\"} 1",
+        "contactd_rpc_requests_total{code=\"Ok\",method=\"CreateAccount\"} 1",
+        "contactd_rpc_duration_seconds_count{method=\"GetAccount\"} 2",
+        "contactd_active_leases 0",
+    ] {
+        assert!(text.contains(line), "missing {line} in:\n{text}");
+    }
 }
