@@ -3,6 +3,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 /// contactd: the contact database of the voice-calling platform.
 #[derive(Debug, Parser)]
@@ -103,6 +104,15 @@ pub struct Settings {
     /// Do not run migrations at start-up (run `contactd migrate` instead).
     #[arg(long, env = "CONTACTD_NO_MIGRATE")]
     pub no_migrate: bool,
+    /// TLS: the server's certificate chain (PEM). With --tls-key, gRPC is served over TLS.
+    #[arg(long, env = "CONTACTD_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS: the server's private key (PEM).
+    #[arg(long, env = "CONTACTD_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Mutual TLS: clients must present a certificate signed by this CA (PEM).
+    #[arg(long, env = "CONTACTD_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
     /// Serve Prometheus metrics at http://ADDR/metrics (off when not given).
     #[arg(long, env = "CONTACTD_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
@@ -127,6 +137,9 @@ impl Settings {
                 db_max_connections: 16,
             },
             no_migrate: false,
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
             metrics_listen: None,
             require_auth: false,
             insecure: false,

@@ -11,7 +11,7 @@ use crate::service::Services;
 use crate::store;
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
-use tonic::transport::{Server, server::TcpIncoming};
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig, server::TcpIncoming};
 use tonic_health::{ServingStatus, server::HealthReporter};
 
 /// Largest accepted request message (an import chunk is at most 4 MiB of CSV).
@@ -35,6 +35,11 @@ pub enum StartupError {
     NoApiKeys(SocketAddr),
     #[error("{0}")]
     Service(#[from] crate::error::Error),
+    #[error("TLS: cannot read {path}: {source}")]
+    TlsFile {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// A built server, bound and migrated, not yet serving.
@@ -45,6 +50,7 @@ pub struct Application {
     grace: Duration,
     auth_required: bool,
     metrics_listener: Option<TcpListener>,
+    tls: Option<ServerTlsConfig>,
 }
 
 impl Application {
@@ -63,6 +69,7 @@ impl Application {
             store::migrate(url).await?;
         }
         let db = store::connect(url, settings.database.db_max_connections).await?;
+        let tls = tls_config(&settings)?;
         let services = Services::new(db, clock);
         let auth_required = settings.auth_required();
         if auth_required && services.live_key_count().await? == 0 {
@@ -82,6 +89,7 @@ impl Application {
             None => None,
         };
         Ok(Self {
+            tls,
             metrics_listener,
             listener,
             addr,
@@ -152,7 +160,11 @@ impl Application {
             .with_nodelay(Some(true))
             .with_keepalive(Some(Duration::from_secs(60)));
         tracing::info!(addr = %self.addr, "contactd serving");
-        let server = Server::builder()
+        let mut builder = Server::builder();
+        if let Some(tls) = self.tls {
+            builder = builder.tls_config(tls)?;
+        }
+        let server = builder
             .trace_fn(request_span)
             .layer(MetricsLayer(self.services.metrics().clone()))
             .add_service(health_service)
@@ -184,6 +196,24 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+}
+
+/// The TLS configuration from the settings' PEM files, if TLS is on.
+fn tls_config(settings: &Settings) -> Result<Option<ServerTlsConfig>, StartupError> {
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(|source| StartupError::TlsFile {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    let (Some(cert), Some(key)) = (&settings.tls_cert, &settings.tls_key) else {
+        return Ok(None);
+    };
+    let mut tls = ServerTlsConfig::new().identity(Identity::from_pem(read(cert)?, read(key)?));
+    if let Some(ca) = &settings.tls_client_ca {
+        tls = tls.client_ca_root(Certificate::from_pem(read(ca)?));
+    }
+    Ok(Some(tls))
 }
 
 /// The span of one request: its method, a request id (the caller's `x-request-id`, or a

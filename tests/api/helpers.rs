@@ -184,11 +184,10 @@ impl TestApp {
             .await
             .expect("server runs");
         });
+        // Lazy: a TLS server refuses this plaintext channel, and TLS tests make their own.
         let channel = Channel::from_shared(format!("http://{addr}"))
             .unwrap()
-            .connect()
-            .await
-            .expect("client connects");
+            .connect_lazy();
         TestApp {
             client: ContactServiceClient::new(channel.clone()),
             channel,

@@ -9,3 +9,4 @@ mod accounts;
 mod auth;
 mod contacts;
 mod server;
+mod tls;
