@@ -51,6 +51,16 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// A database this harness did not create (and will not drop).
+    pub fn external(url: String, backend: Backend) -> TestDb {
+        TestDb {
+            url,
+            backend,
+            _dir: None,
+            pg_admin: None,
+        }
+    }
+
     pub async fn new(backend: Backend) -> TestDb {
         match backend {
             Backend::Sqlite => {

@@ -8,5 +8,6 @@ mod helpers;
 mod accounts;
 mod auth;
 mod contacts;
+mod faults;
 mod server;
 mod tls;
