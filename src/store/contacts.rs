@@ -4,8 +4,9 @@ use crate::domain::filter::ContactFilter;
 use crate::entity::{campaign_member, contact};
 use crate::error::{Error, Result};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Order, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait},
 };
 
 /// Inserts a contact. A taken phone surfaces as a unique violation (see
@@ -71,11 +72,20 @@ pub async fn list<C: ConnectionTrait>(
     if let Some(before) = before_id {
         query = query.filter(contact::Column::Id.lt(before));
     }
-    Ok(query
-        .order_by_desc(contact::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?)
+    // With a selective filter, ordering by the bare id tempts PostgreSQL into walking the
+    // primary key backwards until LIMIT rows pass the filter — a scan of the whole table
+    // when the matches are old. Ordering by an expression no index provides makes it use
+    // the filter's own index ranges and sort just the matches (top-N).
+    let selective = filter.query.is_some()
+        || filter.campaign_id.is_some()
+        || filter.last_called_after.is_some()
+        || filter.last_called_before.is_some();
+    query = if selective {
+        query.order_by(Expr::col(contact::Column::Id).add(0), Order::Desc)
+    } else {
+        query.order_by_desc(contact::Column::Id)
+    };
+    Ok(query.limit(limit).all(db).await?)
 }
 
 /// How many contacts match `filter`.
