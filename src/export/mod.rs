@@ -405,40 +405,6 @@ mod tests {
     }
 
     #[test]
-    fn the_full_header_lists_custom_keys_after_the_contact_fields() {
-        let names: Vec<String> = ColumnChoice::All
-            .resolve(vec!["k".into()])
-            .iter()
-            .map(Column::name)
-            .collect();
-        assert_eq!(
-            names,
-            [
-                "phone",
-                "first_name",
-                "last_name",
-                "email",
-                "company",
-                "title",
-                "time_zone",
-                "custom.k",
-                "status",
-                "dnc_source",
-                "dnc_at",
-                "campaigns",
-                "call_count",
-                "last_called_at",
-                "last_outcome",
-                "total_talk_seconds",
-                "id",
-                "import_batch_id",
-                "created_at",
-                "updated_at"
-            ]
-        );
-    }
-
-    #[test]
     fn every_header_name_parses_back_to_its_column() {
         for c in ColumnChoice::All.resolve(vec!["x y".into()]) {
             assert_eq!(Column::parse(&c.name()), Some(c));
