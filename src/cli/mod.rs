@@ -1,6 +1,8 @@
 //! The `contactd` command line: the server, `migrate`, and client subcommands that talk
 //! to a running server over gRPC.
 
+pub mod export;
+
 use crate::config::{Cli, Command, Settings};
 use crate::startup::{Application, shutdown_signal};
 
@@ -18,6 +20,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::store::migrate(&db.database_url).await?;
             println!("migrations applied");
         }
+        Command::Export(args) => export::run(args).await?,
     }
     Ok(())
 }

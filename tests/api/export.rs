@@ -21,6 +21,7 @@ both!(
     export_reports_progress_and_ends_with_the_total,
     export_is_a_snapshot_while_contacts_are_written,
     exported_csv_recreates_the_same_contacts,
+    cli_export_writes_the_filtered_csv_to_a_file,
     bulk_delete_by_ids_counts_deleted_and_not_found,
     bulk_delete_by_filter_deletes_only_matching_contacts,
     bulk_delete_requires_a_selection,
@@ -630,6 +631,52 @@ async fn exported_csv_recreates_the_same_contacts(app: TestApp) {
     recreated.sort();
     assert_eq!(original.len(), 3);
     assert_eq!(recreated, original);
+}
+
+async fn cli_export_writes_the_filtered_csv_to_a_file(app: TestApp) {
+    use clap::Parser;
+    let (acc, [_, bob, _, _]) = four_contacts(&app).await;
+    app.stand_in_mark_dnc(&acc, &bob.phone, 1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.csv");
+    let server = format!("http://{}", app.addr);
+    let cli = contactd::config::Cli::parse_from([
+        "contactd",
+        "export",
+        "--server",
+        &server,
+        "--account",
+        &acc,
+        "--query",
+        "lee",
+        "--status",
+        "active",
+        "--never-called",
+        "--columns",
+        "first_name,phone",
+        "-o",
+        path.to_str().unwrap(),
+    ]);
+    contactd::cli::run(cli).await.expect("export runs");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "first_name,phone\nAnn,+14155552671\nCat,+14155553001\n"
+    );
+    assert!(!dir.path().join("out.csv.partial").exists());
+
+    let bad = contactd::config::Cli::parse_from([
+        "contactd",
+        "export",
+        "--server",
+        &server,
+        "--account",
+        "no-such-account",
+        "-o",
+        dir.path().join("bad.csv").to_str().unwrap(),
+    ]);
+    assert!(contactd::cli::run(bad).await.is_err());
+    assert!(!dir.path().join("bad.csv").exists());
+    assert!(!dir.path().join("bad.csv.partial").exists());
 }
 
 // ---- bulk delete ---------------------------------------------------------------------
