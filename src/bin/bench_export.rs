@@ -46,7 +46,10 @@ fn options() -> anyhow::Result<Options> {
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or_else(|| anyhow::anyhow!("{arg} needs a value"));
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| anyhow::anyhow!("{arg} needs a value"))
+        };
         match arg.as_str() {
             "--pg-url" => o.pg_url = value()?,
             "--rows" => o.rows = value()?.parse()?,
@@ -55,7 +58,10 @@ fn options() -> anyhow::Result<Options> {
             other => anyhow::bail!("unknown option {other}"),
         }
     }
-    anyhow::ensure!(o.rows > 0 && o.rows < 8_000_000, "--rows must be 1..8000000");
+    anyhow::ensure!(
+        o.rows > 0 && o.rows < 8_000_000,
+        "--rows must be 1..8000000"
+    );
     Ok(o)
 }
 
@@ -190,7 +196,11 @@ async fn main() -> anyhow::Result<()> {
     let o = options()?;
     let url = with_db(&o.pg_url, DB_NAME);
     let mut admin = PgConnection::connect(&o.pg_url).await?;
-    exec(&mut admin, &format!("DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")).await?;
+    exec(
+        &mut admin,
+        &format!("DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)"),
+    )
+    .await?;
     exec(&mut admin, &format!("CREATE DATABASE {DB_NAME}")).await?;
 
     let app = Application::build(Settings::new("127.0.0.1:0".parse()?, url.clone())).await?;
@@ -227,7 +237,11 @@ async fn main() -> anyhow::Result<()> {
     let (mut best_export, mut best_psql) = (Duration::MAX, Duration::MAX);
     for run in 1..=o.runs {
         let (rows, bytes, took) = grpc_export(&mut client, &account).await?;
-        anyhow::ensure!(rows as u64 == o.rows, "exported {rows} rows, expected {}", o.rows);
+        anyhow::ensure!(
+            rows as u64 == o.rows,
+            "exported {rows} rows, expected {}",
+            o.rows
+        );
         let psql = psql_copy(&url, &account)?;
         println!(
             "run {run}: gRPC export {:.2} s ({:.0} rows/s, {:.1} MiB) | psql \\copy {:.2} s ({:.0} rows/s)",
@@ -255,7 +269,11 @@ async fn main() -> anyhow::Result<()> {
     let _ = stop.send(());
     let _ = server.await;
     if !o.keep {
-        exec(&mut admin, &format!("DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")).await?;
+        exec(
+            &mut admin,
+            &format!("DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)"),
+        )
+        .await?;
     }
     Ok(())
 }

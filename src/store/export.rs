@@ -14,7 +14,7 @@ use std::collections::{BTreeSet, HashMap};
 /// The distinct custom-field keys over the selected contacts, sorted.
 ///
 /// The JSON is taken apart by the database (one pass, no rows shipped): PostgreSQL with
-/// `jsonb_object_keys`, SQLite with its `json_each` twin. Both run on the same inner
+/// `json_object_keys`, SQLite with its `json_each` twin. Both run on the same inner
 /// query built from the selection's condition.
 pub async fn custom_keys<C: ConnectionTrait>(
     db: &C,
@@ -30,7 +30,7 @@ pub async fn custom_keys<C: ConnectionTrait>(
         .build(backend);
     let sql = match backend {
         DbBackend::Postgres => format!(
-            "SELECT DISTINCT jsonb_object_keys(s.custom_fields::jsonb) AS k FROM ({}) AS s",
+            "SELECT DISTINCT json_object_keys(s.custom_fields::json) AS k FROM ({}) AS s",
             inner.sql
         ),
         DbBackend::Sqlite => format!(
@@ -68,29 +68,51 @@ pub async fn page<C: ConnectionTrait>(
         .await?)
 }
 
-/// The campaigns of each of `contact_ids` (sorted per contact); contacts in none are absent.
+/// A page whose ids span at most this many times its length is "dense": its campaigns
+/// are read by id range rather than by an id list.
+const DENSE_SPAN: i64 = 8;
+
+/// The campaigns of each of `contact_ids` (ascending, as a page comes), sorted per
+/// contact; contacts in none are absent.
+///
+/// A dense page (the usual case: a full or broad export) is looked up as one index range
+/// on `contact_id` and the few members of contacts outside the page are dropped here;
+/// successive pages cover disjoint ranges, so a whole export reads each membership once.
+/// A sparse page (a narrow filter across a wide id range) sends its ids as a list
+/// instead, so one page never drags in the memberships of the whole range.
 pub async fn campaigns<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
     contact_ids: &[i64],
 ) -> Result<HashMap<i64, Vec<String>>> {
+    use campaign_member::Column;
     let mut out: HashMap<i64, Vec<String>> = HashMap::new();
-    if contact_ids.is_empty() {
+    let (Some(&first), Some(&last)) = (contact_ids.first(), contact_ids.last()) else {
         return Ok(out);
-    }
-    let rows: Vec<(i64, String)> = campaign_member::Entity::find()
+    };
+    let mut query = campaign_member::Entity::find()
         .select_only()
-        .column(campaign_member::Column::ContactId)
-        .column(campaign_member::Column::CampaignId)
-        .filter(campaign_member::Column::AccountId.eq(account_id))
-        .filter(campaign_member::Column::ContactId.is_in(contact_ids.iter().copied()))
-        .order_by_asc(campaign_member::Column::ContactId)
-        .order_by_asc(campaign_member::Column::CampaignId)
+        .column(Column::ContactId)
+        .column(Column::CampaignId)
+        .filter(Column::AccountId.eq(account_id));
+    let dense = last - first < DENSE_SPAN * contact_ids.len() as i64;
+    query = if dense {
+        query
+            .filter(Column::ContactId.gte(first))
+            .filter(Column::ContactId.lte(last))
+    } else {
+        query.filter(Column::ContactId.is_in(contact_ids.iter().copied()))
+    };
+    let rows: Vec<(i64, String)> = query
+        .order_by_asc(Column::ContactId)
+        .order_by_asc(Column::CampaignId)
         .into_tuple()
         .all(db)
         .await?;
     for (id, campaign) in rows {
-        out.entry(id).or_default().push(campaign);
+        if !dense || contact_ids.binary_search(&id).is_ok() {
+            out.entry(id).or_default().push(campaign);
+        }
     }
     Ok(out)
 }

@@ -13,6 +13,7 @@ both!(
     export_by_campaign_lists_its_members,
     export_by_call_dates_and_never_called,
     export_by_ids_skips_unknown_and_foreign_ids,
+    campaigns_are_listed_for_dense_and_sparse_selections,
     formula_cells_are_neutralized_and_phones_stay_e164,
     chosen_columns_come_in_the_requested_order,
     unknown_column_is_invalid_and_named,
@@ -353,6 +354,23 @@ async fn export_by_ids_skips_unknown_and_foreign_ids(app: TestApp) {
     )
     .await;
     assert_eq!(csv.column("first_name"), ["Ann", "Dan"]);
+}
+
+async fn campaigns_are_listed_for_dense_and_sparse_selections(app: TestApp) {
+    let acc = app.account_with_limit(1_000).await;
+    app.seed_contacts(&acc, 0, 100).await;
+    let first = app.sql_i64("SELECT MIN(id) FROM contacts").await.unwrap();
+    let (second, last) = (first + 1, first + 99);
+    app.stand_in_add_to_campaign(&acc, "c1", first).await;
+    app.stand_in_add_to_campaign(&acc, "c2", second).await;
+    app.stand_in_add_to_campaign(&acc, "c2", first + 50).await;
+    app.stand_in_add_to_campaign(&acc, "c3", last).await;
+    app.stand_in_add_to_campaign(&acc, "c1", last).await;
+    // Ids close together are looked up by range, far apart by list: same answer.
+    let dense = export_csv(&app, &acc, ids(&[first, second]), &["campaigns"]).await;
+    assert_eq!(dense.column("campaigns"), ["c1", "c2"]);
+    let sparse = export_csv(&app, &acc, ids(&[first, last]), &["campaigns"]).await;
+    assert_eq!(sparse.column("campaigns"), ["c1", "c1;c3"]);
 }
 
 async fn formula_cells_are_neutralized_and_phones_stay_e164(app: TestApp) {
