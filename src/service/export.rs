@@ -147,11 +147,13 @@ async fn write_csv(
             }
         }
         let rest = sink.take()?;
-        Ok(events.send(Ok(ExportEvent::Chunk(rest))).await.is_ok()
-            && events
-                .send(Ok(ExportEvent::Progress(sink.rows())))
-                .await
-                .is_ok())
+        if !rest.is_empty() && events.send(Ok(ExportEvent::Chunk(rest))).await.is_err() {
+            return Ok(false);
+        }
+        Ok(events
+            .send(Ok(ExportEvent::Progress(sink.rows())))
+            .await
+            .is_ok())
     }
     .await;
     match result {
