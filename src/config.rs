@@ -35,6 +35,8 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// Manage API keys (works on the database directly).
     Keys(KeysArgs),
+    /// Export contacts as CSV from a running server (`-o -` writes to stdout).
+    Export(ExportArgs),
 }
 
 /// `contactd keys …`
@@ -76,6 +78,71 @@ pub enum KeysAction {
         /// The key id (`key_…`).
         id: String,
     },
+}
+
+/// Which server a client subcommand talks to.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// The contactd server's URL.
+    #[arg(
+        long,
+        env = "CONTACTD_SERVER",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub server: String,
+    /// The API key to send (`authorization: Bearer …`); not needed on a loopback server
+    /// that does not require keys.
+    #[arg(long, env = "CONTACTD_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+}
+
+/// Contact status in a filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusArg {
+    /// May be called.
+    Active,
+    /// On the Do-Not-Call list.
+    Dnc,
+}
+
+/// `contactd export` settings: the ListContacts filter, columns and output.
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// The account to export.
+    #[arg(long)]
+    pub account: String,
+    /// Name, email or phone-digits prefix.
+    #[arg(long)]
+    pub query: Option<String>,
+    /// Only ACTIVE or only DNC contacts.
+    #[arg(long, value_enum)]
+    pub status: Option<StatusArg>,
+    /// Only members of this campaign.
+    #[arg(long)]
+    pub campaign: Option<String>,
+    /// Only contacts last called at or after this RFC 3339 time.
+    #[arg(long, value_parser = rfc3339)]
+    pub called_after: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only contacts last called before this RFC 3339 time.
+    #[arg(long, value_parser = rfc3339)]
+    pub called_before: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only contacts never called.
+    #[arg(long)]
+    pub never_called: bool,
+    /// Columns in order, comma-separated (default: all), e.g. `phone,first_name,custom.Notes`.
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Vec<String>,
+    /// The CSV file to write, or `-` for stdout. A file appears only once complete.
+    #[arg(short = 'o', long = "output")]
+    pub output: String,
+}
+
+fn rfc3339(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.to_utc())
+        .map_err(|e| format!("{s:?} is not an RFC 3339 time (e.g. 2026-03-02T15:00:00Z): {e}"))
 }
 
 /// Where the database is.

@@ -10,6 +10,8 @@
 //! - [`entity`]: the SeaORM entities of the schema in `migrations/`.
 //! - [`domain`]: values parsed once at the edge (phone numbers, emails, plans, filters).
 //! - [`error`]: the one error type and its one mapping to gRPC status codes.
+//! - [`export`]: the CSV side of exports (columns, formula-injection neutralization,
+//!   chunking); the service feeds it pages read from one snapshot.
 //! - [`startup`], [`config`], [`telemetry`], [`cli`]: running it.
 //!
 //! The service is stateless: every replica may serve every request, and all coordination
@@ -20,6 +22,7 @@ pub mod config;
 pub mod domain;
 pub mod entity;
 pub mod error;
+pub mod export;
 pub mod grpc;
 pub mod metrics;
 pub mod service;

@@ -1,9 +1,53 @@
 //! The `contactd` command line: the server, `migrate`, and client subcommands that talk
 //! to a running server over gRPC.
 
+pub mod export;
 pub mod keys;
 
-use crate::config::{Cli, Command, Settings};
+use crate::config::{Cli, Command, ServerArgs, Settings};
+use crate::pb::contact_service_client::ContactServiceClient;
+use tonic::{
+    metadata::MetadataValue, service::interceptor::InterceptedService, transport::Channel,
+};
+
+/// Adds `authorization: Bearer <key>` to every request when a key is configured.
+#[derive(Debug, Clone)]
+pub struct BearerKey(Option<MetadataValue<tonic::metadata::Ascii>>);
+
+impl tonic::service::Interceptor for BearerKey {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(v) = &self.0 {
+            request.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// The client the CLI's subcommands use.
+pub type Client = ContactServiceClient<InterceptedService<Channel, BearerKey>>;
+
+/// Connects to the server named by `args`, sending its API key if one is given.
+pub async fn connect(args: &ServerArgs) -> anyhow::Result<Client> {
+    let channel = Channel::from_shared(args.server.clone())?
+        .connect()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot reach {}: {e}", args.server))?;
+    let key = match &args.api_key {
+        Some(k) => Some(
+            format!("Bearer {k}")
+                .parse()
+                .map_err(|_| anyhow::anyhow!("the API key is not valid ASCII"))?,
+        ),
+        None => None,
+    };
+    Ok(
+        ContactServiceClient::with_interceptor(channel, BearerKey(key))
+            .max_decoding_message_size(crate::startup::MAX_MESSAGE_BYTES),
+    )
+}
 use crate::startup::{Application, shutdown_signal};
 
 /// Runs the parsed command line.
@@ -21,6 +65,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied");
         }
         Command::Keys(args) => keys::run(args).await?,
+        Command::Export(args) => export::run(args).await?,
     }
     Ok(())
 }

@@ -82,10 +82,14 @@ pub async fn list_contacts(
 }
 
 pub async fn bulk_delete_contacts(
-    _svc: &Services,
-    _request: Request<pb::BulkDeleteContactsRequest>,
+    svc: &Services,
+    request: Request<pb::BulkDeleteContactsRequest>,
 ) -> Result<Response<pb::BulkDeleteContactsResponse>, Status> {
-    Err(Status::unimplemented(
-        "bulk_delete_contacts is not implemented yet",
-    ))
+    let req = request.into_inner();
+    let account = account_id(&req.account_id)?;
+    let selection = convert::selection("selection", req.selection, false)?;
+    let result = svc.bulk_delete_contacts(account, selection).await?;
+    Ok(Response::new(pb::BulkDeleteContactsResponse {
+        result: Some(convert::bulk_result(result)),
+    }))
 }

@@ -6,6 +6,7 @@ use crate::domain::{ContactDraft, Region};
 use crate::entity::contact;
 use crate::error::{Error, Result};
 use crate::pb;
+use crate::service::bulk::BulkResult;
 use crate::service::contacts::{ContactView, custom_fields};
 use prost_types::Timestamp;
 
@@ -136,6 +137,22 @@ pub fn contact(c: contact::Model, campaign_ids: Vec<String>) -> pb::Contact {
 /// A contact view to its message.
 pub fn contact_view(v: ContactView) -> pb::Contact {
     contact(v.contact, v.campaign_ids)
+}
+
+/// Bulk counts to their message (reasons with a zero count are left out).
+pub fn bulk_result(r: BulkResult) -> pb::BulkResult {
+    pb::BulkResult {
+        matched: r.matched as i64,
+        changed: r.changed as i64,
+        skipped: r
+            .skipped
+            .into_iter()
+            .map(|(reason, count)| pb::SkipCount {
+                reason: reason.to_string(),
+                count: count as i64,
+            })
+            .collect(),
+    }
 }
 
 /// The list filter; `field` is its path in the request.

@@ -1,15 +1,29 @@
-//! export handlers (not implemented yet).
+//! ExportContacts: validate the selection and columns, start the export, and turn its
+//! events into response messages as the client reads them.
 
 use super::BoxStream;
-use crate::pb;
+use super::convert::{account_id, selection};
+use crate::export::{ColumnChoice, ExportEvent};
+use crate::pb::{self, export_contacts_response::Event};
 use crate::service::Services;
+use tokio_stream::{StreamExt, wrappers::ReceiverStream};
 use tonic::{Request, Response, Status};
 
 pub async fn export_contacts(
-    _svc: &Services,
-    _request: Request<pb::ExportContactsRequest>,
+    svc: &Services,
+    request: Request<pb::ExportContactsRequest>,
 ) -> Result<Response<BoxStream<pb::ExportContactsResponse>>, Status> {
-    Err(Status::unimplemented(
-        "export_contacts is not implemented yet",
-    ))
+    let req = request.into_inner();
+    let account = account_id(&req.account_id)?;
+    let selection = selection("selection", req.selection, true)?;
+    let columns = ColumnChoice::parse("columns", &req.columns)?;
+    let events = svc.export_contacts(account, selection, columns).await?;
+    let stream = ReceiverStream::new(events).map(|event| {
+        let event = match event? {
+            ExportEvent::Chunk(bytes) => Event::Chunk(bytes),
+            ExportEvent::Progress(rows) => Event::RowsWritten(rows as i64),
+        };
+        Ok(pb::ExportContactsResponse { event: Some(event) })
+    });
+    Ok(Response::new(Box::pin(stream)))
 }

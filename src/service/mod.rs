@@ -2,7 +2,9 @@
 //! with domain values, these call `store` within the transaction they choose.
 
 pub mod accounts;
+pub mod bulk;
 pub mod contacts;
+pub mod export;
 pub mod keys;
 pub mod page;
 

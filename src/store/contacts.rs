@@ -1,6 +1,6 @@
 //! Contacts: single-row reads and writes, and keyset-paginated listing.
 
-use crate::domain::filter::ContactFilter;
+use crate::domain::filter::{ContactFilter, Selection};
 use crate::entity::{campaign_member, contact};
 use crate::error::{Error, Result};
 use sea_orm::{
@@ -116,4 +116,53 @@ pub async fn campaign_ids<C: ConnectionTrait>(
         .all(db)
         .await?;
     Ok(rows)
+}
+
+/// The highest contact id in the account, if it has any contacts.
+pub async fn max_id<C: ConnectionTrait>(db: &C, account_id: &str) -> Result<Option<i64>> {
+    let max: Option<Option<i64>> = contact::Entity::find()
+        .select_only()
+        .column_as(contact::Column::Id.max(), "max_id")
+        .filter(contact::Column::AccountId.eq(account_id))
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(max.flatten())
+}
+
+/// Up to `limit` ids of selected contacts in `(after_id, up_to_id]`, ascending.
+pub async fn selected_ids<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    selection: &Selection,
+    after_id: i64,
+    up_to_id: i64,
+    limit: u64,
+) -> Result<Vec<i64>> {
+    Ok(contact::Entity::find()
+        .select_only()
+        .column(contact::Column::Id)
+        .filter(super::filter::selection_condition(account_id, selection))
+        .filter(contact::Column::Id.gt(after_id))
+        .filter(contact::Column::Id.lte(up_to_id))
+        .order_by_asc(contact::Column::Id)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// Deletes the account's contacts among `ids`; returns how many existed. As with
+/// [`delete`]: memberships cascade, call records keep their data with the contact link
+/// set to NULL, and the DNC list is not touched.
+pub async fn delete_many<C: ConnectionTrait>(db: &C, account_id: &str, ids: &[i64]) -> Result<u64> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let res = contact::Entity::delete_many()
+        .filter(contact::Column::AccountId.eq(account_id))
+        .filter(contact::Column::Id.is_in(ids.iter().copied()))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
 }

@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod contacts;
 pub mod dnc;
+pub mod export;
 pub mod filter;
 pub mod keys;
 pub mod stats;
@@ -63,6 +64,24 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction>
         ..Default::default()
     };
     Ok(db.begin_with_options(options).await?)
+}
+
+/// Begins a read-only transaction that sees one consistent snapshot of the database for
+/// its whole life (exports read many pages inside it). On PostgreSQL it is
+/// `REPEATABLE READ READ ONLY`, whose snapshot is taken at the first query; on SQLite a
+/// deferred transaction, whose snapshot (WAL mode) is taken at the first read and which
+/// does not block writers. Callers should read inside it at once to pin the snapshot.
+pub async fn begin_snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction> {
+    Ok(match db.get_database_backend() {
+        DbBackend::Postgres => {
+            db.begin_with_config(
+                Some(sea_orm::IsolationLevel::RepeatableRead),
+                Some(sea_orm::AccessMode::ReadOnly),
+            )
+            .await?
+        }
+        _ => db.begin().await?,
+    })
 }
 
 /// True if `err` is a unique-constraint violation.

@@ -357,3 +357,112 @@ pub fn clock_at(rfc3339: &str) -> FixedClock {
     let t = chrono::DateTime::parse_from_rfc3339(rfc3339).expect("time");
     FixedClock::at(t.timestamp_millis())
 }
+
+// ---- direct database access -------------------------------------------------------
+//
+// Seeding many rows quickly, and STAND-INS for RPCs that land with other issues
+// (MarkDnc, AddToCampaign, RecordCall). Each stand-in writes exactly the rows the real
+// RPC writes, so tests of other features can set up that state today; replace them with
+// the RPCs once those land.
+
+impl TestApp {
+    /// Runs SQL statements on the test database (values are test-controlled literals).
+    pub async fn exec_sql(&self, sql: &str) {
+        use sea_orm::ConnectionTrait;
+        let db = contactd::store::connect(&self.db.url, 2)
+            .await
+            .expect("open test database");
+        db.execute_unprepared(sql).await.expect("test SQL");
+        db.close().await.ok();
+    }
+
+    /// The first column of the first row of a query, as an integer (None for NULL or no row).
+    pub async fn sql_i64(&self, sql: &str) -> Option<i64> {
+        use sea_orm::{ConnectionTrait, Statement};
+        let db = contactd::store::connect(&self.db.url, 2)
+            .await
+            .expect("open test database");
+        let stmt = Statement::from_string(db.get_database_backend(), sql.to_string());
+        let row = db.query_one_raw(stmt).await.expect("test query");
+        db.close().await.ok();
+        row.and_then(|r| r.try_get_by_index::<Option<i64>>(0).expect("an integer"))
+    }
+
+    /// STAND-IN for MarkDnc (lands with the DNC issue): puts `phone` (E.164) on the
+    /// account's DNC list with source MANUAL and marks its contact DNC.
+    pub async fn stand_in_mark_dnc(&self, account: &str, phone: &str, at_ms: i64) {
+        self.exec_sql(&format!(
+            "INSERT INTO dnc_entries (account_id, phone, source, reason, actor, created_at) \
+             VALUES ('{account}', '{phone}', 'MANUAL', 'test', 'test', {at_ms}); \
+             UPDATE contacts SET status = 'DNC', dnc_source = 'MANUAL', dnc_at = {at_ms} \
+             WHERE account_id = '{account}' AND phone = '{phone}';"
+        ))
+        .await;
+    }
+
+    /// STAND-IN for AddToCampaign (lands with the dialer issue).
+    pub async fn stand_in_add_to_campaign(&self, account: &str, campaign: &str, contact_id: i64) {
+        self.exec_sql(&format!(
+            "INSERT INTO campaign_members (account_id, campaign_id, contact_id, added_at) \
+             VALUES ('{account}', '{campaign}', {contact_id}, 0);"
+        ))
+        .await;
+    }
+
+    /// STAND-IN for RecordCall (lands with the calls issue): stores one call of the
+    /// contact and sets its call statistics as RecordCall would after `count` calls.
+    pub async fn stand_in_call_stats(
+        &self,
+        account: &str,
+        contact_id: i64,
+        count: i64,
+        last_called_ms: i64,
+        outcome: &str,
+        talk_seconds: i64,
+    ) {
+        self.exec_sql(&format!(
+            "INSERT INTO calls (account_id, external_id, contact_id, phone, direction, \
+             started_at, duration_seconds, outcome, created_at) \
+             SELECT account_id, 'call-' || id, id, phone, 'OUTBOUND', {last_called_ms}, \
+             {talk_seconds}, '{outcome}', {last_called_ms} FROM contacts WHERE id = {contact_id}; \
+             UPDATE contacts SET call_count = {count}, last_called_at = {last_called_ms}, \
+             last_outcome = '{outcome}', total_talk_seconds = {talk_seconds} \
+             WHERE account_id = '{account}' AND id = {contact_id};"
+        ))
+        .await;
+    }
+
+    /// Inserts `n` ACTIVE contacts straight into the database (thousands per second, for
+    /// tests that need many rows) and counts them on the account. Phones are
+    /// `+1415` and 7 digits (2000000 + i) for i from `first`; first names `Seed<iiiiii>`.
+    /// Returns the phones.
+    pub async fn seed_contacts(&self, account: &str, first: u32, n: u32) -> Vec<String> {
+        let phones: Vec<String> = (first..first + n)
+            .map(|i| format!("+1415{:07}", 2_000_000 + i))
+            .collect();
+        let mut sql = String::from("BEGIN;");
+        let rows: Vec<String> = phones
+            .iter()
+            .zip(first..)
+            .map(|(p, i)| {
+                let national = &p[2..];
+                let name = format!("Seed{i:06}");
+                let key = name.to_lowercase();
+                format!("('{account}', '{p}', '{national}', '{name}', '{key}', 0, 0)")
+            })
+            .collect();
+        for part in rows.chunks(500) {
+            sql.push_str(
+                "INSERT INTO contacts (account_id, phone, phone_national, first_name, \
+                 name_key, created_at, updated_at) VALUES ",
+            );
+            sql.push_str(&part.join(","));
+            sql.push(';');
+        }
+        sql.push_str(&format!(
+            "UPDATE accounts SET contact_count = contact_count + {n} WHERE id = '{account}';COMMIT;"
+        ));
+        self.exec_sql(&sql).await;
+        phones
+    }
+}

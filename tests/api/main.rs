@@ -8,6 +8,7 @@ mod helpers;
 mod accounts;
 mod auth;
 mod contacts;
+mod export;
 mod faults;
 mod server;
 mod tls;

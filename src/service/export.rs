@@ -1,0 +1,166 @@
+//! ExportContacts: a consistent snapshot of the selected contacts, streamed as CSV.
+//!
+//! One snapshot transaction ([`store::begin_snapshot`]) is opened per export and every
+//! read happens inside it, so rows written while the export runs never appear half-way
+//! and the order (id ascending) is stable. The work is a pipeline of two tasks joined by
+//! bounded channels:
+//!
+//! ```text
+//! reader (snapshot txn, keyset pages of PAGE_ROWS) --[2 pages]--> writer (CSV, ~64 KiB
+//! chunks, progress every page) --[4 events]--> gRPC response stream
+//! ```
+//!
+//! Memory is bounded by the channel capacities whatever the number of contacts. A client
+//! that goes away drops the response stream: the writer's send fails and it stops, which
+//! makes the reader's send fail, and the reader ends (rolling back) the snapshot.
+//!
+//! The header of a full export has one column per custom key, so the keys are collected
+//! first, inside the same snapshot, by one database-side pass (`store::export::custom_keys`);
+//! a chosen column list skips that pass.
+
+use super::Services;
+use crate::domain::filter::Selection;
+use crate::error::Result;
+use crate::export::{Column, ColumnChoice, CsvSink, ExportEvent, Page};
+use crate::store;
+use sea_orm::DatabaseTransaction;
+use tokio::sync::mpsc;
+
+/// Contacts read per query inside the snapshot.
+pub const PAGE_ROWS: u64 = 2_000;
+/// Pages read ahead of the CSV writer.
+const PAGES_AHEAD: usize = 2;
+/// Events (chunks or progress) buffered ahead of the client.
+const EVENTS_AHEAD: usize = 4;
+
+impl Services {
+    /// Starts an export and returns its events: CSV chunks (header first) and progress
+    /// counts, ending with the total. Fails before streaming if the account does not exist.
+    pub async fn export_contacts(
+        &self,
+        account_id: &str,
+        selection: Selection,
+        columns: ColumnChoice,
+    ) -> Result<mpsc::Receiver<Result<ExportEvent>>> {
+        let txn = store::begin_snapshot(&self.db).await?;
+        // The first read pins the snapshot (and answers NOT_FOUND for a wrong account).
+        store::accounts::get(&txn, account_id).await?;
+        let keys = if columns.needs_custom_keys() {
+            store::export::custom_keys(&txn, account_id, &selection).await?
+        } else {
+            Vec::new()
+        };
+        let columns = columns.resolve(keys);
+        let sink = CsvSink::new(columns)?;
+        let with_campaigns = sink.columns().contains(&Column::Campaigns);
+        let (page_tx, page_rx) = mpsc::channel(PAGES_AHEAD);
+        let (event_tx, event_rx) = mpsc::channel(EVENTS_AHEAD);
+        let reader = Reader {
+            txn,
+            account_id: account_id.to_string(),
+            selection,
+            with_campaigns,
+        };
+        tokio::spawn(reader.run(page_tx));
+        tokio::spawn(write_csv(sink, page_rx, event_tx));
+        Ok(event_rx)
+    }
+}
+
+/// Reads the selection page by page inside the snapshot.
+struct Reader {
+    txn: DatabaseTransaction,
+    account_id: String,
+    selection: Selection,
+    with_campaigns: bool,
+}
+
+impl Reader {
+    async fn run(self, pages: mpsc::Sender<Result<Page>>) {
+        let mut after = 0;
+        loop {
+            let page = self.page(after).await;
+            let last = match &page {
+                Ok(p) => p.rows.last().map(|c| c.id),
+                Err(_) => None,
+            };
+            let full = matches!(&page, Ok(p) if p.rows.len() as u64 == PAGE_ROWS);
+            if pages.send(page).await.is_err() {
+                break; // the writer stopped: the client went away
+            }
+            match last {
+                Some(id) if full => after = id,
+                _ => break,
+            }
+        }
+        // Read-only: nothing to keep. Dropping would roll back too, but say it.
+        if let Err(e) = self.txn.rollback().await {
+            tracing::warn!(error = %e, "ending an export snapshot");
+        }
+    }
+
+    async fn page(&self, after: i64) -> Result<Page> {
+        let rows = store::export::page(
+            &self.txn,
+            &self.account_id,
+            &self.selection,
+            after,
+            PAGE_ROWS,
+        )
+        .await?;
+        let campaigns = if self.with_campaigns {
+            let ids: Vec<i64> = rows.iter().map(|c| c.id).collect();
+            store::export::campaigns(&self.txn, &self.account_id, &ids).await?
+        } else {
+            Default::default()
+        };
+        Ok(Page { rows, campaigns })
+    }
+}
+
+/// Turns pages into CSV chunks and progress events until the pages end, an error occurs
+/// (sent to the client) or the client goes away.
+async fn write_csv(
+    mut sink: CsvSink,
+    mut pages: mpsc::Receiver<Result<Page>>,
+    events: mpsc::Sender<Result<ExportEvent>>,
+) {
+    let result: Result<bool> = async {
+        while let Some(page) = pages.recv().await {
+            let page = page?;
+            for row in &page.rows {
+                let campaigns = page.campaigns.get(&row.id).map(Vec::as_slice);
+                sink.write(row, campaigns.unwrap_or_default())?;
+                if let Some(chunk) = sink.full_chunk()?
+                    && events.send(Ok(ExportEvent::Chunk(chunk))).await.is_err()
+                {
+                    return Ok(false);
+                }
+            }
+            if !page.rows.is_empty()
+                && events
+                    .send(Ok(ExportEvent::Progress(sink.rows())))
+                    .await
+                    .is_err()
+            {
+                return Ok(false);
+            }
+        }
+        let rest = sink.take()?;
+        if !rest.is_empty() && events.send(Ok(ExportEvent::Chunk(rest))).await.is_err() {
+            return Ok(false);
+        }
+        Ok(events
+            .send(Ok(ExportEvent::Progress(sink.rows())))
+            .await
+            .is_ok())
+    }
+    .await;
+    match result {
+        Ok(true) => {}
+        Ok(false) => tracing::info!("export stopped: the client went away"),
+        Err(e) => {
+            let _ = events.send(Err(e)).await;
+        }
+    }
+}

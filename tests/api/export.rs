@@ -1,0 +1,843 @@
+//! ExportContacts (CSV with statistics, filters, injection safety, snapshot) and
+//! BulkDeleteContacts (ids or filter, counts, DNC kept).
+
+use crate::helpers::{TestApp, violated_fields};
+use contactd::pb::{self, contact_selection::Selection as S, export_contacts_response::Event};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use tonic::Code;
+
+both!(
+    export_lists_every_field_with_call_statistics,
+    export_by_query_matches_names_and_phone_digits,
+    export_by_status_separates_dnc_from_active,
+    export_by_campaign_lists_its_members,
+    export_by_call_dates_and_never_called,
+    export_by_ids_skips_unknown_and_foreign_ids,
+    campaigns_are_listed_for_dense_and_sparse_selections,
+    formula_cells_are_neutralized_and_phones_stay_e164,
+    chosen_columns_come_in_the_requested_order,
+    unknown_column_is_invalid_and_named,
+    more_than_10000_ids_is_resource_exhausted,
+    export_of_an_unknown_account_is_not_found,
+    export_reports_progress_and_ends_with_the_total,
+    export_is_a_snapshot_while_contacts_are_written,
+    exported_csv_recreates_the_same_contacts,
+    cli_export_writes_the_filtered_csv_to_a_file,
+    cli_export_into_a_fifo_keeps_the_fifo,
+    bulk_delete_by_ids_counts_deleted_and_not_found,
+    bulk_delete_by_filter_deletes_only_matching_contacts,
+    bulk_delete_requires_a_selection,
+    dnc_entry_survives_bulk_delete,
+    call_records_survive_bulk_delete_unlinked,
+);
+
+// ---- helpers -------------------------------------------------------------------------
+
+/// A parsed export: the header and each row by column name.
+struct Csv {
+    header: Vec<String>,
+    rows: Vec<HashMap<String, String>>,
+}
+
+impl Csv {
+    fn parse(bytes: &[u8]) -> Csv {
+        let mut reader = csv::Reader::from_reader(bytes);
+        let header: Vec<String> = reader
+            .headers()
+            .expect("header")
+            .iter()
+            .map(String::from)
+            .collect();
+        let rows = reader
+            .records()
+            .map(|r| {
+                let r = r.expect("record");
+                header
+                    .iter()
+                    .cloned()
+                    .zip(r.iter().map(String::from))
+                    .collect()
+            })
+            .collect();
+        Csv { header, rows }
+    }
+
+    /// One column of every row, in file order.
+    fn column(&self, name: &str) -> Vec<String> {
+        self.rows.iter().map(|r| r[name].clone()).collect()
+    }
+}
+
+/// Reads a whole export: its bytes and the progress counts seen.
+async fn read_export(
+    app: &TestApp,
+    req: pb::ExportContactsRequest,
+) -> Result<(Vec<u8>, Vec<i64>), tonic::Status> {
+    let mut stream = app.client.clone().export_contacts(req).await?.into_inner();
+    let (mut bytes, mut progress) = (Vec::new(), Vec::new());
+    while let Some(msg) = stream.message().await? {
+        match msg.event.expect("an event") {
+            Event::Chunk(c) => bytes.extend_from_slice(&c),
+            Event::RowsWritten(n) => progress.push(n),
+        }
+    }
+    Ok((bytes, progress))
+}
+
+fn request(account: &str, selection: Option<S>, columns: &[&str]) -> pb::ExportContactsRequest {
+    pb::ExportContactsRequest {
+        account_id: account.into(),
+        selection: selection.map(|s| pb::ContactSelection { selection: Some(s) }),
+        columns: columns.iter().map(|c| c.to_string()).collect(),
+    }
+}
+
+async fn export_csv(app: &TestApp, account: &str, selection: Option<S>, columns: &[&str]) -> Csv {
+    let (bytes, _) = read_export(app, request(account, selection, columns))
+        .await
+        .expect("export");
+    Csv::parse(&bytes)
+}
+
+/// First names of the contacts a filter exports, in export order.
+async fn exported_names(app: &TestApp, account: &str, filter: pb::ContactFilter) -> Vec<String> {
+    export_csv(app, account, Some(S::Filter(filter)), &["first_name"])
+        .await
+        .column("first_name")
+}
+
+fn ms(rfc3339: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .unwrap()
+        .timestamp_millis()
+}
+
+fn ts(rfc3339: &str) -> prost_types::Timestamp {
+    contactd::grpc::convert::ts(ms(rfc3339))
+}
+
+/// Four contacts: Ann Lee and Bob Stone (415-555-26xx), Cat Lee and Dan Wu (415-555-30xx).
+async fn four_contacts(app: &TestApp) -> (String, [pb::Contact; 4]) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let mut out = Vec::new();
+    for (phone, first, last) in [
+        ("+14155552671", "Ann", "Lee"),
+        ("+14155552672", "Bob", "Stone"),
+        ("+14155553001", "Cat", "Lee"),
+        ("+14155553002", "Dan", "Wu"),
+    ] {
+        let input = pb::ContactInput {
+            phone: phone.into(),
+            first_name: first.into(),
+            last_name: last.into(),
+            ..Default::default()
+        };
+        out.push(app.try_contact(input, &acc).await.unwrap());
+    }
+    (acc, out.try_into().unwrap())
+}
+
+async fn bulk_delete(
+    app: &TestApp,
+    account: &str,
+    selection: Option<S>,
+) -> Result<pb::BulkResult, tonic::Status> {
+    app.client
+        .clone()
+        .bulk_delete_contacts(pb::BulkDeleteContactsRequest {
+            account_id: account.into(),
+            selection: selection.map(|s| pb::ContactSelection { selection: Some(s) }),
+        })
+        .await
+        .map(|r| r.into_inner().result.unwrap())
+}
+
+fn skipped(result: &pb::BulkResult) -> BTreeMap<String, i64> {
+    result
+        .skipped
+        .iter()
+        .map(|s| (s.reason.clone(), s.count))
+        .collect()
+}
+
+fn ids(ids: &[i64]) -> Option<S> {
+    Some(S::Ids(pb::ContactIds { ids: ids.to_vec() }))
+}
+
+// ---- export --------------------------------------------------------------------------
+
+async fn export_lists_every_field_with_call_statistics(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let ann = app
+        .try_contact(
+            pb::ContactInput {
+                phone: "(415) 555-2671".into(),
+                first_name: "Ann".into(),
+                last_name: "Lee".into(),
+                email: "ann@example.com".into(),
+                company: "Acme, Inc.".into(),
+                title: "CTO".into(),
+                time_zone: "America/Los_Angeles".into(),
+                custom_fields: [("Tier", "gold"), ("Notes", "says \"hi\"")]
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .into(),
+                ..Default::default()
+            },
+            &acc,
+        )
+        .await
+        .unwrap();
+    let bob = app
+        .try_contact(
+            pb::ContactInput {
+                phone: "+14155552672".into(),
+                custom_fields: [("Zip".to_string(), "94110".to_string())].into(),
+                ..Default::default()
+            },
+            &acc,
+        )
+        .await
+        .unwrap();
+    app.stand_in_add_to_campaign(&acc, "spring", ann.id).await;
+    app.stand_in_add_to_campaign(&acc, "autumn", ann.id).await;
+    let called = ms("2026-03-02T15:00:00Z");
+    app.stand_in_call_stats(&acc, ann.id, 3, called, "ANSWERED", 95)
+        .await;
+    app.stand_in_mark_dnc(&acc, &bob.phone, ms("2026-03-01T09:30:00Z"))
+        .await;
+
+    let csv = export_csv(&app, &acc, None, &[]).await;
+
+    assert_eq!(
+        csv.header,
+        [
+            "phone",
+            "first_name",
+            "last_name",
+            "email",
+            "company",
+            "title",
+            "time_zone",
+            "custom.Notes",
+            "custom.Tier",
+            "custom.Zip",
+            "status",
+            "dnc_source",
+            "dnc_at",
+            "campaigns",
+            "call_count",
+            "last_called_at",
+            "last_outcome",
+            "total_talk_seconds",
+            "id",
+            "import_batch_id",
+            "created_at",
+            "updated_at",
+        ]
+    );
+    assert_eq!(csv.rows.len(), 2);
+    let (a, b) = (&csv.rows[0], &csv.rows[1]);
+    let expected_ann = [
+        ("phone", "+14155552671"),
+        ("first_name", "Ann"),
+        ("last_name", "Lee"),
+        ("email", "ann@example.com"),
+        ("company", "Acme, Inc."),
+        ("title", "CTO"),
+        ("time_zone", "America/Los_Angeles"),
+        ("custom.Notes", "says \"hi\""),
+        ("custom.Tier", "gold"),
+        ("custom.Zip", ""),
+        ("status", "ACTIVE"),
+        ("dnc_source", ""),
+        ("dnc_at", ""),
+        ("campaigns", "autumn;spring"),
+        ("call_count", "3"),
+        ("last_called_at", "2026-03-02T15:00:00.000Z"),
+        ("last_outcome", "ANSWERED"),
+        ("total_talk_seconds", "95"),
+    ];
+    for (column, value) in expected_ann {
+        assert_eq!(a[column], value, "Ann's {column}");
+    }
+    assert_eq!(a["id"], ann.id.to_string());
+    assert!(a["created_at"].ends_with('Z'), "{}", a["created_at"]);
+    let expected_bob = [
+        ("phone", "+14155552672"),
+        ("custom.Zip", "94110"),
+        ("status", "DNC"),
+        ("dnc_source", "MANUAL"),
+        ("dnc_at", "2026-03-01T09:30:00.000Z"),
+        ("campaigns", ""),
+        ("call_count", "0"),
+        ("last_called_at", ""),
+    ];
+    for (column, value) in expected_bob {
+        assert_eq!(b[column], value, "Bob's {column}");
+    }
+}
+
+async fn export_by_query_matches_names_and_phone_digits(app: TestApp) {
+    let (acc, _) = four_contacts(&app).await;
+    let by_name = pb::ContactFilter {
+        query: "lee".into(),
+        ..Default::default()
+    };
+    assert_eq!(exported_names(&app, &acc, by_name).await, ["Ann", "Cat"]);
+    let by_digits = pb::ContactFilter {
+        query: "(415) 555-26".into(),
+        ..Default::default()
+    };
+    assert_eq!(exported_names(&app, &acc, by_digits).await, ["Ann", "Bob"]);
+}
+
+async fn export_by_status_separates_dnc_from_active(app: TestApp) {
+    let (acc, [_, bob, _, _]) = four_contacts(&app).await;
+    app.stand_in_mark_dnc(&acc, &bob.phone, 1).await;
+    let status = |s: pb::ContactStatus| pb::ContactFilter {
+        status: s as i32,
+        ..Default::default()
+    };
+    assert_eq!(
+        exported_names(&app, &acc, status(pb::ContactStatus::Dnc)).await,
+        ["Bob"]
+    );
+    assert_eq!(
+        exported_names(&app, &acc, status(pb::ContactStatus::Active)).await,
+        ["Ann", "Cat", "Dan"]
+    );
+}
+
+async fn export_by_campaign_lists_its_members(app: TestApp) {
+    let (acc, [ann, _, cat, dan]) = four_contacts(&app).await;
+    app.stand_in_add_to_campaign(&acc, "camp-1", dan.id).await;
+    app.stand_in_add_to_campaign(&acc, "camp-1", ann.id).await;
+    app.stand_in_add_to_campaign(&acc, "camp-2", cat.id).await;
+    let filter = pb::ContactFilter {
+        campaign_id: "camp-1".into(),
+        ..Default::default()
+    };
+    assert_eq!(exported_names(&app, &acc, filter).await, ["Ann", "Dan"]);
+}
+
+async fn export_by_call_dates_and_never_called(app: TestApp) {
+    let (acc, [ann, bob, _, _]) = four_contacts(&app).await;
+    app.stand_in_call_stats(&acc, ann.id, 1, ms("2026-03-01T10:00:00Z"), "NO_ANSWER", 0)
+        .await;
+    app.stand_in_call_stats(&acc, bob.id, 2, ms("2026-03-03T10:00:00Z"), "ANSWERED", 30)
+        .await;
+    let after = pb::ContactFilter {
+        last_called_after: Some(ts("2026-03-02T00:00:00Z")),
+        ..Default::default()
+    };
+    assert_eq!(exported_names(&app, &acc, after).await, ["Bob"]);
+    let before = pb::ContactFilter {
+        last_called_before: Some(ts("2026-03-02T00:00:00Z")),
+        ..Default::default()
+    };
+    assert_eq!(exported_names(&app, &acc, before).await, ["Ann"]);
+    let never = pb::ContactFilter {
+        never_called: true,
+        ..Default::default()
+    };
+    assert_eq!(exported_names(&app, &acc, never).await, ["Cat", "Dan"]);
+}
+
+async fn export_by_ids_skips_unknown_and_foreign_ids(app: TestApp) {
+    let (acc, [ann, _, _, dan]) = four_contacts(&app).await;
+    let other = app.account(pb::Plan::Professional).await;
+    let foreign = app.contact(&other, "+14155559999", "Eve").await;
+    let csv = export_csv(
+        &app,
+        &acc,
+        ids(&[dan.id, 999_999, foreign.id, ann.id]),
+        &["first_name"],
+    )
+    .await;
+    assert_eq!(csv.column("first_name"), ["Ann", "Dan"]);
+}
+
+async fn campaigns_are_listed_for_dense_and_sparse_selections(app: TestApp) {
+    let acc = app.account_with_limit(1_000).await;
+    app.seed_contacts(&acc, 0, 100).await;
+    let first = app.sql_i64("SELECT MIN(id) FROM contacts").await.unwrap();
+    let (second, last) = (first + 1, first + 99);
+    app.stand_in_add_to_campaign(&acc, "c1", first).await;
+    app.stand_in_add_to_campaign(&acc, "c2", second).await;
+    app.stand_in_add_to_campaign(&acc, "c2", first + 50).await;
+    app.stand_in_add_to_campaign(&acc, "c3", last).await;
+    app.stand_in_add_to_campaign(&acc, "c1", last).await;
+    // Ids close together are looked up by range, far apart by list: same answer.
+    let dense = export_csv(&app, &acc, ids(&[first, second]), &["campaigns"]).await;
+    assert_eq!(dense.column("campaigns"), ["c1", "c2"]);
+    let sparse = export_csv(&app, &acc, ids(&[first, last]), &["campaigns"]).await;
+    assert_eq!(sparse.column("campaigns"), ["c1", "c1;c3"]);
+}
+
+async fn formula_cells_are_neutralized_and_phones_stay_e164(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let cases = [
+        ("+14155552671", "=HYPERLINK(\"http://x\")", "=1"),
+        ("+14155552672", "+1+1", "-1"),
+        ("+14155552673", "-2+3", "@x"),
+        ("+14155552674", "@SUM(A1)", "plain=1"),
+    ];
+    for (phone, first, note) in cases {
+        app.try_contact(
+            pb::ContactInput {
+                phone: phone.into(),
+                first_name: first.into(),
+                last_name: "O'Brien".into(),
+                custom_fields: [("Note".to_string(), note.to_string())].into(),
+                ..Default::default()
+            },
+            &acc,
+        )
+        .await
+        .unwrap();
+    }
+    // Leading tab and CR cannot come in through the API (values are trimmed), but stored
+    // data is neutralized whatever wrote it: put them in directly.
+    app.exec_sql(&format!(
+        r#"UPDATE contacts SET custom_fields = '{{"Note":"=1","Tab":"\tx","CR":"\rx"}}'
+           WHERE account_id = '{acc}' AND phone = '+14155552671';"#
+    ))
+    .await;
+
+    let csv = export_csv(&app, &acc, None, &[]).await;
+    assert_eq!(
+        csv.column("phone"),
+        cases.map(|c| c.0),
+        "phones stay usable E.164 numbers"
+    );
+    assert_eq!(
+        csv.column("first_name"),
+        cases.map(|c| format!("'{}", c.1)),
+        "formula-like names are quoted"
+    );
+    assert_eq!(
+        csv.column("custom.Note"),
+        ["'=1", "'-1", "'@x", "plain=1"],
+        "only cells starting with = + - @ tab CR are quoted"
+    );
+    assert_eq!(csv.column("custom.Tab")[0], "'\tx");
+    assert_eq!(csv.column("custom.CR")[0], "'\rx");
+    assert_eq!(csv.column("last_name"), ["O'Brien"; 4]);
+}
+
+async fn chosen_columns_come_in_the_requested_order(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    app.try_contact(
+        pb::ContactInput {
+            phone: "+14155552671".into(),
+            first_name: "Ann".into(),
+            custom_fields: [("Tier".to_string(), "gold".to_string())].into(),
+            ..Default::default()
+        },
+        &acc,
+    )
+    .await
+    .unwrap();
+    let columns = ["custom.Tier", "phone", "call_count", "custom.Missing"];
+    let (bytes, _) = read_export(&app, request(&acc, None, &columns))
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(bytes).unwrap(),
+        "custom.Tier,phone,call_count,custom.Missing\ngold,+14155552671,0,\n"
+    );
+}
+
+async fn unknown_column_is_invalid_and_named(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let err = read_export(&app, request(&acc, None, &["phone", "shoe_size"]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&err), ["columns[1]"]);
+    assert!(err.message().contains("shoe_size"), "{}", err.message());
+}
+
+async fn more_than_10000_ids_is_resource_exhausted(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let too_many: Vec<i64> = (1..=10_001).collect();
+    let err = read_export(&app, request(&acc, ids(&too_many), &[]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted, "{}", err.message());
+    assert!(err.message().contains("10000"), "{}", err.message());
+    let err = bulk_delete(&app, &acc, ids(&too_many)).await.unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted, "{}", err.message());
+    // Exactly the cap is accepted.
+    let (bytes, _) = read_export(&app, request(&acc, ids(&too_many[..10_000]), &["phone"]))
+        .await
+        .unwrap();
+    assert_eq!(bytes, b"phone\n");
+}
+
+async fn export_of_an_unknown_account_is_not_found(app: TestApp) {
+    let err = read_export(&app, request("no-such-account", None, &[]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+}
+
+async fn export_reports_progress_and_ends_with_the_total(app: TestApp) {
+    let acc = app.account_with_limit(10_000).await;
+    app.seed_contacts(&acc, 0, 4_500).await;
+    let (bytes, progress) = read_export(&app, request(&acc, None, &[])).await.unwrap();
+    assert_eq!(Csv::parse(&bytes).rows.len(), 4_500);
+    assert!(progress.len() >= 3, "{progress:?}");
+    assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{progress:?}");
+    assert_eq!(progress.last(), Some(&4_500));
+}
+
+async fn export_is_a_snapshot_while_contacts_are_written(app: TestApp) {
+    const SEEDED: u32 = 30_000;
+    let acc = app.account_with_limit(100_000).await;
+    let seeded = app.seed_contacts(&acc, 0, SEEDED).await;
+    let last_id = app
+        .sql_i64("SELECT MAX(id) FROM contacts")
+        .await
+        .expect("seeded");
+    // Every column: wide rows, so the server's bounded buffers hold only a few thousand
+    // rows ahead of this (deliberately slow) reader.
+    let mut stream = app
+        .client
+        .clone()
+        .export_contacts(request(&acc, None, &[]))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut bytes = Vec::new();
+    let first = stream.message().await.unwrap().expect("a first message");
+    if let Some(Event::Chunk(c)) = first.event {
+        bytes.extend_from_slice(&c);
+    }
+
+    // While the export is under way: new contacts, a rename and a delete at the end of
+    // the id range (which the export has not reached yet).
+    let mut client = app.new_client().await;
+    for i in 0..20 {
+        app.contact(&acc, &format!("+1415555{:04}", 1000 + i), "Late")
+            .await;
+    }
+    client
+        .update_contact(pb::UpdateContactRequest {
+            account_id: acc.clone(),
+            contact_id: last_id,
+            contact: Some(pb::ContactInput {
+                first_name: "Renamed".into(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["first_name".into()],
+            }),
+        })
+        .await
+        .unwrap();
+    client
+        .delete_contact(pb::DeleteContactRequest {
+            account_id: acc.clone(),
+            contact_id: last_id - 1,
+        })
+        .await
+        .unwrap();
+
+    while let Some(msg) = stream.message().await.unwrap() {
+        if let Some(Event::Chunk(c)) = msg.event {
+            bytes.extend_from_slice(&c);
+        }
+    }
+    let csv = Csv::parse(&bytes);
+    let phones = csv.column("phone");
+    let before: HashSet<&String> = seeded.iter().collect();
+    let extra: Vec<_> = phones.iter().filter(|p| !before.contains(p)).collect();
+    assert!(
+        extra.is_empty(),
+        "rows written during the export: {extra:?}"
+    );
+    assert!(
+        phones == seeded,
+        "not exactly the contacts at the start, in id order"
+    );
+    let last = csv.rows.last().unwrap();
+    assert_eq!(last["id"], last_id.to_string());
+    assert_eq!(last["first_name"], format!("Seed{:06}", SEEDED - 1));
+}
+
+async fn exported_csv_recreates_the_same_contacts(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let inputs = [
+        pb::ContactInput {
+            phone: "+14155552671".into(),
+            first_name: "Ann".into(),
+            last_name: "Lee".into(),
+            email: "ann@example.com".into(),
+            company: "Acme, \"the\" Inc.".into(),
+            title: "CTO".into(),
+            time_zone: "America/Chicago".into(),
+            custom_fields: [("Notes", "line one\nline two"), ("Tier", "gold")]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .into(),
+            ..Default::default()
+        },
+        pb::ContactInput {
+            phone: "+442079460018".into(),
+            first_name: "Liz".into(),
+            custom_fields: [("Zip".to_string(), "SW1A".to_string())].into(),
+            ..Default::default()
+        },
+        pb::ContactInput {
+            phone: "+14155552672".into(),
+            last_name: "Ünïcødé".into(),
+            ..Default::default()
+        },
+    ];
+    for input in inputs {
+        app.try_contact(input, &acc).await.unwrap();
+    }
+    let csv = export_csv(&app, &acc, None, &[]).await;
+
+    // Re-create every exported row in an empty account from its importable columns.
+    let copy = app.account(pb::Plan::Professional).await;
+    for row in &csv.rows {
+        let cell = |name: &str| row[name].clone();
+        let custom_fields = row
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix("custom.")?.to_string(), v.clone())))
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
+        let input = pb::ContactInput {
+            phone: cell("phone"),
+            first_name: cell("first_name"),
+            last_name: cell("last_name"),
+            email: cell("email"),
+            company: cell("company"),
+            title: cell("title"),
+            time_zone: cell("time_zone"),
+            custom_fields,
+            ..Default::default()
+        };
+        app.try_contact(input, &copy).await.unwrap();
+    }
+
+    let fields = |c: pb::Contact| {
+        (
+            c.phone,
+            c.first_name,
+            c.last_name,
+            c.email,
+            c.company,
+            c.title,
+            c.time_zone,
+            c.custom_fields.into_iter().collect::<BTreeMap<_, _>>(),
+        )
+    };
+    let mut original: Vec<_> = app
+        .list_all(&acc, Default::default())
+        .await
+        .into_iter()
+        .map(fields)
+        .collect();
+    let mut recreated: Vec<_> = app
+        .list_all(&copy, Default::default())
+        .await
+        .into_iter()
+        .map(fields)
+        .collect();
+    original.sort();
+    recreated.sort();
+    assert_eq!(original.len(), 3);
+    assert_eq!(recreated, original);
+}
+
+async fn cli_export_writes_the_filtered_csv_to_a_file(app: TestApp) {
+    use clap::Parser;
+    let (acc, [_, bob, _, _]) = four_contacts(&app).await;
+    app.stand_in_mark_dnc(&acc, &bob.phone, 1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.csv");
+    let server = format!("http://{}", app.addr);
+    let cli = contactd::config::Cli::parse_from([
+        "contactd",
+        "export",
+        "--server",
+        &server,
+        "--account",
+        &acc,
+        "--query",
+        "lee",
+        "--status",
+        "active",
+        "--never-called",
+        "--columns",
+        "first_name,phone",
+        "-o",
+        path.to_str().unwrap(),
+    ]);
+    contactd::cli::run(cli).await.expect("export runs");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "first_name,phone\nAnn,+14155552671\nCat,+14155553001\n"
+    );
+    assert!(!dir.path().join("out.csv.partial").exists());
+
+    let bad = contactd::config::Cli::parse_from([
+        "contactd",
+        "export",
+        "--server",
+        &server,
+        "--account",
+        "no-such-account",
+        "-o",
+        dir.path().join("bad.csv").to_str().unwrap(),
+    ]);
+    assert!(contactd::cli::run(bad).await.is_err());
+    assert!(!dir.path().join("bad.csv").exists());
+    assert!(!dir.path().join("bad.csv.partial").exists());
+}
+
+// ---- bulk delete ---------------------------------------------------------------------
+
+async fn bulk_delete_by_ids_counts_deleted_and_not_found(app: TestApp) {
+    let (acc, [ann, bob, cat, _]) = four_contacts(&app).await;
+    let other = app.account(pb::Plan::Professional).await;
+    let foreign = app.contact(&other, "+14155559999", "Eve").await;
+    let result = bulk_delete(
+        &app,
+        &acc,
+        ids(&[ann.id, bob.id, 999_999, foreign.id, ann.id]),
+    )
+    .await
+    .unwrap();
+    assert_eq!((result.matched, result.changed), (4, 2));
+    assert_eq!(skipped(&result), BTreeMap::from([("not_found".into(), 2)]));
+    let left: Vec<_> = app
+        .list_all(&acc, Default::default())
+        .await
+        .into_iter()
+        .map(|c| c.first_name)
+        .collect();
+    assert_eq!(left, ["Dan", "Cat"]);
+    assert_eq!(app.get_account(&acc).await.contact_count, 2);
+    assert_eq!(app.get_account(&other).await.contact_count, 1);
+    let again = bulk_delete(&app, &acc, ids(&[cat.id])).await.unwrap();
+    assert_eq!((again.matched, again.changed), (1, 1));
+}
+
+async fn bulk_delete_by_filter_deletes_only_matching_contacts(app: TestApp) {
+    let acc = app.account_with_limit(10_000).await;
+    app.seed_contacts(&acc, 0, 2_500).await;
+    app.contact(&acc, "+14155552671", "Ann").await;
+    app.contact(&acc, "+14155552672", "Bob").await;
+    let filter = pb::ContactFilter {
+        query: "seed".into(),
+        ..Default::default()
+    };
+    let result = bulk_delete(&app, &acc, Some(S::Filter(filter)))
+        .await
+        .unwrap();
+    assert_eq!((result.matched, result.changed), (2_500, 2_500));
+    assert!(result.skipped.is_empty(), "{:?}", result.skipped);
+    assert_eq!(app.get_account(&acc).await.contact_count, 2);
+    let left: Vec<_> = app
+        .list_all(&acc, Default::default())
+        .await
+        .into_iter()
+        .map(|c| c.first_name)
+        .collect();
+    assert_eq!(left, ["Bob", "Ann"]);
+    // An empty filter is an explicit "everything".
+    let all = bulk_delete(&app, &acc, Some(S::Filter(Default::default())))
+        .await
+        .unwrap();
+    assert_eq!((all.matched, all.changed), (2, 2));
+    assert_eq!(app.get_account(&acc).await.contact_count, 0);
+}
+
+async fn bulk_delete_requires_a_selection(app: TestApp) {
+    let (acc, _) = four_contacts(&app).await;
+    let err = bulk_delete(&app, &acc, None).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&err), ["selection"]);
+    assert_eq!(app.get_account(&acc).await.contact_count, 4);
+}
+
+async fn dnc_entry_survives_bulk_delete(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let c = app.contact(&acc, "+14155552671", "Ann").await;
+    app.stand_in_mark_dnc(&acc, &c.phone, ms("2026-03-01T09:30:00Z"))
+        .await;
+    let result = bulk_delete(&app, &acc, ids(&[c.id])).await.unwrap();
+    assert_eq!(result.changed, 1);
+
+    let again = app.contact(&acc, "(415) 555-2671", "Ann").await;
+    assert_ne!(again.id, c.id);
+    assert_eq!(again.status, pb::ContactStatus::Dnc as i32);
+    assert_eq!(again.dnc_source, pb::DncSource::Manual as i32);
+}
+
+async fn call_records_survive_bulk_delete_unlinked(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let c = app.contact(&acc, "+14155552671", "Ann").await;
+    app.stand_in_call_stats(&acc, c.id, 1, 1_000, "ANSWERED", 60)
+        .await;
+    bulk_delete(&app, &acc, ids(&[c.id])).await.unwrap();
+    let call = format!("FROM calls WHERE external_id = 'call-{}'", c.id);
+    assert_eq!(
+        app.sql_i64(&format!("SELECT COUNT(*) {call}")).await,
+        Some(1)
+    );
+    assert_eq!(
+        app.sql_i64(&format!("SELECT duration_seconds {call}"))
+            .await,
+        Some(60)
+    );
+    assert_eq!(
+        app.sql_i64(&format!("SELECT contact_id {call}")).await,
+        None
+    );
+}
+
+/// `-o /dev/null` once replaced the device with a plain file (rename into place); a
+/// special file is now written in place. A FIFO stands in for the device here.
+async fn cli_export_into_a_fifo_keeps_the_fifo(app: TestApp) {
+    use clap::Parser;
+    use std::os::unix::fs::FileTypeExt;
+    let (acc, _) = four_contacts(&app).await;
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    let server = format!("http://{}", app.addr);
+    let cli = contactd::config::Cli::parse_from([
+        "contactd",
+        "export",
+        "--server",
+        &server,
+        "--account",
+        &acc,
+        "--columns",
+        "phone",
+        "-o",
+        fifo.to_str().unwrap(),
+    ]);
+    contactd::cli::run(cli).await.expect("export runs");
+    // Checked first: with the FIFO replaced, the reader would wait forever.
+    assert!(
+        std::fs::metadata(&fifo).unwrap().file_type().is_fifo(),
+        "the FIFO was replaced"
+    );
+    let text = reader.join().unwrap();
+    assert!(text.starts_with("phone\n+1"), "{text}");
+}
