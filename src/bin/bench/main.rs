@@ -11,6 +11,7 @@
 //! cargo run --release --bin bench -- [--quick] [--suite search] [--backend pg|sqlite|both] [--write BENCHMARKS.md]
 //! ```
 
+mod export;
 mod harness;
 mod search;
 
@@ -63,10 +64,13 @@ async fn main() -> anyhow::Result<()> {
     };
     let wants = |name: &str| args.suite.is_empty() || args.suite.iter().any(|s| s == name);
     let mut report = Report::new(args.quick);
-    for backend in backends {
+    for backend in backends.iter().copied() {
         if wants("search") {
             search::run(&mut report, backend, &args.pg_url, args.quick).await?;
         }
+    }
+    if wants("export") && backends.contains(&Backend::Postgres) {
+        export::run(&mut report, &args.pg_url, args.quick).await?;
     }
     report.print();
     if let Some(path) = args.write {
