@@ -2,7 +2,12 @@
 //! with domain values, these call `store` within the transaction they choose.
 
 pub mod accounts;
+pub mod bulk;
+pub mod calls;
+pub mod campaigns;
 pub mod contacts;
+pub mod dialer;
+pub mod dnc;
 pub mod page;
 
 use crate::domain::Clock;
@@ -14,12 +19,18 @@ use std::sync::Arc;
 pub struct Services {
     pub(crate) db: DatabaseConnection,
     pub(crate) clock: Arc<dyn Clock>,
+    /// Where this replica's next dialer claim starts scanning each campaign.
+    pub(crate) scan_hints: Arc<dialer::ScanHints>,
 }
 
 impl Services {
     /// Services over a connected, migrated database.
     pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>) -> Self {
-        Self { db, clock }
+        Self {
+            db,
+            clock,
+            scan_hints: Default::default(),
+        }
     }
 
     /// Now, in Unix milliseconds.
