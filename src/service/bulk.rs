@@ -1,10 +1,9 @@
 //! Counts of a bulk action, and the walk over a selection in bounded transactions.
 
-use super::Services;
 use crate::domain::filter::Selection;
 use crate::error::Result;
 use crate::store::{self, campaigns::Selected};
-use sea_orm::DatabaseTransaction;
+use sea_orm::ConnectionTrait;
 use std::collections::BTreeMap;
 
 /// Contacts per write transaction when a bulk action walks a selection.
@@ -27,41 +26,59 @@ impl BulkCounts {
     }
 }
 
-impl Services {
-    /// Runs `f` over the selected contacts of `account_id`, [`CHUNK`] at a time in id
-    /// order, each chunk read and handled in its own write transaction (so a filter over
-    /// 50,000 contacts never holds one long lock). Returns how many were found; with an
-    /// explicit id list the caller counts the rest as not found.
-    pub(crate) async fn for_each_selected(
-        &self,
-        account_id: &str,
-        selection: &Selection,
-        mut f: impl AsyncFnMut(&DatabaseTransaction, &[Selected]) -> Result<()>,
-    ) -> Result<i64> {
-        let mut after = 0;
-        let mut found = 0;
-        loop {
-            let txn = store::begin_write(&self.db).await?;
-            let chunk =
-                store::campaigns::selected_contacts(&txn, account_id, selection, after, CHUNK)
-                    .await?;
-            if chunk.is_empty() {
-                txn.commit().await?;
-                return Ok(found);
-            }
-            f(&txn, &chunk).await?;
-            txn.commit().await?;
-            found += chunk.len() as i64;
-            after = chunk.last().map(|c| c.0).unwrap_or(after);
-            if (chunk.len() as u64) < CHUNK {
-                return Ok(found);
-            }
+/// A walk over the selected contacts of an account, [`CHUNK`] at a time in id order. The
+/// caller reads and handles each chunk in its own write transaction, so a filter over
+/// 50,000 contacts never holds one long lock.
+pub(crate) struct Walk<'a> {
+    account_id: &'a str,
+    selection: &'a Selection,
+    after: i64,
+    done: bool,
+    /// Contacts handed out so far.
+    pub found: i64,
+}
+
+impl<'a> Walk<'a> {
+    /// A walk from the start.
+    pub fn new(account_id: &'a str, selection: &'a Selection) -> Self {
+        Walk {
+            account_id,
+            selection,
+            after: 0,
+            done: false,
+            found: 0,
         }
+    }
+
+    /// The next chunk, read inside `txn`; empty when the walk is over.
+    pub async fn next<C: ConnectionTrait>(&mut self, txn: &C) -> Result<Vec<Selected>> {
+        if self.done {
+            return Ok(vec![]);
+        }
+        let chunk = store::campaigns::selected_contacts(
+            txn,
+            self.account_id,
+            self.selection,
+            self.after,
+            CHUNK,
+        )
+        .await?;
+        self.done = (chunk.len() as u64) < CHUNK;
+        self.found += chunk.len() as i64;
+        if let Some(last) = chunk.last() {
+            self.after = last.0;
+        }
+        Ok(chunk)
+    }
+
+    /// With an explicit id list, how many ids matched no contact (after the walk).
+    pub fn not_found(&self) -> i64 {
+        distinct_ids(self.selection).map_or(0, |asked| asked - self.found)
     }
 }
 
 /// Distinct ids of an explicit selection (for the not-found count), or None for a filter.
-pub fn distinct_ids(selection: &Selection) -> Option<i64> {
+fn distinct_ids(selection: &Selection) -> Option<i64> {
     match selection {
         Selection::Ids(ids) => {
             let mut v = ids.clone();

@@ -5,7 +5,7 @@
 //! status, revoking every dialer lease on it and cancelling its open call requests — so
 //! from the commit on, no campaign and no dialer can reach it.
 
-use super::bulk::{BulkCounts, distinct_ids};
+use super::bulk::{BulkCounts, Walk};
 use super::{Services, page};
 use crate::domain::contact::check_phone;
 use crate::domain::dnc::DncSource;
@@ -84,6 +84,19 @@ async fn remove_dnc<C: ConnectionTrait>(
     Ok(true)
 }
 
+async fn apply<C: ConnectionTrait>(
+    txn: &C,
+    account_id: &str,
+    phone: &str,
+    change: &Change<'_>,
+    dir: Direction,
+) -> Result<bool> {
+    match dir {
+        Direction::Mark => add_dnc(txn, account_id, phone, change).await,
+        Direction::Clear => remove_dnc(txn, account_id, phone, change).await,
+    }
+}
+
 /// Which way a change goes.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Direction {
@@ -149,28 +162,25 @@ impl Services {
             Direction::Mark => "already_dnc",
             Direction::Clear => "not_dnc",
         };
-        let apply = async |txn: &sea_orm::DatabaseTransaction, phone: &str| match dir {
-            Direction::Mark => add_dnc(txn, account_id, phone, change).await,
-            Direction::Clear => remove_dnc(txn, account_id, phone, change).await,
-        };
         if let Some(selection) = &targets.selection {
-            let mut changed = 0;
-            let found = self
-                .for_each_selected(account_id, selection, async |txn, chunk| {
-                    for (_, phone, _) in chunk {
-                        if apply(txn, phone).await? {
-                            changed += 1;
-                        }
+            let mut walk = Walk::new(account_id, selection);
+            loop {
+                let txn = store::begin_write(&self.db).await?;
+                let chunk = walk.next(&txn).await?;
+                for (_, phone, _) in &chunk {
+                    counts.matched += 1;
+                    if apply(&txn, account_id, phone, change, dir).await? {
+                        counts.changed += 1;
+                    } else {
+                        counts.skip(unchanged, 1);
                     }
-                    Ok(())
-                })
-                .await?;
-            counts.matched += found;
-            counts.changed += changed;
-            counts.skip(unchanged, found - changed);
-            if let Some(asked) = distinct_ids(selection) {
-                counts.skip("not_found", asked - found);
+                }
+                txn.commit().await?;
+                if chunk.is_empty() {
+                    break;
+                }
             }
+            counts.skip("not_found", walk.not_found());
         }
         let mut valid = Vec::new();
         for raw in &targets.phones {
@@ -185,7 +195,7 @@ impl Services {
             let txn = store::begin_write(&self.db).await?;
             for phone in chunk {
                 counts.matched += 1;
-                if apply(&txn, phone).await? {
+                if apply(&txn, account_id, phone, change, dir).await? {
                     counts.changed += 1;
                 } else {
                     counts.skip(unchanged, 1);
