@@ -6,5 +6,9 @@
 mod helpers;
 
 mod accounts;
+mod calls;
 mod contacts;
+mod dialer;
+mod dnc;
+mod filters;
 mod server;
