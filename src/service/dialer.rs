@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::store::{self, calls::request_status, dialer::Eligibility};
 use sea_orm::{ActiveValue::Set, NotSet};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -32,23 +32,25 @@ const PREVIEW_PAGE: u64 = 2_000;
 /// How often a waiting ClaimCallRequests looks for new requests.
 const CALL_REQUEST_POLL: Duration = Duration::from_millis(100);
 
-/// Per (account, campaign): the contact id after which the next claim starts scanning.
+/// Per (account, campaign): this replica's scan cursor, the contact id after which the
+/// next scan step starts. A claim holds the cursor only while one step reads and picks its
+/// candidates, then moves it on, so concurrent claims on a replica take disjoint slices
+/// of the campaign. One small entry per campaign ever claimed on this replica.
 #[derive(Debug, Default)]
-pub struct ScanHints(Mutex<HashMap<(String, String), i64>>);
+pub struct ScanHints(Mutex<HashMap<(String, String), Cursor>>);
+
+/// One campaign's scan cursor.
+type Cursor = Arc<tokio::sync::Mutex<i64>>;
 
 impl ScanHints {
-    fn get(&self, account: &str, campaign: &str) -> i64 {
-        self.0
+    fn cursor(&self, account: &str, campaign: &str) -> Cursor {
+        let mut map = self
+            .0
             .lock()
-            .ok()
-            .and_then(|m| m.get(&(account.to_string(), campaign.to_string())).copied())
-            .unwrap_or(0)
-    }
-
-    fn set(&self, account: &str, campaign: &str, after: i64) {
-        if let Ok(mut m) = self.0.lock() {
-            m.insert((account.to_string(), campaign.to_string()), after);
-        }
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        map.entry((account.to_string(), campaign.to_string()))
+            .or_default()
+            .clone()
     }
 }
 
@@ -118,49 +120,43 @@ impl Services {
         };
         let until = now + claim.lease_ms;
         let campaign = claim.campaign_id.as_str();
-        let start = self.scan_hints.get(account_id, campaign);
-        let mut ranges = vec![(start, None)];
-        if start > 0 {
-            ranges.push((0, Some(start)));
-        }
+        let cursor = self.scan_hints.cursor(account_id, campaign);
         let mut out: Vec<Leased> = Vec::new();
-        for (from, upto) in ranges {
-            let mut after = from;
-            loop {
-                let want = claim.max_contacts - out.len();
-                if want == 0 {
-                    return Ok(out);
-                }
-                let page = store::dialer::candidates(
-                    &self.db, account_id, campaign, &e, after, upto, SCAN_PAGE,
-                )
-                .await?;
+        // Scan from the cursor to the end, then once more from the start (unless the
+        // first pass already began there).
+        let mut passes_left = None;
+        while out.len() < claim.max_contacts && passes_left != Some(0) {
+            let want = claim.max_contacts - out.len();
+            let picked = {
+                let mut cur = cursor.lock().await;
+                let passes = passes_left.get_or_insert(if *cur == 0 { 1 } else { 2 });
+                let page =
+                    store::dialer::candidates(&self.db, account_id, campaign, &e, *cur, SCAN_PAGE)
+                        .await?;
                 let mut picked = Vec::new();
+                let mut last = *cur;
                 for c in &page {
                     if picked.len() == want {
                         break;
                     }
-                    after = c.contact_id;
+                    last = c.contact_id;
                     let zones = timezone::resolve(&c.time_zone, &c.phone);
                     if rules.check_window(&zones, now).is_ok() {
                         picked.push((c.contact_id, c.attempts, zones.name()));
                     }
                 }
-                let exhausted = (page.len() as u64) < SCAN_PAGE && picked.len() < want;
-                let hint = if exhausted && upto.is_none() {
-                    0
+                if (page.len() as u64) < SCAN_PAGE && picked.len() < want {
+                    *cur = 0;
+                    *passes -= 1;
                 } else {
-                    after
-                };
-                self.scan_hints.set(account_id, campaign, hint);
-                out.extend(
-                    self.lease_picked(account_id, claim, &e, picked, until)
-                        .await?,
-                );
-                if exhausted {
-                    break;
+                    *cur = last;
                 }
-            }
+                picked
+            };
+            out.extend(
+                self.lease_picked(account_id, claim, &e, picked, until)
+                    .await?,
+            );
         }
         Ok(out)
     }

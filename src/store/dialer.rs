@@ -76,7 +76,10 @@ fn eligible_select(account_id: &str, campaign_id: &str, e: &Eligibility) -> Sele
                 .is_null()
                 .or(Expr::col((cm::Entity, cm::Column::LeaseExpiresAt)).lte(e.now)),
         )
-        .and_where(Expr::col((contact::Entity, contact::Column::AccountId)).eq(account_id))
+        // No `contacts.account_id = ?` here: membership rows only ever point at the
+        // account's own contacts, and that predicate lets a planner without fresh
+        // statistics (right after a big import) walk contacts_status_idx once per member
+        // instead of joining by primary key — seconds instead of milliseconds.
         .and_where(
             Expr::col((contact::Entity, contact::Column::Status))
                 .eq(ContactStatus::Active.as_str()),
@@ -94,21 +97,20 @@ fn candidate(row: &sea_orm::QueryResult) -> Result<Candidate> {
     })
 }
 
-/// Eligible members with `after < contact_id <= upto` in id order, without locks.
+/// Eligible members with `contact_id > after` in id order, without locks.
 pub async fn candidates<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
     campaign_id: &str,
     e: &Eligibility,
     after: i64,
-    upto: Option<i64>,
     limit: u64,
 ) -> Result<Vec<Candidate>> {
+    // The bound is stated for both sides of the join, so whichever side the planner
+    // drives from, it starts at the cursor instead of walking every earlier row.
     let mut q = eligible_select(account_id, campaign_id, e);
-    q.and_where(Expr::col((cm::Entity, cm::Column::ContactId)).gt(after));
-    if let Some(upto) = upto {
-        q.and_where(Expr::col((cm::Entity, cm::Column::ContactId)).lte(upto));
-    }
+    q.and_where(Expr::col((cm::Entity, cm::Column::ContactId)).gt(after))
+        .and_where(Expr::col((contact::Entity, contact::Column::Id)).gt(after));
     q.order_by((cm::Entity, cm::Column::ContactId), Order::Asc)
         .limit(limit);
     db.query_all(&q).await?.iter().map(candidate).collect()
@@ -128,7 +130,8 @@ pub async fn lock_eligible<C: ConnectionTrait>(
         return Ok(vec![]);
     }
     let mut q = eligible_select(account_id, campaign_id, e);
-    q.and_where(Expr::col((cm::Entity, cm::Column::ContactId)).is_in(ids.iter().copied()));
+    q.and_where(Expr::col((cm::Entity, cm::Column::ContactId)).is_in(ids.iter().copied()))
+        .and_where(Expr::col((contact::Entity, contact::Column::Id)).is_in(ids.iter().copied()));
     match super::backend(txn) {
         DbBackend::Postgres => lock_eligible_pg(txn, q).await,
         _ => lock_eligible_sqlite(txn, q).await,
