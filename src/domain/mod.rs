@@ -4,11 +4,15 @@
 pub mod apikey;
 pub mod clock;
 pub mod contact;
+pub mod dialing;
+pub mod dnc;
 pub mod email;
 pub mod filter;
 pub mod phone;
 pub mod plan;
 pub mod region;
+pub mod template;
+pub mod timezone;
 
 pub use clock::{Clock, SystemClock};
 pub use contact::{ContactDraft, NewContact};

@@ -1,19 +1,157 @@
-//! calls handlers (not implemented yet).
+//! Call handlers: RecordCall and ListCalls.
 
+use super::convert::{self, account_id, stored_name};
+use crate::entity::call;
+use crate::error::{Error, Result};
 use crate::pb;
 use crate::service::Services;
+use crate::service::calls::CallInput;
 use tonic::{Request, Response, Status};
 
+/// Longest external id, campaign id or dialer id.
+const MAX_ID: usize = 128;
+/// Longest URL.
+const MAX_URL: usize = 2048;
+/// Longest inline transcript (1 MiB).
+const MAX_TRANSCRIPT: usize = 1 << 20;
+
+fn bounded(field: &str, value: &str, max: usize) -> Result<String> {
+    if value.len() > max {
+        return Err(Error::invalid(field, format!("is longer than {max} bytes")));
+    }
+    Ok(value.trim().to_string())
+}
+
+/// A campaign id: optional unless `required`, at most 128 bytes.
+pub fn campaign_id(field: &str, id: &str, required: bool) -> Result<String> {
+    let id = bounded(field, id, MAX_ID)?;
+    if required && id.is_empty() {
+        return Err(Error::invalid(field, "is required"));
+    }
+    Ok(id)
+}
+
+fn call_input(call: Option<pb::Call>, region: &str) -> Result<CallInput> {
+    let c = call.ok_or_else(|| Error::invalid("call", "is required"))?;
+    let external_id = bounded("call.external_id", &c.external_id, MAX_ID)?;
+    if external_id.is_empty() {
+        return Err(Error::invalid(
+            "call.external_id",
+            "is required (the call service's id, the idempotency key)",
+        ));
+    }
+    if c.contact_id < 0 {
+        return Err(Error::invalid("call.contact_id", "must be positive"));
+    }
+    if c.contact_id == 0 && c.phone.trim().is_empty() {
+        return Err(Error::invalid(
+            "call.contact_id",
+            "give contact_id or phone to say who was called",
+        ));
+    }
+    let direction = match pb::CallDirection::try_from(c.direction) {
+        Ok(d) if d != pb::CallDirection::Unspecified => d,
+        _ => {
+            return Err(Error::invalid(
+                "call.direction",
+                "must be INBOUND or OUTBOUND",
+            ));
+        }
+    };
+    let outcome = match pb::CallOutcome::try_from(c.outcome) {
+        Ok(o) if o != pb::CallOutcome::Unspecified => o,
+        _ => return Err(Error::invalid("call.outcome", "is required")),
+    };
+    let sentiment = match pb::Sentiment::try_from(c.sentiment) {
+        Ok(pb::Sentiment::Unspecified) => String::new(),
+        Ok(s) => stored_name(s.as_str_name(), "SENTIMENT_"),
+        Err(_) => return Err(Error::invalid("call.sentiment", "is not a sentiment")),
+    };
+    let started_at = c
+        .start_time
+        .as_ref()
+        .map(convert::ms)
+        .ok_or_else(|| Error::invalid("call.start_time", "is required"))?;
+    if c.duration_seconds < 0 {
+        return Err(Error::invalid(
+            "call.duration_seconds",
+            "must not be negative",
+        ));
+    }
+    Ok(CallInput {
+        external_id,
+        contact_id: (c.contact_id > 0).then_some(c.contact_id),
+        phone: c.phone,
+        region: convert::region("region", region)?,
+        direction: stored_name(direction.as_str_name(), "CALL_DIRECTION_"),
+        campaign_id: campaign_id("call.campaign_id", &c.campaign_id, false)?,
+        started_at,
+        duration_seconds: c.duration_seconds,
+        outcome: stored_name(outcome.as_str_name(), "CALL_OUTCOME_"),
+        sentiment,
+        recording_url: bounded("call.recording_url", &c.recording_url, MAX_URL)?,
+        transcript: bounded("call.transcript", &c.transcript, MAX_TRANSCRIPT)?,
+        transcript_url: bounded("call.transcript_url", &c.transcript_url, MAX_URL)?,
+        dnc_requested: c.dnc_requested,
+        dialer_id: bounded("call.dialer_id", &c.dialer_id, MAX_ID)?,
+    })
+}
+
+/// A stored call to its message.
+fn call_message(c: call::Model) -> pb::Call {
+    let direction = pb::CallDirection::from_str_name(&format!("CALL_DIRECTION_{}", c.direction))
+        .unwrap_or(pb::CallDirection::Unspecified);
+    let sentiment = pb::Sentiment::from_str_name(&format!("SENTIMENT_{}", c.sentiment))
+        .unwrap_or(pb::Sentiment::Unspecified);
+    pb::Call {
+        id: c.id,
+        account_id: c.account_id,
+        external_id: c.external_id,
+        contact_id: c.contact_id.unwrap_or_default(),
+        phone: c.phone,
+        direction: direction as i32,
+        campaign_id: c.campaign_id,
+        start_time: Some(convert::ts(c.started_at)),
+        duration_seconds: c.duration_seconds,
+        outcome: convert::call_outcome(&c.outcome) as i32,
+        sentiment: sentiment as i32,
+        recording_url: c.recording_url,
+        transcript: c.transcript,
+        transcript_url: c.transcript_url,
+        dnc_requested: c.dnc_requested,
+        dialer_id: c.dialer_id,
+    }
+}
+
 pub async fn record_call(
-    _svc: &Services,
-    _request: Request<pb::RecordCallRequest>,
+    svc: &Services,
+    request: Request<pb::RecordCallRequest>,
 ) -> Result<Response<pb::RecordCallResponse>, Status> {
-    Err(Status::unimplemented("record_call is not implemented yet"))
+    let req = request.into_inner();
+    let account = account_id(&req.account_id)?;
+    let input = call_input(req.call, &req.region)?;
+    let recorded = svc.record_call(account, input).await?;
+    Ok(Response::new(pb::RecordCallResponse {
+        call: Some(call_message(recorded.call)),
+        created: recorded.created,
+    }))
 }
 
 pub async fn list_calls(
-    _svc: &Services,
-    _request: Request<pb::ListCallsRequest>,
+    svc: &Services,
+    request: Request<pb::ListCallsRequest>,
 ) -> Result<Response<pb::ListCallsResponse>, Status> {
-    Err(Status::unimplemented("list_calls is not implemented yet"))
+    let req = request.into_inner();
+    let account = account_id(&req.account_id)?;
+    if req.contact_id < 0 {
+        return Err(Error::invalid("contact_id", "must be positive (or 0 for the account)").into());
+    }
+    let contact = (req.contact_id > 0).then_some(req.contact_id);
+    let (rows, next_page_token) = svc
+        .list_calls(account, contact, req.page_size, &req.page_token)
+        .await?;
+    Ok(Response::new(pb::ListCallsResponse {
+        calls: rows.into_iter().map(call_message).collect(),
+        next_page_token,
+    }))
 }

@@ -1,94 +1,359 @@
-//! campaigns handlers (not implemented yet).
+//! Campaign and dialer handlers: membership, claims and the claim stream, leases,
+//! CheckDialable, PreviewDialable, Call Now and its claims, script templates.
 
 use super::BoxStream;
+use super::calls::campaign_id;
+use super::convert::bulk_result;
+use super::convert::{self, account_id, contact_id};
+use crate::domain::dialing::{DialRules, Refusal};
+use crate::domain::timezone::Window;
+use crate::entity::call_request;
+use crate::error::{Error, Result};
 use crate::pb;
 use crate::service::Services;
+use crate::service::dialer::{Claim, DialTarget, Leased};
+use std::time::Duration;
+use tokio_stream::{StreamExt, wrappers::ReceiverStream};
 use tonic::{Request, Response, Status};
 
-pub async fn add_to_campaign(
-    _svc: &Services,
-    _request: Request<pb::AddToCampaignRequest>,
-) -> Result<Response<pb::AddToCampaignResponse>, Status> {
-    Err(Status::unimplemented(
-        "add_to_campaign is not implemented yet",
+/// Most contacts per claim.
+const MAX_CLAIM: i32 = 1000;
+/// Longest dialer lease, seconds.
+const MAX_LEASE_SECONDS: i64 = 3600;
+/// Default dialer lease, seconds.
+const DEFAULT_LEASE_SECONDS: i64 = 300;
+/// Longest ClaimCallRequests wait, ms.
+const MAX_WAIT_MS: i32 = 30_000;
+
+/// A required worker/dialer id.
+fn worker(field: &str, id: &str) -> Result<String> {
+    let id = id.trim();
+    if id.is_empty() {
+        return Err(Error::invalid(field, "is required"));
+    }
+    if id.len() > 128 {
+        return Err(Error::invalid(field, "is longer than 128 bytes"));
+    }
+    Ok(id.to_string())
+}
+
+/// Dialing rules with defaults for unset (zero) fields.
+fn rules(field: &str, r: Option<pb::DialRules>) -> Result<DialRules> {
+    let r = r.unwrap_or_default();
+    let mut out = DialRules::default();
+    match r.max_attempts {
+        0 => {}
+        n if n > 0 => out.max_attempts = n,
+        _ => {
+            return Err(Error::invalid(
+                format!("{field}.max_attempts"),
+                "must be positive",
+            ));
+        }
+    }
+    match r.retry_interval_seconds {
+        0 => {}
+        n if n > 0 && n <= 365 * 86_400 => out.retry_interval_ms = n * 1000,
+        _ => {
+            return Err(Error::invalid(
+                format!("{field}.retry_interval_seconds"),
+                "must be between 1 and 31536000",
+            ));
+        }
+    }
+    if let Some(w) = r.window {
+        out.window = Window::new(w.start_minute, w.end_minute)
+            .map_err(|reason| Error::invalid(format!("{field}.window"), reason))?;
+    }
+    Ok(out)
+}
+
+fn claim(req: Option<pb::ClaimDialableContactsRequest>, prefix: &str) -> Result<(String, Claim)> {
+    let req = req.ok_or_else(|| Error::invalid(prefix.trim_end_matches('.'), "is required"))?;
+    let f = |name: &str| format!("{prefix}{name}");
+    let account = account_id(&req.account_id)
+        .map_err(|e| match e {
+            Error::Invalid(mut v) => {
+                v.iter_mut().for_each(|v| v.field = f(&v.field));
+                Error::Invalid(v)
+            }
+            other => other,
+        })?
+        .to_string();
+    if !(1..=MAX_CLAIM).contains(&req.max_contacts) {
+        return Err(Error::invalid(
+            f("max_contacts"),
+            format!("must be between 1 and {MAX_CLAIM}"),
+        ));
+    }
+    let lease_seconds = match req.lease_seconds {
+        0 => DEFAULT_LEASE_SECONDS,
+        n if (1..=MAX_LEASE_SECONDS).contains(&n) => n,
+        _ => {
+            return Err(Error::invalid(
+                f("lease_seconds"),
+                format!("must be between 1 and {MAX_LEASE_SECONDS}"),
+            ));
+        }
+    };
+    Ok((
+        account,
+        Claim {
+            campaign_id: campaign_id(&f("campaign_id"), &req.campaign_id, true)?,
+            dialer_id: worker(&f("dialer_id"), &req.dialer_id)?,
+            max_contacts: req.max_contacts as usize,
+            lease_ms: lease_seconds * 1000,
+            rules: rules(&f("rules"), req.rules)?,
+        },
     ))
+}
+
+fn dialable(l: Leased) -> pb::DialableContact {
+    pb::DialableContact {
+        contact: Some(convert::contact(l.contact, vec![])),
+        lease_expire_time: Some(convert::ts(l.lease_expires_at)),
+        attempts: l.attempts,
+        time_zone: l.time_zone,
+    }
+}
+
+fn call_request_message(r: call_request::Model) -> pb::CallRequest {
+    pb::CallRequest {
+        id: r.id,
+        account_id: r.account_id,
+        contact_id: r.contact_id,
+        phone: r.phone,
+        requested_by: r.requested_by,
+        create_time: Some(convert::ts(r.created_at)),
+        lease_expire_time: convert::opt_ts(r.lease_expires_at),
+    }
+}
+
+pub async fn add_to_campaign(
+    svc: &Services,
+    request: Request<pb::AddToCampaignRequest>,
+) -> Result<Response<pb::AddToCampaignResponse>, Status> {
+    let req = request.into_inner();
+    let account = account_id(&req.account_id)?;
+    let campaign = campaign_id("campaign_id", &req.campaign_id, true)?;
+    let selection = convert::selection("selection", req.selection, false)?;
+    let counts = svc.add_to_campaign(account, &campaign, &selection).await?;
+    Ok(Response::new(pb::AddToCampaignResponse {
+        result: Some(bulk_result(counts)),
+    }))
 }
 
 pub async fn remove_from_campaign(
-    _svc: &Services,
-    _request: Request<pb::RemoveFromCampaignRequest>,
+    svc: &Services,
+    request: Request<pb::RemoveFromCampaignRequest>,
 ) -> Result<Response<pb::RemoveFromCampaignResponse>, Status> {
-    Err(Status::unimplemented(
-        "remove_from_campaign is not implemented yet",
-    ))
+    let req = request.into_inner();
+    let account = account_id(&req.account_id)?;
+    let campaign = campaign_id("campaign_id", &req.campaign_id, true)?;
+    let selection = convert::selection("selection", req.selection, false)?;
+    let counts = svc
+        .remove_from_campaign(account, &campaign, &selection)
+        .await?;
+    Ok(Response::new(pb::RemoveFromCampaignResponse {
+        result: Some(bulk_result(counts)),
+    }))
 }
 
 pub async fn claim_dialable_contacts(
-    _svc: &Services,
-    _request: Request<pb::ClaimDialableContactsRequest>,
+    svc: &Services,
+    request: Request<pb::ClaimDialableContactsRequest>,
 ) -> Result<Response<pb::ClaimDialableContactsResponse>, Status> {
-    Err(Status::unimplemented(
-        "claim_dialable_contacts is not implemented yet",
-    ))
+    let (account, claim) = claim(Some(request.into_inner()), "")?;
+    let leased = svc.claim_dialable(&account, &claim).await?;
+    Ok(Response::new(pb::ClaimDialableContactsResponse {
+        contacts: leased.into_iter().map(dialable).collect(),
+    }))
 }
 
 pub async fn stream_dialable_contacts(
-    _svc: &Services,
-    _request: Request<pb::StreamDialableContactsRequest>,
+    svc: &Services,
+    request: Request<pb::StreamDialableContactsRequest>,
 ) -> Result<Response<BoxStream<pb::StreamDialableContactsResponse>>, Status> {
-    Err(Status::unimplemented(
-        "stream_dialable_contacts is not implemented yet",
-    ))
+    let req = request.into_inner();
+    let (account, claim) = claim(req.claim, "claim.")?;
+    let poll_ms = match req.poll_interval_ms {
+        0 => 1000,
+        n if (10..=60_000).contains(&n) => n,
+        _ => {
+            return Err(Error::invalid("poll_interval_ms", "must be between 10 and 60000").into());
+        }
+    };
+    svc.get_account(&account).await?;
+    let rx = svc.stream_dialable(account, claim, Duration::from_millis(poll_ms as u64));
+    let stream = ReceiverStream::new(rx).map(|batch| {
+        batch
+            .map(|b| pb::StreamDialableContactsResponse {
+                contacts: b.into_iter().map(dialable).collect(),
+            })
+            .map_err(Status::from)
+    });
+    Ok(Response::new(Box::pin(stream)))
 }
 
 pub async fn release_leases(
-    _svc: &Services,
-    _request: Request<pb::ReleaseLeasesRequest>,
+    svc: &Services,
+    request: Request<pb::ReleaseLeasesRequest>,
 ) -> Result<Response<pb::ReleaseLeasesResponse>, Status> {
-    Err(Status::unimplemented(
-        "release_leases is not implemented yet",
-    ))
+    let req = request.into_inner();
+    let account = account_id(&req.account_id)?;
+    let campaign = campaign_id("campaign_id", &req.campaign_id, true)?;
+    let dialer = worker("dialer_id", &req.dialer_id)?;
+    for id in &req.contact_ids {
+        contact_id("contact_ids", *id)?;
+    }
+    let released = svc
+        .release_leases(account, &campaign, &dialer, &req.contact_ids)
+        .await?;
+    Ok(Response::new(pb::ReleaseLeasesResponse {
+        released: released as i64,
+    }))
 }
 
 pub async fn check_dialable(
-    _svc: &Services,
-    _request: Request<pb::CheckDialableRequest>,
+    svc: &Services,
+    request: Request<pb::CheckDialableRequest>,
 ) -> Result<Response<pb::CheckDialableResponse>, Status> {
-    Err(Status::unimplemented(
-        "check_dialable is not implemented yet",
-    ))
+    let req = request.into_inner();
+    let account = account_id(&req.account_id)?;
+    let target = match (req.contact_id, req.phone.trim()) {
+        (id, _) if id > 0 => DialTarget::Contact(id),
+        (0, phone) if !phone.is_empty() => {
+            DialTarget::Phone(phone.to_string(), convert::region("region", &req.region)?)
+        }
+        _ => {
+            return Err(Error::invalid("contact_id", "give a contact id or a phone number").into());
+        }
+    };
+    let campaign = campaign_id("campaign_id", &req.campaign_id, false)?;
+    let rules = rules("rules", req.rules)?;
+    let verdict = svc
+        .check_dialable(
+            account,
+            target,
+            (!campaign.is_empty()).then_some(campaign.as_str()),
+            rules,
+            req.dialer_id.trim(),
+        )
+        .await?;
+    let reason = match verdict.refusal {
+        None => pb::NotDialableReason::Unspecified,
+        Some(Refusal::Dnc) => pb::NotDialableReason::Dnc,
+        Some(Refusal::NotActive) => pb::NotDialableReason::NotActive,
+        Some(Refusal::NotInCampaign) => pb::NotDialableReason::NotInCampaign,
+        Some(Refusal::AttemptsExhausted) => pb::NotDialableReason::AttemptsExhausted,
+        Some(Refusal::RetrySpacing) => pb::NotDialableReason::RetrySpacing,
+        Some(Refusal::Leased) => pb::NotDialableReason::Leased,
+        Some(Refusal::OutsideWindow) => pb::NotDialableReason::OutsideWindow,
+        Some(Refusal::Unknown) => pb::NotDialableReason::Unknown,
+    };
+    Ok(Response::new(pb::CheckDialableResponse {
+        dialable: verdict.refusal.is_none(),
+        reason: reason as i32,
+        detail: verdict.detail,
+    }))
 }
 
 pub async fn preview_dialable(
-    _svc: &Services,
-    _request: Request<pb::PreviewDialableRequest>,
+    svc: &Services,
+    request: Request<pb::PreviewDialableRequest>,
 ) -> Result<Response<pb::PreviewDialableResponse>, Status> {
-    Err(Status::unimplemented(
-        "preview_dialable is not implemented yet",
-    ))
+    let req = request.into_inner();
+    let account = account_id(&req.account_id)?;
+    let campaign = campaign_id("campaign_id", &req.campaign_id, true)?;
+    let rules = rules("rules", req.rules)?;
+    let p = svc.preview_dialable(account, &campaign, rules).await?;
+    Ok(Response::new(pb::PreviewDialableResponse {
+        members: p.members,
+        dialable: p.dialable,
+        dnc: p.dnc,
+        outside_window: p.outside_window,
+        attempts_exhausted: p.attempts_exhausted,
+        retry_spacing: p.retry_spacing,
+        leased: p.leased,
+    }))
 }
 
 pub async fn call_now(
-    _svc: &Services,
-    _request: Request<pb::CallNowRequest>,
+    svc: &Services,
+    request: Request<pb::CallNowRequest>,
 ) -> Result<Response<pb::CallNowResponse>, Status> {
-    Err(Status::unimplemented("call_now is not implemented yet"))
+    let req = request.into_inner();
+    let account = account_id(&req.account_id)?;
+    let id = contact_id("contact_id", req.contact_id)?;
+    if req.requested_by.len() > 128 {
+        return Err(Error::invalid("requested_by", "is longer than 128 bytes").into());
+    }
+    let stored = svc.call_now(account, id, req.requested_by.trim()).await?;
+    Ok(Response::new(pb::CallNowResponse {
+        request: Some(call_request_message(stored)),
+    }))
 }
 
 pub async fn claim_call_requests(
-    _svc: &Services,
-    _request: Request<pb::ClaimCallRequestsRequest>,
+    svc: &Services,
+    request: Request<pb::ClaimCallRequestsRequest>,
 ) -> Result<Response<pb::ClaimCallRequestsResponse>, Status> {
-    Err(Status::unimplemented(
-        "claim_call_requests is not implemented yet",
-    ))
+    let req = request.into_inner();
+    let account = if req.account_id.trim().is_empty() {
+        None
+    } else {
+        Some(account_id(&req.account_id)?)
+    };
+    let worker = worker("worker_id", &req.worker_id)?;
+    let max = match req.max_requests {
+        0 => 1,
+        n if (1..=100).contains(&n) => n,
+        _ => return Err(Error::invalid("max_requests", "must be between 1 and 100").into()),
+    };
+    let lease_seconds = match req.lease_seconds {
+        0 => 60,
+        n if (1..=MAX_LEASE_SECONDS).contains(&n) => n,
+        _ => {
+            return Err(Error::invalid(
+                "lease_seconds",
+                format!("must be between 1 and {MAX_LEASE_SECONDS}"),
+            )
+            .into());
+        }
+    };
+    if !(0..=MAX_WAIT_MS).contains(&req.wait_ms) {
+        return Err(
+            Error::invalid("wait_ms", format!("must be between 0 and {MAX_WAIT_MS}")).into(),
+        );
+    }
+    let claimed = svc
+        .claim_call_requests(
+            account,
+            &worker,
+            max as u64,
+            lease_seconds * 1000,
+            Duration::from_millis(req.wait_ms as u64),
+        )
+        .await?;
+    Ok(Response::new(pb::ClaimCallRequestsResponse {
+        requests: claimed.into_iter().map(call_request_message).collect(),
+    }))
 }
 
 pub async fn render_template(
-    _svc: &Services,
-    _request: Request<pb::RenderTemplateRequest>,
+    svc: &Services,
+    request: Request<pb::RenderTemplateRequest>,
 ) -> Result<Response<pb::RenderTemplateResponse>, Status> {
-    Err(Status::unimplemented(
-        "render_template is not implemented yet",
-    ))
+    let req = request.into_inner();
+    let account = account_id(&req.account_id)?;
+    let id = contact_id("contact_id", req.contact_id)?;
+    if req.template.len() > 64 * 1024 {
+        return Err(Error::Cap {
+            what: "template".into(),
+            cap: 64 * 1024,
+        }
+        .into());
+    }
+    let text = svc.render_template(account, id, &req.template).await?;
+    Ok(Response::new(pb::RenderTemplateResponse { text }))
 }

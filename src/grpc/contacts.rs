@@ -88,7 +88,7 @@ pub async fn bulk_delete_contacts(
     let req = request.into_inner();
     let account = account_id(&req.account_id)?;
     let selection = convert::selection("selection", req.selection, false)?;
-    let result = svc.bulk_delete_contacts(account, selection).await?;
+    let result = svc.bulk_delete_contacts(account, &selection).await?;
     Ok(Response::new(pb::BulkDeleteContactsResponse {
         result: Some(convert::bulk_result(result)),
     }))

@@ -6,7 +6,7 @@ use crate::domain::{ContactDraft, Region};
 use crate::entity::contact;
 use crate::error::{Error, Result};
 use crate::pb;
-use crate::service::bulk::BulkResult;
+use crate::service::bulk::BulkCounts;
 use crate::service::contacts::{ContactView, custom_fields};
 use prost_types::Timestamp;
 
@@ -140,16 +140,16 @@ pub fn contact_view(v: ContactView) -> pb::Contact {
 }
 
 /// Bulk counts to their message (reasons with a zero count are left out).
-pub fn bulk_result(r: BulkResult) -> pb::BulkResult {
+pub fn bulk_result(c: BulkCounts) -> pb::BulkResult {
     pb::BulkResult {
-        matched: r.matched as i64,
-        changed: r.changed as i64,
-        skipped: r
+        matched: c.matched,
+        changed: c.changed,
+        skipped: c
             .skipped
             .into_iter()
             .map(|(reason, count)| pb::SkipCount {
                 reason: reason.to_string(),
-                count: count as i64,
+                count,
             })
             .collect(),
     }

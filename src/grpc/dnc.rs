@@ -1,35 +1,139 @@
-//! dnc handlers (not implemented yet).
+//! Do-Not-Call handlers: MarkDnc, ClearDnc, CheckDnc, ListDncEvents.
 
+use super::convert::bulk_result;
+use super::convert::{self, account_id};
+use crate::domain::dnc::DncSource;
+use crate::error::{Error, Result};
 use crate::pb;
 use crate::service::Services;
+use crate::service::dnc::{DncTargets, MAX_PHONES};
 use tonic::{Request, Response, Status};
 
+/// The targets of a DNC change: a selection and/or numbers, at least one.
+fn targets(t: Option<pb::DncTargets>) -> Result<DncTargets> {
+    let t = t.unwrap_or_default();
+    let selection = match t.selection {
+        Some(s) if s.selection.is_some() => {
+            Some(convert::selection("targets.selection", Some(s), false)?)
+        }
+        _ => None,
+    };
+    if selection.is_none() && t.phones.is_empty() {
+        return Err(Error::invalid(
+            "targets",
+            "give contacts (selection) and/or phone numbers",
+        ));
+    }
+    phones_capped("targets.phones", &t.phones)?;
+    Ok(DncTargets {
+        selection,
+        phones: t.phones,
+        region: convert::region("targets.region", &t.region)?,
+    })
+}
+
+fn phones_capped(field: &str, phones: &[String]) -> Result<()> {
+    if phones.len() > MAX_PHONES {
+        return Err(Error::Cap {
+            what: format!("{field} ({} numbers)", phones.len()),
+            cap: MAX_PHONES as u64,
+        });
+    }
+    Ok(())
+}
+
 pub async fn mark_dnc(
-    _svc: &Services,
-    _request: Request<pb::MarkDncRequest>,
+    svc: &Services,
+    request: Request<pb::MarkDncRequest>,
 ) -> Result<Response<pb::MarkDncResponse>, Status> {
-    Err(Status::unimplemented("mark_dnc is not implemented yet"))
+    let req = request.into_inner();
+    let account = account_id(&req.account_id)?;
+    let source = match pb::DncSource::try_from(req.source) {
+        Ok(pb::DncSource::Manual) => DncSource::Manual,
+        Ok(pb::DncSource::CallRequest) => DncSource::CallRequest,
+        Ok(pb::DncSource::Api) => DncSource::Api,
+        _ => {
+            return Err(Error::invalid("source", "must be MANUAL, CALL_REQUEST or API").into());
+        }
+    };
+    let targets = targets(req.targets)?;
+    let counts = svc
+        .mark_dnc(
+            account,
+            targets,
+            source,
+            req.reason.trim(),
+            req.actor.trim(),
+        )
+        .await?;
+    Ok(Response::new(pb::MarkDncResponse {
+        result: Some(bulk_result(counts)),
+    }))
 }
 
 pub async fn clear_dnc(
-    _svc: &Services,
-    _request: Request<pb::ClearDncRequest>,
+    svc: &Services,
+    request: Request<pb::ClearDncRequest>,
 ) -> Result<Response<pb::ClearDncResponse>, Status> {
-    Err(Status::unimplemented("clear_dnc is not implemented yet"))
+    let req = request.into_inner();
+    let account = account_id(&req.account_id)?;
+    let targets = targets(req.targets)?;
+    let counts = svc
+        .clear_dnc(account, targets, req.reason.trim(), req.actor.trim())
+        .await?;
+    Ok(Response::new(pb::ClearDncResponse {
+        result: Some(bulk_result(counts)),
+    }))
 }
 
 pub async fn check_dnc(
-    _svc: &Services,
-    _request: Request<pb::CheckDncRequest>,
+    svc: &Services,
+    request: Request<pb::CheckDncRequest>,
 ) -> Result<Response<pb::CheckDncResponse>, Status> {
-    Err(Status::unimplemented("check_dnc is not implemented yet"))
+    let req = request.into_inner();
+    let account = account_id(&req.account_id)?;
+    phones_capped("phones", &req.phones)?;
+    let region = convert::region("region", &req.region)?;
+    let checks = svc.check_dnc(account, &req.phones, region).await?;
+    Ok(Response::new(pb::CheckDncResponse {
+        results: checks
+            .into_iter()
+            .map(|c| pb::DncStatus {
+                phone: c.phone,
+                e164: c.e164,
+                dnc: c.dnc,
+                source: c.entry.as_ref().map_or(pb::DncSource::Unspecified, |e| {
+                    convert::dnc_source(&e.source)
+                }) as i32,
+                create_time: c.entry.as_ref().map(|e| convert::ts(e.created_at)),
+                error: c.error,
+            })
+            .collect(),
+    }))
 }
 
 pub async fn list_dnc_events(
-    _svc: &Services,
-    _request: Request<pb::ListDncEventsRequest>,
+    svc: &Services,
+    request: Request<pb::ListDncEventsRequest>,
 ) -> Result<Response<pb::ListDncEventsResponse>, Status> {
-    Err(Status::unimplemented(
-        "list_dnc_events is not implemented yet",
-    ))
+    let req = request.into_inner();
+    let account = account_id(&req.account_id)?;
+    let (rows, next_page_token) = svc
+        .list_dnc_events(account, &req.phone, req.page_size, &req.page_token)
+        .await?;
+    Ok(Response::new(pb::ListDncEventsResponse {
+        events: rows
+            .into_iter()
+            .map(|e| pb::DncEvent {
+                phone: e.phone,
+                added: e.added,
+                source: convert::dnc_source(&e.source) as i32,
+                reason: e.reason,
+                actor: e.actor,
+                time: Some(convert::ts(e.created_at)),
+                contact_id: e.contact_id.unwrap_or_default(),
+            })
+            .collect(),
+        next_page_token,
+    }))
 }

@@ -1,105 +1,145 @@
-//! Bulk actions over a selection (explicit ids or "everything matching a filter"), run
-//! in bounded transactions of [`BATCH`] contacts so a large selection never holds one
-//! huge transaction (or the SQLite write lock) for long.
+//! Counts of a bulk action, and the walk over a selection in bounded transactions.
 
 use super::Services;
 use crate::domain::filter::Selection;
 use crate::error::Result;
-use crate::store;
+use crate::store::{self, campaigns::Selected};
 use sea_orm::ConnectionTrait;
 use std::collections::BTreeMap;
 
-/// Contacts handled per transaction.
-pub const BATCH: usize = 1_000;
+/// Contacts per write transaction when a bulk action walks a selection.
+pub const CHUNK: u64 = 1_000;
 
-/// The counts of a bulk action: `matched = changed + sum(skipped)`.
+/// What a bulk action did: matched, changed, and skipped by reason.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BulkResult {
-    /// Contacts the selection named or matched.
-    pub matched: u64,
-    /// Contacts changed.
-    pub changed: u64,
-    /// Skipped, by reason (e.g. `not_found`).
-    pub skipped: BTreeMap<&'static str, u64>,
+pub struct BulkCounts {
+    pub matched: i64,
+    pub changed: i64,
+    pub skipped: BTreeMap<&'static str, i64>,
 }
 
-impl BulkResult {
-    /// Counts `n` skipped items for `reason` (nothing when `n` is 0).
-    pub fn skip(&mut self, reason: &'static str, n: u64) {
+impl BulkCounts {
+    /// Counts `n` items skipped for `reason`.
+    pub fn skip(&mut self, reason: &'static str, n: i64) {
         if n > 0 {
             *self.skipped.entry(reason).or_default() += n;
         }
     }
 }
 
-impl Services {
-    /// Deletes the selected contacts (personal data and memberships) and frees their plan
-    /// slots, [`BATCH`] per transaction. DNC entries stay on the list; call records stay
-    /// with their contact link set to NULL.
-    ///
-    /// Ids that do not exist (or belong to another account) are skipped as `not_found`.
-    /// A filter applies to the contacts that existed when the request started (ids up to
-    /// the account's highest at that moment): contacts created meanwhile are kept.
-    pub async fn bulk_delete_contacts(
-        &self,
-        account_id: &str,
-        selection: Selection,
-    ) -> Result<BulkResult> {
-        store::accounts::get(&self.db, account_id).await?;
-        let mut result = BulkResult::default();
-        match &selection {
-            Selection::Ids(ids) => {
-                let mut ids = ids.clone();
-                ids.sort_unstable();
-                ids.dedup();
-                for chunk in ids.chunks(BATCH) {
-                    let txn = store::begin_write(&self.db).await?;
-                    let deleted = delete_and_release(&txn, account_id, chunk).await?;
-                    txn.commit().await?;
-                    result.matched += chunk.len() as u64;
-                    result.changed += deleted;
-                    result.skip("not_found", chunk.len() as u64 - deleted);
-                }
-            }
-            Selection::Filter(_) => {
-                let Some(up_to) = store::contacts::max_id(&self.db, account_id).await? else {
-                    return Ok(result);
-                };
-                let mut after = 0;
-                loop {
-                    let txn = store::begin_write(&self.db).await?;
-                    let ids = store::contacts::selected_ids(
-                        &txn,
-                        account_id,
-                        &selection,
-                        after,
-                        up_to,
-                        BATCH as u64,
-                    )
-                    .await?;
-                    let Some(&last) = ids.last() else { break };
-                    let deleted = delete_and_release(&txn, account_id, &ids).await?;
-                    txn.commit().await?;
-                    result.matched += ids.len() as u64;
-                    result.changed += deleted;
-                    // Matched a moment ago, deleted by someone else since.
-                    result.skip("not_found", ids.len() as u64 - deleted);
-                    after = last;
-                }
-            }
+/// A walk over the selected contacts of an account, [`CHUNK`] at a time in id order. The
+/// caller reads and handles each chunk in its own write transaction, so a filter over
+/// 50,000 contacts never holds one long lock.
+pub(crate) struct Walk<'a> {
+    account_id: &'a str,
+    selection: &'a Selection,
+    after: i64,
+    /// Contacts with a higher id are left out (created after the action began).
+    up_to: Option<i64>,
+    done: bool,
+    /// Contacts handed out so far.
+    pub found: i64,
+}
+
+impl<'a> Walk<'a> {
+    /// A walk from the start.
+    pub fn new(account_id: &'a str, selection: &'a Selection) -> Self {
+        Walk {
+            account_id,
+            selection,
+            after: 0,
+            up_to: None,
+            done: false,
+            found: 0,
         }
-        Ok(result)
+    }
+
+    /// Leaves out contacts with an id above `max` (those created after the action began).
+    pub fn up_to(mut self, max: i64) -> Self {
+        self.up_to = Some(max);
+        self
+    }
+
+    /// The next chunk, read inside `txn`; empty when the walk is over.
+    pub async fn next<C: ConnectionTrait>(&mut self, txn: &C) -> Result<Vec<Selected>> {
+        if self.done {
+            return Ok(vec![]);
+        }
+        let chunk = store::campaigns::selected_contacts(
+            txn,
+            self.account_id,
+            self.selection,
+            self.after,
+            CHUNK,
+        )
+        .await?;
+        let mut chunk = chunk;
+        self.done = (chunk.len() as u64) < CHUNK;
+        if let Some(max) = self.up_to
+            && chunk.last().is_some_and(|c| c.0 > max)
+        {
+            chunk.retain(|c| c.0 <= max);
+            self.done = true;
+        }
+        self.found += chunk.len() as i64;
+        if let Some(last) = chunk.last() {
+            self.after = last.0;
+        }
+        Ok(chunk)
+    }
+
+    /// With an explicit id list, how many ids matched no contact (after the walk).
+    pub fn not_found(&self) -> i64 {
+        distinct_ids(self.selection).map_or(0, |asked| asked - self.found)
     }
 }
 
-/// Deletes the account's contacts among `ids` and frees their plan slots, inside the
-/// caller's transaction; returns how many existed.
-async fn delete_and_release<C: ConnectionTrait>(
-    txn: &C,
-    account_id: &str,
-    ids: &[i64],
-) -> Result<u64> {
-    let deleted = store::contacts::delete_many(txn, account_id, ids).await?;
-    store::accounts::adjust_count(txn, account_id, -(deleted as i64)).await?;
-    Ok(deleted)
+/// Distinct ids of an explicit selection (for the not-found count), or None for a filter.
+fn distinct_ids(selection: &Selection) -> Option<i64> {
+    match selection {
+        Selection::Ids(ids) => {
+            let mut v = ids.clone();
+            v.sort_unstable();
+            v.dedup();
+            Some(v.len() as i64)
+        }
+        Selection::Filter(_) => None,
+    }
+}
+
+impl Services {
+    /// Deletes the selected contacts (personal data and memberships) and frees their plan
+    /// slots, [`CHUNK`] per transaction. DNC entries stay on the list; call records stay
+    /// with their contact link set to NULL. Skipped: `not_found` (unknown ids, or deleted
+    /// by someone else meanwhile). A filter applies to the contacts that existed when the
+    /// request began: contacts created meanwhile are kept.
+    pub async fn bulk_delete_contacts(
+        &self,
+        account_id: &str,
+        selection: &Selection,
+    ) -> Result<BulkCounts> {
+        store::accounts::get(&self.db, account_id).await?;
+        let mut counts = BulkCounts::default();
+        let Some(max) = store::contacts::max_id(&self.db, account_id).await? else {
+            counts.skip("not_found", distinct_ids(selection).unwrap_or(0));
+            return Ok(counts);
+        };
+        let mut walk = Walk::new(account_id, selection).up_to(max);
+        loop {
+            let txn = store::begin_write(&self.db).await?;
+            let chunk = walk.next(&txn).await?;
+            if chunk.is_empty() {
+                break;
+            }
+            let ids: Vec<i64> = chunk.iter().map(|c| c.0).collect();
+            let deleted = store::contacts::delete_many(&txn, account_id, &ids).await?;
+            store::accounts::adjust_count(&txn, account_id, -(deleted as i64)).await?;
+            txn.commit().await?;
+            counts.changed += deleted as i64;
+            counts.skip("not_found", ids.len() as i64 - deleted as i64);
+        }
+        counts.matched = walk.found;
+        counts.skip("not_found", walk.not_found());
+        Ok(counts)
+    }
 }

@@ -3,7 +3,11 @@
 
 pub mod accounts;
 pub mod bulk;
+pub mod calls;
+pub mod campaigns;
 pub mod contacts;
+pub mod dialer;
+pub mod dnc;
 pub mod export;
 pub mod keys;
 pub mod page;
@@ -25,6 +29,8 @@ pub struct Services {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) auth_cache: AuthCache,
     pub(crate) metrics: Arc<Metrics>,
+    /// Where this replica's next dialer claim starts scanning each campaign.
+    pub(crate) scan_hints: Arc<dialer::ScanHints>,
 }
 
 impl Services {
@@ -35,6 +41,7 @@ impl Services {
             clock,
             auth_cache: AuthCache::default(),
             metrics: Arc::new(Metrics::new()),
+            scan_hints: Default::default(),
         }
     }
 

@@ -36,6 +36,18 @@ pub fn decode(token: &str) -> Result<Option<i64>> {
         .ok_or_else(bad)
 }
 
+/// Cuts a fetch of `size + 1` rows to a page of `size` and the next page's token (empty
+/// when this is the last page); `key` is a row's keyset sort key.
+pub fn split<T>(mut rows: Vec<T>, size: u64, key: impl Fn(&T) -> i64) -> (Vec<T>, String) {
+    if rows.len() as u64 > size {
+        rows.truncate(size as usize);
+        let next = rows.last().map(|r| encode(key(r))).unwrap_or_default();
+        (rows, next)
+    } else {
+        (rows, String::new())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

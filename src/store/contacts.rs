@@ -1,6 +1,6 @@
 //! Contacts: single-row reads and writes, and keyset-paginated listing.
 
-use crate::domain::filter::{ContactFilter, Selection};
+use crate::domain::filter::ContactFilter;
 use crate::entity::{campaign_member, contact};
 use crate::error::{Error, Result};
 use sea_orm::{
@@ -128,28 +128,6 @@ pub async fn max_id<C: ConnectionTrait>(db: &C, account_id: &str) -> Result<Opti
         .one(db)
         .await?;
     Ok(max.flatten())
-}
-
-/// Up to `limit` ids of selected contacts in `(after_id, up_to_id]`, ascending.
-pub async fn selected_ids<C: ConnectionTrait>(
-    db: &C,
-    account_id: &str,
-    selection: &Selection,
-    after_id: i64,
-    up_to_id: i64,
-    limit: u64,
-) -> Result<Vec<i64>> {
-    Ok(contact::Entity::find()
-        .select_only()
-        .column(contact::Column::Id)
-        .filter(super::filter::selection_condition(account_id, selection))
-        .filter(contact::Column::Id.gt(after_id))
-        .filter(contact::Column::Id.lte(up_to_id))
-        .order_by_asc(contact::Column::Id)
-        .limit(limit)
-        .into_tuple()
-        .all(db)
-        .await?)
 }
 
 /// Deletes the account's contacts among `ids`; returns how many existed. As with

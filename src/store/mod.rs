@@ -7,7 +7,10 @@
 //! beside it, and both are tested.
 
 pub mod accounts;
+pub mod calls;
+pub mod campaigns;
 pub mod contacts;
+pub mod dialer;
 pub mod dnc;
 pub mod export;
 pub mod filter;

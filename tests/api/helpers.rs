@@ -466,3 +466,203 @@ impl TestApp {
         phones
     }
 }
+
+/// Unix ms of an RFC 3339 time.
+pub fn ms_at(rfc3339: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .expect("time")
+        .timestamp_millis()
+}
+
+/// A protobuf timestamp of an RFC 3339 time.
+pub fn ts_at(rfc3339: &str) -> prost_types::Timestamp {
+    let ms = ms_at(rfc3339);
+    prost_types::Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: 0,
+    }
+}
+
+/// Ids as a selection.
+pub fn ids(ids: &[i64]) -> Option<pb::ContactSelection> {
+    Some(pb::ContactSelection {
+        selection: Some(pb::contact_selection::Selection::Ids(pb::ContactIds {
+            ids: ids.to_vec(),
+        })),
+    })
+}
+
+/// Dialing rules: max attempts, retry seconds, window minutes.
+pub fn rules(max_attempts: i32, retry_seconds: i64, window: (i32, i32)) -> pb::DialRules {
+    pb::DialRules {
+        max_attempts,
+        retry_interval_seconds: retry_seconds,
+        window: Some(pb::CallingWindow {
+            start_minute: window.0,
+            end_minute: window.1,
+        }),
+    }
+}
+
+/// Dialer and DNC conveniences.
+impl TestApp {
+    /// Another server on this database whose clock is `clock` (tests move it).
+    pub async fn with_clock(&self, clock: &FixedClock) -> TestApp {
+        Self::spawn_on(self.db.clone(), Arc::new(clock.clone())).await
+    }
+
+    /// Adds contacts to a campaign; returns the counts.
+    pub async fn add_to_campaign(
+        &self,
+        acc: &str,
+        campaign: &str,
+        contact_ids: &[i64],
+    ) -> pb::BulkResult {
+        self.client
+            .clone()
+            .add_to_campaign(pb::AddToCampaignRequest {
+                account_id: acc.into(),
+                campaign_id: campaign.into(),
+                selection: ids(contact_ids),
+            })
+            .await
+            .expect("add to campaign")
+            .into_inner()
+            .result
+            .unwrap()
+    }
+
+    /// Marks contacts and/or numbers DNC; returns the counts.
+    pub async fn mark_dnc(
+        &self,
+        acc: &str,
+        contact_ids: &[i64],
+        phones: &[&str],
+        source: pb::DncSource,
+    ) -> pb::BulkResult {
+        self.client
+            .clone()
+            .mark_dnc(pb::MarkDncRequest {
+                account_id: acc.into(),
+                targets: Some(pb::DncTargets {
+                    selection: if contact_ids.is_empty() {
+                        None
+                    } else {
+                        ids(contact_ids)
+                    },
+                    phones: phones.iter().map(|p| p.to_string()).collect(),
+                    region: String::new(),
+                }),
+                source: source as i32,
+                reason: "test".into(),
+                actor: "tester".into(),
+            })
+            .await
+            .expect("mark dnc")
+            .into_inner()
+            .result
+            .unwrap()
+    }
+
+    /// Claims up to `n` contacts of a campaign for a dialer.
+    pub async fn claim(
+        &self,
+        acc: &str,
+        campaign: &str,
+        dialer: &str,
+        n: i32,
+        rules: Option<pb::DialRules>,
+    ) -> Vec<pb::DialableContact> {
+        self.client
+            .clone()
+            .claim_dialable_contacts(pb::ClaimDialableContactsRequest {
+                account_id: acc.into(),
+                campaign_id: campaign.into(),
+                dialer_id: dialer.into(),
+                max_contacts: n,
+                lease_seconds: 60,
+                rules,
+            })
+            .await
+            .expect("claim")
+            .into_inner()
+            .contacts
+    }
+
+    /// CheckDialable for a contact (in a campaign when given).
+    pub async fn check_dialable(
+        &self,
+        acc: &str,
+        contact_id: i64,
+        campaign: &str,
+        dialer: &str,
+        rules: Option<pb::DialRules>,
+    ) -> pb::CheckDialableResponse {
+        self.client
+            .clone()
+            .check_dialable(pb::CheckDialableRequest {
+                account_id: acc.into(),
+                contact_id,
+                campaign_id: campaign.into(),
+                dialer_id: dialer.into(),
+                rules,
+                ..Default::default()
+            })
+            .await
+            .expect("check dialable")
+            .into_inner()
+    }
+
+    /// Records a call.
+    pub async fn record_call(
+        &self,
+        acc: &str,
+        call: pb::Call,
+    ) -> Result<pb::RecordCallResponse, tonic::Status> {
+        self.client
+            .clone()
+            .record_call(pb::RecordCallRequest {
+                account_id: acc.into(),
+                call: Some(call),
+                region: String::new(),
+            })
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// One contact as stored now.
+    pub async fn get_contact(&self, acc: &str, id: i64) -> pb::Contact {
+        self.client
+            .clone()
+            .get_contact(pb::GetContactRequest {
+                account_id: acc.into(),
+                contact_id: id,
+            })
+            .await
+            .expect("get contact")
+            .into_inner()
+            .contact
+            .unwrap()
+    }
+}
+
+/// An outbound call to a contact with an outcome, at a time.
+pub fn outbound(
+    external_id: &str,
+    contact_id: i64,
+    campaign: &str,
+    at: &str,
+    outcome: pb::CallOutcome,
+) -> pb::Call {
+    pb::Call {
+        external_id: external_id.into(),
+        contact_id,
+        direction: pb::CallDirection::Outbound as i32,
+        campaign_id: campaign.into(),
+        start_time: Some(ts_at(at)),
+        duration_seconds: 30,
+        outcome: outcome as i32,
+        dialer_id: "d1".into(),
+        ..Default::default()
+    }
+}

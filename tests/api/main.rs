@@ -7,8 +7,12 @@ mod helpers;
 
 mod accounts;
 mod auth;
+mod calls;
 mod contacts;
+mod dialer;
+mod dnc;
 mod export;
 mod faults;
+mod filters;
 mod server;
 mod tls;

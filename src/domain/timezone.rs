@@ -1,0 +1,533 @@
+//! Where a contact is in time: the IANA zone(s) its calling window is checked in.
+//!
+//! The rule, in order (also in the README):
+//!
+//! 1. the contact's explicit `time_zone`, when set;
+//! 2. for a `+1` number, its area code, when the code lies wholly in one zone (the
+//!    [`NANP_AREA_CODES`] table: US and Canadian codes; codes that straddle a zone line,
+//!    such as 850 or 208, are deliberately left out);
+//! 3. the number's country, when the country has a single zone ([`COUNTRY_ZONES`]);
+//! 4. otherwise every zone of the country: the window must hold in all of them;
+//! 5. a country missing from the table is unknown, and the contact is not dialed.
+//!
+//! Resolution is table lookups, except for numbers whose calling code (other than `+1`)
+//! is shared by several countries (e.g. `+44` with Jersey): those are parsed by
+//! libphonenumber to find the country.
+
+use chrono::{TimeZone, Timelike, Utc};
+use chrono_tz::Tz;
+
+/// The zone(s) a number's calling window is checked in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Zones {
+    /// One known zone.
+    One(Tz),
+    /// The number's country has several zones and nothing narrows it: the window must
+    /// hold in all of them.
+    All(Vec<Tz>),
+    /// No zone can be told: never dialable by window.
+    Unknown,
+}
+
+impl Zones {
+    /// The zone name to show a dialer (the single zone, or "" when several/unknown).
+    pub fn name(&self) -> String {
+        match self {
+            Zones::One(tz) => tz.name().to_string(),
+            Zones::All(_) | Zones::Unknown => String::new(),
+        }
+    }
+}
+
+/// A local-time window `[start, end)` in minutes after midnight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub start_minute: u32,
+    pub end_minute: u32,
+}
+
+impl Default for Window {
+    /// 08:00–21:00.
+    fn default() -> Self {
+        Window {
+            start_minute: 8 * 60,
+            end_minute: 21 * 60,
+        }
+    }
+}
+
+impl Window {
+    /// A window from request minutes; both 0 means the default. Start must be before end
+    /// (windows do not span midnight) and both within a day.
+    pub fn new(start: i32, end: i32) -> Result<Window, String> {
+        if start == 0 && end == 0 {
+            return Ok(Window::default());
+        }
+        if !(0..=1440).contains(&start) || !(0..=1440).contains(&end) || start >= end {
+            return Err(format!(
+                "must satisfy 0 <= start_minute < end_minute <= 1440 (got {start}..{end})"
+            ));
+        }
+        Ok(Window {
+            start_minute: start as u32,
+            end_minute: end as u32,
+        })
+    }
+
+    /// Whether `now_ms` is inside the window in `tz`.
+    pub fn contains_in(&self, tz: Tz, now_ms: i64) -> bool {
+        let Some(utc) = Utc.timestamp_millis_opt(now_ms).single() else {
+            return false;
+        };
+        let local = utc.with_timezone(&tz);
+        let minute = local.hour() * 60 + local.minute();
+        self.start_minute <= minute && minute < self.end_minute
+    }
+
+    /// Whether `now_ms` is inside the window for `zones` (all of them for [`Zones::All`]).
+    pub fn contains(&self, zones: &Zones, now_ms: i64) -> bool {
+        match zones {
+            Zones::One(tz) => self.contains_in(*tz, now_ms),
+            Zones::All(all) => {
+                !all.is_empty() && all.iter().all(|tz| self.contains_in(*tz, now_ms))
+            }
+            Zones::Unknown => false,
+        }
+    }
+}
+
+/// The zones for a contact with an explicit zone (may be "") and an E.164 number.
+pub fn resolve(explicit: &str, e164: &str) -> Zones {
+    if let Ok(tz) = explicit.trim().parse::<Tz>() {
+        return Zones::One(tz);
+    }
+    let Some(digits) = e164.strip_prefix('+') else {
+        return Zones::Unknown;
+    };
+    if let Some(national) = digits.strip_prefix('1') {
+        return resolve_nanp(national);
+    }
+    let country = single_region(digits).or_else(|| country_of(e164));
+    country.map_or(Zones::Unknown, |c| country_zones(&c))
+}
+
+/// A `+1` number: the area code table; else a Caribbean/Pacific NANP country by its
+/// area code; else all zones of Canada (for the Canadian codes that straddle zones) or of
+/// the United States.
+fn resolve_nanp(national: &str) -> Zones {
+    let Some(area) = national.get(..3).and_then(|a| a.parse::<u16>().ok()) else {
+        return Zones::Unknown;
+    };
+    if let Some(zone) = nanp_zone(area) {
+        return Zones::One(zone);
+    }
+    if let Some(country) = nanp_other_country(&area.to_string()) {
+        return country_zones(&country);
+    }
+    if CANADA_STRADDLING.contains(&area) {
+        country_zones("CA")
+    } else {
+        country_zones("US")
+    }
+}
+
+/// Canadian area codes that span more than one zone.
+const CANADA_STRADDLING: &[u16] = &[
+    236, 250, 306, 367, 418, 474, 581, 639, 672, 709, 778, 807, 867, 879,
+];
+
+/// The NANP country (other than US and CA) whose leading digits are this area code.
+fn nanp_other_country(area: &str) -> Option<String> {
+    let db = &*phonenumber::metadata::DATABASE;
+    db.region(&1u16)?
+        .into_iter()
+        .filter(|r| *r != "US" && *r != "CA")
+        .find(|r| {
+            db.by_id(*r)
+                .and_then(|m| m.leading_digits())
+                .and_then(|p| p.find(area))
+                .is_some_and(|m| m.start() == 0)
+        })
+        .map(str::to_string)
+}
+
+/// The one region of the number's calling code, when the code is not shared.
+fn single_region(digits: &str) -> Option<String> {
+    let db = &*phonenumber::metadata::DATABASE;
+    (1..=3).find_map(|len| {
+        let code: u16 = digits.get(..len)?.parse().ok()?;
+        let regions = db.region(&code)?;
+        match regions.as_slice() {
+            [only] => Some((*only).to_string()),
+            _ => None,
+        }
+    })
+}
+
+/// The number's country by libphonenumber (slower; for shared calling codes).
+fn country_of(e164: &str) -> Option<String> {
+    let parsed = phonenumber::parse(None, e164).ok()?;
+    parsed.country().id().map(|id| id.as_ref().to_string())
+}
+
+/// The zones of a country from [`COUNTRY_ZONES`].
+fn country_zones(country: &str) -> Zones {
+    let Some((_, names)) = COUNTRY_ZONES.iter().find(|(c, _)| *c == country) else {
+        return Zones::Unknown;
+    };
+    let zones: Vec<Tz> = names.iter().filter_map(|n| n.parse().ok()).collect();
+    match zones.as_slice() {
+        [] => Zones::Unknown,
+        [one] => Zones::One(*one),
+        _ => Zones::All(zones),
+    }
+}
+
+/// The zone of a US/Canadian area code that lies wholly in one zone.
+fn nanp_zone(area: u16) -> Option<Tz> {
+    NANP_AREA_CODES
+        .iter()
+        .find(|(_, codes)| codes.contains(&area))
+        .and_then(|(zone, _)| zone.parse().ok())
+}
+
+/// US and Canadian area codes that lie wholly in one zone, by zone. Codes that straddle a
+/// zone line (e.g. 208, 270, 306, 423, 541, 605, 701, 807, 850, 867, 907) are absent on
+/// purpose: they fall back to "every zone of the country".
+pub const NANP_AREA_CODES: &[(&str, &[u16])] = &[
+    (
+        "America/New_York",
+        &[
+            // CT DE DC
+            203, 475, 860, 959, 302, 202, 771, //
+            // FL (peninsula)
+            239, 305, 321, 352, 386, 407, 561, 656, 689, 727, 754, 772, 786, 813, 863, 904, 941,
+            954, //
+            // GA ME MD MA NH
+            229, 404, 470, 478, 678, 706, 762, 770, 912, 943, 207, 227, 240, 301, 410, 443, 667,
+            339, 351, 413, 508, 617, 774, 781, 857, 978, 603, //
+            // NJ
+            201, 551, 609, 640, 732, 848, 856, 862, 908, 973, //
+            // NY
+            212, 315, 332, 347, 363, 516, 518, 585, 607, 631, 646, 680, 716, 718, 838, 845, 914,
+            917, 929, 934, //
+            // NC OH
+            252, 336, 472, 704, 743, 828, 910, 919, 980, 984, 216, 220, 234, 283, 326, 330, 380,
+            419, 436, 440, 513, 567, 614, 740, 937, //
+            // PA RI SC VT
+            215, 223, 267, 272, 412, 445, 484, 570, 582, 610, 717, 724, 814, 835, 878, 401, 803,
+            839, 843, 854, 864, 802, //
+            // VA WV MI(lower) IN(central/east) KY(east) TN(east)
+            276, 434, 540, 571, 703, 757, 804, 826, 948, 304, 681, 231, 248, 269, 313, 517, 586,
+            616, 679, 734, 810, 947, 989, 260, 317, 463, 765, 502, 606, 859, 865,
+        ],
+    ),
+    (
+        "America/Toronto",
+        &[
+            // ON (south) QC (south-west)
+            226, 249, 289, 343, 365, 382, 416, 437, 519, 548, 613, 647, 683, 705, 742, 753, 905,
+            263, 354, 438, 450, 468, 514, 579, 819, 873,
+        ],
+    ),
+    (
+        "America/Chicago",
+        &[
+            // AL AR IL
+            205, 251, 256, 334, 659, 938, 327, 479, 501, 870, 217, 224, 309, 312, 331, 447, 464,
+            618, 630, 708, 730, 773, 779, 815, 847, 872, //
+            // IA KS(east) LA MN MS MO NE(east)
+            319, 515, 563, 641, 712, 316, 913, 225, 318, 337, 504, 985, 218, 320, 507, 612, 651,
+            763, 952, 228, 601, 662, 769, 314, 417, 557, 573, 636, 660, 816, 975, 402, 531, //
+            // OK TX(east/central) WI TN(west)
+            405, 539, 572, 580, 918, 210, 214, 254, 281, 325, 346, 361, 409, 430, 469, 512, 682,
+            713, 726, 737, 806, 817, 830, 832, 903, 936, 940, 945, 956, 972, 979, 262, 274, 414,
+            534, 608, 715, 920, 615, 629, 731, 901,
+        ],
+    ),
+    ("America/Winnipeg", &[204, 431, 584]),
+    (
+        "America/Denver",
+        &[
+            303, 719, 720, 970, 983, 406, 505, 575, 385, 435, 801, 307, 915,
+        ],
+    ),
+    ("America/Edmonton", &[403, 587, 780, 825, 368]),
+    ("America/Phoenix", &[480, 520, 602, 623, 928]),
+    (
+        "America/Los_Angeles",
+        &[
+            209, 213, 279, 310, 323, 341, 350, 408, 415, 424, 442, 510, 530, 559, 562, 619, 626,
+            628, 650, 657, 661, 669, 707, 714, 747, 760, 805, 818, 820, 831, 840, 858, 909, 916,
+            925, 949, 951, 702, 725, 775, 503, 971, 206, 253, 360, 425, 509, 564,
+        ],
+    ),
+    ("America/Vancouver", &[604]),
+    ("America/Halifax", &[902, 782, 506, 428]),
+    ("Pacific/Honolulu", &[808]),
+];
+
+/// Countries by ISO code and their zones (the common ones; a country missing here is
+/// "unknown" and never dialed by window). Several zones = the window must hold in all.
+pub const COUNTRY_ZONES: &[(&str, &[&str])] = &[
+    (
+        "US",
+        &[
+            "America/New_York",
+            "America/Chicago",
+            "America/Denver",
+            "America/Phoenix",
+            "America/Los_Angeles",
+            "America/Anchorage",
+            "America/Adak",
+            "Pacific/Honolulu",
+        ],
+    ),
+    (
+        "CA",
+        &[
+            "America/St_Johns",
+            "America/Halifax",
+            "America/Goose_Bay",
+            "America/Toronto",
+            "America/Winnipeg",
+            "America/Regina",
+            "America/Edmonton",
+            "America/Whitehorse",
+            "America/Vancouver",
+        ],
+    ),
+    (
+        "MX",
+        &[
+            "America/Mexico_City",
+            "America/Cancun",
+            "America/Chihuahua",
+            "America/Hermosillo",
+            "America/Mazatlan",
+            "America/Tijuana",
+        ],
+    ),
+    (
+        "BR",
+        &[
+            "America/Noronha",
+            "America/Sao_Paulo",
+            "America/Manaus",
+            "America/Cuiaba",
+            "America/Rio_Branco",
+        ],
+    ),
+    (
+        "AU",
+        &[
+            "Australia/Sydney",
+            "Australia/Brisbane",
+            "Australia/Adelaide",
+            "Australia/Darwin",
+            "Australia/Perth",
+            "Australia/Lord_Howe",
+        ],
+    ),
+    (
+        "RU",
+        &[
+            "Europe/Kaliningrad",
+            "Europe/Moscow",
+            "Europe/Samara",
+            "Asia/Yekaterinburg",
+            "Asia/Omsk",
+            "Asia/Novosibirsk",
+            "Asia/Krasnoyarsk",
+            "Asia/Irkutsk",
+            "Asia/Yakutsk",
+            "Asia/Vladivostok",
+            "Asia/Magadan",
+            "Asia/Kamchatka",
+        ],
+    ),
+    ("ID", &["Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura"]),
+    ("NZ", &["Pacific/Auckland", "Pacific/Chatham"]),
+    ("PT", &["Europe/Lisbon", "Atlantic/Azores"]),
+    ("ES", &["Europe/Madrid", "Atlantic/Canary"]),
+    ("CL", &["America/Santiago", "Pacific/Easter"]),
+    ("EC", &["America/Guayaquil", "Pacific/Galapagos"]),
+    ("KZ", &["Asia/Almaty", "Asia/Aqtobe"]),
+    ("GB", &["Europe/London"]),
+    ("IE", &["Europe/Dublin"]),
+    ("FR", &["Europe/Paris"]),
+    ("DE", &["Europe/Berlin"]),
+    ("IT", &["Europe/Rome"]),
+    ("NL", &["Europe/Amsterdam"]),
+    ("BE", &["Europe/Brussels"]),
+    ("LU", &["Europe/Luxembourg"]),
+    ("CH", &["Europe/Zurich"]),
+    ("AT", &["Europe/Vienna"]),
+    ("DK", &["Europe/Copenhagen"]),
+    ("NO", &["Europe/Oslo"]),
+    ("SE", &["Europe/Stockholm"]),
+    ("FI", &["Europe/Helsinki"]),
+    ("IS", &["Atlantic/Reykjavik"]),
+    ("PL", &["Europe/Warsaw"]),
+    ("CZ", &["Europe/Prague"]),
+    ("SK", &["Europe/Bratislava"]),
+    ("HU", &["Europe/Budapest"]),
+    ("RO", &["Europe/Bucharest"]),
+    ("BG", &["Europe/Sofia"]),
+    ("GR", &["Europe/Athens"]),
+    ("HR", &["Europe/Zagreb"]),
+    ("SI", &["Europe/Ljubljana"]),
+    ("RS", &["Europe/Belgrade"]),
+    ("UA", &["Europe/Kyiv"]),
+    ("EE", &["Europe/Tallinn"]),
+    ("LV", &["Europe/Riga"]),
+    ("LT", &["Europe/Vilnius"]),
+    ("MT", &["Europe/Malta"]),
+    ("CY", &["Asia/Nicosia"]),
+    ("TR", &["Europe/Istanbul"]),
+    ("IL", &["Asia/Jerusalem"]),
+    ("AE", &["Asia/Dubai"]),
+    ("SA", &["Asia/Riyadh"]),
+    ("QA", &["Asia/Qatar"]),
+    ("EG", &["Africa/Cairo"]),
+    ("ZA", &["Africa/Johannesburg"]),
+    ("NG", &["Africa/Lagos"]),
+    ("KE", &["Africa/Nairobi"]),
+    ("MA", &["Africa/Casablanca"]),
+    ("IN", &["Asia/Kolkata"]),
+    ("PK", &["Asia/Karachi"]),
+    ("BD", &["Asia/Dhaka"]),
+    ("LK", &["Asia/Colombo"]),
+    ("CN", &["Asia/Shanghai"]),
+    ("HK", &["Asia/Hong_Kong"]),
+    ("TW", &["Asia/Taipei"]),
+    ("JP", &["Asia/Tokyo"]),
+    ("KR", &["Asia/Seoul"]),
+    ("SG", &["Asia/Singapore"]),
+    ("MY", &["Asia/Kuala_Lumpur"]),
+    ("TH", &["Asia/Bangkok"]),
+    ("VN", &["Asia/Ho_Chi_Minh"]),
+    ("PH", &["Asia/Manila"]),
+    ("AR", &["America/Argentina/Buenos_Aires"]),
+    ("CO", &["America/Bogota"]),
+    ("PE", &["America/Lima"]),
+    ("VE", &["America/Caracas"]),
+    ("UY", &["America/Montevideo"]),
+    ("CR", &["America/Costa_Rica"]),
+    ("PA", &["America/Panama"]),
+    ("GT", &["America/Guatemala"]),
+    ("PR", &["America/Puerto_Rico"]),
+    ("DO", &["America/Santo_Domingo"]),
+    ("JM", &["America/Jamaica"]),
+    ("BS", &["America/Nassau"]),
+    ("BB", &["America/Barbados"]),
+    ("TT", &["America/Port_of_Spain"]),
+    ("BM", &["Atlantic/Bermuda"]),
+    ("KY", &["America/Cayman"]),
+    ("VI", &["America/St_Thomas"]),
+    ("GU", &["Pacific/Guam"]),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(rfc3339: &str) -> i64 {
+        chrono::DateTime::parse_from_rfc3339(rfc3339)
+            .unwrap()
+            .timestamp_millis()
+    }
+
+    #[test]
+    fn every_table_zone_is_a_real_iana_zone() {
+        for (zone, _) in NANP_AREA_CODES {
+            assert!(zone.parse::<Tz>().is_ok(), "{zone}");
+        }
+        for (country, zones) in COUNTRY_ZONES {
+            for zone in *zones {
+                assert!(zone.parse::<Tz>().is_ok(), "{country}: {zone}");
+            }
+        }
+    }
+
+    #[test]
+    fn no_area_code_is_listed_in_two_zones() {
+        let mut seen = std::collections::HashSet::new();
+        for (_, codes) in NANP_AREA_CODES {
+            for code in *codes {
+                assert!(seen.insert(*code), "area code {code} listed twice");
+            }
+        }
+    }
+
+    #[test]
+    fn explicit_zone_wins_over_the_number() {
+        assert_eq!(
+            resolve("Europe/Paris", "+14155552671"),
+            Zones::One(chrono_tz::Europe::Paris)
+        );
+    }
+
+    #[test]
+    fn area_codes_place_us_and_canadian_numbers() {
+        assert_eq!(
+            resolve("", "+14155552671"),
+            Zones::One(chrono_tz::America::Los_Angeles)
+        );
+        assert_eq!(
+            resolve("", "+12125550100"),
+            Zones::One(chrono_tz::America::New_York)
+        );
+        assert_eq!(
+            resolve("", "+14165550100"),
+            Zones::One(chrono_tz::America::Toronto)
+        );
+    }
+
+    #[test]
+    fn a_straddling_us_area_code_means_every_us_zone() {
+        match resolve("", "+18505550100") {
+            Zones::All(zones) => assert!(zones.contains(&chrono_tz::Pacific::Honolulu)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn single_zone_countries_and_caribbean_nanp() {
+        assert_eq!(
+            resolve("", "+442079460018"),
+            Zones::One(chrono_tz::Europe::London)
+        );
+        assert_eq!(
+            resolve("", "+18765550100"),
+            Zones::One(chrono_tz::America::Jamaica)
+        );
+    }
+
+    #[test]
+    fn unknown_countries_are_unknown() {
+        assert_eq!(resolve("", "+97699112233"), Zones::Unknown);
+        assert_eq!(resolve("", "garbage"), Zones::Unknown);
+    }
+
+    #[test]
+    fn window_checks_local_time() {
+        let w = Window::default();
+        // 15:00Z = 07:00 in Los Angeles (PST), 10:00 in New York.
+        let now = at("2026-03-02T15:00:00Z");
+        assert!(!w.contains(&Zones::One(chrono_tz::America::Los_Angeles), now));
+        assert!(w.contains(&Zones::One(chrono_tz::America::New_York), now));
+        assert!(!w.contains(&Zones::Unknown, now));
+        let us = resolve("", "+18505550100");
+        assert!(!w.contains(&us, now), "Honolulu is at 05:00");
+        assert!(w.contains(&us, at("2026-03-02T20:00:00Z")));
+    }
+
+    #[test]
+    fn window_bounds_are_checked() {
+        assert_eq!(Window::new(0, 0).unwrap(), Window::default());
+        assert!(Window::new(600, 540).is_err());
+        assert!(Window::new(-1, 540).is_err());
+        assert!(Window::new(0, 1441).is_err());
+    }
+}

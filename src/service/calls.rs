@@ -1,0 +1,276 @@
+//! Call outcomes: RecordCall (idempotent by the call service's id) and the call history.
+//!
+//! Recording a call is one transaction: the call row, the contact's statistics, the
+//! campaign attempt (which ends the dialer's lease), a DNC request, and closing the
+//! contact's open "Call Now" request. An inbound call from an unknown number creates the
+//! contact when the plan has room; otherwise the call is kept without a contact.
+
+use super::{Services, page};
+use crate::domain::contact::{NewContact, check_phone};
+use crate::domain::dnc::DncSource;
+use crate::domain::{Phone, Region, Validation};
+use crate::entity::{call, contact};
+use crate::error::{Error, Result};
+use crate::store::{self, calls::request_status, dnc::Change};
+use sea_orm::{ActiveValue::Set, DatabaseTransaction, NotSet};
+
+/// Stored direction names.
+pub const INBOUND: &str = "INBOUND";
+/// Stored direction names.
+pub const OUTBOUND: &str = "OUTBOUND";
+/// The stored outcome that also means "do not call me again".
+pub const DNC_REQUESTED: &str = "DNC_REQUESTED";
+
+/// A call as posted by the call service (enums already checked, as stored names).
+#[derive(Debug, Clone, Default)]
+pub struct CallInput {
+    pub external_id: String,
+    pub contact_id: Option<i64>,
+    /// The other party's number as given ("" when only the contact is given).
+    pub phone: String,
+    pub region: Option<Region>,
+    pub direction: String,
+    pub campaign_id: String,
+    pub started_at: i64,
+    pub duration_seconds: i64,
+    pub outcome: String,
+    pub sentiment: String,
+    pub recording_url: String,
+    pub transcript: String,
+    pub transcript_url: String,
+    pub dnc_requested: bool,
+    pub dialer_id: String,
+}
+
+/// A stored call, and whether this request stored it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub call: call::Model,
+    pub created: bool,
+}
+
+/// Whether a repeat of an external id carries the same call as the stored one.
+fn same_call(stored: &call::Model, input: &CallInput, phone: Option<&Phone>) -> bool {
+    input
+        .contact_id
+        .is_none_or(|id| stored.contact_id == Some(id))
+        && phone.is_none_or(|p| p.e164() == stored.phone)
+        && stored.direction == input.direction
+        && stored.campaign_id == input.campaign_id
+        && stored.started_at == input.started_at
+        && stored.duration_seconds == input.duration_seconds
+        && stored.outcome == input.outcome
+        && stored.sentiment == input.sentiment
+        && stored.recording_url == input.recording_url
+        && stored.transcript == input.transcript
+        && stored.transcript_url == input.transcript_url
+        && stored.dnc_requested == input.dnc_requested
+        && stored.dialer_id == input.dialer_id
+}
+
+fn repeat(stored: call::Model, input: &CallInput, phone: Option<&Phone>) -> Result<Recorded> {
+    if same_call(&stored, input, phone) {
+        Ok(Recorded {
+            call: stored,
+            created: false,
+        })
+    } else {
+        Err(Error::AlreadyExists(format!(
+            "call {} was already recorded (id {}) with different content",
+            input.external_id, stored.id
+        )))
+    }
+}
+
+impl Services {
+    /// Records a call's outcome; see the module docs.
+    pub async fn record_call(&self, account_id: &str, input: CallInput) -> Result<Recorded> {
+        let region = self.account_region(account_id).await?;
+        let phone = if input.phone.trim().is_empty() {
+            None
+        } else {
+            Some(
+                check_phone(
+                    &input.phone,
+                    input.region.or(Some(region)),
+                    Validation::Lenient,
+                    "call.phone",
+                )
+                .map_err(|v| Error::Invalid(vec![v]))?,
+            )
+        };
+        let txn = store::begin_write(&self.db).await?;
+        if let Some(stored) =
+            store::calls::by_external_id(&txn, account_id, &input.external_id).await?
+        {
+            return repeat(stored, &input, phone.as_ref());
+        }
+        match self
+            .record_new(&txn, account_id, &input, phone.as_ref())
+            .await
+        {
+            Ok(call) => {
+                txn.commit().await?;
+                Ok(Recorded {
+                    call,
+                    created: true,
+                })
+            }
+            // Another replica recorded the same id in between (PostgreSQL): compare.
+            Err(e) if store::is_unique_violation(&e) => {
+                txn.rollback().await?;
+                let stored = store::calls::by_external_id(&self.db, account_id, &input.external_id)
+                    .await?
+                    .ok_or(e)?;
+                repeat(stored, &input, phone.as_ref())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn record_new(
+        &self,
+        txn: &DatabaseTransaction,
+        account_id: &str,
+        input: &CallInput,
+        phone: Option<&Phone>,
+    ) -> Result<call::Model> {
+        let now = self.now();
+        let contact = match (input.contact_id, phone) {
+            (Some(id), _) => {
+                let c = store::contacts::get(txn, account_id, id).await?;
+                if let Some(p) = phone
+                    && p.e164() != c.phone
+                {
+                    return Err(Error::invalid(
+                        "call.phone",
+                        format!("{} is not the phone of contact {id}", p.e164()),
+                    ));
+                }
+                Some(c)
+            }
+            (None, Some(p)) => {
+                match store::contacts::find_by_phone(txn, account_id, p.e164()).await? {
+                    Some(c) => Some(c),
+                    None if input.direction == INBOUND => {
+                        self.create_caller(txn, account_id, p, now).await?
+                    }
+                    None => None,
+                }
+            }
+            (None, None) => {
+                return Err(Error::invalid(
+                    "call",
+                    "give contact_id or phone to say who was called",
+                ));
+            }
+        };
+        let phone_e164 = contact
+            .as_ref()
+            .map(|c| c.phone.clone())
+            .or_else(|| phone.map(|p| p.e164().to_string()))
+            .unwrap_or_default();
+        let row = call::ActiveModel {
+            id: NotSet,
+            account_id: Set(account_id.to_string()),
+            external_id: Set(input.external_id.clone()),
+            contact_id: Set(contact.as_ref().map(|c| c.id)),
+            phone: Set(phone_e164.clone()),
+            direction: Set(input.direction.clone()),
+            campaign_id: Set(input.campaign_id.clone()),
+            started_at: Set(input.started_at),
+            duration_seconds: Set(input.duration_seconds),
+            outcome: Set(input.outcome.clone()),
+            sentiment: Set(input.sentiment.clone()),
+            recording_url: Set(input.recording_url.clone()),
+            transcript: Set(input.transcript.clone()),
+            transcript_url: Set(input.transcript_url.clone()),
+            dnc_requested: Set(input.dnc_requested),
+            dialer_id: Set(input.dialer_id.clone()),
+            created_at: Set(now),
+        };
+        let stored = store::calls::insert(txn, row).await?;
+        if let Some(c) = &contact {
+            store::calls::add_to_stats(
+                txn,
+                c.id,
+                input.started_at,
+                input.duration_seconds,
+                &input.outcome,
+                now,
+            )
+            .await?;
+            if !input.campaign_id.is_empty() && input.direction == OUTBOUND {
+                store::campaigns::record_attempt(
+                    txn,
+                    account_id,
+                    &input.campaign_id,
+                    c.id,
+                    input.started_at,
+                )
+                .await?;
+            }
+            store::calls::close_requests(txn, account_id, c.id, request_status::DONE, now).await?;
+        }
+        if input.dnc_requested || input.outcome == DNC_REQUESTED {
+            let reason = format!("requested during call {}", input.external_id);
+            let actor = if input.dialer_id.is_empty() {
+                "call-service"
+            } else {
+                &input.dialer_id
+            };
+            let change = Change {
+                source: DncSource::CallRequest.as_str(),
+                reason: &reason,
+                actor,
+                at: now,
+            };
+            super::dnc::add_dnc(txn, account_id, &phone_e164, &change).await?;
+        }
+        Ok(stored)
+    }
+
+    /// Creates the contact for an unknown inbound number when the plan has room.
+    async fn create_caller(
+        &self,
+        txn: &DatabaseTransaction,
+        account_id: &str,
+        phone: &Phone,
+        now: i64,
+    ) -> Result<Option<contact::Model>> {
+        if store::accounts::reserve_slots(txn, account_id, 1, now).await? == 0 {
+            return Ok(None);
+        }
+        let new = NewContact {
+            phone: phone.clone(),
+            first_name: String::new(),
+            last_name: String::new(),
+            email: None,
+            company: String::new(),
+            title: String::new(),
+            custom_fields: Default::default(),
+            time_zone: String::new(),
+        };
+        let dnc = store::dnc::entry(txn, account_id, phone.e164()).await?;
+        let row = super::contacts::new_row(account_id, &new, dnc.as_ref(), None, now);
+        Ok(Some(store::contacts::insert(txn, row).await?))
+    }
+
+    /// A page of calls (one contact's, or the account's), newest first.
+    pub async fn list_calls(
+        &self,
+        account_id: &str,
+        contact_id: Option<i64>,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<(Vec<call::Model>, String)> {
+        store::accounts::get(&self.db, account_id).await?;
+        if let Some(id) = contact_id {
+            store::contacts::get(&self.db, account_id, id).await?;
+        }
+        let size = page::page_size(page_size);
+        let before = page::decode(page_token)?;
+        let rows = store::calls::list(&self.db, account_id, contact_id, before, size + 1).await?;
+        Ok(page::split(rows, size, |c| c.id))
+    }
+}

@@ -1,0 +1,284 @@
+//! The Do-Not-Call list: mark and clear (contacts and/or bare numbers), check numbers
+//! (failing closed), and the history of changes.
+//!
+//! Marking a number, in one transaction: the list entry, a history row, the contact's
+//! status, revoking every dialer lease on it and cancelling its open call requests — so
+//! from the commit on, no campaign and no dialer can reach it.
+
+use super::bulk::{BulkCounts, Walk};
+use super::{Services, page};
+use crate::domain::contact::check_phone;
+use crate::domain::dnc::DncSource;
+use crate::domain::filter::{ContactStatus, Selection};
+use crate::domain::{Phone, Region, Validation};
+use crate::entity::{dnc_entry, dnc_event};
+use crate::error::{Error, Result};
+use crate::store::{self, calls::request_status, dnc::Change};
+use sea_orm::ConnectionTrait;
+
+/// Most numbers in one MarkDnc/ClearDnc/CheckDnc request.
+pub const MAX_PHONES: usize = 10_000;
+
+/// What a DNC change applies to.
+#[derive(Debug, Clone, Default)]
+pub struct DncTargets {
+    /// Contacts by id or filter.
+    pub selection: Option<Selection>,
+    /// Bare numbers as given (parsed with `region`, else the account's).
+    pub phones: Vec<String>,
+    pub region: Option<Region>,
+}
+
+/// One number's DNC state.
+#[derive(Debug, Clone)]
+pub struct DncCheck {
+    pub phone: String,
+    /// E.164, "" when it could not be parsed.
+    pub e164: String,
+    /// Listed, or unparseable (fail closed).
+    pub dnc: bool,
+    pub entry: Option<dnc_entry::Model>,
+    pub error: String,
+}
+
+/// Puts `phone` on the list and applies it to its contact, inside the caller's write
+/// transaction. Returns whether anything changed (a new entry, or a contact flipped).
+pub(crate) async fn add_dnc<C: ConnectionTrait>(
+    txn: &C,
+    account_id: &str,
+    phone: &str,
+    change: &Change<'_>,
+) -> Result<bool> {
+    let added = store::dnc::add(txn, account_id, phone, change).await?;
+    let holder =
+        store::dnc::set_contact_dnc(txn, account_id, phone, change.source, change.at).await?;
+    if let Some((id, _)) = holder {
+        store::campaigns::revoke_leases(txn, account_id, id).await?;
+        store::calls::close_requests(txn, account_id, id, request_status::CANCELLED, change.at)
+            .await?;
+    }
+    if added {
+        store::dnc::record_event(txn, account_id, phone, true, change, holder.map(|h| h.0)).await?;
+    }
+    Ok(added || holder.is_some_and(|h| h.1))
+}
+
+/// Takes `phone` off the list and reactivates its contact. Returns whether anything
+/// changed.
+async fn remove_dnc<C: ConnectionTrait>(
+    txn: &C,
+    account_id: &str,
+    phone: &str,
+    change: &Change<'_>,
+) -> Result<bool> {
+    let removed = store::dnc::remove(txn, account_id, phone).await?;
+    let holder = store::contacts::find_by_phone(txn, account_id, phone).await?;
+    let was_dnc = holder
+        .as_ref()
+        .is_some_and(|c| ContactStatus::from_stored(&c.status) == ContactStatus::Dnc);
+    if !removed && !was_dnc {
+        return Ok(false);
+    }
+    let holder = store::dnc::set_contact_active(txn, account_id, phone, change.at).await?;
+    store::dnc::record_event(txn, account_id, phone, false, change, holder.map(|h| h.0)).await?;
+    Ok(true)
+}
+
+async fn apply<C: ConnectionTrait>(
+    txn: &C,
+    account_id: &str,
+    phone: &str,
+    change: &Change<'_>,
+    dir: Direction,
+) -> Result<bool> {
+    match dir {
+        Direction::Mark => add_dnc(txn, account_id, phone, change).await,
+        Direction::Clear => remove_dnc(txn, account_id, phone, change).await,
+    }
+}
+
+/// Which way a change goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Mark,
+    Clear,
+}
+
+impl Services {
+    /// Puts contacts and/or numbers on the DNC list.
+    pub async fn mark_dnc(
+        &self,
+        account_id: &str,
+        targets: DncTargets,
+        source: DncSource,
+        reason: &str,
+        actor: &str,
+    ) -> Result<BulkCounts> {
+        let change = Change {
+            source: source.as_str(),
+            reason,
+            actor,
+            at: self.now(),
+        };
+        self.apply_dnc(account_id, targets, &change, Direction::Mark)
+            .await
+    }
+
+    /// Takes contacts and/or numbers off the DNC list: a manual act, so `actor` is
+    /// required; the only way a DNC contact becomes ACTIVE again.
+    pub async fn clear_dnc(
+        &self,
+        account_id: &str,
+        targets: DncTargets,
+        reason: &str,
+        actor: &str,
+    ) -> Result<BulkCounts> {
+        if actor.trim().is_empty() {
+            return Err(Error::invalid(
+                "actor",
+                "is required: clearing DNC is a manual act by a named person",
+            ));
+        }
+        let change = Change {
+            source: DncSource::Manual.as_str(),
+            reason,
+            actor,
+            at: self.now(),
+        };
+        self.apply_dnc(account_id, targets, &change, Direction::Clear)
+            .await
+    }
+
+    async fn apply_dnc(
+        &self,
+        account_id: &str,
+        targets: DncTargets,
+        change: &Change<'_>,
+        dir: Direction,
+    ) -> Result<BulkCounts> {
+        let region = self.account_region(account_id).await?;
+        let mut counts = BulkCounts::default();
+        let unchanged = match dir {
+            Direction::Mark => "already_dnc",
+            Direction::Clear => "not_dnc",
+        };
+        if let Some(selection) = &targets.selection {
+            let mut walk = Walk::new(account_id, selection);
+            loop {
+                let txn = store::begin_write(&self.db).await?;
+                let chunk = walk.next(&txn).await?;
+                for (_, phone, _) in &chunk {
+                    counts.matched += 1;
+                    if apply(&txn, account_id, phone, change, dir).await? {
+                        counts.changed += 1;
+                    } else {
+                        counts.skip(unchanged, 1);
+                    }
+                }
+                txn.commit().await?;
+                if chunk.is_empty() {
+                    break;
+                }
+            }
+            counts.skip("not_found", walk.not_found());
+        }
+        let mut valid = Vec::new();
+        for raw in &targets.phones {
+            match parse_phone(raw, targets.region.or(Some(region))) {
+                Ok(p) => valid.push(p.e164().to_string()),
+                Err(_) => counts.skip("invalid_phone", 1),
+            }
+        }
+        valid.sort();
+        valid.dedup();
+        for chunk in valid.chunks(super::bulk::CHUNK as usize) {
+            let txn = store::begin_write(&self.db).await?;
+            for phone in chunk {
+                counts.matched += 1;
+                if apply(&txn, account_id, phone, change, dir).await? {
+                    counts.changed += 1;
+                } else {
+                    counts.skip(unchanged, 1);
+                }
+            }
+            txn.commit().await?;
+        }
+        Ok(counts)
+    }
+
+    /// The DNC state of each number, in order. An unparseable number is reported as DNC
+    /// with the reason (fail closed: the caller must not dial what we cannot check).
+    pub async fn check_dnc(
+        &self,
+        account_id: &str,
+        phones: &[String],
+        region: Option<Region>,
+    ) -> Result<Vec<DncCheck>> {
+        let region = region.or(Some(self.account_region(account_id).await?));
+        let parsed: Vec<_> = phones.iter().map(|p| parse_phone(p, region)).collect();
+        let e164s: Vec<String> = parsed
+            .iter()
+            .filter_map(|p| p.as_ref().ok().map(|p| p.e164().to_string()))
+            .collect();
+        let entries = store::dnc::entries(&self.db, account_id, &e164s).await?;
+        Ok(phones
+            .iter()
+            .zip(parsed)
+            .map(|(raw, parsed)| match parsed {
+                Ok(p) => {
+                    let entry = entries.iter().find(|e| e.phone == p.e164()).cloned();
+                    DncCheck {
+                        phone: raw.clone(),
+                        e164: p.e164().to_string(),
+                        dnc: entry.is_some(),
+                        entry,
+                        error: String::new(),
+                    }
+                }
+                Err(reason) => DncCheck {
+                    phone: raw.clone(),
+                    e164: String::new(),
+                    dnc: true,
+                    entry: None,
+                    error: reason,
+                },
+            })
+            .collect())
+    }
+
+    /// A page of the DNC history (one number's when `phone` is given), newest first.
+    pub async fn list_dnc_events(
+        &self,
+        account_id: &str,
+        phone: &str,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<(Vec<dnc_event::Model>, String)> {
+        let region = self.account_region(account_id).await?;
+        let phone = if phone.trim().is_empty() {
+            None
+        } else {
+            Some(
+                parse_phone(phone, Some(region))
+                    .map_err(|reason| Error::invalid("phone", reason))?,
+            )
+        };
+        let size = page::page_size(page_size);
+        let before = page::decode(page_token)?;
+        let rows = store::dnc::events(
+            &self.db,
+            account_id,
+            phone.as_ref().map(Phone::e164),
+            before,
+            size + 1,
+        )
+        .await?;
+        Ok(page::split(rows, size, |e| e.id))
+    }
+}
+
+/// DNC numbers are parsed leniently: listing a number must not fail because its range is
+/// not (yet) assigned.
+fn parse_phone(raw: &str, region: Option<Region>) -> std::result::Result<Phone, String> {
+    check_phone(raw, region, Validation::Lenient, "phone").map_err(|v| v.reason)
+}

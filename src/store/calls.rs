@@ -1,0 +1,233 @@
+//! Recorded calls, the call statistics kept on contacts, and "Call Now" requests.
+
+use crate::entity::{call, call_request, contact};
+use crate::error::Result;
+use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, LockBehavior, LockType};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait,
+};
+
+/// The call with this external id in the account, if recorded.
+pub async fn by_external_id<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    external_id: &str,
+) -> Result<Option<call::Model>> {
+    Ok(call::Entity::find()
+        .filter(call::Column::AccountId.eq(account_id))
+        .filter(call::Column::ExternalId.eq(external_id))
+        .one(db)
+        .await?)
+}
+
+/// Inserts a call. A taken external id surfaces as a unique violation.
+pub async fn insert<C: ConnectionTrait>(db: &C, row: call::ActiveModel) -> Result<call::Model> {
+    Ok(row.insert(db).await?)
+}
+
+/// A page of calls, newest first (by id), before the keyset cursor; one contact's when
+/// `contact_id` is given.
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    contact_id: Option<i64>,
+    before_id: Option<i64>,
+    limit: u64,
+) -> Result<Vec<call::Model>> {
+    let mut q = call::Entity::find().filter(call::Column::AccountId.eq(account_id));
+    if let Some(c) = contact_id {
+        q = q.filter(call::Column::ContactId.eq(c));
+    }
+    if let Some(b) = before_id {
+        q = q.filter(call::Column::Id.lt(b));
+    }
+    Ok(q.order_by_desc(call::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Adds a call to a contact's statistics in one statement (no read-modify-write, so
+/// concurrent calls for one contact never lose a count): count and talk time add up;
+/// last called time and outcome follow the call that started latest.
+pub async fn add_to_stats<C: ConnectionTrait>(
+    db: &C,
+    contact_id: i64,
+    started_at: i64,
+    duration_seconds: i64,
+    outcome: &str,
+    now: i64,
+) -> Result<()> {
+    use contact::Column;
+    let newer = || {
+        Expr::col(Column::LastCalledAt)
+            .is_null()
+            .or(Expr::col(Column::LastCalledAt).lte(started_at))
+    };
+    let last_at = CaseStatement::new()
+        .case(newer(), Expr::val(started_at))
+        .finally(Expr::col(Column::LastCalledAt));
+    let last_outcome = CaseStatement::new()
+        .case(newer(), Expr::val(outcome))
+        .finally(Expr::col(Column::LastOutcome));
+    contact::Entity::update_many()
+        .col_expr(Column::CallCount, Expr::col(Column::CallCount).add(1))
+        .col_expr(
+            Column::TotalTalkSeconds,
+            Expr::col(Column::TotalTalkSeconds).add(duration_seconds),
+        )
+        // Both CASEs compare with the old last_called_at: every SET expression sees the
+        // row as it was, on both backends.
+        .col_expr(Column::LastOutcome, last_outcome.into())
+        .col_expr(Column::LastCalledAt, last_at.into())
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.eq(contact_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Call request states.
+pub mod request_status {
+    /// Waiting for a telephony worker.
+    pub const PENDING: &str = "PENDING";
+    /// Leased to a worker.
+    pub const CLAIMED: &str = "CLAIMED";
+    /// Its call was recorded.
+    pub const DONE: &str = "DONE";
+    /// Dropped: the contact became DNC.
+    pub const CANCELLED: &str = "CANCELLED";
+}
+
+/// Inserts a call request.
+pub async fn insert_request<C: ConnectionTrait>(
+    db: &C,
+    row: call_request::ActiveModel,
+) -> Result<call_request::Model> {
+    Ok(row.insert(db).await?)
+}
+
+/// The contact's open (pending or claimed) request, if any.
+pub async fn open_request<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    contact_id: i64,
+) -> Result<Option<call_request::Model>> {
+    use request_status::*;
+    Ok(call_request::Entity::find()
+        .filter(call_request::Column::AccountId.eq(account_id))
+        .filter(call_request::Column::ContactId.eq(contact_id))
+        .filter(call_request::Column::Status.is_in([PENDING, CLAIMED]))
+        .order_by_asc(call_request::Column::Id)
+        .one(db)
+        .await?)
+}
+
+/// Closes the contact's open requests with `status` (DONE or CANCELLED).
+pub async fn close_requests<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    contact_id: i64,
+    status: &str,
+    now: i64,
+) -> Result<u64> {
+    use request_status::*;
+    let res = call_request::Entity::update_many()
+        .col_expr(call_request::Column::Status, Expr::value(status))
+        .col_expr(call_request::Column::DoneAt, Expr::value(now))
+        .col_expr(
+            call_request::Column::LeaseOwner,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            call_request::Column::LeaseExpiresAt,
+            Expr::value(Option::<i64>::None),
+        )
+        .filter(call_request::Column::AccountId.eq(account_id))
+        .filter(call_request::Column::ContactId.eq(contact_id))
+        .filter(call_request::Column::Status.is_in([PENDING, CLAIMED]))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
+}
+
+/// Locks up to `limit` claimable requests (pending, or claimed with an expired lease),
+/// oldest first, inside the caller's write transaction. PostgreSQL: `FOR UPDATE SKIP
+/// LOCKED`, so concurrent workers take different requests; SQLite twin: the same query in
+/// the `BEGIN IMMEDIATE` transaction, which already excludes other writers.
+pub async fn lock_claimable_requests<C: ConnectionTrait>(
+    txn: &C,
+    account_id: Option<&str>,
+    now: i64,
+    limit: u64,
+) -> Result<Vec<call_request::Model>> {
+    use call_request::Column;
+    use request_status::*;
+    let mut q = call_request::Entity::find()
+        .filter(
+            sea_orm::Condition::any()
+                .add(Column::Status.eq(PENDING))
+                .add(
+                    Column::Status
+                        .eq(CLAIMED)
+                        .and(Column::LeaseExpiresAt.lte(now)),
+                ),
+        )
+        .order_by_asc(Column::Id)
+        .limit(limit);
+    if let Some(a) = account_id {
+        q = q.filter(Column::AccountId.eq(a));
+    }
+    match super::backend(txn) {
+        DbBackend::Postgres => {
+            let mut stmt = q.into_query();
+            stmt.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+            Ok(call_request::Entity::find()
+                .from_raw_sql(txn.get_database_backend().build(&stmt))
+                .all(txn)
+                .await?)
+        }
+        _ => Ok(q.all(txn).await?),
+    }
+}
+
+/// Leases requests to a worker.
+pub async fn lease_requests<C: ConnectionTrait>(
+    txn: &C,
+    ids: &[i64],
+    worker: &str,
+    until: i64,
+) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    call_request::Entity::update_many()
+        .col_expr(
+            call_request::Column::Status,
+            Expr::value(request_status::CLAIMED),
+        )
+        .col_expr(call_request::Column::LeaseOwner, Expr::value(worker))
+        .col_expr(call_request::Column::LeaseExpiresAt, Expr::value(until))
+        .filter(call_request::Column::Id.is_in(ids.iter().copied()))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// Marks requests cancelled (their contact became DNC).
+pub async fn cancel_requests<C: ConnectionTrait>(txn: &C, ids: &[i64], now: i64) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    call_request::Entity::update_many()
+        .col_expr(
+            call_request::Column::Status,
+            Expr::value(request_status::CANCELLED),
+        )
+        .col_expr(call_request::Column::DoneAt, Expr::value(now))
+        .filter(call_request::Column::Id.is_in(ids.iter().copied()))
+        .exec(txn)
+        .await?;
+    Ok(())
+}

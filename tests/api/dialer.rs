@@ -1,0 +1,553 @@
+//! The dialer's feed: leases, eligibility (DNC, attempts, spacing, calling windows across
+//! time zones), concurrent dialers on two servers, the stream, Call Now and templates.
+
+use crate::helpers::{TestApp, clock_at, ms_at, outbound, rules};
+use contactd::pb;
+use std::collections::HashSet;
+use tokio_stream::StreamExt;
+use tonic::Code;
+
+both!(
+    a_claim_leases_each_contact_to_one_dialer_until_the_lease_ends,
+    dnc_contact_is_never_claimed_by_a_dialer,
+    attempts_and_retry_spacing_limit_claims,
+    calling_windows_follow_each_contacts_local_time,
+    concurrent_dialers_on_two_servers_never_receive_the_same_contact,
+    the_stream_feeds_batches_of_leased_contacts,
+    released_leases_can_be_claimed_again,
+    check_dialable_explains_unknown_and_non_member,
+    membership_counts_dnc_refusals_and_repeats,
+    call_now_refuses_a_dnc_contact,
+    a_call_request_is_claimed_once_and_done_when_the_call_is_recorded,
+    a_call_request_whose_contact_became_dnc_is_dropped,
+    a_waiting_claim_receives_a_request_made_while_it_waits,
+    templates_substitute_fields_with_fallbacks,
+);
+
+/// A whole-day window: for servers that run on the wall clock.
+fn all_day() -> Option<pb::DialRules> {
+    Some(rules(0, 0, (0, 1440)))
+}
+
+fn ids_of(batch: &[pb::DialableContact]) -> Vec<i64> {
+    batch
+        .iter()
+        .map(|d| d.contact.as_ref().unwrap().id)
+        .collect()
+}
+
+/// `n` New York contacts (+1 212) in campaign "camp".
+async fn members(app: &TestApp, acc: &str, n: usize) -> Vec<i64> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        let c = app
+            .contact(acc, &format!("+1212{:07}", 2_000_000 + i), "X")
+            .await;
+        out.push(c.id);
+    }
+    app.add_to_campaign(acc, "camp", &out).await;
+    out
+}
+
+async fn a_claim_leases_each_contact_to_one_dialer_until_the_lease_ends(app: TestApp) {
+    let clock = clock_at("2026-03-02T18:00:00Z");
+    let app = app.with_clock(&clock).await;
+    let acc = app.account(pb::Plan::Professional).await;
+    let all = members(&app, &acc, 3).await;
+    let first = app.claim(&acc, "camp", "d1", 2, None).await;
+    assert_eq!(first.len(), 2);
+    assert_eq!(first[0].attempts, 0);
+    assert_eq!(first[0].time_zone, "America/New_York");
+    assert_eq!(
+        first[0].lease_expire_time.as_ref().unwrap().seconds * 1000,
+        ms_at("2026-03-02T18:01:00Z")
+    );
+    let second = app.claim(&acc, "camp", "d2", 10, None).await;
+    assert_eq!(second.len(), 1);
+    let mut got: Vec<i64> = ids_of(&first).into_iter().chain(ids_of(&second)).collect();
+    got.sort();
+    assert_eq!(got, all);
+    assert!(app.claim(&acc, "camp", "d3", 10, None).await.is_empty());
+    let held = app.check_dialable(&acc, all[0], "camp", "d3", None).await;
+    assert_eq!(held.reason, pb::NotDialableReason::Leased as i32);
+
+    clock.advance_ms(60_000);
+    assert_eq!(app.claim(&acc, "camp", "d3", 10, None).await.len(), 3);
+}
+
+async fn dnc_contact_is_never_claimed_by_a_dialer(app: TestApp) {
+    let clock = clock_at("2026-03-02T18:00:00Z");
+    let app = app.with_clock(&clock).await;
+    let acc = app.account(pb::Plan::Professional).await;
+    let all = members(&app, &acc, 3).await;
+    app.mark_dnc(&acc, &[all[1]], &[], pb::DncSource::Api).await;
+    // By number too, even with no contact action.
+    app.mark_dnc(&acc, &[], &["+12122000002"], pb::DncSource::Manual)
+        .await;
+    let mut claimed = HashSet::new();
+    for _ in 0..3 {
+        claimed.extend(ids_of(&app.claim(&acc, "camp", "d1", 10, None).await));
+        clock.advance_ms(3_600_000);
+    }
+    assert_eq!(claimed, HashSet::from([all[0]]));
+    let check = app.check_dialable(&acc, all[2], "camp", "d1", None).await;
+    assert_eq!(check.reason, pb::NotDialableReason::Dnc as i32);
+}
+
+async fn attempts_and_retry_spacing_limit_claims(app: TestApp) {
+    let clock = clock_at("2026-03-02T15:00:00Z");
+    let app = app.with_clock(&clock).await;
+    let acc = app.account(pb::Plan::Professional).await;
+    let id = members(&app, &acc, 1).await[0];
+    let r = Some(rules(2, 1800, (0, 1440)));
+    for attempt in 0..2 {
+        let got = app.claim(&acc, "camp", "d1", 1, r).await;
+        assert_eq!(ids_of(&got), [id], "attempt {attempt}");
+        assert_eq!(got[0].attempts, attempt);
+        let now = clock.now_rfc3339();
+        app.record_call(
+            &acc,
+            outbound(
+                &format!("call-{attempt}"),
+                id,
+                "camp",
+                &now,
+                pb::CallOutcome::NoAnswer,
+            ),
+        )
+        .await
+        .unwrap();
+        // The recorded call ended the lease, but spacing holds it back.
+        assert!(app.claim(&acc, "camp", "d2", 1, r).await.is_empty());
+        let check = app.check_dialable(&acc, id, "camp", "d2", r).await;
+        let expected = if attempt == 0 {
+            pb::NotDialableReason::RetrySpacing
+        } else {
+            pb::NotDialableReason::AttemptsExhausted
+        };
+        assert_eq!(check.reason, expected as i32, "attempt {attempt}");
+        clock.advance_ms(1_799_000);
+        assert!(app.claim(&acc, "camp", "d2", 1, r).await.is_empty());
+        clock.advance_ms(1_000);
+    }
+    assert!(
+        app.claim(&acc, "camp", "d2", 1, r).await.is_empty(),
+        "2 attempts max"
+    );
+    let preview = app
+        .client
+        .clone()
+        .preview_dialable(pb::PreviewDialableRequest {
+            account_id: acc.clone(),
+            campaign_id: "camp".into(),
+            rules: r,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((preview.members, preview.attempts_exhausted), (1, 1));
+}
+
+trait Rfc {
+    fn now_rfc3339(&self) -> String;
+}
+
+impl Rfc for contactd::domain::clock::FixedClock {
+    fn now_rfc3339(&self) -> String {
+        use contactd::domain::Clock;
+        chrono::DateTime::from_timestamp_millis(self.now_ms())
+            .unwrap()
+            .to_rfc3339()
+    }
+}
+
+async fn calling_windows_follow_each_contacts_local_time(app: TestApp) {
+    // 15:00Z on a winter Monday: New York 10:00, Los Angeles 07:00, London 15:00,
+    // Tokyo 00:00, Honolulu 05:00.
+    let clock = clock_at("2026-03-02T15:00:00Z");
+    let app = app.with_clock(&clock).await;
+    let acc = app.account(pb::Plan::Professional).await;
+    let mut by_name = std::collections::HashMap::new();
+    for (name, phone, tz) in [
+        ("ny", "+12122345678", ""),
+        ("la", "+12132345678", ""),
+        ("london", "+442079460018", ""),
+        ("tokyo", "+81312345678", ""),
+        ("la-number-in-paris", "+13102345678", "Europe/Paris"),
+        ("florida-panhandle", "+18502345678", ""),
+    ] {
+        let c = app
+            .try_contact(
+                pb::ContactInput {
+                    phone: phone.into(),
+                    first_name: name.into(),
+                    time_zone: tz.into(),
+                    ..Default::default()
+                },
+                &acc,
+            )
+            .await
+            .unwrap();
+        by_name.insert(name, c.id);
+    }
+    let all: Vec<i64> = by_name.values().copied().collect();
+    app.add_to_campaign(&acc, "camp", &all).await;
+
+    let names = |batch: Vec<pb::DialableContact>| {
+        let mut v: Vec<String> = batch
+            .into_iter()
+            .map(|d| d.contact.unwrap().first_name)
+            .collect();
+        v.sort();
+        v
+    };
+    let got = names(app.claim(&acc, "camp", "d1", 10, None).await);
+    assert_eq!(got, ["la-number-in-paris", "london", "ny"]);
+    let la = app.check_dialable(&acc, by_name["la"], "", "", None).await;
+    assert_eq!(la.reason, pb::NotDialableReason::OutsideWindow as i32);
+    assert!(la.detail.contains("Los_Angeles"), "{}", la.detail);
+    // 850 straddles two zones: the window must hold in every US zone (Honolulu 05:00).
+    let fl = app
+        .check_dialable(&acc, by_name["florida-panhandle"], "", "", None)
+        .await;
+    assert_eq!(fl.reason, pb::NotDialableReason::OutsideWindow as i32);
+
+    // 20:00Z (the first leases have ended): Los Angeles 12:00, Honolulu 10:00, London
+    // 20:00; Paris 21:00 is past the window's exclusive end; Tokyo 05:00.
+    clock.set(ms_at("2026-03-02T20:00:00Z"));
+    let got = names(app.claim(&acc, "camp", "d2", 10, None).await);
+    assert_eq!(got, ["florida-panhandle", "la", "london", "ny"]);
+
+    // A narrower window given with the request: 09:00-10:00 local.
+    let narrow = Some(rules(0, 0, (540, 600)));
+    clock.set(ms_at("2026-03-03T00:30:00Z")); // Tokyo 09:30
+    let got = names(app.claim(&acc, "camp", "d3", 10, narrow).await);
+    assert_eq!(got, ["tokyo"]);
+}
+
+async fn concurrent_dialers_on_two_servers_never_receive_the_same_contact(app: TestApp) {
+    let replica = app.replica().await;
+    let acc = app.account(pb::Plan::Professional).await;
+    let all: HashSet<i64> = members(&app, &acc, 240).await.into_iter().collect();
+    let mut tasks = Vec::new();
+    for d in 0..8 {
+        let mut client = if d % 2 == 0 {
+            app.new_client().await
+        } else {
+            replica.new_client().await
+        };
+        let acc = acc.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let batch = client
+                    .claim_dialable_contacts(pb::ClaimDialableContactsRequest {
+                        account_id: acc.clone(),
+                        campaign_id: "camp".into(),
+                        dialer_id: format!("dialer-{d}"),
+                        max_contacts: 7,
+                        lease_seconds: 600,
+                        rules: all_day(),
+                    })
+                    .await
+                    .expect("claim")
+                    .into_inner()
+                    .contacts;
+                if batch.is_empty() {
+                    return mine;
+                }
+                mine.extend(ids_of(&batch));
+            }
+        }));
+    }
+    let mut seen = HashSet::new();
+    for t in tasks {
+        for id in t.await.unwrap() {
+            assert!(seen.insert(id), "contact {id} handed out twice");
+        }
+    }
+    assert_eq!(seen, all, "every member was handed out once");
+}
+
+async fn the_stream_feeds_batches_of_leased_contacts(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let all: HashSet<i64> = members(&app, &acc, 5).await.into_iter().collect();
+    let mut stream = app
+        .client
+        .clone()
+        .stream_dialable_contacts(pb::StreamDialableContactsRequest {
+            claim: Some(pb::ClaimDialableContactsRequest {
+                account_id: acc.clone(),
+                campaign_id: "camp".into(),
+                dialer_id: "streamer".into(),
+                max_contacts: 2,
+                lease_seconds: 600,
+                rules: all_day(),
+            }),
+            poll_interval_ms: 50,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut seen = HashSet::new();
+    while seen.len() < all.len() {
+        let batch = stream.next().await.expect("stream open").unwrap().contacts;
+        assert!(!batch.is_empty() && batch.len() <= 2);
+        for id in ids_of(&batch) {
+            assert!(seen.insert(id), "{id} twice");
+        }
+    }
+    assert_eq!(seen, all);
+    drop(stream);
+    assert!(
+        app.claim(&acc, "camp", "other", 10, all_day())
+            .await
+            .is_empty()
+    );
+}
+
+async fn released_leases_can_be_claimed_again(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    members(&app, &acc, 3).await;
+    let got = ids_of(&app.claim(&acc, "camp", "d1", 3, all_day()).await);
+    assert_eq!(got.len(), 3);
+    let released = app
+        .client
+        .clone()
+        .release_leases(pb::ReleaseLeasesRequest {
+            account_id: acc.clone(),
+            campaign_id: "camp".into(),
+            dialer_id: "d1".into(),
+            contact_ids: vec![got[0]],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .released;
+    assert_eq!(released, 1);
+    assert_eq!(
+        ids_of(&app.claim(&acc, "camp", "d2", 3, all_day()).await),
+        [got[0]]
+    );
+}
+
+async fn check_dialable_explains_unknown_and_non_member(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let c = app.contact(&acc, "+12122345678", "Ann").await;
+    let unknown = app.check_dialable(&acc, 424_242, "", "", all_day()).await;
+    assert!(!unknown.dialable);
+    assert_eq!(unknown.reason, pb::NotDialableReason::Unknown as i32);
+    let outside = app.check_dialable(&acc, c.id, "camp", "", all_day()).await;
+    assert_eq!(outside.reason, pb::NotDialableReason::NotInCampaign as i32);
+    let ok = app.check_dialable(&acc, c.id, "", "", all_day()).await;
+    assert!(ok.dialable);
+    let by_phone = app
+        .client
+        .clone()
+        .check_dialable(pb::CheckDialableRequest {
+            account_id: acc.clone(),
+            phone: "+97699112233".into(),
+            rules: all_day(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        by_phone.reason,
+        pb::NotDialableReason::Unknown as i32,
+        "a country without a known zone is never dialable"
+    );
+}
+
+async fn membership_counts_dnc_refusals_and_repeats(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let a = app.contact(&acc, "+12122345678", "A").await.id;
+    let b = app.contact(&acc, "+12122345679", "B").await.id;
+    app.mark_dnc(&acc, &[b], &[], pb::DncSource::Manual).await;
+    let r = app.add_to_campaign(&acc, "camp", &[a, b, 777_777]).await;
+    let skip = |r: &pb::BulkResult, reason: &str| {
+        r.skipped
+            .iter()
+            .find(|s| s.reason == reason)
+            .map_or(0, |s| s.count)
+    };
+    assert_eq!((r.matched, r.changed), (2, 1));
+    assert_eq!(skip(&r, "dnc_refused"), 1);
+    assert_eq!(skip(&r, "not_found"), 1);
+    let again = app.add_to_campaign(&acc, "camp", &[a]).await;
+    assert_eq!((again.changed, skip(&again, "already_member")), (0, 1));
+
+    let removed = app
+        .client
+        .clone()
+        .remove_from_campaign(pb::RemoveFromCampaignRequest {
+            account_id: acc.clone(),
+            campaign_id: "camp".into(),
+            selection: crate::helpers::ids(&[a, b]),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .result
+        .unwrap();
+    assert_eq!((removed.changed, skip(&removed, "not_member")), (1, 1));
+}
+
+async fn call_now(app: &TestApp, acc: &str, id: i64) -> Result<pb::CallRequest, tonic::Status> {
+    app.client
+        .clone()
+        .call_now(pb::CallNowRequest {
+            account_id: acc.into(),
+            contact_id: id,
+            requested_by: "agent-7".into(),
+        })
+        .await
+        .map(|r| r.into_inner().request.unwrap())
+}
+
+async fn claim_requests(
+    app: &TestApp,
+    acc: &str,
+    worker: &str,
+    wait_ms: i32,
+) -> Vec<pb::CallRequest> {
+    app.client
+        .clone()
+        .claim_call_requests(pb::ClaimCallRequestsRequest {
+            account_id: acc.into(),
+            worker_id: worker.into(),
+            max_requests: 10,
+            lease_seconds: 60,
+            wait_ms,
+        })
+        .await
+        .expect("claim call requests")
+        .into_inner()
+        .requests
+}
+
+async fn call_now_refuses_a_dnc_contact(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let c = app.contact(&acc, "+12122345678", "Ann").await;
+    app.mark_dnc(&acc, &[c.id], &[], pb::DncSource::Manual)
+        .await;
+    let err = call_now(&app, &acc, c.id).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(claim_requests(&app, &acc, "w1", 0).await.is_empty());
+}
+
+async fn a_call_request_is_claimed_once_and_done_when_the_call_is_recorded(app: TestApp) {
+    let clock = clock_at("2026-03-02T18:00:00Z");
+    let app = app.with_clock(&clock).await;
+    let acc = app.account(pb::Plan::Professional).await;
+    let c = app.contact(&acc, "+12122345678", "Ann").await;
+    let req = call_now(&app, &acc, c.id).await.unwrap();
+    assert_eq!(req.phone, "+12122345678");
+    assert_eq!(
+        call_now(&app, &acc, c.id).await.unwrap().id,
+        req.id,
+        "a double click"
+    );
+
+    let got = claim_requests(&app, &acc, "w1", 0).await;
+    assert_eq!(got.iter().map(|r| r.id).collect::<Vec<_>>(), [req.id]);
+    assert!(got[0].lease_expire_time.is_some());
+    assert!(
+        claim_requests(&app, &acc, "w2", 0).await.is_empty(),
+        "leased"
+    );
+
+    // An expired lease makes it claimable again; a recorded call closes it for good.
+    clock.advance_ms(61_000);
+    assert_eq!(claim_requests(&app, &acc, "w2", 0).await.len(), 1);
+    app.record_call(
+        &acc,
+        outbound(
+            "now-1",
+            c.id,
+            "",
+            "2026-03-02T18:01:00Z",
+            pb::CallOutcome::Answered,
+        ),
+    )
+    .await
+    .unwrap();
+    clock.advance_ms(61_000);
+    assert!(claim_requests(&app, &acc, "w3", 0).await.is_empty());
+}
+
+async fn a_call_request_whose_contact_became_dnc_is_dropped(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let c = app.contact(&acc, "+12122345678", "Ann").await;
+    call_now(&app, &acc, c.id).await.unwrap();
+    app.mark_dnc(&acc, &[], &["+12122345678"], pb::DncSource::Api)
+        .await;
+    assert!(claim_requests(&app, &acc, "w1", 0).await.is_empty());
+}
+
+async fn a_waiting_claim_receives_a_request_made_while_it_waits(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let c = app.contact(&acc, "+12122345678", "Ann").await;
+    let mut client = app.new_client().await;
+    let acc2 = acc.clone();
+    let waiting = tokio::spawn(async move {
+        client
+            .claim_call_requests(pb::ClaimCallRequestsRequest {
+                account_id: acc2,
+                worker_id: "w1".into(),
+                max_requests: 1,
+                lease_seconds: 60,
+                wait_ms: 20_000,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .requests
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let req = call_now(&app, &acc, c.id).await.unwrap();
+    let got = waiting.await.unwrap();
+    assert_eq!(got.iter().map(|r| r.id).collect::<Vec<_>>(), [req.id]);
+}
+
+async fn templates_substitute_fields_with_fallbacks(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let c = app
+        .try_contact(
+            pb::ContactInput {
+                phone: "+12122345678".into(),
+                company: "Acme".into(),
+                custom_fields: [("Pet".to_string(), "Rex".to_string())].into(),
+                ..Default::default()
+            },
+            &acc,
+        )
+        .await
+        .unwrap();
+    let render = |template: &str| pb::RenderTemplateRequest {
+        account_id: acc.clone(),
+        contact_id: c.id,
+        template: template.into(),
+    };
+    let text = app
+        .client
+        .clone()
+        .render_template(render(
+            "Hi [first_name|there], this is about [company] and [Pet]. [last_name][Notes|]",
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .text;
+    assert_eq!(text, "Hi there, this is about Acme and Rex. ");
+    let err = app
+        .client
+        .clone()
+        .render_template(render("Hi [frist_name] from [compnay]"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("[frist_name]"), "{}", err.message());
+    assert!(err.message().contains("[compnay]"), "{}", err.message());
+}
