@@ -198,12 +198,12 @@ async fn export_lists_every_field_with_call_statistics(app: TestApp) {
         )
         .await
         .unwrap();
-    app.stand_in_add_to_campaign(&acc, "spring", ann.id).await;
-    app.stand_in_add_to_campaign(&acc, "autumn", ann.id).await;
+    app.add_to_campaign(&acc, "spring", &[ann.id]).await;
+    app.add_to_campaign(&acc, "autumn", &[ann.id]).await;
     let called = ms("2026-03-02T15:00:00Z");
-    app.stand_in_call_stats(&acc, ann.id, 3, called, "ANSWERED", 95)
+    app.fixture_call_stats(&acc, ann.id, 3, called, "ANSWERED", 95)
         .await;
-    app.stand_in_mark_dnc(&acc, &bob.phone, ms("2026-03-01T09:30:00Z"))
+    app.fixture_dnc_at(&acc, &bob.phone, ms("2026-03-01T09:30:00Z"))
         .await;
 
     let csv = export_csv(&app, &acc, None, &[]).await;
@@ -293,7 +293,7 @@ async fn export_by_query_matches_names_and_phone_digits(app: TestApp) {
 
 async fn export_by_status_separates_dnc_from_active(app: TestApp) {
     let (acc, [_, bob, _, _]) = four_contacts(&app).await;
-    app.stand_in_mark_dnc(&acc, &bob.phone, 1).await;
+    app.fixture_dnc_at(&acc, &bob.phone, 1).await;
     let status = |s: pb::ContactStatus| pb::ContactFilter {
         status: s as i32,
         ..Default::default()
@@ -310,9 +310,9 @@ async fn export_by_status_separates_dnc_from_active(app: TestApp) {
 
 async fn export_by_campaign_lists_its_members(app: TestApp) {
     let (acc, [ann, _, cat, dan]) = four_contacts(&app).await;
-    app.stand_in_add_to_campaign(&acc, "camp-1", dan.id).await;
-    app.stand_in_add_to_campaign(&acc, "camp-1", ann.id).await;
-    app.stand_in_add_to_campaign(&acc, "camp-2", cat.id).await;
+    app.add_to_campaign(&acc, "camp-1", &[dan.id]).await;
+    app.add_to_campaign(&acc, "camp-1", &[ann.id]).await;
+    app.add_to_campaign(&acc, "camp-2", &[cat.id]).await;
     let filter = pb::ContactFilter {
         campaign_id: "camp-1".into(),
         ..Default::default()
@@ -322,9 +322,9 @@ async fn export_by_campaign_lists_its_members(app: TestApp) {
 
 async fn export_by_call_dates_and_never_called(app: TestApp) {
     let (acc, [ann, bob, _, _]) = four_contacts(&app).await;
-    app.stand_in_call_stats(&acc, ann.id, 1, ms("2026-03-01T10:00:00Z"), "NO_ANSWER", 0)
+    app.fixture_call_stats(&acc, ann.id, 1, ms("2026-03-01T10:00:00Z"), "NO_ANSWER", 0)
         .await;
-    app.stand_in_call_stats(&acc, bob.id, 2, ms("2026-03-03T10:00:00Z"), "ANSWERED", 30)
+    app.fixture_call_stats(&acc, bob.id, 2, ms("2026-03-03T10:00:00Z"), "ANSWERED", 30)
         .await;
     let after = pb::ContactFilter {
         last_called_after: Some(ts("2026-03-02T00:00:00Z")),
@@ -362,11 +362,11 @@ async fn campaigns_are_listed_for_dense_and_sparse_selections(app: TestApp) {
     app.seed_contacts(&acc, 0, 100).await;
     let first = app.sql_i64("SELECT MIN(id) FROM contacts").await.unwrap();
     let (second, last) = (first + 1, first + 99);
-    app.stand_in_add_to_campaign(&acc, "c1", first).await;
-    app.stand_in_add_to_campaign(&acc, "c2", second).await;
-    app.stand_in_add_to_campaign(&acc, "c2", first + 50).await;
-    app.stand_in_add_to_campaign(&acc, "c3", last).await;
-    app.stand_in_add_to_campaign(&acc, "c1", last).await;
+    app.add_to_campaign(&acc, "c1", &[first]).await;
+    app.add_to_campaign(&acc, "c2", &[second]).await;
+    app.add_to_campaign(&acc, "c2", &[first + 50]).await;
+    app.add_to_campaign(&acc, "c3", &[last]).await;
+    app.add_to_campaign(&acc, "c1", &[last]).await;
     // Ids close together are looked up by range, far apart by list: same answer.
     let dense = export_csv(&app, &acc, ids(&[first, second]), &["campaigns"]).await;
     assert_eq!(dense.column("campaigns"), ["c1", "c2"]);
@@ -655,7 +655,7 @@ async fn exported_csv_recreates_the_same_contacts(app: TestApp) {
 async fn cli_export_writes_the_filtered_csv_to_a_file(app: TestApp) {
     use clap::Parser;
     let (acc, [_, bob, _, _]) = four_contacts(&app).await;
-    app.stand_in_mark_dnc(&acc, &bob.phone, 1).await;
+    app.fixture_dnc_at(&acc, &bob.phone, 1).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("out.csv");
     let server = format!("http://{}", app.addr);
@@ -769,7 +769,7 @@ async fn bulk_delete_requires_a_selection(app: TestApp) {
 async fn dnc_entry_survives_bulk_delete(app: TestApp) {
     let acc = app.account(pb::Plan::Professional).await;
     let c = app.contact(&acc, "+14155552671", "Ann").await;
-    app.stand_in_mark_dnc(&acc, &c.phone, ms("2026-03-01T09:30:00Z"))
+    app.fixture_dnc_at(&acc, &c.phone, ms("2026-03-01T09:30:00Z"))
         .await;
     let result = bulk_delete(&app, &acc, ids(&[c.id])).await.unwrap();
     assert_eq!(result.changed, 1);
@@ -783,7 +783,7 @@ async fn dnc_entry_survives_bulk_delete(app: TestApp) {
 async fn call_records_survive_bulk_delete_unlinked(app: TestApp) {
     let acc = app.account(pb::Plan::Professional).await;
     let c = app.contact(&acc, "+14155552671", "Ann").await;
-    app.stand_in_call_stats(&acc, c.id, 1, 1_000, "ANSWERED", 60)
+    app.fixture_call_stats(&acc, c.id, 1, 1_000, "ANSWERED", 60)
         .await;
     bulk_delete(&app, &acc, ids(&[c.id])).await.unwrap();
     let call = format!("FROM calls WHERE external_id = 'call-{}'", c.id);

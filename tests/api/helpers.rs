@@ -360,10 +360,8 @@ pub fn clock_at(rfc3339: &str) -> FixedClock {
 
 // ---- direct database access -------------------------------------------------------
 //
-// Seeding many rows quickly, and STAND-INS for RPCs that land with other issues
-// (MarkDnc, AddToCampaign, RecordCall). Each stand-in writes exactly the rows the real
-// RPC writes, so tests of other features can set up that state today; replace them with
-// the RPCs once those land.
+// Seeding many rows quickly, and fixtures that write exactly the rows an RPC writes but
+// with chosen timestamps (the RPCs stamp the server's clock).
 
 impl TestApp {
     /// Runs SQL statements on the test database (values are test-controlled literals).
@@ -388,9 +386,10 @@ impl TestApp {
         row.and_then(|r| r.try_get_by_index::<Option<i64>>(0).expect("an integer"))
     }
 
-    /// STAND-IN for MarkDnc (lands with the DNC issue): puts `phone` (E.164) on the
-    /// account's DNC list with source MANUAL and marks its contact DNC.
-    pub async fn stand_in_mark_dnc(&self, account: &str, phone: &str, at_ms: i64) {
+    /// Fixture: writes the rows MarkDnc writes (list entry, contact DNC, source MANUAL)
+    /// but at a chosen time, for tests that assert exported timestamps. MarkDnc itself
+    /// is tested in `dnc.rs`.
+    pub async fn fixture_dnc_at(&self, account: &str, phone: &str, at_ms: i64) {
         self.exec_sql(&format!(
             "INSERT INTO dnc_entries (account_id, phone, source, reason, actor, created_at) \
              VALUES ('{account}', '{phone}', 'MANUAL', 'test', 'test', {at_ms}); \
@@ -400,18 +399,10 @@ impl TestApp {
         .await;
     }
 
-    /// STAND-IN for AddToCampaign (lands with the dialer issue).
-    pub async fn stand_in_add_to_campaign(&self, account: &str, campaign: &str, contact_id: i64) {
-        self.exec_sql(&format!(
-            "INSERT INTO campaign_members (account_id, campaign_id, contact_id, added_at) \
-             VALUES ('{account}', '{campaign}', {contact_id}, 0);"
-        ))
-        .await;
-    }
-
-    /// STAND-IN for RecordCall (lands with the calls issue): stores one call of the
-    /// contact and sets its call statistics as RecordCall would after `count` calls.
-    pub async fn stand_in_call_stats(
+    /// Fixture: stores one call of the contact and sets its call statistics as RecordCall
+    /// would after `count` calls, at chosen times. RecordCall itself is tested in
+    /// `calls.rs`.
+    pub async fn fixture_call_stats(
         &self,
         account: &str,
         contact_id: i64,
