@@ -159,6 +159,10 @@ impl Latencies {
         self.0.push(d);
     }
 
+    pub fn extend(&mut self, other: Latencies) {
+        self.0.extend(other.0);
+    }
+
     /// The q-quantile (0..=1) in milliseconds.
     pub fn quantile_ms(&mut self, q: f64) -> f64 {
         if self.0.is_empty() {

@@ -11,6 +11,7 @@
 //! cargo run --release --bin bench -- [--quick] [--suite search] [--backend pg|sqlite|both] [--write BENCHMARKS.md]
 //! ```
 
+mod claims;
 mod export;
 mod harness;
 mod search;
@@ -67,6 +68,11 @@ async fn main() -> anyhow::Result<()> {
     for backend in backends.iter().copied() {
         if wants("search") {
             search::run(&mut report, backend, &args.pg_url, args.quick).await?;
+        }
+    }
+    for backend in backends.iter().copied() {
+        if wants("claims") {
+            claims::run(&mut report, backend, &args.pg_url, args.quick).await?;
         }
     }
     if wants("export") && backends.contains(&Backend::Postgres) {
