@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod contacts;
 pub mod dnc;
 pub mod filter;
+pub mod import;
 
 use crate::error::{Error, Result};
 use sea_orm::{
