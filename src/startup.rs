@@ -54,12 +54,17 @@ impl Application {
             store::migrate(url).await?;
         }
         let db = store::connect(url, settings.database.db_max_connections).await?;
+        let services = Services::new(db, clock);
+        // Imports a dead server left running would otherwise say "running" forever.
+        if let Err(e) = services.fail_interrupted_imports().await {
+            tracing::warn!(error = %e, "could not mark interrupted imports as failed");
+        }
         let listener = TcpListener::bind(settings.listen).await?;
         let addr = listener.local_addr()?;
         Ok(Self {
             listener,
             addr,
-            services: Services::new(db, clock),
+            services,
             grace: Duration::from_secs(settings.shutdown_grace_secs),
         })
     }

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod contacts;
+pub mod import;
 pub mod page;
 
 use crate::domain::Clock;
