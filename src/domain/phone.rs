@@ -128,11 +128,13 @@ impl Phone {
             phonenumber::parse_with(db, region.map(|r| r.0), s).map_err(|e| parse_error(s, e))?;
         let phone = Phone::from_parsed(&parsed);
         match mode {
-            Validation::Strict if !phonenumber::is_valid_with(db, &parsed) => Err(PhoneError(format!(
-                "{} is not a valid phone number: its digits are not in any range assigned in +{} \
+            Validation::Strict if !phonenumber::is_valid_with(db, &parsed) => {
+                Err(PhoneError(format!(
+                    "{} is not a valid phone number: its digits are not in any range assigned in +{} \
                  (fictional numbers such as +1 555 01xx fail here; LENIENT validation accepts them)",
-                phone.e164, phone.country_code
-            ))),
+                    phone.e164, phone.country_code
+                )))
+            }
             Validation::Lenient if !possible_length(db, &parsed, &phone.national) => {
                 Err(PhoneError(format!(
                     "{} has {} digits after +{}, which no number in that country has",
@@ -313,7 +315,12 @@ mod tests {
 
     #[test]
     fn a_private_database_parses_like_the_shared_one() {
-        for raw in ["+1 (415) 555-2671", "+15551234567", "020 7946 0018", "+39 06 6982 1234"] {
+        for raw in [
+            "+1 (415) 555-2671",
+            "+15551234567",
+            "020 7946 0018",
+            "+39 06 6982 1234",
+        ] {
             for mode in [Validation::Strict, Validation::Lenient] {
                 let region = Some(Region::parse("GB").unwrap());
                 let shared = Phone::parse(raw, region, mode);

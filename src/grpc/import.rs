@@ -85,24 +85,26 @@ pub async fn import_contacts(
         return Err(options_first().into());
     };
     let req = options_from(options)?;
-    let input: InputStream = Box::pin(stream.map(|m| match m {
-        Ok(pb::ImportContactsRequest {
-            payload: Some(Payload::Chunk(c)),
-        }) => Ok(Input::Chunk(c)),
-        Ok(pb::ImportContactsRequest {
-            payload: Some(Payload::Rows(rows)),
-        }) => rows
-            .rows
-            .into_iter()
-            .enumerate()
-            .map(|(i, r)| convert::draft(&format!("rows.rows[{i}].contact"), r.contact))
-            .collect::<Result<Vec<_>>>()
-            .map(Input::Rows),
-        Ok(_) => Err(Error::invalid(
-            "payload",
-            "after the options, every message carries a chunk or rows",
-        )),
-        Err(status) => Err(client_error(status)),
+    let input: InputStream = Box::pin(stream.map(|m| {
+        match m {
+            Ok(pb::ImportContactsRequest {
+                payload: Some(Payload::Chunk(c)),
+            }) => Ok(Input::Chunk(c)),
+            Ok(pb::ImportContactsRequest {
+                payload: Some(Payload::Rows(rows)),
+            }) => rows
+                .rows
+                .into_iter()
+                .enumerate()
+                .map(|(i, r)| convert::draft(&format!("rows.rows[{i}].contact"), r.contact))
+                .collect::<Result<Vec<_>>>()
+                .map(Input::Rows),
+            Ok(_) => Err(Error::invalid(
+                "payload",
+                "after the options, every message carries a chunk or rows",
+            )),
+            Err(status) => Err(client_error(status)),
+        }
     }));
     let events = svc.import_contacts(req, input);
     let out = ReceiverStream::new(events).map(|e| {
@@ -267,7 +269,12 @@ fn options_from(o: pb::ImportOptions) -> Result<ImportRequest> {
         Ok(pb::DuplicatePolicy::UpdateEmpty) => DuplicatePolicy::UpdateEmpty,
         Ok(pb::DuplicatePolicy::UpdateAll) => DuplicatePolicy::UpdateAll,
         Ok(_) => DuplicatePolicy::Skip,
-        Err(_) => return Err(Error::invalid("options.duplicate_policy", "is not a policy")),
+        Err(_) => {
+            return Err(Error::invalid(
+                "options.duplicate_policy",
+                "is not a policy",
+            ));
+        }
     };
     let delimiter = match o.delimiter.as_str() {
         "" => None,

@@ -452,7 +452,16 @@ mod tests {
         assert_eq!(field_of(&m, "Title"), None);
         assert_eq!(field_of(&m, "E-mail Address"), Some(Field::Email));
         let (d, col) = m.draft(
-            &["Mr.", "Ann", "Lee", "Acme", "CTO", "+1 415 555 2671", "", "a@b.co"],
+            &[
+                "Mr.",
+                "Ann",
+                "Lee",
+                "Acme",
+                "CTO",
+                "+1 415 555 2671",
+                "",
+                "a@b.co",
+            ],
             false,
         );
         assert_eq!(col, 5, "business phone used when mobile is empty");
@@ -488,7 +497,10 @@ mod tests {
         .unwrap();
         assert_eq!(m.unmapped(), ["Record ID"]);
         let (d, _) = m.draft(&["1", "", "+1", "", "Ann Lee"], false);
-        assert_eq!((d.first_name.as_str(), d.last_name.as_str()), ("Ann", "Lee"));
+        assert_eq!(
+            (d.first_name.as_str(), d.last_name.as_str()),
+            ("Ann", "Lee")
+        );
     }
 
     #[test]

@@ -106,7 +106,9 @@ pub enum Parsed {
     Header(Header),
     Rows(Vec<Row>),
     /// Every row was sent; the final encoding (it may have fallen back to Windows-1252).
-    End { encoding: String },
+    End {
+        encoding: String,
+    },
 }
 
 /// Runs the worker to the end of the input (blocking; call from `spawn_blocking`).
@@ -312,7 +314,13 @@ impl Worker {
                 }
                 Some(Input::Rows(_)) => return Err(mixed()),
             }
-            self.feed(&mut reader, &text, ended, delimiter, decoder.encoding().name())?;
+            self.feed(
+                &mut reader,
+                &text,
+                ended,
+                delimiter,
+                decoder.encoding().name(),
+            )?;
         }
         if self.failed {
             return Ok(());
@@ -338,13 +346,17 @@ impl Worker {
         encoding: &str,
     ) -> Result<()> {
         let mut error = None;
-        reader.feed(text, last, &mut |rec| match self.record(rec, delimiter, encoding) {
-            Ok(()) => !self.failed,
-            Err(e) => {
-                error = Some(e);
-                false
-            }
-        });
+        reader.feed(
+            text,
+            last,
+            &mut |rec| match self.record(rec, delimiter, encoding) {
+                Ok(()) => !self.failed,
+                Err(e) => {
+                    error = Some(e);
+                    false
+                }
+            },
+        );
         error.map_or(Ok(()), Err)
     }
 
@@ -429,10 +441,7 @@ impl Worker {
             invalid(
                 "",
                 "",
-                format!(
-                    "has {} fields but the header has {width}",
-                    rec.fields.len()
-                ),
+                format!("has {} fields but the header has {width}", rec.fields.len()),
                 "ragged_row",
             )
         } else if let Some(i) = rec.fields.iter().position(|f| f.len() > MAX_FIELD_BYTES) {
@@ -446,21 +455,23 @@ impl Worker {
             )
         } else {
             let (draft, phone_col) = mapping.draft(&rec.fields, self.opts.unmapped_as_custom);
-            self.check(&draft, |field| {
-                match mapping.column_of(field, phone_col) {
-                    Some(i) => (
-                        mapping.header()[i].clone(),
-                        rec.fields.get(i).map(|s| s.to_string()).unwrap_or_default(),
-                    ),
-                    None => (field.to_string(), String::new()),
-                }
+            self.check(&draft, |field| match mapping.column_of(field, phone_col) {
+                Some(i) => (
+                    mapping.header()[i].clone(),
+                    rec.fields.get(i).map(|s| s.to_string()).unwrap_or_default(),
+                ),
+                None => (field.to_string(), String::new()),
             })
         };
         Row { line, raw, outcome }
     }
 
     /// Checks a draft; `source` names the column and raw value of a checked field.
-    fn check(&mut self, draft: &ContactDraft, source: impl Fn(&str) -> (String, String)) -> Outcome {
+    fn check(
+        &mut self,
+        draft: &ContactDraft,
+        source: impl Fn(&str) -> (String, String),
+    ) -> Outcome {
         match draft.check("row", self.opts.region, self.opts.mode) {
             Ok(contact) => {
                 if self.seen.insert(phone_key(contact.phone.e164())) {

@@ -229,8 +229,15 @@ impl Services {
         let now = self.now();
         match outcome {
             Ok(encoding) => {
-                store::import::finish(&self.db, ctx.id, status::COMPLETED, "", Some(&encoding), now)
-                    .await?;
+                store::import::finish(
+                    &self.db,
+                    ctx.id,
+                    status::COMPLETED,
+                    "",
+                    Some(&encoding),
+                    now,
+                )
+                .await?;
                 let done = store::import::get_batch(&self.db, ctx.account_id, ctx.id).await?;
                 let _ = events.send(Ok(ImportEvent::Finished(done))).await;
                 Ok(())
@@ -276,7 +283,9 @@ impl Services {
                 }
                 Ok(Some(Ok(Parsed::End { encoding }))) => return Ok(encoding),
                 Ok(Some(Ok(Parsed::Header(_)))) => {
-                    return Err(Error::Internal("the import worker sent a second header".into()));
+                    return Err(Error::Internal(
+                        "the import worker sent a second header".into(),
+                    ));
                 }
             }
             let progress = ImportEvent::Progress {
@@ -525,7 +534,11 @@ impl Services {
     }
 
     /// One import batch of the account.
-    pub async fn get_import_batch(&self, account_id: &str, id: &str) -> Result<import_batch::Model> {
+    pub async fn get_import_batch(
+        &self,
+        account_id: &str,
+        id: &str,
+    ) -> Result<import_batch::Model> {
         store::import::get_batch(&self.db, account_id, id).await
     }
 

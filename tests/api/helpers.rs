@@ -329,3 +329,38 @@ pub fn clock_at(rfc3339: &str) -> FixedClock {
     let t = chrono::DateTime::parse_from_rfc3339(rfc3339).expect("time");
     FixedClock::at(t.timestamp_millis())
 }
+
+impl TestApp {
+    /// STAND-IN until MarkDnc lands: puts `phone` (E.164) on the account's DNC list by
+    /// writing the test database directly, and marks a stored contact with that number
+    /// DNC, as MarkDnc will (keeping `status = DNC` iff the number is on the list).
+    /// Replace calls with the MarkDnc RPC once it exists.
+    pub async fn put_on_dnc_directly(&self, account: &str, phone: &str) {
+        use contactd::entity::{contact, dnc_entry};
+        use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+        let db = contactd::store::connect(&self.db.url, 1)
+            .await
+            .expect("test database");
+        dnc_entry::ActiveModel::from(dnc_entry::Model {
+            account_id: account.into(),
+            phone: phone.into(),
+            source: "MANUAL".into(),
+            reason: "test stand-in".into(),
+            actor: "test".into(),
+            created_at: 1,
+        })
+        .insert(&db)
+        .await
+        .expect("insert dnc entry");
+        contact::Entity::update_many()
+            .col_expr(contact::Column::Status, Expr::value("DNC"))
+            .col_expr(contact::Column::DncSource, Expr::value("MANUAL"))
+            .col_expr(contact::Column::DncAt, Expr::value(1i64))
+            .filter(contact::Column::AccountId.eq(account))
+            .filter(contact::Column::Phone.eq(phone))
+            .exec(&db)
+            .await
+            .expect("mark contact DNC");
+        db.close().await.ok();
+    }
+}

@@ -7,4 +7,5 @@ mod helpers;
 
 mod accounts;
 mod contacts;
+mod import;
 mod server;
