@@ -1,6 +1,8 @@
 //! The `contactd` command line: the server, `migrate`, and client subcommands that talk
 //! to a running server over gRPC.
 
+pub mod import;
+
 use crate::config::{Cli, Command, Settings};
 use crate::startup::{Application, shutdown_signal};
 
@@ -18,6 +20,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::store::migrate(&db.database_url).await?;
             println!("migrations applied");
         }
+        Command::Import(args) => import::import(args).await?,
+        Command::Preview(args) => import::preview(args).await?,
     }
     Ok(())
 }
