@@ -16,7 +16,8 @@ const CHUNK_BYTES: usize = 256 * 1024;
 /// Largest message accepted from or sent to the server.
 const MAX_MESSAGE: usize = 8 * 1024 * 1024;
 
-async fn client(server: &str) -> Result<ContactServiceClient<Channel>> {
+/// A client of the server at `server`, with message caps fit for import chunks.
+pub async fn client(server: &str) -> Result<ContactServiceClient<Channel>> {
     let channel = Channel::from_shared(server.to_string())
         .with_context(|| format!("bad server URL {server:?}"))?
         .connect()
@@ -124,17 +125,17 @@ fn spawn_reader<T: Send + 'static>(
     (rx, handle)
 }
 
-/// `contactd import`.
-pub async fn import(args: ImportArgs) -> Result<()> {
-    let total = tokio::fs::metadata(&args.file)
-        .await
-        .with_context(|| format!("cannot read {}", args.file.display()))?
-        .len();
-    let opts = options(&args)?;
-    let mut client = client(&args.server).await?;
+/// Streams the file at `path` as an import with `opts`; `on_progress` sees each progress
+/// message. Returns the finished batch (whatever its status).
+pub async fn stream_import(
+    client: &mut ContactServiceClient<Channel>,
+    opts: pb::ImportOptions,
+    path: &std::path::Path,
+    mut on_progress: impl FnMut(&pb::ImportProgress),
+) -> Result<pb::ImportBatch> {
     use pb::import_contacts_request::Payload;
     let (rx, reader) = spawn_reader(
-        args.file.clone(),
+        path.to_path_buf(),
         pb::ImportContactsRequest {
             payload: Some(Payload::Options(opts)),
         },
@@ -146,33 +147,45 @@ pub async fn import(args: ImportArgs) -> Result<()> {
         .import_contacts(ReceiverStream::new(rx))
         .await?
         .into_inner();
+    let mut finished = None;
+    while let Some(m) = events.message().await? {
+        use pb::import_contacts_response::Event;
+        match m.event {
+            Some(Event::Progress(p)) => on_progress(&p),
+            Some(Event::Finished(b)) => finished = Some(b),
+            Some(Event::Started(_)) | None => {}
+        }
+    }
+    reader.await??;
+    finished.ok_or_else(|| anyhow!("the server ended the import without a result"))
+}
+
+/// `contactd import`.
+pub async fn import(args: ImportArgs) -> Result<()> {
+    let total = tokio::fs::metadata(&args.file)
+        .await
+        .with_context(|| format!("cannot read {}", args.file.display()))?
+        .len();
+    let opts = options(&args)?;
+    let mut client = client(&args.server).await?;
     let bar = ProgressBar::new(total);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg} (ETA {eta})")
             .expect("a valid template"),
     );
     let started = Instant::now();
-    let mut finished = None;
-    while let Some(m) = events.message().await? {
-        use pb::import_contacts_response::Event;
-        match m.event {
-            Some(Event::Started(b)) => bar.println(format!("import batch {}", b.id)),
-            Some(Event::Progress(p)) => {
-                let c = p.counts.unwrap_or_default();
-                let rate = c.rows as f64 / started.elapsed().as_secs_f64().max(0.001);
-                bar.set_position(p.bytes_read as u64);
-                bar.set_message(format!(
-                    "{} rows, {} imported, {rate:.0} rows/s",
-                    c.rows, c.imported
-                ));
-            }
-            Some(Event::Finished(b)) => finished = Some(b),
-            None => {}
-        }
-    }
+    let batch = stream_import(&mut client, opts, &args.file, |p| {
+        let c = p.counts.unwrap_or_default();
+        let rate = c.rows as f64 / started.elapsed().as_secs_f64().max(0.001);
+        bar.set_position(p.bytes_read as u64);
+        bar.set_message(format!(
+            "{} rows, {} imported, {rate:.0} rows/s",
+            c.rows, c.imported
+        ));
+    })
+    .await;
     bar.finish_and_clear();
-    reader.await??;
-    let batch = finished.ok_or_else(|| anyhow!("the server ended the import without a result"))?;
+    let batch = batch?;
     print_summary(&batch, started.elapsed().as_secs_f64());
     if let Some(path) = &args.rejected {
         let n = write_rejected(&mut client, &batch, path).await?;
