@@ -14,6 +14,7 @@ both!(
     semicolon_and_tab_delimiters_are_detected,
     quoted_newlines_stay_in_the_field_and_lines_count_physically,
     ragged_rows_are_rejected_per_line,
+    oversized_fields_are_rejected_per_row,
     strict_flags_the_example_file_and_lenient_imports_it,
     spreadsheet_scientific_notation_is_rejected,
     local_numbers_use_the_given_region,
@@ -364,6 +365,23 @@ async fn ragged_rows_are_rejected_per_line(app: TestApp) {
     let got: Vec<(i64, &str)> = errs.iter().map(|e| (e.line, e.kind.as_str())).collect();
     assert_eq!(got, [(2, "ragged_row"), (3, "ragged_row")]);
     assert!(errs[0].reason.contains("2 fields"), "{}", errs[0].reason);
+}
+
+async fn oversized_fields_are_rejected_per_row(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let file = format!(
+        "phone,Notes\n+14155550100,{}\n+14155550101,short\n",
+        "x".repeat(9000)
+    );
+    let mut opts = options(&acc);
+    opts.unmapped_as_custom_fields = true;
+    let b = import(&app, opts, file.as_bytes()).await;
+    assert_eq!((counts(&b).imported, counts(&b).invalid), (1, 1));
+    let errs = errors(&app, &acc, &b.id).await;
+    assert_eq!(
+        (errs[0].line, errs[0].kind.as_str(), errs[0].column.as_str()),
+        (2, "field_too_long", "Notes")
+    );
 }
 
 async fn strict_flags_the_example_file_and_lenient_imports_it(app: TestApp) {
