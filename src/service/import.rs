@@ -319,6 +319,7 @@ impl Services {
         }
         let now = self.now();
         let txn = store::begin_write(&self.db).await?;
+        store::import::prepare_chunk(&txn).await?;
         if !candidates.is_empty() {
             let phones: Vec<String> = candidates
                 .iter()

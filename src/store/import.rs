@@ -26,6 +26,19 @@ pub mod status {
     pub const CANCELLED: &str = "cancelled";
 }
 
+/// Prepares an import chunk's transaction. PostgreSQL: plan each statement for its own
+/// values (`SET LOCAL plan_cache_mode = force_custom_plan`). The lookups by phone are
+/// prepared statements run thousands of times while the table grows from empty; a
+/// generic plan chosen while it was small (a sequential scan) would otherwise stay and
+/// make each chunk's lookup slower than the last. SQLite has no such cache: nothing to do.
+pub async fn prepare_chunk<C: ConnectionTrait>(db: &C) -> Result<()> {
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        db.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan")
+            .await?;
+    }
+    Ok(())
+}
+
 /// Inserts a new batch. A reused client request id surfaces as a unique violation.
 pub async fn insert_batch<C: ConnectionTrait>(
     db: &C,
