@@ -311,7 +311,7 @@ impl Services {
             match row.outcome {
                 Outcome::Invalid(e) => {
                     d.invalid += 1;
-                    errors.push(error_row(ctx.id, row.line, &e, &row.raw));
+                    errors.push((row.line, error_row(ctx.id, row.line, &e, &row.raw)));
                 }
                 Outcome::DuplicateInFile => d.duplicates_in_file += 1,
                 Outcome::Valid(c) => candidates.push((row.line, c, row.raw)),
@@ -349,7 +349,7 @@ impl Services {
                     .contact_limit;
                 for (line, _, raw) in &new[granted..] {
                     d.over_limit += 1;
-                    errors.push(error_row(ctx.id, *line, &over_limit(limit), raw));
+                    errors.push((*line, error_row(ctx.id, *line, &over_limit(limit), raw)));
                 }
             }
             let to_insert = &new[..granted];
@@ -417,11 +417,9 @@ impl Services {
                         as i64;
             }
         }
-        errors.sort_by_key(|e| match &e.line {
-            Set(l) => *l,
-            _ => 0,
-        });
-        store::import::insert_errors(&txn, errors).await?;
+        // Invalid and over-limit rows interleave; stored in line order.
+        errors.sort_by_key(|(line, _)| *line);
+        store::import::insert_errors(&txn, errors.into_iter().map(|(_, e)| e).collect()).await?;
         if !store::import::add_counts(&txn, ctx.id, &d, now).await? {
             txn.rollback().await?;
             return Err(Error::FailedPrecondition(format!(
@@ -554,14 +552,7 @@ impl Services {
         let size = page::page_size(page_size);
         let after = decode_cursor(page_token)?;
         let mut rows = store::import::list_batches(&self.db, account_id, after, size + 1).await?;
-        let next = if rows.len() as u64 > size {
-            rows.truncate(size as usize);
-            rows.last()
-                .map(|b| encode_cursor(b.started_at, &b.id))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next = next_page(&mut rows, size, |b| encode_cursor(b.started_at, &b.id));
         Ok((rows, next))
     }
 
@@ -584,14 +575,9 @@ impl Services {
             None => None,
         };
         let mut rows = store::import::list_errors(&self.db, batch_id, after, size + 1).await?;
-        let next = if rows.len() as u64 > size {
-            rows.truncate(size as usize);
-            rows.last()
-                .map(|e| encode_cursor(e.line, &e.id.to_string()))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next = next_page(&mut rows, size, |e| {
+            encode_cursor(e.line, &e.id.to_string())
+        });
         Ok((rows, next))
     }
 
@@ -787,6 +773,16 @@ fn merge(
     active.custom_fields = Set(serde_json::to_string(&custom).expect("strings serialize"));
     active.updated_at = Set(now);
     Some(active)
+}
+
+/// Cuts a page fetched with one extra row to `size`; the next page's token is the last
+/// kept row's cursor, or empty when there was no extra row (the last page).
+fn next_page<T>(rows: &mut Vec<T>, size: u64, cursor: impl Fn(&T) -> String) -> String {
+    if rows.len() as u64 <= size {
+        return String::new();
+    }
+    rows.truncate(size as usize);
+    rows.last().map(cursor).unwrap_or_default()
 }
 
 fn bad_token() -> Error {
