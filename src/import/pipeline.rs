@@ -1,8 +1,9 @@
 //! The parsing worker: input pieces in, checked rows out, on a blocking thread.
 //!
 //! It decodes, splits records, maps columns, checks each row (phone normalization is the
-//! expensive part, done against a phone database private to the thread) and marks
-//! numbers already seen earlier in the file. Rows go out in chunks of at most
+//! expensive part: each chunk is checked on two threads when there are two cores, each
+//! against a phone database of its own) and then, in line order, marks numbers already
+//! seen earlier in the file. Rows go out in chunks of at most
 //! [`CHUNK_ROWS`] through a bounded channel, so memory holds a few chunks, never the
 //! file; the only state that grows is the set of numbers seen (8 bytes per number).
 //!
@@ -137,11 +138,25 @@ pub fn run(
 /// Why the worker stopped early: the client went away or nobody listens any more.
 struct Stop;
 
+/// A row read but not yet checked (checking, mostly phone parsing, runs in parallel).
+enum Pending {
+    /// Already decided (a structural error).
+    Ready(Row),
+    /// A draft to check; `phone_col` is the CSV column its phone came from (`None` for
+    /// structured rows).
+    Check {
+        line: i64,
+        raw: Vec<String>,
+        draft: ContactDraft,
+        phone_col: Option<usize>,
+    },
+}
+
 struct Worker {
     opts: ParseOptions,
     output: mpsc::Sender<Result<Parsed>>,
     seen: HashSet<u64>,
-    pending: Vec<Row>,
+    pending: Vec<Pending>,
     mapping: Option<Mapping>,
     header_pending: bool,
     next_index: i64,
@@ -171,11 +186,34 @@ impl Worker {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let rows = std::mem::take(&mut self.pending);
+        let pending = std::mem::take(&mut self.pending);
+        let checked = check_all(&self.opts, self.mapping.as_ref(), &pending);
+        let mut rows = Vec::with_capacity(pending.len());
+        // Numbers seen earlier in the file are decided in line order, after the checks.
+        for (p, result) in pending.into_iter().zip(checked) {
+            rows.push(match (p, result) {
+                (Pending::Ready(row), _) => row,
+                (Pending::Check { line, raw, .. }, Some(Ok(contact))) => Row {
+                    line,
+                    raw,
+                    outcome: if self.seen.insert(phone_key(contact.phone.e164())) {
+                        Outcome::Valid(contact)
+                    } else {
+                        Outcome::DuplicateInFile
+                    },
+                },
+                (Pending::Check { line, raw, .. }, Some(Err(e))) => Row {
+                    line,
+                    raw,
+                    outcome: Outcome::Invalid(e),
+                },
+                (Pending::Check { .. }, None) => unreachable!("every draft is checked"),
+            });
+        }
         self.send(Parsed::Rows(rows))
     }
 
-    fn push(&mut self, row: Row) -> std::result::Result<(), Stop> {
+    fn push(&mut self, row: Pending) -> std::result::Result<(), Stop> {
         self.pending.push(row);
         if self.pending.len() >= CHUNK_ROWS {
             self.flush()?;
@@ -241,17 +279,11 @@ impl Worker {
                 .into_iter()
                 .cloned()
                 .collect();
-                let outcome = self.check(&draft, |f| {
-                    STRUCTURED_COLUMNS
-                        .iter()
-                        .position(|c| *c == f)
-                        .map(|i| (STRUCTURED_COLUMNS[i].to_string(), raw[i].clone()))
-                        .unwrap_or_else(|| (f.to_string(), String::new()))
-                });
-                let row = Row {
+                let row = Pending::Check {
                     line: self.next_index,
                     raw,
-                    outcome,
+                    draft,
+                    phone_col: None,
                 };
                 if self.push(row).is_err() {
                     return Ok(());
@@ -405,106 +437,151 @@ impl Worker {
         Ok(())
     }
 
-    fn csv_row(&mut self, rec: Record<'_>) -> Row {
-        let mapping = self.mapping.take().expect("header read first");
-        let row = self.csv_row_with(&mapping, rec);
-        self.mapping = Some(mapping);
-        row
+    fn csv_row(&mut self, rec: Record<'_>) -> Pending {
+        let mapping = self.mapping.as_ref().expect("header read first");
+        csv_row(mapping, self.opts.unmapped_as_custom, rec)
     }
+}
 
-    fn csv_row_with(&mut self, mapping: &Mapping, rec: Record<'_>) -> Row {
-        let line = rec.line as i64;
-        let raw: Vec<String> = rec.fields.iter().map(|f| f.to_string()).collect();
-        let invalid = |column: &str, raw_value: &str, reason: String, kind| {
-            Outcome::Invalid(RowError {
-                column: column.to_string(),
-                raw_value: raw_value.to_string(),
+/// A CSV record as a row to check, or as a row already rejected for its shape.
+fn csv_row(mapping: &Mapping, unmapped_as_custom: bool, rec: Record<'_>) -> Pending {
+    let line = rec.line as i64;
+    let raw: Vec<String> = rec.fields.iter().map(|f| f.to_string()).collect();
+    let invalid = |column: &str, raw_value: &str, reason: String, kind| {
+        Outcome::Invalid(RowError {
+            column: column.to_string(),
+            raw_value: raw_value.to_string(),
+            reason,
+            kind,
+        })
+    };
+    let width = mapping.header().len();
+    let outcome = if rec.oversized {
+        invalid(
+            "",
+            "",
+            format!(
+                "the record is longer than {} KiB or has more than {MAX_FIELDS} fields \
+                     (an unclosed quote?)",
+                MAX_RECORD_BYTES / 1024
+            ),
+            "field_too_long",
+        )
+    } else if rec.fields.len() < width || rec.fields[width..].iter().any(|f| !f.trim().is_empty()) {
+        invalid(
+            "",
+            "",
+            format!("has {} fields but the header has {width}", rec.fields.len()),
+            "ragged_row",
+        )
+    } else if let Some(i) = rec.fields.iter().position(|f| f.len() > MAX_FIELD_BYTES) {
+        let column = mapping.header().get(i).cloned().unwrap_or_default();
+        let value: String = rec.fields[i].chars().take(64).collect();
+        invalid(
+            &column,
+            &value,
+            format!("is longer than {MAX_FIELD_BYTES} bytes"),
+            "field_too_long",
+        )
+    } else {
+        let (draft, phone_col) = mapping.draft(&rec.fields, unmapped_as_custom);
+        return Pending::Check {
+            line,
+            raw,
+            draft,
+            phone_col: Some(phone_col),
+        };
+    };
+    Pending::Ready(Row { line, raw, outcome })
+}
+
+/// Checks the drafts among `pending` (`None` for rows already decided), on two threads
+/// when the machine has two cores: phone parsing is the costly part of an import, and
+/// each thread parses against a phone database of its own.
+fn check_all(
+    opts: &ParseOptions,
+    mapping: Option<&Mapping>,
+    pending: &[Pending],
+) -> Vec<Option<Result<NewContact, RowError>>> {
+    let one = |p: &Pending| match p {
+        Pending::Ready(_) => None,
+        Pending::Check {
+            raw,
+            draft,
+            phone_col,
+            ..
+        } => Some(check(opts, draft, |field| {
+            source(mapping, *phone_col, raw, field)
+        })),
+    };
+    let parallel = std::thread::available_parallelism().map_or(1, |n| n.get()) > 1;
+    if !parallel || pending.len() < 256 {
+        return pending.iter().map(one).collect();
+    }
+    let (first, second) = pending.split_at(pending.len() / 2);
+    std::thread::scope(|s| {
+        let other =
+            s.spawn(|| phone::with_private_database(|| second.iter().map(one).collect::<Vec<_>>()));
+        let mut out: Vec<_> = first.iter().map(one).collect();
+        out.extend(other.join().expect("the checking thread does not panic"));
+        out
+    })
+}
+
+/// The column and raw value a checked field came from.
+fn source(
+    mapping: Option<&Mapping>,
+    phone_col: Option<usize>,
+    raw: &[String],
+    field: &str,
+) -> (String, String) {
+    let index = match (mapping, phone_col) {
+        (Some(m), Some(phone_col)) => m
+            .column_of(field, phone_col)
+            .map(|i| (m.header()[i].clone(), i)),
+        _ => STRUCTURED_COLUMNS
+            .iter()
+            .position(|c| *c == field)
+            .map(|i| (STRUCTURED_COLUMNS[i].to_string(), i)),
+    };
+    match index {
+        Some((column, i)) => (column, raw.get(i).cloned().unwrap_or_default()),
+        None => (field.to_string(), String::new()),
+    }
+}
+
+/// Checks a draft; `source` names the column and raw value of a checked field.
+fn check(
+    opts: &ParseOptions,
+    draft: &ContactDraft,
+    source: impl Fn(&str) -> (String, String),
+) -> Result<NewContact, RowError> {
+    match draft.check("row", opts.region, opts.mode) {
+        Ok(contact) => Ok(contact),
+        Err(violations) => {
+            let first = &violations[0];
+            let field = first.field.strip_prefix("row.").unwrap_or(&first.field);
+            let (column, raw_value) = source(field);
+            let kind = match field {
+                "phone" if draft.phone.trim().is_empty() => "missing_phone",
+                "phone" => "invalid_phone",
+                "email" => "invalid_email",
+                _ => "invalid_field",
+            };
+            let reason = violations
+                .iter()
+                .map(|v| {
+                    let f = v.field.strip_prefix("row.").unwrap_or(&v.field);
+                    format!("{}: {}", source(f).0, v.reason)
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            Err(RowError {
+                column,
+                raw_value,
                 reason,
                 kind,
             })
-        };
-        let width = mapping.header().len();
-        let outcome = if rec.oversized {
-            invalid(
-                "",
-                "",
-                format!(
-                    "the record is longer than {} KiB or has more than {MAX_FIELDS} fields \
-                     (an unclosed quote?)",
-                    MAX_RECORD_BYTES / 1024
-                ),
-                "field_too_long",
-            )
-        } else if rec.fields.len() < width
-            || rec.fields[width..].iter().any(|f| !f.trim().is_empty())
-        {
-            invalid(
-                "",
-                "",
-                format!("has {} fields but the header has {width}", rec.fields.len()),
-                "ragged_row",
-            )
-        } else if let Some(i) = rec.fields.iter().position(|f| f.len() > MAX_FIELD_BYTES) {
-            let column = mapping.header().get(i).cloned().unwrap_or_default();
-            let value: String = rec.fields[i].chars().take(64).collect();
-            invalid(
-                &column,
-                &value,
-                format!("is longer than {MAX_FIELD_BYTES} bytes"),
-                "field_too_long",
-            )
-        } else {
-            let (draft, phone_col) = mapping.draft(&rec.fields, self.opts.unmapped_as_custom);
-            self.check(&draft, |field| match mapping.column_of(field, phone_col) {
-                Some(i) => (
-                    mapping.header()[i].clone(),
-                    rec.fields.get(i).map(|s| s.to_string()).unwrap_or_default(),
-                ),
-                None => (field.to_string(), String::new()),
-            })
-        };
-        Row { line, raw, outcome }
-    }
-
-    /// Checks a draft; `source` names the column and raw value of a checked field.
-    fn check(
-        &mut self,
-        draft: &ContactDraft,
-        source: impl Fn(&str) -> (String, String),
-    ) -> Outcome {
-        match draft.check("row", self.opts.region, self.opts.mode) {
-            Ok(contact) => {
-                if self.seen.insert(phone_key(contact.phone.e164())) {
-                    Outcome::Valid(contact)
-                } else {
-                    Outcome::DuplicateInFile
-                }
-            }
-            Err(violations) => {
-                let first = &violations[0];
-                let field = first.field.strip_prefix("row.").unwrap_or(&first.field);
-                let (column, raw_value) = source(field);
-                let kind = match field {
-                    "phone" if draft.phone.trim().is_empty() => "missing_phone",
-                    "phone" => "invalid_phone",
-                    "email" => "invalid_email",
-                    _ => "invalid_field",
-                };
-                let reason = violations
-                    .iter()
-                    .map(|v| {
-                        let f = v.field.strip_prefix("row.").unwrap_or(&v.field);
-                        format!("{}: {}", source(f).0, v.reason)
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                Outcome::Invalid(RowError {
-                    column,
-                    raw_value,
-                    reason,
-                    kind,
-                })
-            }
         }
     }
 }

@@ -19,6 +19,7 @@ both!(
     spreadsheet_scientific_notation_is_rejected,
     local_numbers_use_the_given_region,
     spellings_of_one_number_are_one_contact,
+    the_first_of_many_duplicates_wins_across_a_large_chunk,
     update_policies_fill_or_overwrite_stored_contacts,
     rows_past_the_plan_limit_are_rejected_at_the_boundary,
     concurrent_imports_never_pass_the_limit,
@@ -464,6 +465,31 @@ async fn spellings_of_one_number_are_one_contact(app: TestApp) {
         "Stored"
     );
     assert_eq!(app.get_account(&acc).await.contact_count, 2);
+}
+
+async fn the_first_of_many_duplicates_wins_across_a_large_chunk(app: TestApp) {
+    let acc = app.account_with_limit(10_000).await;
+    // Rows checked in parallel halves: each number's second spelling comes 600 rows later.
+    let mut file = String::from("phone,first_name\n");
+    for i in 0..600 {
+        file.push_str(&format!("{},first{i}\n", number(i)));
+    }
+    for i in 0..600 {
+        file.push_str(&format!("(415) 555-{i:04},second{i}\n"));
+    }
+    // One message: the worker sees all rows at once and checks them in two halves.
+    let events = import_events(&app, options(&acc), file.as_bytes(), 1 << 20)
+        .await
+        .unwrap();
+    let Some(Event::Finished(b)) = events.last() else {
+        panic!("finished last")
+    };
+    let c = counts(b);
+    assert_eq!((c.rows, c.imported, c.duplicates_in_file), (1200, 600, 600));
+    assert_eq!(
+        by_phone(&app, &acc, &number(599)).await.first_name,
+        "first599"
+    );
 }
 
 async fn update_policies_fill_or_overwrite_stored_contacts(app: TestApp) {
