@@ -37,6 +37,10 @@ pub enum Command {
     Keys(KeysArgs),
     /// Export contacts as CSV from a running server (`-o -` writes to stdout).
     Export(ExportArgs),
+    /// Import a CSV file into an account through a running server, with progress.
+    Import(ImportArgs),
+    /// Show what importing a CSV file would do (mapping, sample, counts); stores nothing.
+    Preview(ImportArgs),
 }
 
 /// `contactd keys …`
@@ -143,6 +147,57 @@ fn rfc3339(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| t.to_utc())
         .map_err(|e| format!("{s:?} is not an RFC 3339 time (e.g. 2026-03-02T15:00:00Z): {e}"))
+}
+
+/// What to do with a row whose number is already stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnDuplicate {
+    /// Leave the stored contact unchanged.
+    Skip,
+    /// Fill the stored contact's empty fields.
+    UpdateEmpty,
+    /// Overwrite the stored contact's fields with the row's non-empty values.
+    UpdateAll,
+}
+
+/// Arguments of `import` and `preview`.
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// The CSV file (UTF-8, UTF-16 with BOM or Windows-1252; `,` `;` or tab separated).
+    pub file: std::path::PathBuf,
+    /// The account to import into.
+    #[arg(long)]
+    pub account: String,
+    /// Add the imported (and already stored) contacts to this campaign; DNC ones are not.
+    #[arg(long)]
+    pub campaign: Option<String>,
+    /// Region for local-format numbers (ISO 3166, e.g. US); default: the account's.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Accept numbers of a possible length even if not in an assigned range.
+    #[arg(long)]
+    pub lenient: bool,
+    /// Map a column explicitly, FIELD=COLUMN (repeatable): phone, first_name, last_name,
+    /// full_name, email, company, title, time_zone, ignore, custom.KEY.
+    #[arg(long = "map", value_name = "FIELD=COLUMN")]
+    pub map: Vec<String>,
+    /// Keep columns that map to no field as custom fields.
+    #[arg(long)]
+    pub custom_fields: bool,
+    /// What to do with numbers already stored.
+    #[arg(long, value_enum, default_value_t = OnDuplicate::Skip)]
+    pub on_duplicate: OnDuplicate,
+    /// Field delimiter: `,` `;` or `tab`; detected when omitted.
+    #[arg(long)]
+    pub delimiter: Option<String>,
+    /// Idempotency key: a retry with the same id does not import twice (default: random).
+    #[arg(long)]
+    pub request_id: Option<String>,
+    /// Write the rejected rows (with a `reason` column) to this CSV file.
+    #[arg(long, value_name = "FILE")]
+    pub rejected: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub server: ServerArgs,
 }
 
 /// Where the database is.

@@ -9,6 +9,7 @@
 //!   lives here, one function per need with its SQLite twin beside it.
 //! - [`entity`]: the SeaORM entities of the schema in `migrations/`.
 //! - [`domain`]: values parsed once at the edge (phone numbers, emails, plans, filters).
+//! - [`import`]: the streaming CSV import pipeline (decode, records, mapping, checks).
 //! - [`error`]: the one error type and its one mapping to gRPC status codes.
 //! - [`export`]: the CSV side of exports (columns, formula-injection neutralization,
 //!   chunking); the service feeds it pages read from one snapshot.
@@ -24,6 +25,7 @@ pub mod entity;
 pub mod error;
 pub mod export;
 pub mod grpc;
+pub mod import;
 pub mod metrics;
 pub mod service;
 pub mod startup;

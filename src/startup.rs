@@ -71,6 +71,10 @@ impl Application {
         let db = store::connect(url, settings.database.db_max_connections).await?;
         let tls = tls_config(&settings)?;
         let services = Services::new(db, clock);
+        // Imports a dead server left running would otherwise say "running" forever.
+        if let Err(e) = services.fail_interrupted_imports().await {
+            tracing::warn!(error = %e, "could not mark interrupted imports as failed");
+        }
         let auth_required = settings.auth_required();
         if auth_required && services.live_key_count().await? == 0 {
             return Err(StartupError::NoApiKeys(settings.listen));

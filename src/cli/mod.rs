@@ -2,6 +2,7 @@
 //! to a running server over gRPC.
 
 pub mod export;
+pub mod import;
 pub mod keys;
 
 use crate::config::{Cli, Command, ServerArgs, Settings};
@@ -66,6 +67,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Keys(args) => keys::run(args).await?,
         Command::Export(args) => export::run(args).await?,
+        Command::Import(args) => import::import(args).await?,
+        Command::Preview(args) => import::preview(args).await?,
     }
     Ok(())
 }

@@ -6,9 +6,62 @@
 //! The fictional `+1 555 …` numbers of the sample file are possible but not valid.
 //! Numbers that a spreadsheet turned into scientific notation (`1.41555E+10`) have lost
 //! digits and are always rejected, never "repaired".
+//!
+//! Speed: the crate's default metadata database keeps ONE regex cache behind a global
+//! mutex, held while each regex runs, so threads parsing numbers at once take turns.
+//! Bulk work (imports) calls [`with_private_database`] on its worker thread: numbers are
+//! then parsed against a database of the thread's own, built from the same metadata
+//! (`src/domain/PhoneNumberMetadata.xml`, the file the crate itself is built from) and kept in
+//! a small pool for reuse.
 
 use super::Region;
-use phonenumber::{Mode, ParseError, PhoneNumber};
+use phonenumber::metadata::Database;
+use phonenumber::{ParseError, PhoneNumber};
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex};
+
+/// libphonenumber's metadata, as shipped in the `phonenumber` crate this build uses.
+const METADATA_XML: &str = include_str!("PhoneNumberMetadata.xml");
+
+/// Databases not in use by a thread right now.
+static POOL: Mutex<Vec<Arc<Database>>> = Mutex::new(Vec::new());
+
+thread_local! {
+    static PRIVATE: RefCell<Option<Arc<Database>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with number parsing on this thread using a database of its own (not shared
+/// with any other thread while `f` runs), so bulk parsing scales with cores.
+pub fn with_private_database<R>(f: impl FnOnce() -> R) -> R {
+    let db = POOL
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .pop()
+        .unwrap_or_else(|| {
+            Arc::new(Database::parse(METADATA_XML).expect("the bundled metadata parses"))
+        });
+    let previous = PRIVATE.with(|p| p.borrow_mut().replace(db.clone()));
+    struct Restore(Option<Arc<Database>>, Arc<Database>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            PRIVATE.with(|p| *p.borrow_mut() = self.0.take());
+            POOL.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(self.1.clone());
+        }
+    }
+    let _restore = Restore(previous, db);
+    f()
+}
+
+/// Calls `f` with this thread's private database if it has one, else the shared default.
+fn with_database<R>(f: impl FnOnce(&Database) -> R) -> R {
+    let private = PRIVATE.with(|p| p.borrow().clone());
+    match private {
+        Some(db) => f(&db),
+        None => f(&phonenumber::metadata::DATABASE),
+    }
+}
 
 /// How strictly a number is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -62,15 +115,27 @@ impl Phone {
                 "{s:?} is a local number; give a default region (e.g. \"US\") or write it as +<country code>…"
             )));
         }
-        let parsed = phonenumber::parse(region.map(|r| r.0), s).map_err(|e| parse_error(s, e))?;
+        with_database(|db| Phone::check_parsed(db, s, region, mode))
+    }
+
+    fn check_parsed(
+        db: &Database,
+        s: &str,
+        region: Option<Region>,
+        mode: Validation,
+    ) -> Result<Phone, PhoneError> {
+        let parsed =
+            phonenumber::parse_with(db, region.map(|r| r.0), s).map_err(|e| parse_error(s, e))?;
         let phone = Phone::from_parsed(&parsed);
         match mode {
-            Validation::Strict if !phonenumber::is_valid(&parsed) => Err(PhoneError(format!(
-                "{} is not a valid phone number: its digits are not in any range assigned in +{} \
+            Validation::Strict if !phonenumber::is_valid_with(db, &parsed) => {
+                Err(PhoneError(format!(
+                    "{} is not a valid phone number: its digits are not in any range assigned in +{} \
                  (fictional numbers such as +1 555 01xx fail here; LENIENT validation accepts them)",
-                phone.e164, phone.country_code
-            ))),
-            Validation::Lenient if !possible_length(&parsed, &phone.national) => {
+                    phone.e164, phone.country_code
+                )))
+            }
+            Validation::Lenient if !possible_length(db, &parsed, &phone.national) => {
                 Err(PhoneError(format!(
                     "{} has {} digits after +{}, which no number in that country has",
                     phone.e164,
@@ -83,8 +148,10 @@ impl Phone {
     }
 
     fn from_parsed(parsed: &PhoneNumber) -> Phone {
-        let e164 = parsed.format().mode(Mode::E164).to_string();
+        // What the crate's E.164 formatter writes, without its regex work (and its use
+        // of the shared database).
         let country_code = parsed.code().value();
+        let e164 = format!("+{country_code}{}", parsed.national());
         let national = e164
             .trim_start_matches('+')
             .strip_prefix(&country_code.to_string())
@@ -147,8 +214,7 @@ fn looks_like_scientific_notation(s: &str) -> bool {
 }
 
 /// LENIENT: the national number's length is one the country's numbers can have.
-fn possible_length(parsed: &PhoneNumber, national: &str) -> bool {
-    let db = &*phonenumber::metadata::DATABASE;
+fn possible_length(db: &Database, parsed: &PhoneNumber, national: &str) -> bool {
     let Some(metas) = db.by_code(&parsed.code().value()) else {
         return false;
     };
@@ -245,6 +311,23 @@ mod tests {
         let p = Phone::parse("+39 06 6982 1234", None, Validation::Lenient).unwrap();
         assert_eq!(p.e164(), "+390669821234");
         assert_eq!(p.national(), "0669821234");
+    }
+
+    #[test]
+    fn a_private_database_parses_like_the_shared_one() {
+        for raw in [
+            "+1 (415) 555-2671",
+            "+15551234567",
+            "020 7946 0018",
+            "+39 06 6982 1234",
+        ] {
+            for mode in [Validation::Strict, Validation::Lenient] {
+                let region = Some(Region::parse("GB").unwrap());
+                let shared = Phone::parse(raw, region, mode);
+                let private = with_private_database(|| Phone::parse(raw, region, mode));
+                assert_eq!(shared, private, "{raw} {mode:?}");
+            }
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //!
 //! Client-streaming RPCs name their account in the first message, which the router has
 //! not read: the router stores the principal in the request's extensions and the handler
-//! calls [`check_streaming`] once it has the account id.
+//! calls [`check_admitted`] once it has the account id.
 
 use crate::domain::apikey::Principal;
 use crate::error::Error;
@@ -98,18 +98,19 @@ pub fn check(principal: &Principal, account_id: &str) -> Result<(), Status> {
     }
 }
 
-/// For client-streaming handlers: checks the account named in the first message against
-/// the principal the router admitted.
-pub fn check_streaming<T>(request: &Request<T>, account_id: &str) -> Result<(), Status> {
-    match request.extensions().get::<Principal>() {
+/// The principal the gate admitted; client-streaming handlers take it before consuming
+/// the request, then call [`check_admitted`] once the first message names the account.
+pub fn principal_of<T>(request: &Request<T>) -> Option<Principal> {
+    request.extensions().get::<Principal>().cloned()
+}
+
+/// Checks the account named in a client-streaming request's first message against the
+/// principal the router admitted (none means the gate was bypassed: refused).
+pub fn check_admitted(principal: Option<&Principal>, account_id: &str) -> Result<(), Status> {
+    match principal {
         Some(principal) => check(principal, account_id),
         None => {
             Err(Error::Internal("request reached a handler without passing the gate".into()).into())
         }
     }
-}
-
-/// The principal the gate admitted (for handlers that read it after the first message).
-pub fn principal_of<T>(request: &Request<T>) -> Option<Principal> {
-    request.extensions().get::<Principal>().cloned()
 }

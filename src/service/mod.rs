@@ -9,6 +9,7 @@ pub mod contacts;
 pub mod dialer;
 pub mod dnc;
 pub mod export;
+pub mod import;
 pub mod keys;
 pub mod page;
 

@@ -14,6 +14,7 @@ pub mod dialer;
 pub mod dnc;
 pub mod export;
 pub mod filter;
+pub mod import;
 pub mod keys;
 pub mod stats;
 

@@ -211,3 +211,141 @@ async fn a_public_address_without_keys_refuses_to_start() {
     };
     assert!(Application::build(insecure).await.is_ok());
 }
+
+/// A codec that sends and receives raw message bytes, so one loop can call every RPC.
+#[derive(Debug, Clone, Default)]
+struct RawCodec;
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+    fn encoder(&mut self) -> Self::Encoder {
+        RawCodec
+    }
+    fn decoder(&mut self) -> Self::Decoder {
+        RawCodec
+    }
+}
+
+impl tonic::codec::Encoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        use bytes_buf::BufMut;
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<Vec<u8>>, tonic::Status> {
+        use bytes_buf::Buf;
+        Ok(Some(src.copy_to_bytes(src.remaining()).to_vec()))
+    }
+}
+
+mod bytes_buf {
+    pub use prost::bytes::{Buf, BufMut};
+}
+
+/// The field numbers leading from `message` to a string field named `account_id`.
+fn account_id_path(
+    fds: &prost_types::FileDescriptorSet,
+    message: &str,
+    depth: usize,
+) -> Option<Vec<i32>> {
+    use prost_types::field_descriptor_proto::Type;
+    let name = message.trim_start_matches(".contacts.v1.");
+    let desc = fds
+        .file
+        .iter()
+        .flat_map(|f| &f.message_type)
+        .find(|m| m.name() == name)?;
+    if let Some(f) = desc.field.iter().find(|f| f.name() == "account_id") {
+        return Some(vec![f.number()]);
+    }
+    if depth == 0 {
+        return None;
+    }
+    desc.field
+        .iter()
+        .filter(|f| f.r#type() == Type::Message)
+        .find_map(|f| {
+            let mut rest = account_id_path(fds, f.type_name(), depth - 1)?;
+            rest.insert(0, f.number());
+            Some(rest)
+        })
+}
+
+/// Encodes `value` at the nested field path (each level a length-delimited field).
+fn encode_at(path: &[i32], value: &[u8]) -> Vec<u8> {
+    let mut inner = value.to_vec();
+    for number in path.iter().rev() {
+        let mut outer = Vec::new();
+        prost::encoding::encode_key(
+            *number as u32,
+            prost::encoding::WireType::LengthDelimited,
+            &mut outer,
+        );
+        prost::encoding::encode_varint(inner.len() as u64, &mut outer);
+        outer.extend_from_slice(&inner);
+        inner = outer;
+    }
+    inner
+}
+
+both!(every_rpc_checks_the_account_of_its_key);
+
+/// Walks the service descriptor, so an RPC added without an account check fails here.
+async fn every_rpc_checks_the_account_of_its_key(app: TestApp) {
+    use prost::Message;
+    let s = secured(app).await;
+    let fds = prost_types::FileDescriptorSet::decode(pb::FILE_DESCRIPTOR_SET).unwrap();
+    let service = fds
+        .file
+        .iter()
+        .flat_map(|f| &f.service)
+        .find(|s| s.name() == "ContactService")
+        .unwrap();
+    assert!(service.method.len() >= 30);
+    let mut grpc = tonic::client::Grpc::new(s.app.channel.clone());
+    for method in &service.method {
+        let body = match account_id_path(&fds, method.input_type(), 2) {
+            Some(path) => encode_at(&path, s.account_b.as_bytes()),
+            None => Vec::new(),
+        };
+        let path: http::uri::PathAndQuery =
+            format!("/contacts.v1.ContactService/{}", method.name())
+                .parse()
+                .unwrap();
+        let request = with_key(tokio_stream::iter([body]), &s.key_a);
+        grpc.ready().await.unwrap();
+        let status = match grpc.streaming(request, path, RawCodec).await {
+            Err(status) => status,
+            Ok(response) => match response.into_inner().message().await {
+                Err(status) => status,
+                Ok(answer) => panic!(
+                    "{} answered {answer:?} to a key of another account",
+                    method.name()
+                ),
+            },
+        };
+        assert_eq!(
+            status.code(),
+            Code::PermissionDenied,
+            "{}: {status:?}",
+            method.name()
+        );
+    }
+}

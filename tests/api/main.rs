@@ -14,5 +14,6 @@ mod dnc;
 mod export;
 mod faults;
 mod filters;
+mod import;
 mod server;
 mod tls;

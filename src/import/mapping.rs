@@ -1,0 +1,520 @@
+//! Which CSV column fills which contact field: auto-detected from the header, overridden
+//! by an explicit mapping.
+//!
+//! Detection compares headers case-, space- and punctuation-insensitively against the
+//! names real exports use (Outlook, Google Contacts, HubSpot, hand-made sheets). Every
+//! phone-like column maps to the phone, best first (mobile, then phone, then business,
+//! home, …): a row takes the first one that is not empty. Other fields take the best
+//! matching column only. "Name" is split into first and last only when the file has
+//! no first/last name columns.
+
+use crate::domain::ContactDraft;
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// A contact field a column can fill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    Phone,
+    FirstName,
+    LastName,
+    FullName,
+    Email,
+    Company,
+    Title,
+    TimeZone,
+    Custom,
+    Ignore,
+}
+
+/// One column's mapping, as requested or as used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnMap {
+    /// The header as written in the file.
+    pub column: String,
+    pub field: Field,
+    /// With [`Field::Custom`]: the custom field's key.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub custom_name: String,
+}
+
+impl ColumnMap {
+    /// The JSON kept on the batch.
+    pub fn encode_list(list: &[ColumnMap]) -> String {
+        serde_json::to_string(list).expect("mappings serialize")
+    }
+
+    /// Reads [`encode_list`](Self::encode_list)'s JSON back (empty on garbage).
+    pub fn decode_list(json: &str) -> Vec<ColumnMap> {
+        serde_json::from_str(json).unwrap_or_default()
+    }
+}
+
+/// Header names, normalized, by field and rank (lower rank wins).
+const KNOWN: &[(Field, u8, &[&str])] = &[
+    (
+        Field::Phone,
+        0,
+        &[
+            "mobile",
+            "mobilephone",
+            "mobilenumber",
+            "mobilephonenumber",
+            "mobileno",
+            "cell",
+            "cellphone",
+            "cellnumber",
+            "cellular",
+        ],
+    ),
+    (
+        Field::Phone,
+        1,
+        &[
+            "phone",
+            "phonenumber",
+            "phoneno",
+            "telephone",
+            "telephonenumber",
+            "tel",
+            "contactnumber",
+            "primaryphone",
+            "phone1value",
+            "phone1",
+            "e164",
+            "msisdn",
+            "number",
+        ],
+    ),
+    (
+        Field::Phone,
+        2,
+        &[
+            "businessphone",
+            "workphone",
+            "officephone",
+            "directphone",
+            "homephone",
+            "phone2value",
+            "phone2",
+            "businessphone2",
+            "homephone2",
+            "otherphone",
+            "companymainphone",
+            "phone3value",
+        ],
+    ),
+    (
+        Field::FirstName,
+        0,
+        &["firstname", "givenname", "first", "fname", "forename"],
+    ),
+    (
+        Field::LastName,
+        0,
+        &["lastname", "surname", "familyname", "last", "lname"],
+    ),
+    (
+        Field::FullName,
+        0,
+        &["name", "fullname", "contactname", "displayname", "contact"],
+    ),
+    (
+        Field::Email,
+        0,
+        &[
+            "email",
+            "emailaddress",
+            "email1value",
+            "mail",
+            "primaryemail",
+            "email1",
+            "workemail",
+        ],
+    ),
+    (
+        Field::Company,
+        0,
+        &[
+            "company",
+            "companyname",
+            "organization",
+            "organisation",
+            "organizationname",
+            "organization1name",
+            "org",
+            "employer",
+            "accountname",
+        ],
+    ),
+    (
+        Field::Title,
+        0,
+        &[
+            "jobtitle",
+            "position",
+            "role",
+            "organizationtitle",
+            "organization1title",
+            "designation",
+        ],
+    ),
+    (Field::Title, 1, &["title"]),
+    (Field::TimeZone, 0, &["timezone", "tz"]),
+];
+
+/// A header reduced to lowercase letters and digits.
+pub fn normalize(header: &str) -> String {
+    header
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+fn detect(header: &str) -> Option<(Field, u8)> {
+    let n = normalize(header);
+    KNOWN
+        .iter()
+        .find(|(_, _, names)| names.contains(&n.as_str()))
+        .map(|(f, r, _)| (*f, *r))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    Field(Field),
+    Custom(String),
+    Unmapped,
+}
+
+/// The mapping of one file's columns.
+#[derive(Debug, Clone)]
+pub struct Mapping {
+    header: Vec<String>,
+    targets: Vec<Target>,
+    /// Phone columns, best first.
+    phones: Vec<usize>,
+}
+
+impl Mapping {
+    /// Resolves `explicit` against `header` and auto-detects the other columns.
+    /// INVALID_ARGUMENT for a mapping naming a missing column, or when no column holds
+    /// the phone number.
+    pub fn resolve(header: Vec<String>, explicit: &[ColumnMap]) -> Result<Mapping> {
+        let mut targets = vec![None::<Target>; header.len()];
+        let mut phone_rank: Vec<(u8, usize)> = Vec::new();
+        let mut explicit_fields = Vec::new();
+        for (i, m) in explicit.iter().enumerate() {
+            let idx = header
+                .iter()
+                .position(|h| h == &m.column)
+                .or_else(|| {
+                    let n = normalize(&m.column);
+                    header.iter().position(|h| normalize(h) == n)
+                })
+                .ok_or_else(|| {
+                    Error::invalid(
+                        format!("options.mapping[{i}].column"),
+                        format!(
+                            "the file has no column {:?} (its columns: {})",
+                            m.column,
+                            header.join(", ")
+                        ),
+                    )
+                })?;
+            targets[idx] = Some(match m.field {
+                Field::Custom => Target::Custom(m.custom_name.clone()),
+                f => {
+                    explicit_fields.push(f);
+                    if f == Field::Phone {
+                        phone_rank.push((0, idx));
+                    }
+                    Target::Field(f)
+                }
+            });
+        }
+        // Auto-detection for the rest: best rank per field, leftmost on ties.
+        let mut best: Vec<(Field, u8, usize)> = Vec::new();
+        for (idx, h) in header.iter().enumerate() {
+            if targets[idx].is_some() {
+                continue;
+            }
+            let Some((field, rank)) = detect(h) else {
+                continue;
+            };
+            if explicit_fields.contains(&field) {
+                continue;
+            }
+            if field == Field::Phone {
+                phone_rank.push((rank + 1, idx));
+                targets[idx] = Some(Target::Field(Field::Phone));
+                continue;
+            }
+            match best.iter_mut().find(|(f, _, _)| *f == field) {
+                Some(b) if rank < b.1 => *b = (field, rank, idx),
+                Some(_) => {}
+                None => best.push((field, rank, idx)),
+            }
+        }
+        let has_split_name = best
+            .iter()
+            .any(|(f, _, _)| matches!(f, Field::FirstName | Field::LastName))
+            || explicit_fields
+                .iter()
+                .any(|f| matches!(f, Field::FirstName | Field::LastName));
+        for (field, _, idx) in best {
+            if field == Field::FullName && has_split_name {
+                continue;
+            }
+            targets[idx] = Some(Target::Field(field));
+        }
+        phone_rank.sort();
+        let phones: Vec<usize> = phone_rank.into_iter().map(|(_, i)| i).collect();
+        if phones.is_empty() {
+            return Err(Error::invalid(
+                "options.mapping",
+                format!(
+                    "no column holds the phone number (columns: {}); map one explicitly, \
+                     e.g. --map phone=<column>",
+                    header.join(", ")
+                ),
+            ));
+        }
+        Ok(Mapping {
+            targets: targets
+                .into_iter()
+                .map(|t| t.unwrap_or(Target::Unmapped))
+                .collect(),
+            header,
+            phones,
+        })
+    }
+
+    /// The header.
+    pub fn header(&self) -> &[String] {
+        &self.header
+    }
+
+    /// The mapping used, for every mapped column in file order.
+    pub fn used(&self) -> Vec<ColumnMap> {
+        self.header
+            .iter()
+            .zip(&self.targets)
+            .filter_map(|(h, t)| {
+                let (field, custom_name) = match t {
+                    Target::Field(f) => (*f, String::new()),
+                    Target::Custom(name) => (Field::Custom, name.clone()),
+                    Target::Unmapped => return None,
+                };
+                Some(ColumnMap {
+                    column: h.clone(),
+                    field,
+                    custom_name,
+                })
+            })
+            .collect()
+    }
+
+    /// Columns that map to nothing.
+    pub fn unmapped(&self) -> Vec<String> {
+        self.header
+            .iter()
+            .zip(&self.targets)
+            .filter(|(_, t)| **t == Target::Unmapped)
+            .map(|(h, _)| h.clone())
+            .collect()
+    }
+
+    /// The draft of one record (fields in header order), and the phone column used.
+    pub fn draft(&self, fields: &[&str], unmapped_as_custom: bool) -> (ContactDraft, usize) {
+        let get = |i: usize| fields.get(i).map(|s| s.trim()).unwrap_or("");
+        let phone_col = self
+            .phones
+            .iter()
+            .copied()
+            .find(|&i| !get(i).is_empty())
+            .unwrap_or(self.phones[0]);
+        let mut d = ContactDraft {
+            phone: get(phone_col).to_string(),
+            ..Default::default()
+        };
+        let mut full_name = "";
+        for (i, t) in self.targets.iter().enumerate() {
+            let v = get(i);
+            if v.is_empty() {
+                continue;
+            }
+            match t {
+                Target::Field(Field::FirstName) => d.first_name = v.to_string(),
+                Target::Field(Field::LastName) => d.last_name = v.to_string(),
+                Target::Field(Field::FullName) => full_name = v,
+                Target::Field(Field::Email) => d.email = v.to_string(),
+                Target::Field(Field::Company) => d.company = v.to_string(),
+                Target::Field(Field::Title) => d.title = v.to_string(),
+                Target::Field(Field::TimeZone) => d.time_zone = v.to_string(),
+                Target::Custom(name) => {
+                    d.custom_fields.insert(name.clone(), v.to_string());
+                }
+                Target::Unmapped if unmapped_as_custom && !self.header[i].trim().is_empty() => {
+                    d.custom_fields
+                        .insert(self.header[i].trim().to_string(), v.to_string());
+                }
+                _ => {}
+            }
+        }
+        if !full_name.is_empty() && d.first_name.is_empty() && d.last_name.is_empty() {
+            let (first, last) = split_name(full_name);
+            d.first_name = first;
+            d.last_name = last;
+        }
+        (d, phone_col)
+    }
+
+    /// The column a checked field's value came from (`phone`, `email`, `custom_fields.K` …).
+    pub fn column_of(&self, field: &str, phone_col: usize) -> Option<usize> {
+        let want = match field {
+            "phone" => return Some(phone_col),
+            "first_name" | "last_name" => {
+                let f = if field == "first_name" {
+                    Field::FirstName
+                } else {
+                    Field::LastName
+                };
+                return self
+                    .position(&Target::Field(f))
+                    .or_else(|| self.position(&Target::Field(Field::FullName)));
+            }
+            "email" => Field::Email,
+            "company" => Field::Company,
+            "title" => Field::Title,
+            "time_zone" => Field::TimeZone,
+            other => {
+                let key = other.strip_prefix("custom_fields.")?;
+                return self
+                    .position(&Target::Custom(key.to_string()))
+                    .or_else(|| self.header.iter().position(|h| h.trim() == key));
+            }
+        };
+        self.position(&Target::Field(want))
+    }
+
+    fn position(&self, target: &Target) -> Option<usize> {
+        self.targets.iter().position(|t| t == target)
+    }
+}
+
+/// Splits a full name: "Ann Lee" → (Ann, Lee), "Lee, Ann" → (Ann, Lee). Without a comma
+/// the first word is the given name and the rest the family name.
+pub fn split_name(full: &str) -> (String, String) {
+    let full = full.trim();
+    if let Some((last, first)) = full.split_once(',') {
+        return (first.trim().to_string(), last.trim().to_string());
+    }
+    match full.split_once(char::is_whitespace) {
+        Some((first, last)) => (first.to_string(), last.trim().to_string()),
+        None => (full.to_string(), String::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(cols: &[&str]) -> Vec<String> {
+        cols.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn field_of(m: &Mapping, column: &str) -> Option<Field> {
+        m.used()
+            .into_iter()
+            .find(|c| c.column == column)
+            .map(|c| c.field)
+    }
+
+    #[test]
+    fn outlook_prefers_job_title_and_mobile_first() {
+        let m = Mapping::resolve(
+            header(&[
+                "Title",
+                "First Name",
+                "Last Name",
+                "Company",
+                "Job Title",
+                "Business Phone",
+                "Mobile Phone",
+                "E-mail Address",
+            ]),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(field_of(&m, "Job Title"), Some(Field::Title));
+        assert_eq!(field_of(&m, "Title"), None);
+        assert_eq!(field_of(&m, "E-mail Address"), Some(Field::Email));
+        let (d, col) = m.draft(
+            &[
+                "Mr.",
+                "Ann",
+                "Lee",
+                "Acme",
+                "CTO",
+                "+1 415 555 2671",
+                "",
+                "a@b.co",
+            ],
+            false,
+        );
+        assert_eq!(col, 5, "business phone used when mobile is empty");
+        assert_eq!(d.title, "CTO");
+        let (_, col) = m.draft(&["", "", "", "", "", "1", "2", ""], false);
+        assert_eq!(col, 6, "mobile first");
+    }
+
+    #[test]
+    fn google_and_hubspot_headers_are_recognized() {
+        let m = Mapping::resolve(
+            header(&[
+                "Name",
+                "Given Name",
+                "Family Name",
+                "E-mail 1 - Value",
+                "Phone 1 - Type",
+                "Phone 1 - Value",
+                "Organization 1 - Name",
+                "Organization 1 - Title",
+            ]),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(field_of(&m, "Phone 1 - Value"), Some(Field::Phone));
+        assert_eq!(field_of(&m, "Phone 1 - Type"), None);
+        assert_eq!(field_of(&m, "Name"), None, "split names win over Name");
+        assert_eq!(field_of(&m, "Organization 1 - Title"), Some(Field::Title));
+        let m = Mapping::resolve(
+            header(&["Record ID", "Email", "Phone Number", "Company Name", "Name"]),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(m.unmapped(), ["Record ID"]);
+        let (d, _) = m.draft(&["1", "", "+1", "", "Ann Lee"], false);
+        assert_eq!(
+            (d.first_name.as_str(), d.last_name.as_str()),
+            ("Ann", "Lee")
+        );
+    }
+
+    #[test]
+    fn an_explicit_mapping_wins_and_a_missing_phone_is_refused() {
+        let explicit = [ColumnMap {
+            column: "Digits".into(),
+            field: Field::Phone,
+            custom_name: String::new(),
+        }];
+        let m = Mapping::resolve(header(&["Phone", "Digits"]), &explicit).unwrap();
+        let (d, _) = m.draft(&["1", "2"], false);
+        assert_eq!(d.phone, "2");
+        let err = Mapping::resolve(header(&["Name", "Email"]), &[]).unwrap_err();
+        assert!(err.to_string().contains("phone"), "{err}");
+        assert!(Mapping::resolve(header(&["Phone"]), &explicit).is_err());
+    }
+}

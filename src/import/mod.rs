@@ -1,0 +1,44 @@
+//! The CSV import pipeline, streaming in bounded memory: [`decode`] turns bytes of any
+//! supported encoding into UTF-8, [`records`] splits RFC 4180 records (knowing each
+//! one's line), [`mapping`] decides which column fills which field, and [`pipeline`] runs
+//! them on a worker thread, checking every row and handing chunks of rows to the writer
+//! in `service::import`.
+
+pub mod decode;
+pub mod mapping;
+pub mod pipeline;
+pub mod records;
+
+pub use mapping::{ColumnMap, Field};
+pub use pipeline::{Header, Input, Outcome, ParseOptions, Parsed, Row, RowError};
+
+/// Per-outcome row counts of an import (or of what a preview says it would do).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub rows: i64,
+    pub imported: i64,
+    pub updated: i64,
+    pub duplicates_in_file: i64,
+    pub duplicates_existing: i64,
+    pub invalid: i64,
+    pub over_limit: i64,
+    pub dnc: i64,
+    pub dnc_excluded: i64,
+    pub added_to_campaign: i64,
+}
+
+impl Counts {
+    /// Adds `other` to these counts.
+    pub fn add(&mut self, other: &Counts) {
+        self.rows += other.rows;
+        self.imported += other.imported;
+        self.updated += other.updated;
+        self.duplicates_in_file += other.duplicates_in_file;
+        self.duplicates_existing += other.duplicates_existing;
+        self.invalid += other.invalid;
+        self.over_limit += other.over_limit;
+        self.dnc += other.dnc;
+        self.dnc_excluded += other.dnc_excluded;
+        self.added_to_campaign += other.added_to_campaign;
+    }
+}

@@ -1,0 +1,599 @@
+//! The parsing worker: input pieces in, checked rows out, on a blocking thread.
+//!
+//! It decodes, splits records, maps columns, checks each row (phone normalization is the
+//! expensive part: each chunk is checked on two threads when there are two cores, each
+//! against a phone database of its own) and then, in line order, marks numbers already
+//! seen earlier in the file. Rows go out in chunks of at most
+//! [`CHUNK_ROWS`] through a bounded channel, so memory holds a few chunks, never the
+//! file; the only state that grows is the set of numbers seen (8 bytes per number).
+//!
+//! The input ends with [`Input::End`]. A channel that closes without it means the client
+//! went away: the worker stops without flushing a partial record.
+
+use super::decode::TextDecoder;
+use super::mapping::{ColumnMap, Field, Mapping};
+use super::records::{MAX_FIELDS, MAX_RECORD_BYTES, Record, RecordReader, detect_delimiter};
+use crate::domain::contact::ContactDraft;
+use crate::domain::{NewContact, Region, Validation, phone};
+use crate::error::{Error, Result};
+use std::collections::HashSet;
+use tokio::sync::mpsc::{self, error::TryRecvError};
+
+/// Most rows per chunk handed to the writer (one transaction each).
+pub const CHUNK_ROWS: usize = 2000;
+/// Longest accepted field, in bytes.
+pub const MAX_FIELD_BYTES: usize = 8 * 1024;
+/// The columns of structured rows (the header of their rejected-rows CSV).
+pub const STRUCTURED_COLUMNS: [&str; 7] = [
+    "phone",
+    "first_name",
+    "last_name",
+    "email",
+    "company",
+    "title",
+    "time_zone",
+];
+
+/// How to read and check the input.
+#[derive(Debug, Clone)]
+pub struct ParseOptions {
+    /// Explicit column mappings; other columns are auto-detected.
+    pub explicit: Vec<ColumnMap>,
+    /// Region for local-format numbers.
+    pub region: Option<Region>,
+    pub mode: Validation,
+    /// Keep unmapped columns as custom fields.
+    pub unmapped_as_custom: bool,
+    /// Given delimiter; `None` = detect.
+    pub delimiter: Option<u8>,
+    pub has_header: bool,
+}
+
+/// A piece of input.
+#[derive(Debug)]
+pub enum Input {
+    /// CSV bytes, in order.
+    Chunk(Vec<u8>),
+    /// Structured rows.
+    Rows(Vec<ContactDraft>),
+    /// The input is complete.
+    End,
+}
+
+/// What the file turned out to be, known once its header is read.
+#[derive(Debug, Clone, Default)]
+pub struct Header {
+    pub delimiter: String,
+    pub encoding: String,
+    pub columns: Vec<String>,
+    pub mapping: Vec<ColumnMap>,
+    pub unmapped: Vec<String>,
+}
+
+/// A rejected row's reason.
+#[derive(Debug, Clone)]
+pub struct RowError {
+    pub column: String,
+    pub raw_value: String,
+    pub reason: String,
+    /// invalid_phone, missing_phone, invalid_email, invalid_field, ragged_row,
+    /// field_too_long, over_limit.
+    pub kind: &'static str,
+}
+
+/// What a row gave.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// A checked contact whose number is new in the file.
+    Valid(NewContact),
+    /// Its number appeared on an earlier row.
+    DuplicateInFile,
+    Invalid(RowError),
+}
+
+/// One data row.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// Line where the record starts (index for structured rows).
+    pub line: i64,
+    /// The record's fields as read (for the rejected-rows CSV).
+    pub raw: Vec<String>,
+    pub outcome: Outcome,
+}
+
+/// The worker's output.
+#[derive(Debug)]
+pub enum Parsed {
+    Header(Header),
+    Rows(Vec<Row>),
+    /// Every row was sent; the final encoding (it may have fallen back to Windows-1252).
+    End {
+        encoding: String,
+    },
+}
+
+/// Runs the worker to the end of the input (blocking; call from `spawn_blocking`).
+pub fn run(
+    opts: ParseOptions,
+    mut input: mpsc::Receiver<Input>,
+    output: mpsc::Sender<Result<Parsed>>,
+) {
+    phone::with_private_database(|| {
+        let mut w = Worker {
+            opts,
+            output,
+            seen: HashSet::new(),
+            pending: Vec::new(),
+            mapping: None,
+            header_pending: true,
+            next_index: 0,
+            failed: false,
+        };
+        if let Err(e) = w.run(&mut input) {
+            let _ = w.output.blocking_send(Err(e));
+        }
+    })
+}
+
+/// Why the worker stopped early: the client went away or nobody listens any more.
+struct Stop;
+
+/// A row read but not yet checked (checking, mostly phone parsing, runs in parallel).
+enum Pending {
+    /// Already decided (a structural error).
+    Ready(Row),
+    /// A draft to check; `phone_col` is the CSV column its phone came from (`None` for
+    /// structured rows).
+    Check {
+        line: i64,
+        raw: Vec<String>,
+        draft: ContactDraft,
+        phone_col: Option<usize>,
+    },
+}
+
+struct Worker {
+    opts: ParseOptions,
+    output: mpsc::Sender<Result<Parsed>>,
+    seen: HashSet<u64>,
+    pending: Vec<Pending>,
+    mapping: Option<Mapping>,
+    header_pending: bool,
+    next_index: i64,
+    /// A send failed: stop.
+    failed: bool,
+}
+
+impl Worker {
+    fn run(&mut self, input: &mut mpsc::Receiver<Input>) -> Result<()> {
+        match input.blocking_recv() {
+            None => Ok(()),
+            Some(Input::End) => Err(Error::invalid("chunk", "the file is empty")),
+            Some(Input::Rows(rows)) => self.structured(rows, input),
+            Some(Input::Chunk(first)) => self.csv(first, input),
+        }
+    }
+
+    fn send(&mut self, item: Parsed) -> std::result::Result<(), Stop> {
+        if self.output.blocking_send(Ok(item)).is_err() {
+            self.failed = true;
+            return Err(Stop);
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::result::Result<(), Stop> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let checked = check_all(&self.opts, self.mapping.as_ref(), &pending);
+        let mut rows = Vec::with_capacity(pending.len());
+        // Numbers seen earlier in the file are decided in line order, after the checks.
+        for (p, result) in pending.into_iter().zip(checked) {
+            rows.push(match (p, result) {
+                (Pending::Ready(row), _) => row,
+                (Pending::Check { line, raw, .. }, Some(Ok(contact))) => Row {
+                    line,
+                    raw,
+                    outcome: if self.seen.insert(phone_key(contact.phone.e164())) {
+                        Outcome::Valid(contact)
+                    } else {
+                        Outcome::DuplicateInFile
+                    },
+                },
+                (Pending::Check { line, raw, .. }, Some(Err(e))) => Row {
+                    line,
+                    raw,
+                    outcome: Outcome::Invalid(e),
+                },
+                (Pending::Check { .. }, None) => unreachable!("every draft is checked"),
+            });
+        }
+        self.send(Parsed::Rows(rows))
+    }
+
+    fn push(&mut self, row: Pending) -> std::result::Result<(), Stop> {
+        self.pending.push(row);
+        if self.pending.len() >= CHUNK_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// The next input; flushes pending rows before waiting. `None`: the client went away.
+    fn next(&mut self, input: &mut mpsc::Receiver<Input>) -> Option<Input> {
+        match input.try_recv() {
+            Ok(m) => Some(m),
+            Err(TryRecvError::Disconnected) => None,
+            Err(TryRecvError::Empty) => {
+                self.flush().ok()?;
+                input.blocking_recv()
+            }
+        }
+    }
+
+    fn structured(
+        &mut self,
+        mut rows: Vec<ContactDraft>,
+        input: &mut mpsc::Receiver<Input>,
+    ) -> Result<()> {
+        let columns: Vec<String> = STRUCTURED_COLUMNS.iter().map(|s| s.to_string()).collect();
+        let fields = [
+            Field::Phone,
+            Field::FirstName,
+            Field::LastName,
+            Field::Email,
+            Field::Company,
+            Field::Title,
+            Field::TimeZone,
+        ];
+        let header = Header {
+            mapping: columns
+                .iter()
+                .zip(fields)
+                .map(|(c, field)| ColumnMap {
+                    column: c.clone(),
+                    field,
+                    custom_name: String::new(),
+                })
+                .collect(),
+            columns,
+            ..Default::default()
+        };
+        if self.send(Parsed::Header(header)).is_err() {
+            return Ok(());
+        }
+        loop {
+            for draft in rows.drain(..) {
+                self.next_index += 1;
+                let raw: Vec<String> = [
+                    &draft.phone,
+                    &draft.first_name,
+                    &draft.last_name,
+                    &draft.email,
+                    &draft.company,
+                    &draft.title,
+                    &draft.time_zone,
+                ]
+                .into_iter()
+                .cloned()
+                .collect();
+                let row = Pending::Check {
+                    line: self.next_index,
+                    raw,
+                    draft,
+                    phone_col: None,
+                };
+                if self.push(row).is_err() {
+                    return Ok(());
+                }
+            }
+            match self.next(input) {
+                None => return Ok(()),
+                Some(Input::Rows(more)) => rows = more,
+                Some(Input::Chunk(_)) => {
+                    return Err(Error::invalid(
+                        "chunk",
+                        "an import carries structured rows or CSV chunks, not both",
+                    ));
+                }
+                Some(Input::End) => {
+                    if self.flush().is_ok() {
+                        let _ = self.send(Parsed::End {
+                            encoding: String::new(),
+                        });
+                    }
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn csv(&mut self, first: Vec<u8>, input: &mut mpsc::Receiver<Input>) -> Result<()> {
+        let mut decoder = TextDecoder::new();
+        let mut text = Vec::new();
+        decoder.decode(&first, false, &mut text);
+        let mut ended = false;
+        // Enough text to see the header line, for delimiter detection.
+        while !text.contains(&b'\n') && text.len() < 64 * 1024 {
+            match input.blocking_recv() {
+                None => return Ok(()),
+                Some(Input::Chunk(c)) => decoder.decode(&c, false, &mut text),
+                Some(Input::End) => {
+                    decoder.decode(&[], true, &mut text);
+                    ended = true;
+                    break;
+                }
+                Some(Input::Rows(_)) => return Err(mixed()),
+            }
+        }
+        let delimiter = self
+            .opts
+            .delimiter
+            .unwrap_or_else(|| detect_delimiter(&text));
+        let mut reader = RecordReader::new(delimiter);
+        let encoding = decoder.encoding().name();
+        self.feed(&mut reader, &text, ended, delimiter, encoding)?;
+        while !ended && !self.failed {
+            text.clear();
+            match self.next(input) {
+                None => return Ok(()),
+                Some(Input::Chunk(c)) => decoder.decode(&c, false, &mut text),
+                Some(Input::End) => {
+                    decoder.decode(&[], true, &mut text);
+                    ended = true;
+                }
+                Some(Input::Rows(_)) => return Err(mixed()),
+            }
+            self.feed(
+                &mut reader,
+                &text,
+                ended,
+                delimiter,
+                decoder.encoding().name(),
+            )?;
+        }
+        if self.failed {
+            return Ok(());
+        }
+        if self.header_pending {
+            return Err(Error::invalid("chunk", "the file has no header row"));
+        }
+        if self.flush().is_ok() {
+            let _ = self.send(Parsed::End {
+                encoding: decoder.encoding().name().to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Feeds decoded text to the record reader, handling each record.
+    fn feed(
+        &mut self,
+        reader: &mut RecordReader,
+        text: &[u8],
+        last: bool,
+        delimiter: u8,
+        encoding: &str,
+    ) -> Result<()> {
+        let mut error = None;
+        reader.feed(
+            text,
+            last,
+            &mut |rec| match self.record(rec, delimiter, encoding) {
+                Ok(()) => !self.failed,
+                Err(e) => {
+                    error = Some(e);
+                    false
+                }
+            },
+        );
+        error.map_or(Ok(()), Err)
+    }
+
+    /// Handles one record: the header, or a data row.
+    fn record(&mut self, rec: Record<'_>, delimiter: u8, encoding: &str) -> Result<()> {
+        if self.header_pending {
+            if rec.oversized {
+                return Err(Error::invalid(
+                    "chunk",
+                    "the header row is too large (an unclosed quote?)",
+                ));
+            }
+            if rec.fields.iter().all(|f| f.trim().is_empty()) {
+                return Ok(());
+            }
+            self.header_pending = false;
+            let columns: Vec<String> = if self.opts.has_header {
+                rec.fields.iter().map(|f| f.trim().to_string()).collect()
+            } else {
+                (1..=rec.fields.len()).map(|i| i.to_string()).collect()
+            };
+            let mapping = Mapping::resolve(columns, &self.opts.explicit)?;
+            let header = Header {
+                delimiter: match delimiter {
+                    b'\t' => "\t".into(),
+                    d => (d as char).to_string(),
+                },
+                encoding: encoding.to_string(),
+                columns: mapping.header().to_vec(),
+                mapping: mapping.used(),
+                unmapped: mapping.unmapped(),
+            };
+            self.mapping = Some(mapping);
+            if self.send(Parsed::Header(header)).is_err() {
+                return Ok(());
+            }
+            if self.opts.has_header {
+                return Ok(());
+            }
+        }
+        if !rec.oversized && rec.fields.iter().all(|f| f.trim().is_empty()) {
+            return Ok(());
+        }
+        let row = self.csv_row(rec);
+        let _ = self.push(row);
+        Ok(())
+    }
+
+    fn csv_row(&mut self, rec: Record<'_>) -> Pending {
+        let mapping = self.mapping.as_ref().expect("header read first");
+        csv_row(mapping, self.opts.unmapped_as_custom, rec)
+    }
+}
+
+/// A CSV record as a row to check, or as a row already rejected for its shape.
+fn csv_row(mapping: &Mapping, unmapped_as_custom: bool, rec: Record<'_>) -> Pending {
+    let line = rec.line as i64;
+    let raw: Vec<String> = rec.fields.iter().map(|f| f.to_string()).collect();
+    let invalid = |column: &str, raw_value: &str, reason: String, kind| {
+        Outcome::Invalid(RowError {
+            column: column.to_string(),
+            raw_value: raw_value.to_string(),
+            reason,
+            kind,
+        })
+    };
+    let width = mapping.header().len();
+    let outcome = if rec.oversized {
+        invalid(
+            "",
+            "",
+            format!(
+                "the record is longer than {} KiB or has more than {MAX_FIELDS} fields \
+                     (an unclosed quote?)",
+                MAX_RECORD_BYTES / 1024
+            ),
+            "field_too_long",
+        )
+    } else if rec.fields.len() < width || rec.fields[width..].iter().any(|f| !f.trim().is_empty()) {
+        invalid(
+            "",
+            "",
+            format!("has {} fields but the header has {width}", rec.fields.len()),
+            "ragged_row",
+        )
+    } else if let Some(i) = rec.fields.iter().position(|f| f.len() > MAX_FIELD_BYTES) {
+        let column = mapping.header().get(i).cloned().unwrap_or_default();
+        let value: String = rec.fields[i].chars().take(64).collect();
+        invalid(
+            &column,
+            &value,
+            format!("is longer than {MAX_FIELD_BYTES} bytes"),
+            "field_too_long",
+        )
+    } else {
+        let (draft, phone_col) = mapping.draft(&rec.fields, unmapped_as_custom);
+        return Pending::Check {
+            line,
+            raw,
+            draft,
+            phone_col: Some(phone_col),
+        };
+    };
+    Pending::Ready(Row { line, raw, outcome })
+}
+
+/// Checks the drafts among `pending` (`None` for rows already decided), on two threads
+/// when the machine has two cores: phone parsing is the costly part of an import, and
+/// each thread parses against a phone database of its own.
+fn check_all(
+    opts: &ParseOptions,
+    mapping: Option<&Mapping>,
+    pending: &[Pending],
+) -> Vec<Option<Result<NewContact, RowError>>> {
+    let one = |p: &Pending| match p {
+        Pending::Ready(_) => None,
+        Pending::Check {
+            raw,
+            draft,
+            phone_col,
+            ..
+        } => Some(check(opts, draft, |field| {
+            source(mapping, *phone_col, raw, field)
+        })),
+    };
+    let parallel = std::thread::available_parallelism().map_or(1, |n| n.get()) > 1;
+    if !parallel || pending.len() < 256 {
+        return pending.iter().map(one).collect();
+    }
+    let (first, second) = pending.split_at(pending.len() / 2);
+    std::thread::scope(|s| {
+        let other =
+            s.spawn(|| phone::with_private_database(|| second.iter().map(one).collect::<Vec<_>>()));
+        let mut out: Vec<_> = first.iter().map(one).collect();
+        out.extend(other.join().expect("the checking thread does not panic"));
+        out
+    })
+}
+
+/// The column and raw value a checked field came from.
+fn source(
+    mapping: Option<&Mapping>,
+    phone_col: Option<usize>,
+    raw: &[String],
+    field: &str,
+) -> (String, String) {
+    let index = match (mapping, phone_col) {
+        (Some(m), Some(phone_col)) => m
+            .column_of(field, phone_col)
+            .map(|i| (m.header()[i].clone(), i)),
+        _ => STRUCTURED_COLUMNS
+            .iter()
+            .position(|c| *c == field)
+            .map(|i| (STRUCTURED_COLUMNS[i].to_string(), i)),
+    };
+    match index {
+        Some((column, i)) => (column, raw.get(i).cloned().unwrap_or_default()),
+        None => (field.to_string(), String::new()),
+    }
+}
+
+/// Checks a draft; `source` names the column and raw value of a checked field.
+fn check(
+    opts: &ParseOptions,
+    draft: &ContactDraft,
+    source: impl Fn(&str) -> (String, String),
+) -> Result<NewContact, RowError> {
+    match draft.check("row", opts.region, opts.mode) {
+        Ok(contact) => Ok(contact),
+        Err(violations) => {
+            let first = &violations[0];
+            let field = first.field.strip_prefix("row.").unwrap_or(&first.field);
+            let (column, raw_value) = source(field);
+            let kind = match field {
+                "phone" if draft.phone.trim().is_empty() => "missing_phone",
+                "phone" => "invalid_phone",
+                "email" => "invalid_email",
+                _ => "invalid_field",
+            };
+            let reason = violations
+                .iter()
+                .map(|v| {
+                    let f = v.field.strip_prefix("row.").unwrap_or(&v.field);
+                    format!("{}: {}", source(f).0, v.reason)
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            Err(RowError {
+                column,
+                raw_value,
+                reason,
+                kind,
+            })
+        }
+    }
+}
+
+fn mixed() -> Error {
+    Error::invalid(
+        "rows",
+        "an import carries structured rows or CSV chunks, not both",
+    )
+}
+
+/// E.164 digits as a number (at most 15 digits: fits in 64 bits).
+fn phone_key(e164: &str) -> u64 {
+    e164.trim_start_matches('+').parse().unwrap_or(u64::MAX)
+}

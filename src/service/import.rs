@@ -1,0 +1,806 @@
+//! Imports: preview (a dry run), the streaming import with its batch record, and the
+//! batch and rejected-row queries.
+//!
+//! An import runs as three cooperating parts joined by bounded channels: a forwarder
+//! task passes the client's pieces to the parsing worker (`import::pipeline`, on a
+//! blocking thread), and the writer (here) commits each chunk of checked rows in one
+//! write transaction that also reserves plan slots and adds the chunk's counts to the
+//! batch row — so the batch's counts are always exactly what is committed, whatever
+//! happens next. A client that goes away leaves a `cancelled` batch; a server that dies
+//! leaves a `running` batch whose heartbeat stops, which the next start-up marks
+//! `failed` ([`Services::fail_interrupted_imports`]).
+
+use super::{Services, contacts::new_row, page};
+use crate::domain::filter::{ContactStatus, name_key};
+use crate::domain::{NewContact, Region, Validation};
+use crate::entity::{contact, dnc_entry, import_batch, import_error};
+use crate::error::{Error, Result};
+use crate::import::pipeline::{self, Input, ParseOptions, Parsed, Row, RowError};
+use crate::import::{ColumnMap, Counts, Header, Outcome};
+use crate::store;
+use crate::store::import::status;
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use futures::{Stream, StreamExt};
+use sea_orm::ActiveValue::{NotSet, Set};
+use std::collections::{BTreeMap, HashMap};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// A batch whose heartbeat is older than this, still `running`, was interrupted.
+pub const STALE_AFTER_MS: i64 = 60_000;
+/// Most invalid rows listed by a preview.
+pub const PREVIEW_ERRORS: usize = 100;
+/// How often a running import refreshes its heartbeat while no chunk commits.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
+
+/// What an import does with a row whose number is already stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DuplicatePolicy {
+    /// Leave the stored contact unchanged.
+    #[default]
+    Skip,
+    /// Fill only the stored contact's empty fields.
+    UpdateEmpty,
+    /// Overwrite the stored contact's fields with the row's non-empty values.
+    UpdateAll,
+}
+
+/// A checked import (or preview) request.
+#[derive(Debug, Clone, Default)]
+pub struct ImportRequest {
+    pub account_id: String,
+    pub explicit: Vec<ColumnMap>,
+    /// Region for local numbers; `None` = the account's.
+    pub region: Option<Region>,
+    pub mode: Validation,
+    pub policy: DuplicatePolicy,
+    pub campaign_id: Option<String>,
+    pub file_name: String,
+    pub client_request_id: Option<String>,
+    pub unmapped_as_custom: bool,
+    pub delimiter: Option<u8>,
+    pub has_header: bool,
+}
+
+/// The client's pieces, after the options: CSV bytes or structured rows. An `Err`
+/// item means the client went away or broke the protocol.
+pub type InputStream = Pin<Box<dyn Stream<Item = Result<Input>> + Send + 'static>>;
+
+/// What a running import reports.
+#[derive(Debug, Clone)]
+pub enum ImportEvent {
+    /// The batch, once created (first).
+    Started(import_batch::Model),
+    /// Committed counts so far.
+    Progress { counts: Counts, bytes_read: i64 },
+    /// The batch as it ended (last).
+    Finished(import_batch::Model),
+}
+
+/// What a preview found.
+#[derive(Debug, Clone)]
+pub struct Preview {
+    pub header: Header,
+    pub sample: Vec<NewContact>,
+    pub counts: Counts,
+    /// The first invalid or over-limit rows: (line, error).
+    pub errors: Vec<(i64, RowError)>,
+}
+
+/// A started parsing pipeline whose header is known.
+struct Pipeline {
+    header: Header,
+    parsed: mpsc::Receiver<Result<Parsed>>,
+    forwarder: tokio::task::JoinHandle<Result<()>>,
+    bytes: Arc<AtomicI64>,
+}
+
+impl Pipeline {
+    async fn start(opts: ParseOptions, mut input: InputStream) -> Result<Pipeline> {
+        let (in_tx, in_rx) = mpsc::channel::<Input>(4);
+        let (out_tx, mut parsed) = mpsc::channel(2);
+        tokio::task::spawn_blocking(move || pipeline::run(opts, in_rx, out_tx));
+        let bytes = Arc::new(AtomicI64::new(0));
+        let counter = bytes.clone();
+        let forwarder = tokio::spawn(async move {
+            while let Some(item) = input.next().await {
+                let item = item?;
+                if let Input::Chunk(c) = &item {
+                    counter.fetch_add(c.len() as i64, Ordering::Relaxed);
+                }
+                if in_tx.send(item).await.is_err() {
+                    return Ok(());
+                }
+            }
+            let _ = in_tx.send(Input::End).await;
+            Ok(())
+        });
+        let mut p = Pipeline {
+            header: Header::default(),
+            parsed: mpsc::channel(1).1,
+            forwarder,
+            bytes,
+        };
+        match parsed.recv().await {
+            Some(Ok(Parsed::Header(h))) => {
+                p.header = h;
+                p.parsed = parsed;
+                Ok(p)
+            }
+            Some(Err(e)) => Err(e),
+            Some(Ok(_)) => Err(Error::Internal("the import worker sent rows first".into())),
+            None => Err(p.input_error().await),
+        }
+    }
+
+    /// Why the worker stopped before the end: what the forwarder saw.
+    async fn input_error(&mut self) -> Error {
+        match (&mut self.forwarder).await {
+            Ok(Err(e)) => e,
+            _ => Error::Cancelled("the client went away before the end of the file".into()),
+        }
+    }
+}
+
+/// The writer's fixed context.
+struct Batch<'a> {
+    account_id: &'a str,
+    id: &'a str,
+    policy: DuplicatePolicy,
+    campaign_id: Option<&'a str>,
+}
+
+impl Services {
+    fn parse_options(&self, req: &ImportRequest, account_region: Option<Region>) -> ParseOptions {
+        ParseOptions {
+            explicit: req.explicit.clone(),
+            region: req.region.or(account_region),
+            mode: req.mode,
+            unmapped_as_custom: req.unmapped_as_custom,
+            delimiter: req.delimiter,
+            has_header: req.has_header,
+        }
+    }
+
+    /// Starts an import; its events (then the end of the channel) come on the receiver.
+    /// An error before the batch exists (unknown account, no phone column …) is the only
+    /// item; nothing is stored then.
+    pub fn import_contacts(
+        &self,
+        req: ImportRequest,
+        input: InputStream,
+    ) -> mpsc::Receiver<Result<ImportEvent>> {
+        let (tx, rx) = mpsc::channel(16);
+        let svc = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = svc.run_import(req, input, &tx).await {
+                let _ = tx.send(Err(e)).await;
+            }
+        });
+        rx
+    }
+
+    async fn run_import(
+        &self,
+        req: ImportRequest,
+        input: InputStream,
+        events: &mpsc::Sender<Result<ImportEvent>>,
+    ) -> Result<()> {
+        let region = self.account_region(&req.account_id).await?;
+        if let Some(rid) = &req.client_request_id
+            && let Some(existing) =
+                store::import::find_by_request(&self.db, &req.account_id, rid).await?
+        {
+            return replay(existing, events).await;
+        }
+        let mut pipe = Pipeline::start(self.parse_options(&req, Some(region)), input).await?;
+        let now = self.now();
+        let model = new_batch(&req, &pipe.header, now);
+        let batch = match store::import::insert_batch(&self.db, model).await {
+            Ok(b) => b,
+            Err(e) if store::is_unique_violation(&e) => {
+                // The same request id raced us: the other attempt's batch is the answer.
+                let rid = req.client_request_id.as_deref().unwrap_or_default();
+                let existing = store::import::find_by_request(&self.db, &req.account_id, rid)
+                    .await?
+                    .ok_or(e)?;
+                return replay(existing, events).await;
+            }
+            Err(e) => return Err(e),
+        };
+        let ctx = Batch {
+            account_id: &req.account_id,
+            id: &batch.id,
+            policy: req.policy,
+            campaign_id: req.campaign_id.as_deref(),
+        };
+        let outcome = if events
+            .send(Ok(ImportEvent::Started(batch.clone())))
+            .await
+            .is_err()
+        {
+            Err(gone())
+        } else {
+            self.write_all(&ctx, &mut pipe, events).await
+        };
+        let now = self.now();
+        match outcome {
+            Ok(encoding) => {
+                store::import::finish(
+                    &self.db,
+                    ctx.id,
+                    status::COMPLETED,
+                    "",
+                    Some(&encoding),
+                    now,
+                )
+                .await?;
+                let done = store::import::get_batch(&self.db, ctx.account_id, ctx.id).await?;
+                let _ = events.send(Ok(ImportEvent::Finished(done))).await;
+                Ok(())
+            }
+            Err(e) => {
+                let end = if matches!(e, Error::Cancelled(_)) {
+                    status::CANCELLED
+                } else {
+                    status::FAILED
+                };
+                tracing::info!(batch = ctx.id, error = %e, "import ended early: {end}");
+                store::import::finish(&self.db, ctx.id, end, &e.to_string(), None, now).await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Commits every chunk until the end of the input; returns the final encoding.
+    async fn write_all(
+        &self,
+        ctx: &Batch<'_>,
+        pipe: &mut Pipeline,
+        events: &mpsc::Sender<Result<ImportEvent>>,
+    ) -> Result<String> {
+        let mut counts = Counts::default();
+        let mut last_write = Instant::now();
+        loop {
+            let next = tokio::time::timeout(Duration::from_secs(1), pipe.parsed.recv()).await;
+            match next {
+                Err(_) => {
+                    // Nothing to commit for a second (a slow upload): still report, and
+                    // keep the heartbeat fresh so no start-up sweep takes us for dead.
+                    if last_write.elapsed() >= HEARTBEAT_EVERY {
+                        store::import::heartbeat(&self.db, ctx.id, self.now()).await?;
+                        last_write = Instant::now();
+                    }
+                }
+                Ok(None) => return Err(pipe.input_error().await),
+                Ok(Some(Err(e))) => return Err(e),
+                Ok(Some(Ok(Parsed::Rows(rows)))) => {
+                    counts.add(&self.commit_chunk(ctx, rows).await?);
+                    last_write = Instant::now();
+                }
+                Ok(Some(Ok(Parsed::End { encoding }))) => return Ok(encoding),
+                Ok(Some(Ok(Parsed::Header(_)))) => {
+                    return Err(Error::Internal(
+                        "the import worker sent a second header".into(),
+                    ));
+                }
+            }
+            let progress = ImportEvent::Progress {
+                counts,
+                bytes_read: pipe.bytes.load(Ordering::Relaxed),
+            };
+            // Progress never blocks the import: a client too slow to read it misses some.
+            if let Err(mpsc::error::TrySendError::Closed(_)) = events.try_send(Ok(progress)) {
+                return Err(gone());
+            }
+        }
+    }
+
+    /// Writes one chunk of rows in one transaction; returns its counts.
+    async fn commit_chunk(&self, ctx: &Batch<'_>, rows: Vec<Row>) -> Result<Counts> {
+        let mut d = Counts {
+            rows: rows.len() as i64,
+            ..Default::default()
+        };
+        let mut errors = Vec::new();
+        let mut candidates = Vec::new();
+        for row in rows {
+            match row.outcome {
+                Outcome::Invalid(e) => {
+                    d.invalid += 1;
+                    errors.push((row.line, error_row(ctx.id, row.line, &e, &row.raw)));
+                }
+                Outcome::DuplicateInFile => d.duplicates_in_file += 1,
+                Outcome::Valid(c) => candidates.push((row.line, c, row.raw)),
+            }
+        }
+        let now = self.now();
+        let txn = store::begin_write(&self.db).await?;
+        store::import::prepare_chunk(&txn).await?;
+        if !candidates.is_empty() {
+            let phones: Vec<String> = candidates
+                .iter()
+                .map(|(_, c, _)| c.phone.e164().to_string())
+                .collect();
+            let existing: HashMap<String, contact::Model> =
+                store::import::contacts_by_phone(&txn, ctx.account_id, &phones)
+                    .await?
+                    .into_iter()
+                    .map(|c| (c.phone.clone(), c))
+                    .collect();
+            let dnc: HashMap<String, dnc_entry::Model> =
+                store::import::dnc_by_phone(&txn, ctx.account_id, &phones)
+                    .await?
+                    .into_iter()
+                    .map(|e| (e.phone.clone(), e))
+                    .collect();
+            let (new, dups): (Vec<_>, Vec<_>) = candidates
+                .into_iter()
+                .partition(|(_, c, _)| !existing.contains_key(c.phone.e164()));
+            let granted =
+                store::accounts::reserve_slots(&txn, ctx.account_id, new.len() as i64, now).await?
+                    as usize;
+            if granted < new.len() {
+                let limit = store::accounts::get(&txn, ctx.account_id)
+                    .await?
+                    .contact_limit;
+                for (line, _, raw) in &new[granted..] {
+                    d.over_limit += 1;
+                    errors.push((*line, error_row(ctx.id, *line, &over_limit(limit), raw)));
+                }
+            }
+            let to_insert = &new[..granted];
+            let models: Vec<_> = to_insert
+                .iter()
+                .map(|(_, c, _)| {
+                    let entry = dnc.get(c.phone.e164());
+                    new_row(ctx.account_id, c, entry, Some(ctx.id.to_string()), now)
+                })
+                .collect();
+            let inserted = store::import::insert_contacts(&txn, models).await? as usize;
+            let mut members = Vec::new();
+            let is_dnc = |c: &contact::Model| {
+                ContactStatus::from_stored(&c.status) == ContactStatus::Dnc
+                    || dnc.contains_key(&c.phone)
+            };
+            if inserted < granted || ctx.campaign_id.is_some() {
+                // Learn the new ids (and, on PostgreSQL, which numbers another
+                // transaction stored first: those rows are duplicates).
+                store::accounts::adjust_count(
+                    &txn,
+                    ctx.account_id,
+                    inserted as i64 - granted as i64,
+                )
+                .await?;
+                let new_phones: Vec<String> = to_insert
+                    .iter()
+                    .map(|(_, c, _)| c.phone.e164().to_string())
+                    .collect();
+                for c in store::import::contacts_by_phone(&txn, ctx.account_id, &new_phones).await?
+                {
+                    if c.import_batch_id.as_deref() == Some(ctx.id) {
+                        d.imported += 1;
+                    } else {
+                        d.duplicates_existing += 1;
+                    }
+                    d.dnc += is_dnc(&c) as i64;
+                    members.push(c);
+                }
+            } else {
+                d.imported = inserted as i64;
+                d.dnc += to_insert
+                    .iter()
+                    .filter(|(_, c, _)| dnc.contains_key(c.phone.e164()))
+                    .count() as i64;
+            }
+            for (_, new_values, _) in &dups {
+                let current = &existing[new_values.phone.e164()];
+                d.dnc += is_dnc(current) as i64;
+                match merge(current, new_values, ctx.policy, now) {
+                    Some(changed) => {
+                        store::contacts::update(&txn, changed).await?;
+                        d.updated += 1;
+                    }
+                    None => d.duplicates_existing += 1,
+                }
+                members.push(current.clone());
+            }
+            if let Some(campaign) = ctx.campaign_id {
+                let (excluded, ids): (Vec<_>, Vec<_>) = members.iter().partition(|c| is_dnc(c));
+                d.dnc_excluded = excluded.len() as i64;
+                let ids: Vec<i64> = ids.iter().map(|c| c.id).collect();
+                d.added_to_campaign =
+                    store::import::add_members(&txn, ctx.account_id, campaign, &ids, now).await?
+                        as i64;
+            }
+        }
+        // Invalid and over-limit rows interleave; stored in line order.
+        errors.sort_by_key(|(line, _)| *line);
+        store::import::insert_errors(&txn, errors.into_iter().map(|(_, e)| e).collect()).await?;
+        if !store::import::add_counts(&txn, ctx.id, &d, now).await? {
+            txn.rollback().await?;
+            return Err(Error::FailedPrecondition(format!(
+                "import batch {} is no longer running",
+                ctx.id
+            )));
+        }
+        txn.commit().await?;
+        Ok(d)
+    }
+
+    /// A dry run: what importing the input would do. Stores nothing.
+    pub async fn preview_import(
+        &self,
+        req: ImportRequest,
+        sample_rows: usize,
+        input: InputStream,
+    ) -> Result<Preview> {
+        let account = store::accounts::get(&self.db, &req.account_id).await?;
+        let region = Region::parse(&account.default_region).ok();
+        let mut pipe = Pipeline::start(self.parse_options(&req, region), input).await?;
+        let mut preview = Preview {
+            header: pipe.header.clone(),
+            sample: Vec::new(),
+            counts: Counts::default(),
+            errors: Vec::new(),
+        };
+        let mut room = (account.contact_limit - account.contact_count).max(0);
+        let over = over_limit(account.contact_limit);
+        loop {
+            let rows = match pipe.parsed.recv().await {
+                None => return Err(pipe.input_error().await),
+                Some(Err(e)) => return Err(e),
+                Some(Ok(Parsed::Rows(rows))) => rows,
+                Some(Ok(Parsed::End { encoding })) => {
+                    preview.header.encoding = encoding;
+                    return Ok(preview);
+                }
+                Some(Ok(Parsed::Header(_))) => continue,
+            };
+            let c = &mut preview.counts;
+            c.rows += rows.len() as i64;
+            let mut valid = Vec::new();
+            for row in rows {
+                match row.outcome {
+                    Outcome::Invalid(e) => {
+                        c.invalid += 1;
+                        if preview.errors.len() < PREVIEW_ERRORS {
+                            preview.errors.push((row.line, e));
+                        }
+                    }
+                    Outcome::DuplicateInFile => c.duplicates_in_file += 1,
+                    Outcome::Valid(contact) => {
+                        if preview.sample.len() < sample_rows {
+                            preview.sample.push(contact.clone());
+                        }
+                        valid.push((row.line, contact));
+                    }
+                }
+            }
+            let phones: Vec<String> = valid
+                .iter()
+                .map(|(_, c)| c.phone.e164().to_string())
+                .collect();
+            let existing: HashMap<String, contact::Model> =
+                store::import::contacts_by_phone(&self.db, &req.account_id, &phones)
+                    .await?
+                    .into_iter()
+                    .map(|c| (c.phone.clone(), c))
+                    .collect();
+            let dnc: Vec<String> = store::import::dnc_by_phone(&self.db, &req.account_id, &phones)
+                .await?
+                .into_iter()
+                .map(|e| e.phone)
+                .collect();
+            for (line, new_values) in valid {
+                let phone = new_values.phone.e164();
+                let on_dnc = match existing.get(phone) {
+                    Some(current) => {
+                        if merge(current, &new_values, req.policy, 0).is_some() {
+                            c.updated += 1;
+                        } else {
+                            c.duplicates_existing += 1;
+                        }
+                        ContactStatus::from_stored(&current.status) == ContactStatus::Dnc
+                            || dnc.iter().any(|p| p == phone)
+                    }
+                    None if room > 0 => {
+                        room -= 1;
+                        c.imported += 1;
+                        dnc.iter().any(|p| p == phone)
+                    }
+                    None => {
+                        c.over_limit += 1;
+                        if preview.errors.len() < PREVIEW_ERRORS {
+                            preview.errors.push((line, over.clone()));
+                        }
+                        continue;
+                    }
+                };
+                c.dnc += on_dnc as i64;
+                if req.campaign_id.is_some() {
+                    if on_dnc {
+                        c.dnc_excluded += 1;
+                    } else {
+                        c.added_to_campaign += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One import batch of the account.
+    pub async fn get_import_batch(
+        &self,
+        account_id: &str,
+        id: &str,
+    ) -> Result<import_batch::Model> {
+        store::import::get_batch(&self.db, account_id, id).await
+    }
+
+    /// A page of the account's batches, newest first, and the next page's token.
+    pub async fn list_import_batches(
+        &self,
+        account_id: &str,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<(Vec<import_batch::Model>, String)> {
+        store::accounts::get(&self.db, account_id).await?;
+        let size = page::page_size(page_size);
+        let after = decode_cursor(page_token)?;
+        let mut rows = store::import::list_batches(&self.db, account_id, after, size + 1).await?;
+        let next = next_page(&mut rows, size, |b| encode_cursor(b.started_at, &b.id));
+        Ok((rows, next))
+    }
+
+    /// A page of a batch's rejected rows in line order, and the next page's token.
+    pub async fn list_import_errors(
+        &self,
+        account_id: &str,
+        batch_id: &str,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<(Vec<import_error::Model>, String)> {
+        store::import::get_batch(&self.db, account_id, batch_id).await?;
+        let size = if page_size <= 0 {
+            100
+        } else {
+            page::page_size(page_size)
+        };
+        let after = match decode_cursor(page_token)? {
+            Some((line, id)) => Some((line, id.parse().map_err(|_| bad_token())?)),
+            None => None,
+        };
+        let mut rows = store::import::list_errors(&self.db, batch_id, after, size + 1).await?;
+        let next = next_page(&mut rows, size, |e| {
+            encode_cursor(e.line, &e.id.to_string())
+        });
+        Ok((rows, next))
+    }
+
+    /// The batch's rejected rows as CSV — the file's own columns plus `reason` — in
+    /// pieces on the receiver, read page by page (bounded memory).
+    pub async fn export_import_errors(
+        &self,
+        account_id: &str,
+        batch_id: &str,
+    ) -> Result<mpsc::Receiver<Result<Vec<u8>>>> {
+        let batch = store::import::get_batch(&self.db, account_id, batch_id).await?;
+        let columns: Vec<String> = serde_json::from_str(&batch.header).unwrap_or_default();
+        let (tx, rx) = mpsc::channel(4);
+        let db = self.db.clone();
+        tokio::spawn(async move {
+            let mut after = None;
+            let mut w = csv::Writer::from_writer(Vec::new());
+            let mut head = columns.clone();
+            head.push("reason".into());
+            let _ = w.write_record(&head);
+            loop {
+                let page = match store::import::list_errors(&db, &batch.id, after, 1000).await {
+                    Ok(p) => p,
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                };
+                for e in &page {
+                    let mut record: Vec<String> =
+                        serde_json::from_str(&e.raw_record).unwrap_or_default();
+                    if record.len() < columns.len() {
+                        record.resize(columns.len(), String::new());
+                    }
+                    record.insert(columns.len(), e.reason.clone());
+                    let _ = w.write_record(&record);
+                }
+                let done = page.len() < 1000;
+                after = page.last().map(|e| (e.line, e.id));
+                let bytes = match w.into_inner() {
+                    Ok(b) => b,
+                    Err(e) => {
+                        let _ = tx.send(Err(Error::Internal(e.to_string()))).await;
+                        return;
+                    }
+                };
+                w = csv::Writer::from_writer(Vec::new());
+                if (!bytes.is_empty() && tx.send(Ok(bytes)).await.is_err()) || done {
+                    return;
+                }
+            }
+        });
+        Ok(rx)
+    }
+
+    /// Marks imports left `running` by a server that died (stale heartbeat) as failed, so
+    /// no batch stays running forever. Called at start-up; returns how many.
+    pub async fn fail_interrupted_imports(&self) -> Result<u64> {
+        let now = self.now();
+        let n = store::import::fail_stale(
+            &self.db,
+            now - STALE_AFTER_MS,
+            now,
+            "interrupted: the server stopped during the import; the counts say what was committed",
+        )
+        .await?;
+        if n > 0 {
+            tracing::warn!(batches = n, "marked interrupted imports as failed");
+        }
+        Ok(n)
+    }
+}
+
+/// Answers a retried request with its existing batch.
+async fn replay(
+    batch: import_batch::Model,
+    events: &mpsc::Sender<Result<ImportEvent>>,
+) -> Result<()> {
+    let _ = events.send(Ok(ImportEvent::Started(batch.clone()))).await;
+    let _ = events.send(Ok(ImportEvent::Finished(batch))).await;
+    Ok(())
+}
+
+fn gone() -> Error {
+    Error::Cancelled("the client went away during the import".into())
+}
+
+fn new_batch(req: &ImportRequest, header: &Header, now: i64) -> import_batch::Model {
+    import_batch::Model {
+        id: format!("imp_{}", uuid::Uuid::new_v4().simple()),
+        account_id: req.account_id.clone(),
+        client_request_id: req.client_request_id.clone(),
+        status: status::RUNNING.into(),
+        file_name: req.file_name.clone(),
+        campaign_id: req.campaign_id.clone().unwrap_or_default(),
+        mapping: ColumnMap::encode_list(&header.mapping),
+        delimiter: header.delimiter.clone(),
+        encoding: header.encoding.clone(),
+        header: serde_json::to_string(&header.columns).expect("strings serialize"),
+        rows_read: 0,
+        imported: 0,
+        updated: 0,
+        duplicates_in_file: 0,
+        duplicates_existing: 0,
+        invalid: 0,
+        over_limit: 0,
+        dnc: 0,
+        dnc_excluded: 0,
+        added_to_campaign: 0,
+        error_message: String::new(),
+        started_at: now,
+        heartbeat_at: now,
+        finished_at: None,
+    }
+}
+
+fn over_limit(limit: i64) -> RowError {
+    RowError {
+        column: String::new(),
+        raw_value: String::new(),
+        reason: format!("the account is at its plan limit of {limit} contacts"),
+        kind: "over_limit",
+    }
+}
+
+fn error_row(batch_id: &str, line: i64, e: &RowError, raw: &[String]) -> import_error::ActiveModel {
+    import_error::ActiveModel {
+        id: NotSet,
+        batch_id: Set(batch_id.to_string()),
+        line: Set(line),
+        column_name: Set(e.column.clone()),
+        raw_value: Set(e.raw_value.clone()),
+        reason: Set(e.reason.clone()),
+        kind: Set(e.kind.to_string()),
+        raw_record: Set(serde_json::to_string(raw).expect("strings serialize")),
+    }
+}
+
+/// The stored contact changed by a duplicate row under `policy`, or `None` if nothing
+/// changes. The phone never changes, so the DNC status stays right.
+fn merge(
+    current: &contact::Model,
+    row: &NewContact,
+    policy: DuplicatePolicy,
+    now: i64,
+) -> Option<contact::ActiveModel> {
+    if policy == DuplicatePolicy::Skip {
+        return None;
+    }
+    let all = policy == DuplicatePolicy::UpdateAll;
+    let pick = |cur: &str, new: &str| -> Option<String> {
+        let take = !new.is_empty() && new != cur && (all || cur.is_empty());
+        take.then(|| new.to_string())
+    };
+    let email = row.email.as_ref().map(|e| e.as_str()).unwrap_or_default();
+    let mut active: contact::ActiveModel = current.clone().into();
+    let mut changed = false;
+    let (mut first, mut last) = (current.first_name.clone(), current.last_name.clone());
+    if let Some(v) = pick(&current.first_name, &row.first_name) {
+        first = v;
+        changed = true;
+    }
+    if let Some(v) = pick(&current.last_name, &row.last_name) {
+        last = v;
+        changed = true;
+    }
+    for (cur, new, slot) in [
+        (&current.email, email, &mut active.email),
+        (&current.company, &row.company, &mut active.company),
+        (&current.title, &row.title, &mut active.title),
+        (&current.time_zone, &row.time_zone, &mut active.time_zone),
+    ] {
+        if let Some(v) = pick(cur, new) {
+            *slot = Set(v);
+            changed = true;
+        }
+    }
+    let mut custom: BTreeMap<String, String> = super::contacts::custom_fields(current);
+    for (k, v) in &row.custom_fields {
+        let cur = custom.get(k).cloned().unwrap_or_default();
+        if let Some(v) = pick(&cur, v) {
+            custom.insert(k.clone(), v);
+            changed = true;
+        }
+    }
+    if !changed {
+        return None;
+    }
+    active.name_key = Set(name_key(&first, &last));
+    active.last_key = Set(name_key(&last, ""));
+    active.first_name = Set(first);
+    active.last_name = Set(last);
+    active.custom_fields = Set(serde_json::to_string(&custom).expect("strings serialize"));
+    active.updated_at = Set(now);
+    Some(active)
+}
+
+/// Cuts a page fetched with one extra row to `size`; the next page's token is the last
+/// kept row's cursor, or empty when there was no extra row (the last page).
+fn next_page<T>(rows: &mut Vec<T>, size: u64, cursor: impl Fn(&T) -> String) -> String {
+    if rows.len() as u64 <= size {
+        return String::new();
+    }
+    rows.truncate(size as usize);
+    rows.last().map(cursor).unwrap_or_default()
+}
+
+fn bad_token() -> Error {
+    Error::invalid("page_token", "is not a token returned by this API")
+}
+
+/// A keyset cursor of a number and a text key.
+fn encode_cursor(n: i64, key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("v1:{n}:{key}"))
+}
+
+fn decode_cursor(token: &str) -> Result<Option<(i64, String)>> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad_token())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad_token())?;
+    let rest = text.strip_prefix("v1:").ok_or_else(bad_token)?;
+    let (n, key) = rest.split_once(':').ok_or_else(bad_token)?;
+    Ok(Some((n.parse().map_err(|_| bad_token())?, key.to_string())))
+}

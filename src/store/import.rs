@@ -1,0 +1,368 @@
+//! Import batches, their rejected rows, and the bulk writes of an import.
+//!
+//! The bulk insert is one multi-row `INSERT … ON CONFLICT (account_id, phone) DO NOTHING`
+//! per [`INSERT_ROWS`] contacts, the same SQL on both backends: inside the import's write
+//! transaction SQLite holds the database's write lock, and on PostgreSQL a number inserted
+//! concurrently by another transaction is skipped, not an error (the caller counts it as a
+//! duplicate and releases its slot).
+
+use crate::entity::{campaign_member, contact, dnc_entry, import_batch, import_error};
+use crate::error::{Error, Result};
+use crate::import::Counts;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement, TryInsertResult,
+};
+
+/// Contacts per INSERT statement (23 columns: under both backends' parameter caps).
+pub const INSERT_ROWS: usize = 1000;
+
+/// Batch statuses as stored.
+pub mod status {
+    pub const RUNNING: &str = "running";
+    pub const COMPLETED: &str = "completed";
+    pub const FAILED: &str = "failed";
+    pub const CANCELLED: &str = "cancelled";
+}
+
+/// Prepares an import chunk's transaction. PostgreSQL: plan each statement for its own
+/// values (`SET LOCAL plan_cache_mode = force_custom_plan`). The lookups by phone are
+/// prepared statements run thousands of times while the table grows from empty; a
+/// generic plan chosen while it was small (a sequential scan) would otherwise stay and
+/// make each chunk's lookup slower than the last. SQLite has no such cache: nothing to do.
+pub async fn prepare_chunk<C: ConnectionTrait>(db: &C) -> Result<()> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        db.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan")
+            .await?;
+    }
+    Ok(())
+}
+
+/// Inserts a new batch. A reused client request id surfaces as a unique violation.
+pub async fn insert_batch<C: ConnectionTrait>(
+    db: &C,
+    model: import_batch::Model,
+) -> Result<import_batch::Model> {
+    let active: import_batch::ActiveModel = model.into();
+    Ok(active.insert(db).await?)
+}
+
+/// One batch of the account, or NOT_FOUND.
+pub async fn get_batch<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    id: &str,
+) -> Result<import_batch::Model> {
+    import_batch::Entity::find_by_id(id.to_owned())
+        .filter(import_batch::Column::AccountId.eq(account_id))
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found("import batch", id))
+}
+
+/// The account's batch started with `request_id`, if any.
+pub async fn find_by_request<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    request_id: &str,
+) -> Result<Option<import_batch::Model>> {
+    Ok(import_batch::Entity::find()
+        .filter(import_batch::Column::AccountId.eq(account_id))
+        .filter(import_batch::Column::ClientRequestId.eq(request_id))
+        .one(db)
+        .await?)
+}
+
+/// A page of the account's batches, newest first, after the keyset cursor
+/// `(started_at, id)` of the previous page's last batch.
+pub async fn list_batches<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    after: Option<(i64, String)>,
+    limit: u64,
+) -> Result<Vec<import_batch::Model>> {
+    use import_batch::Column;
+    let mut query = import_batch::Entity::find().filter(Column::AccountId.eq(account_id));
+    if let Some((started, id)) = after {
+        query = query.filter(
+            Condition::any().add(Column::StartedAt.lt(started)).add(
+                Condition::all()
+                    .add(Column::StartedAt.eq(started))
+                    .add(Column::Id.lt(id)),
+            ),
+        );
+    }
+    Ok(query
+        .order_by_desc(Column::StartedAt)
+        .order_by_desc(Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Adds a committed chunk's counts and refreshes the heartbeat. False when the batch is
+/// no longer running (e.g. marked failed as interrupted): the caller must roll back.
+pub async fn add_counts<C: ConnectionTrait>(
+    db: &C,
+    batch_id: &str,
+    d: &Counts,
+    now: i64,
+) -> Result<bool> {
+    use import_batch::Column;
+    let add = |c: Column, v: i64| (c, Expr::col(c).add(v));
+    let mut update = import_batch::Entity::update_many();
+    for (col, expr) in [
+        add(Column::RowsRead, d.rows),
+        add(Column::Imported, d.imported),
+        add(Column::Updated, d.updated),
+        add(Column::DuplicatesInFile, d.duplicates_in_file),
+        add(Column::DuplicatesExisting, d.duplicates_existing),
+        add(Column::Invalid, d.invalid),
+        add(Column::OverLimit, d.over_limit),
+        add(Column::Dnc, d.dnc),
+        add(Column::DncExcluded, d.dnc_excluded),
+        add(Column::AddedToCampaign, d.added_to_campaign),
+    ] {
+        update = update.col_expr(col, expr);
+    }
+    let res = update
+        .col_expr(Column::HeartbeatAt, Expr::value(now))
+        .filter(Column::Id.eq(batch_id))
+        .filter(Column::Status.eq(status::RUNNING))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Marks a running batch alive.
+pub async fn heartbeat<C: ConnectionTrait>(db: &C, batch_id: &str, now: i64) -> Result<()> {
+    import_batch::Entity::update_many()
+        .col_expr(import_batch::Column::HeartbeatAt, Expr::value(now))
+        .filter(import_batch::Column::Id.eq(batch_id))
+        .filter(import_batch::Column::Status.eq(status::RUNNING))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Ends a running batch with `status` (a batch that already ended keeps its end).
+pub async fn finish<C: ConnectionTrait>(
+    db: &C,
+    batch_id: &str,
+    new_status: &str,
+    error_message: &str,
+    encoding: Option<&str>,
+    now: i64,
+) -> Result<()> {
+    use import_batch::Column;
+    let mut update = import_batch::Entity::update_many()
+        .col_expr(Column::Status, Expr::value(new_status))
+        .col_expr(Column::ErrorMessage, Expr::value(error_message))
+        .col_expr(Column::FinishedAt, Expr::value(now))
+        .col_expr(Column::HeartbeatAt, Expr::value(now));
+    if let Some(e) = encoding {
+        update = update.col_expr(Column::Encoding, Expr::value(e));
+    }
+    update
+        .filter(Column::Id.eq(batch_id))
+        .filter(Column::Status.eq(status::RUNNING))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Marks batches still running with a heartbeat older than `stale_before` as failed;
+/// returns how many.
+pub async fn fail_stale<C: ConnectionTrait>(
+    db: &C,
+    stale_before: i64,
+    now: i64,
+    message: &str,
+) -> Result<u64> {
+    use import_batch::Column;
+    let res = import_batch::Entity::update_many()
+        .col_expr(Column::Status, Expr::value(status::FAILED))
+        .col_expr(Column::ErrorMessage, Expr::value(message))
+        .col_expr(Column::FinishedAt, Expr::value(now))
+        .filter(Column::Status.eq(status::RUNNING))
+        .filter(Column::HeartbeatAt.lt(stale_before))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
+}
+
+/// The account's contacts holding any of `phones` (E.164).
+pub async fn contacts_by_phone<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    phones: &[String],
+) -> Result<Vec<contact::Model>> {
+    by_phones::<_, contact::Entity>(db, "contacts", contact::Column::Phone, account_id, phones)
+        .await
+}
+
+/// The account's DNC entries for any of `phones` (E.164).
+pub async fn dnc_by_phone<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    phones: &[String],
+) -> Result<Vec<dnc_entry::Model>> {
+    by_phones::<_, dnc_entry::Entity>(
+        db,
+        "dnc_entries",
+        dnc_entry::Column::Phone,
+        account_id,
+        phones,
+    )
+    .await
+}
+
+/// Rows of `table` in the account whose `phone` is one of `phones`.
+///
+/// PostgreSQL: one text parameter split server-side (`phone = ANY(string_to_array($2,
+/// ','))`, E.164 has no commas), so planning a lookup of a thousand numbers is as cheap
+/// as of one. SQLite: an `IN` list of parameters (SQLite plans it cheaply).
+async fn by_phones<C, E>(
+    db: &C,
+    table: &str,
+    phone: E::Column,
+    account_id: &str,
+    phones: &[String],
+) -> Result<Vec<E::Model>>
+where
+    C: ConnectionTrait,
+    E: EntityTrait,
+    E::Column: ColumnTrait,
+{
+    let mut out = Vec::new();
+    for part in phones.chunks(INSERT_ROWS) {
+        let rows = if db.get_database_backend() == DbBackend::Postgres {
+            let sql = format!(
+                "SELECT * FROM {table} WHERE account_id = $1 AND phone = ANY(string_to_array($2, ','))"
+            );
+            E::find()
+                .from_raw_sql(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    sql,
+                    [account_id.into(), part.join(",").into()],
+                ))
+                .all(db)
+                .await?
+        } else {
+            E::find()
+                .filter(Expr::col(Alias::new("account_id")).eq(account_id))
+                .filter(phone.is_in(part.iter().cloned()))
+                .all(db)
+                .await?
+        };
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// Inserts contacts in multi-row statements, skipping numbers the account already has;
+/// returns how many were inserted.
+pub async fn insert_contacts<C: ConnectionTrait>(
+    db: &C,
+    rows: Vec<contact::ActiveModel>,
+) -> Result<u64> {
+    let mut inserted = 0;
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let part: Vec<_> = rows.by_ref().take(INSERT_ROWS).collect();
+        let res = contact::Entity::insert_many(part)
+            .on_conflict_do_nothing_on([contact::Column::AccountId, contact::Column::Phone])
+            .exec_without_returning(db)
+            .await?;
+        if let TryInsertResult::Inserted(n) = res {
+            inserted += n;
+        }
+    }
+    Ok(inserted)
+}
+
+/// Adds contacts to a campaign (members already there stay); returns how many were new.
+pub async fn add_members<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    campaign_id: &str,
+    contact_ids: &[i64],
+    now: i64,
+) -> Result<u64> {
+    let mut added = 0;
+    for part in contact_ids.chunks(INSERT_ROWS) {
+        let models = part.iter().map(|&id| {
+            campaign_member::ActiveModel::from(campaign_member::Model {
+                account_id: account_id.to_string(),
+                campaign_id: campaign_id.to_string(),
+                contact_id: id,
+                attempts: 0,
+                last_attempt_at: None,
+                lease_owner: None,
+                lease_expires_at: None,
+                added_at: now,
+            })
+        });
+        let res = campaign_member::Entity::insert_many(models)
+            .on_conflict(
+                OnConflict::columns([
+                    campaign_member::Column::AccountId,
+                    campaign_member::Column::CampaignId,
+                    campaign_member::Column::ContactId,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await;
+        match res {
+            Ok(n) => added += n,
+            Err(sea_orm::DbErr::RecordNotInserted) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(added)
+}
+
+/// Records rejected rows.
+pub async fn insert_errors<C: ConnectionTrait>(
+    db: &C,
+    errors: Vec<import_error::ActiveModel>,
+) -> Result<()> {
+    let mut errors = errors.into_iter().peekable();
+    while errors.peek().is_some() {
+        // 8 columns: 1000 rows stay under SQLite's parameter cap.
+        let part: Vec<_> = errors.by_ref().take(INSERT_ROWS).collect();
+        import_error::Entity::insert_many(part)
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A page of a batch's rejected rows in line order, after the cursor `(line, id)`.
+pub async fn list_errors<C: ConnectionTrait>(
+    db: &C,
+    batch_id: &str,
+    after: Option<(i64, i64)>,
+    limit: u64,
+) -> Result<Vec<import_error::Model>> {
+    use import_error::Column;
+    let mut query = import_error::Entity::find().filter(Column::BatchId.eq(batch_id));
+    if let Some((line, id)) = after {
+        query = query.filter(
+            Condition::any().add(Column::Line.gt(line)).add(
+                Condition::all()
+                    .add(Column::Line.eq(line))
+                    .add(Column::Id.gt(id)),
+            ),
+        );
+    }
+    Ok(query
+        .order_by_asc(Column::Line)
+        .order_by_asc(Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}

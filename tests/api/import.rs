@@ -1,0 +1,1020 @@
+//! CSV and structured-row import: detection, encodings, validation, duplicates, plan
+//! limits, campaigns and DNC, batch tracking, retries and the rejected-rows round trip.
+
+use crate::helpers::{TestApp, clock_at, violated_fields};
+use contactd::pb::{self, import_contacts_request::Payload, import_contacts_response::Event};
+use std::sync::Arc;
+use tonic::Code;
+
+both!(
+    outlook_export_headers_are_mapped,
+    google_contacts_export_headers_are_mapped,
+    hubspot_export_headers_are_mapped,
+    every_encoding_imports_the_same_names,
+    semicolon_and_tab_delimiters_are_detected,
+    quoted_newlines_stay_in_the_field_and_lines_count_physically,
+    ragged_rows_are_rejected_per_line,
+    oversized_fields_are_rejected_per_row,
+    strict_flags_the_example_file_and_lenient_imports_it,
+    spreadsheet_scientific_notation_is_rejected,
+    local_numbers_use_the_given_region,
+    spellings_of_one_number_are_one_contact,
+    the_first_of_many_duplicates_wins_across_a_large_chunk,
+    update_policies_fill_or_overwrite_stored_contacts,
+    rows_past_the_plan_limit_are_rejected_at_the_boundary,
+    concurrent_imports_never_pass_the_limit,
+    campaign_import_excludes_dnc_contacts,
+    a_new_contact_on_the_dnc_list_is_stored_as_dnc,
+    disconnect_mid_stream_leaves_a_cancelled_batch_with_exact_counts,
+    retry_with_the_same_request_id_imports_once,
+    structured_rows_import_without_csv,
+    rejected_rows_download_as_csv_to_fix_and_reimport,
+    preview_reports_the_file_and_stores_nothing,
+    a_file_without_a_phone_column_is_refused_before_anything_is_stored,
+    progress_is_reported_while_importing,
+    batches_are_listed_newest_first,
+    a_batch_left_running_by_a_dead_server_is_failed_at_start_up,
+);
+
+/// The documentation's example file (`shared/data/seed_example.csv`), verbatim.
+const SEED_EXAMPLE: &str = "phone,first_name,last_name,email,company\n\
++15551234567,John,Smith,john@example.com,Acme Corp\n\
++15559876543,Jane,Doe,jane@example.com,Beta Inc\n";
+
+fn options(account: &str) -> pb::ImportOptions {
+    pb::ImportOptions {
+        account_id: account.into(),
+        ..Default::default()
+    }
+}
+
+/// A valid US number, distinct for each `i` below 10,000.
+fn number(i: usize) -> String {
+    format!("+1415555{i:04}")
+}
+
+fn request_stream(
+    opts: pb::ImportOptions,
+    file: &[u8],
+    chunk: usize,
+) -> Vec<pb::ImportContactsRequest> {
+    let mut msgs = vec![pb::ImportContactsRequest {
+        payload: Some(Payload::Options(opts)),
+    }];
+    msgs.extend(file.chunks(chunk).map(|c| pb::ImportContactsRequest {
+        payload: Some(Payload::Chunk(c.to_vec())),
+    }));
+    msgs
+}
+
+/// Imports `file` in pieces of `chunk` bytes; returns every event.
+async fn import_events(
+    app: &TestApp,
+    opts: pb::ImportOptions,
+    file: &[u8],
+    chunk: usize,
+) -> Result<Vec<Event>, tonic::Status> {
+    let msgs = request_stream(opts, file, chunk);
+    let mut resp = app
+        .client
+        .clone()
+        .import_contacts(tokio_stream::iter(msgs))
+        .await?
+        .into_inner();
+    let mut events = Vec::new();
+    while let Some(m) = resp.message().await? {
+        events.push(m.event.expect("an event"));
+    }
+    Ok(events)
+}
+
+/// Imports `file`; returns the finished batch.
+async fn try_import(
+    app: &TestApp,
+    opts: pb::ImportOptions,
+    file: &[u8],
+) -> Result<pb::ImportBatch, tonic::Status> {
+    let events = import_events(app, opts, file, 61).await?;
+    assert!(
+        matches!(events.first(), Some(Event::Started(_))),
+        "started first"
+    );
+    match events.last() {
+        Some(Event::Finished(b)) => Ok(b.clone()),
+        other => panic!("the last event is not the finished batch: {other:?}"),
+    }
+}
+
+async fn import(app: &TestApp, opts: pb::ImportOptions, file: &[u8]) -> pb::ImportBatch {
+    try_import(app, opts, file).await.expect("import")
+}
+
+fn counts(b: &pb::ImportBatch) -> pb::ImportCounts {
+    b.counts.expect("counts")
+}
+
+async fn errors(app: &TestApp, account: &str, batch: &str) -> Vec<pb::ImportError> {
+    app.client
+        .clone()
+        .list_import_errors(pb::ListImportErrorsRequest {
+            account_id: account.into(),
+            batch_id: batch.into(),
+            page_size: 1000,
+            page_token: String::new(),
+        })
+        .await
+        .expect("list errors")
+        .into_inner()
+        .errors
+}
+
+async fn by_phone(app: &TestApp, account: &str, phone: &str) -> pb::Contact {
+    app.list_all(account, pb::ContactFilter::default())
+        .await
+        .into_iter()
+        .find(|c| c.phone == phone)
+        .unwrap_or_else(|| panic!("{phone} is not stored"))
+}
+
+async fn get_contact(app: &TestApp, account: &str, id: i64) -> pb::Contact {
+    app.client
+        .clone()
+        .get_contact(pb::GetContactRequest {
+            account_id: account.into(),
+            contact_id: id,
+        })
+        .await
+        .expect("get contact")
+        .into_inner()
+        .contact
+        .unwrap()
+}
+
+async fn list_batches(app: &TestApp, account: &str) -> Vec<pb::ImportBatch> {
+    app.client
+        .clone()
+        .list_import_batches(pb::ListImportBatchesRequest {
+            account_id: account.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("list batches")
+        .into_inner()
+        .batches
+}
+
+async fn get_batch(app: &TestApp, account: &str, batch: &str) -> pb::ImportBatch {
+    app.client
+        .clone()
+        .get_import_batch(pb::GetImportBatchRequest {
+            account_id: account.into(),
+            batch_id: batch.into(),
+        })
+        .await
+        .expect("get batch")
+        .into_inner()
+        .batch
+        .unwrap()
+}
+
+fn field_of(b: &pb::ImportBatch, column: &str) -> pb::ContactField {
+    b.mapping
+        .iter()
+        .find(|m| m.column == column)
+        .map(|m| m.field())
+        .unwrap_or(pb::ContactField::Unspecified)
+}
+
+async fn outlook_export_headers_are_mapped(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let file = "\"Title\",\"First Name\",\"Last Name\",\"Company\",\"Job Title\",\"Business Phone\",\"Mobile Phone\",\"E-mail Address\"\r\n\
+\"Dr.\",\"Ann\",\"Lee\",\"Acme\",\"CTO\",\"(415) 555-0100\",\"\",\"ann@acme.com\"\r\n\
+\"\",\"Bo\",\"Ng\",\"Beta\",\"CEO\",\"(415) 555-0101\",\"+1 415 555 0102\",\"\"\r\n";
+    let b = import(&app, options(&acc), file.as_bytes()).await;
+    assert_eq!(counts(&b).imported, 2);
+    assert_eq!(field_of(&b, "Job Title"), pb::ContactField::Title);
+    assert_eq!(field_of(&b, "Title"), pb::ContactField::Unspecified);
+    let ann = by_phone(&app, &acc, "+14155550100").await;
+    assert_eq!(
+        (ann.first_name.as_str(), ann.last_name.as_str()),
+        ("Ann", "Lee")
+    );
+    assert_eq!(
+        (ann.title.as_str(), ann.email.as_str()),
+        ("CTO", "ann@acme.com")
+    );
+    // The mobile number wins over the business one when both are there.
+    let bo = by_phone(&app, &acc, "+14155550102").await;
+    assert_eq!(bo.company, "Beta");
+}
+
+async fn google_contacts_export_headers_are_mapped(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let file = "Name,Given Name,Family Name,E-mail 1 - Type,E-mail 1 - Value,Phone 1 - Type,Phone 1 - Value,Organization 1 - Name,Organization 1 - Title\n\
+Ann Lee,Ann,Lee,* Work,ann@acme.com,Mobile,+1 415-555-0100,Acme,CTO\n";
+    let b = import(&app, options(&acc), file.as_bytes()).await;
+    assert_eq!(counts(&b).imported, 1);
+    assert_eq!(field_of(&b, "Phone 1 - Value"), pb::ContactField::Phone);
+    assert_eq!(
+        field_of(&b, "Phone 1 - Type"),
+        pb::ContactField::Unspecified
+    );
+    let c = by_phone(&app, &acc, "+14155550100").await;
+    assert_eq!(
+        (
+            c.first_name.as_str(),
+            c.last_name.as_str(),
+            c.email.as_str(),
+            c.company.as_str(),
+            c.title.as_str()
+        ),
+        ("Ann", "Lee", "ann@acme.com", "Acme", "CTO")
+    );
+}
+
+async fn hubspot_export_headers_are_mapped(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let file = "Record ID,First Name,Last Name,Email,Phone Number,Company Name,Job Title,Lifecycle Stage\n\
+501,Ann,Lee,ann@acme.com,4155550100,Acme,CTO,lead\n";
+    let mut opts = options(&acc);
+    opts.unmapped_as_custom_fields = true;
+    let b = import(&app, opts, file.as_bytes()).await;
+    assert_eq!(counts(&b).imported, 1);
+    let c = by_phone(&app, &acc, "+14155550100").await;
+    assert_eq!((c.company.as_str(), c.title.as_str()), ("Acme", "CTO"));
+    assert_eq!(
+        c.custom_fields.get("Lifecycle Stage").map(String::as_str),
+        Some("lead"),
+        "unmapped columns kept as custom fields when asked"
+    );
+    assert_eq!(
+        c.custom_fields.get("Record ID").map(String::as_str),
+        Some("501")
+    );
+}
+
+fn utf16(text: &str, big_endian: bool) -> Vec<u8> {
+    let mut out = if big_endian {
+        vec![0xFE, 0xFF]
+    } else {
+        vec![0xFF, 0xFE]
+    };
+    for u in text.encode_utf16() {
+        out.extend_from_slice(&if big_endian {
+            u.to_be_bytes()
+        } else {
+            u.to_le_bytes()
+        });
+    }
+    out
+}
+
+async fn every_encoding_imports_the_same_names(app: TestApp) {
+    let text = "phone,first_name,last_name\n+14155550100,José,Müller\n";
+    let mut bom = vec![0xEF, 0xBB, 0xBF];
+    bom.extend_from_slice(text.as_bytes());
+    let latin: Vec<u8> = text
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).expect("Latin-1"))
+        .collect();
+    let cases = [
+        ("UTF-8", text.as_bytes().to_vec()),
+        ("UTF-8 (BOM)", bom),
+        ("UTF-16LE", utf16(text, false)),
+        ("UTF-16BE", utf16(text, true)),
+        ("windows-1252", latin),
+    ];
+    for (encoding, bytes) in cases {
+        let acc = app.account(pb::Plan::Professional).await;
+        // Odd chunk sizes split multi-byte characters across messages.
+        let events = import_events(&app, options(&acc), &bytes, 3).await.unwrap();
+        let Some(Event::Finished(b)) = events.last() else {
+            panic!("{encoding}: not finished");
+        };
+        assert_eq!(b.encoding, encoding);
+        assert_eq!(counts(b).imported, 1, "{encoding}");
+        let c = by_phone(&app, &acc, "+14155550100").await;
+        assert_eq!(
+            (c.first_name.as_str(), c.last_name.as_str()),
+            ("José", "Müller"),
+            "{encoding}"
+        );
+    }
+}
+
+async fn semicolon_and_tab_delimiters_are_detected(app: TestApp) {
+    for (delimiter, file) in [
+        (
+            ";",
+            "phone;first_name;company\n+14155550100;Ann;Acme, Inc.\n",
+        ),
+        (
+            "\t",
+            "phone\tfirst_name\tcompany\n+14155550100\tAnn\tAcme, Inc.\n",
+        ),
+    ] {
+        let acc = app.account(pb::Plan::Professional).await;
+        let b = import(&app, options(&acc), file.as_bytes()).await;
+        assert_eq!(b.delimiter, delimiter);
+        let c = by_phone(&app, &acc, "+14155550100").await;
+        assert_eq!(
+            (c.first_name.as_str(), c.company.as_str()),
+            ("Ann", "Acme, Inc.")
+        );
+    }
+}
+
+async fn quoted_newlines_stay_in_the_field_and_lines_count_physically(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let file = "phone,first_name,Notes\n\
++14155550100,Ann,\"line one\nline two, with \"\"quotes\"\"\"\n\
+\n\
+not-a-phone,Bo,x\n";
+    let mut opts = options(&acc);
+    opts.unmapped_as_custom_fields = true;
+    let b = import(&app, opts, file.as_bytes()).await;
+    assert_eq!(
+        (counts(&b).rows, counts(&b).imported, counts(&b).invalid),
+        (2, 1, 1)
+    );
+    let c = by_phone(&app, &acc, "+14155550100").await;
+    assert_eq!(
+        c.custom_fields.get("Notes").map(String::as_str),
+        Some("line one\nline two, with \"quotes\"")
+    );
+    let errs = errors(&app, &acc, &b.id).await;
+    assert_eq!(errs.len(), 1);
+    assert_eq!(
+        errs[0].line, 5,
+        "the physical line, after a 2-line record and a blank line"
+    );
+    assert_eq!(errs[0].column, "phone");
+    assert_eq!(errs[0].raw_value, "not-a-phone");
+}
+
+async fn ragged_rows_are_rejected_per_line(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let file = "phone,first_name,last_name\n\
++14155550100,Ann\n\
++14155550101,Bo,Ng,extra\n\
++14155550102,Cy,Li,\n\
++14155550103,Di,Wu\n";
+    let b = import(&app, options(&acc), file.as_bytes()).await;
+    let c = counts(&b);
+    assert_eq!((c.rows, c.imported, c.invalid), (4, 2, 2));
+    let errs = errors(&app, &acc, &b.id).await;
+    let got: Vec<(i64, &str)> = errs.iter().map(|e| (e.line, e.kind.as_str())).collect();
+    assert_eq!(got, [(2, "ragged_row"), (3, "ragged_row")]);
+    assert!(errs[0].reason.contains("2 fields"), "{}", errs[0].reason);
+}
+
+async fn oversized_fields_are_rejected_per_row(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let file = format!(
+        "phone,Notes\n+14155550100,{}\n+14155550101,short\n",
+        "x".repeat(9000)
+    );
+    let mut opts = options(&acc);
+    opts.unmapped_as_custom_fields = true;
+    let b = import(&app, opts, file.as_bytes()).await;
+    assert_eq!((counts(&b).imported, counts(&b).invalid), (1, 1));
+    let errs = errors(&app, &acc, &b.id).await;
+    assert_eq!(
+        (errs[0].line, errs[0].kind.as_str(), errs[0].column.as_str()),
+        (2, "field_too_long", "Notes")
+    );
+}
+
+async fn strict_flags_the_example_file_and_lenient_imports_it(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let b = import(&app, options(&acc), SEED_EXAMPLE.as_bytes()).await;
+    assert_eq!((counts(&b).imported, counts(&b).invalid), (0, 2));
+    let errs = errors(&app, &acc, &b.id).await;
+    assert_eq!(errs.len(), 2);
+    for e in &errs {
+        assert_eq!(e.kind, "invalid_phone");
+        assert!(
+            e.reason.contains("not a valid phone number") && e.reason.contains("LENIENT"),
+            "a reason a person understands: {}",
+            e.reason
+        );
+    }
+    let mut lenient = options(&acc);
+    lenient.validation_mode = pb::ValidationMode::Lenient as i32;
+    let b = import(&app, lenient, SEED_EXAMPLE.as_bytes()).await;
+    assert_eq!((counts(&b).imported, counts(&b).invalid), (2, 0));
+    let john = by_phone(&app, &acc, "+15551234567").await;
+    assert_eq!(
+        (john.first_name.as_str(), john.company.as_str()),
+        ("John", "Acme Corp")
+    );
+}
+
+async fn spreadsheet_scientific_notation_is_rejected(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let mut opts = options(&acc);
+    opts.validation_mode = pb::ValidationMode::Lenient as i32;
+    let b = import(&app, opts, b"phone\n1.41555E+10\n").await;
+    assert_eq!((counts(&b).imported, counts(&b).invalid), (0, 1));
+    let errs = errors(&app, &acc, &b.id).await;
+    assert!(
+        errs[0].reason.contains("scientific notation"),
+        "{}",
+        errs[0].reason
+    );
+}
+
+async fn local_numbers_use_the_given_region(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await; // region US
+    let file = "phone\n020 7946 0018\n";
+    let mut gb = options(&acc);
+    gb.default_region = "GB".into();
+    let b = import(&app, gb, file.as_bytes()).await;
+    assert_eq!(counts(&b).imported, 1);
+    by_phone(&app, &acc, "+442079460018").await;
+    // Without the option, the account's region (US) reads local numbers.
+    let b = import(&app, options(&acc), b"phone\n(415) 555-0100\n").await;
+    assert_eq!(counts(&b).imported, 1);
+    by_phone(&app, &acc, "+14155550100").await;
+}
+
+async fn spellings_of_one_number_are_one_contact(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    app.contact(&acc, "+14155550100", "Stored").await;
+    let file = "phone,first_name\n\
++1 (415) 555-0100,A\n\
+4155550101,B\n\
+1-415-555-0101,C\n\
+(415) 555 0101,D\n\
+415.555.0100,E\n";
+    let b = import(&app, options(&acc), file.as_bytes()).await;
+    let c = counts(&b);
+    assert_eq!(
+        (
+            c.rows,
+            c.imported,
+            c.duplicates_in_file,
+            c.duplicates_existing
+        ),
+        (5, 1, 3, 1)
+    );
+    assert_eq!(app.list_all(&acc, Default::default()).await.len(), 2);
+    assert_eq!(by_phone(&app, &acc, "+14155550101").await.first_name, "B");
+    assert_eq!(
+        by_phone(&app, &acc, "+14155550100").await.first_name,
+        "Stored"
+    );
+    assert_eq!(app.get_account(&acc).await.contact_count, 2);
+}
+
+async fn the_first_of_many_duplicates_wins_across_a_large_chunk(app: TestApp) {
+    let acc = app.account_with_limit(10_000).await;
+    // Rows checked in parallel halves: each number's second spelling comes 600 rows later.
+    let mut file = String::from("phone,first_name\n");
+    for i in 0..600 {
+        file.push_str(&format!("{},first{i}\n", number(i)));
+    }
+    for i in 0..600 {
+        file.push_str(&format!("(415) 555-{i:04},second{i}\n"));
+    }
+    // One message: the worker sees all rows at once and checks them in two halves.
+    let events = import_events(&app, options(&acc), file.as_bytes(), 1 << 20)
+        .await
+        .unwrap();
+    let Some(Event::Finished(b)) = events.last() else {
+        panic!("finished last")
+    };
+    let c = counts(b);
+    assert_eq!((c.rows, c.imported, c.duplicates_in_file), (1200, 600, 600));
+    assert_eq!(
+        by_phone(&app, &acc, &number(599)).await.first_name,
+        "first599"
+    );
+}
+
+async fn update_policies_fill_or_overwrite_stored_contacts(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    app.contact(&acc, "+14155550100", "Ann").await;
+    let file = b"phone,first_name,company\n+14155550100,Annie,Acme\n";
+    let mut empty = options(&acc);
+    empty.duplicate_policy = pb::DuplicatePolicy::UpdateEmpty as i32;
+    let b = import(&app, empty, file).await;
+    assert_eq!((counts(&b).updated, counts(&b).imported), (1, 0));
+    let c = by_phone(&app, &acc, "+14155550100").await;
+    assert_eq!((c.first_name.as_str(), c.company.as_str()), ("Ann", "Acme"));
+    let mut all = options(&acc);
+    all.duplicate_policy = pb::DuplicatePolicy::UpdateAll as i32;
+    import(&app, all, file).await;
+    assert_eq!(
+        by_phone(&app, &acc, "+14155550100").await.first_name,
+        "Annie"
+    );
+    // SKIP (the default) leaves it alone and counts a duplicate.
+    let b = import(&app, options(&acc), b"phone,first_name\n+14155550100,Zed\n").await;
+    assert_eq!((counts(&b).updated, counts(&b).duplicates_existing), (0, 1));
+    assert_eq!(
+        by_phone(&app, &acc, "+14155550100").await.first_name,
+        "Annie"
+    );
+}
+
+fn numbers_file(range: std::ops::Range<usize>) -> String {
+    let mut f = String::from("phone,first_name\n");
+    for i in range {
+        f.push_str(&format!("{},P{i}\n", number(i)));
+    }
+    f
+}
+
+async fn rows_past_the_plan_limit_are_rejected_at_the_boundary(app: TestApp) {
+    let acc = app.account_with_limit(3).await;
+    app.contact(&acc, &number(0), "Stored").await;
+    let b = import(&app, options(&acc), numbers_file(0..5).as_bytes()).await;
+    let c = counts(&b);
+    assert_eq!(
+        (c.rows, c.imported, c.duplicates_existing, c.over_limit),
+        (5, 2, 1, 2)
+    );
+    assert_eq!(app.get_account(&acc).await.contact_count, 3);
+    let errs = errors(&app, &acc, &b.id).await;
+    let got: Vec<(i64, &str)> = errs.iter().map(|e| (e.line, e.kind.as_str())).collect();
+    assert_eq!(got, [(5, "over_limit"), (6, "over_limit")]);
+    assert!(errs[0].reason.contains("limit of 3"), "{}", errs[0].reason);
+}
+
+async fn concurrent_imports_never_pass_the_limit(app: TestApp) {
+    let acc = app.account_with_limit(50).await;
+    let app = Arc::new(app);
+    let mut tasks = Vec::new();
+    for k in 0..2 {
+        let app = app.clone();
+        let acc = acc.clone();
+        tasks.push(tokio::spawn(async move {
+            let file = numbers_file(k * 100..k * 100 + 40);
+            import(&app, options(&acc), file.as_bytes()).await
+        }));
+    }
+    let creator = {
+        let app = app.clone();
+        let acc = acc.clone();
+        tokio::spawn(async move {
+            let mut created = 0;
+            for i in 500..510 {
+                let input = pb::ContactInput {
+                    phone: number(i),
+                    ..Default::default()
+                };
+                if app.try_contact(input, &acc).await.is_ok() {
+                    created += 1;
+                }
+            }
+            created
+        })
+    };
+    let mut imported = 0;
+    let mut over = 0;
+    for t in tasks {
+        let b = t.await.unwrap();
+        imported += counts(&b).imported;
+        over += counts(&b).over_limit;
+    }
+    let created = creator.await.unwrap();
+    assert_eq!(imported + created, 50);
+    assert_eq!(over, 80 - imported);
+    assert_eq!(app.get_account(&acc).await.contact_count, 50);
+    assert_eq!(app.list_all(&acc, Default::default()).await.len(), 50);
+}
+
+async fn campaign_import_excludes_dnc_contacts(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let a = app.contact(&acc, &number(1), "A").await;
+    let b = app.contact(&acc, &number(2), "B").await;
+    app.mark_dnc(&acc, &[], &[&number(1)], pb::DncSource::Manual)
+        .await; // a stored DNC contact
+    app.mark_dnc(&acc, &[], &[&number(3)], pb::DncSource::Manual)
+        .await; // a listed number not stored yet
+    let mut opts = options(&acc);
+    opts.campaign_id = "spring".into();
+    let file = format!(
+        "phone\n{}\n{}\n{}\n{}\n",
+        number(1),
+        number(2),
+        number(3),
+        number(4)
+    );
+    let batch = import(&app, opts, file.as_bytes()).await;
+    let c = counts(&batch);
+    assert_eq!(
+        (
+            c.imported,
+            c.duplicates_existing,
+            c.dnc,
+            c.dnc_excluded,
+            c.added_to_campaign
+        ),
+        (2, 2, 2, 2, 2)
+    );
+    let campaigns = |c: pb::Contact| c.campaign_ids;
+    assert!(campaigns(get_contact(&app, &acc, a.id).await).is_empty());
+    assert_eq!(campaigns(get_contact(&app, &acc, b.id).await), ["spring"]);
+    let listed = by_phone(&app, &acc, &number(3)).await;
+    assert!(campaigns(get_contact(&app, &acc, listed.id).await).is_empty());
+    let new = by_phone(&app, &acc, &number(4)).await;
+    assert_eq!(campaigns(get_contact(&app, &acc, new.id).await), ["spring"]);
+}
+
+async fn a_new_contact_on_the_dnc_list_is_stored_as_dnc(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    app.mark_dnc(&acc, &[], &[&number(7)], pb::DncSource::Manual)
+        .await;
+    let file = format!("phone\n{}\n{}\n", number(7), number(8));
+    let b = import(&app, options(&acc), file.as_bytes()).await;
+    assert_eq!((counts(&b).imported, counts(&b).dnc), (2, 1));
+    let listed = by_phone(&app, &acc, &number(7)).await;
+    assert_eq!(listed.status, pb::ContactStatus::Dnc as i32);
+    assert_eq!(listed.import_batch_id, b.id);
+    let other = by_phone(&app, &acc, &number(8)).await;
+    assert_eq!(other.status, pb::ContactStatus::Active as i32);
+}
+
+async fn wait_until_ended(app: &TestApp, account: &str, batch: &str) -> pb::ImportBatch {
+    for _ in 0..200 {
+        let b = get_batch(app, account, batch).await;
+        if b.status != pb::ImportStatus::Running as i32 {
+            return b;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("batch {batch} still running");
+}
+
+async fn disconnect_mid_stream_leaves_a_cancelled_batch_with_exact_counts(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let (addr, account) = (app.addr, acc.clone());
+    // The client runs on a runtime of its own that is then dropped mid-upload: its
+    // connection closes as when a client process dies.
+    let batch_id = tokio::task::spawn_blocking(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (id, tx) = rt.block_on(async move {
+            let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+            let mut client = pb::contact_service_client::ContactServiceClient::new(channel);
+            let (tx, rx) = tokio::sync::mpsc::channel(4);
+            tx.send(pb::ImportContactsRequest {
+                payload: Some(Payload::Options(options(&account))),
+            })
+            .await
+            .unwrap();
+            // 30 complete rows and the start of a 31st that never completes.
+            let mut part = numbers_file(0..30);
+            part.push_str("+1415555");
+            tx.send(pb::ImportContactsRequest {
+                payload: Some(Payload::Chunk(part.into_bytes())),
+            })
+            .await
+            .unwrap();
+            let mut resp = client
+                .import_contacts(tokio_stream::wrappers::ReceiverStream::new(rx))
+                .await
+                .unwrap()
+                .into_inner();
+            let Some(Event::Started(batch)) = resp.message().await.unwrap().and_then(|m| m.event)
+            else {
+                panic!("started first");
+            };
+            // Wait until the 30 rows are committed.
+            loop {
+                match resp.message().await.unwrap().and_then(|m| m.event) {
+                    Some(Event::Progress(p)) if p.counts.unwrap().imported == 30 => break,
+                    Some(Event::Progress(_)) => continue,
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            (batch.id, tx)
+        });
+        drop(rt);
+        drop(tx);
+        id
+    })
+    .await
+    .unwrap();
+    let b = wait_until_ended(&app, &acc, &batch_id).await;
+    assert_eq!(b.status, pb::ImportStatus::Cancelled as i32);
+    assert_eq!((counts(&b).rows, counts(&b).imported), (30, 30));
+    assert!(b.finish_time.is_some());
+    assert_eq!(app.list_all(&acc, Default::default()).await.len(), 30);
+    assert_eq!(app.get_account(&acc).await.contact_count, 30);
+}
+
+async fn retry_with_the_same_request_id_imports_once(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let mut opts = options(&acc);
+    opts.client_request_id = "upload-7".into();
+    let file = numbers_file(0..3);
+    let first = import(&app, opts.clone(), file.as_bytes()).await;
+    let again = import(&app, opts, file.as_bytes()).await;
+    assert_eq!(again.id, first.id);
+    assert_eq!(counts(&again).imported, 3);
+    assert_eq!(counts(&again).duplicates_existing, 0);
+    let list = list_batches(&app, &acc).await;
+    assert_eq!(list.len(), 1);
+    // The id belongs to the account: another account may use it too.
+    let other = app.account(pb::Plan::Professional).await;
+    let mut opts = options(&other);
+    opts.client_request_id = "upload-7".into();
+    let b = import(&app, opts, file.as_bytes()).await;
+    assert_ne!(b.id, first.id);
+    assert_eq!(counts(&b).imported, 3);
+}
+
+async fn structured_rows_import_without_csv(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let row = |phone: &str, first: &str| pb::ImportRow {
+        contact: Some(pb::ContactInput {
+            phone: phone.into(),
+            first_name: first.into(),
+            custom_fields: [("source".to_string(), "crm".to_string())].into(),
+            ..Default::default()
+        }),
+    };
+    let msgs = vec![
+        pb::ImportContactsRequest {
+            payload: Some(Payload::Options(options(&acc))),
+        },
+        pb::ImportContactsRequest {
+            payload: Some(Payload::Rows(pb::ImportRows {
+                rows: vec![row("(415) 555-0100", "Ann"), row("nope", "Bad")],
+            })),
+        },
+        pb::ImportContactsRequest {
+            payload: Some(Payload::Rows(pb::ImportRows {
+                rows: vec![row("+14155550101", "Bo"), row("+1 415 555 0100", "Dup")],
+            })),
+        },
+    ];
+    let mut resp = app
+        .client
+        .clone()
+        .import_contacts(tokio_stream::iter(msgs))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut last = None;
+    while let Some(m) = resp.message().await.unwrap() {
+        last = m.event;
+    }
+    let Some(Event::Finished(b)) = last else {
+        panic!("not finished")
+    };
+    let c = counts(&b);
+    assert_eq!(
+        (c.rows, c.imported, c.invalid, c.duplicates_in_file),
+        (4, 2, 1, 1)
+    );
+    let ann = by_phone(&app, &acc, "+14155550100").await;
+    assert_eq!(
+        ann.custom_fields.get("source").map(String::as_str),
+        Some("crm")
+    );
+    let errs = errors(&app, &acc, &b.id).await;
+    assert_eq!((errs[0].line, errs[0].column.as_str()), (2, "phone"));
+}
+
+async fn export_errors(app: &TestApp, account: &str, batch: &str) -> String {
+    let mut stream = app
+        .client
+        .clone()
+        .export_import_errors(pb::ExportImportErrorsRequest {
+            account_id: account.into(),
+            batch_id: batch.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut out = Vec::new();
+    while let Some(m) = stream.message().await.unwrap() {
+        out.extend(m.chunk);
+    }
+    String::from_utf8(out).unwrap()
+}
+
+async fn rejected_rows_download_as_csv_to_fix_and_reimport(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let file = "phone,first_name,email\n\
++14155550100,Ann,ann@acme.com\n\
+415-555-01O1,\"Bo, Jr.\",bo@acme.com\n\
++14155550102,Cy,not-an-email\n";
+    let b = import(&app, options(&acc), file.as_bytes()).await;
+    assert_eq!((counts(&b).imported, counts(&b).invalid), (1, 2));
+    let csv = export_errors(&app, &acc, &b.id).await;
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("phone,first_name,email,reason"));
+    let rest: Vec<&str> = lines.collect();
+    assert_eq!(rest.len(), 2, "{csv}");
+    assert!(
+        rest[0].starts_with("415-555-01O1,\"Bo, Jr.\",bo@acme.com,"),
+        "{csv}"
+    );
+    assert!(rest[1].contains("email"), "{csv}");
+    // The user fixes the two rows and imports the same file again.
+    let fixed = csv
+        .replace("415-555-01O1", "415-555-0101")
+        .replace("not-an-email", "cy@acme.com");
+    let again = import(&app, options(&acc), fixed.as_bytes()).await;
+    assert_eq!((counts(&again).imported, counts(&again).invalid), (2, 0));
+    assert_eq!(
+        by_phone(&app, &acc, "+14155550101").await.first_name,
+        "Bo, Jr."
+    );
+    assert_eq!(
+        by_phone(&app, &acc, "+14155550102").await.email,
+        "cy@acme.com"
+    );
+}
+
+async fn preview(
+    app: &TestApp,
+    opts: pb::ImportOptions,
+    file: &[u8],
+) -> Result<pb::PreviewImportResponse, tonic::Status> {
+    let mut msgs = vec![pb::PreviewImportRequest {
+        payload: Some(pb::preview_import_request::Payload::Options(opts)),
+        sample_rows: 2,
+    }];
+    msgs.extend(file.chunks(5).map(|c| pb::PreviewImportRequest {
+        payload: Some(pb::preview_import_request::Payload::Chunk(c.to_vec())),
+        sample_rows: 0,
+    }));
+    app.client
+        .clone()
+        .preview_import(tokio_stream::iter(msgs))
+        .await
+        .map(|r| r.into_inner())
+}
+
+async fn preview_reports_the_file_and_stores_nothing(app: TestApp) {
+    let acc = app.account_with_limit(4).await;
+    app.contact(&acc, &number(1), "Stored").await;
+    app.mark_dnc(&acc, &[], &[&number(2)], pb::DncSource::Manual)
+        .await;
+    let file = format!(
+        "Mobile;Given Name;Notes\n{};Ann;x\n{};Bo;y\n{};Cy;z\nbad;Di;w\n{};Ed;v\n{};Fi;u\n{};Gus;t\n",
+        number(1),
+        number(2),
+        number(3),
+        number(3),
+        number(4),
+        number(5)
+    );
+    let p = preview(&app, options(&acc), file.as_bytes()).await.unwrap();
+    assert_eq!((p.delimiter.as_str(), p.encoding.as_str()), (";", "UTF-8"));
+    assert_eq!(p.unmapped_columns, ["Notes"]);
+    assert_eq!(p.sample.len(), 2);
+    assert_eq!(p.sample[0].phone, number(1));
+    assert_eq!(p.sample[0].first_name, "Ann");
+    let c = p.counts.unwrap();
+    assert_eq!(
+        (
+            c.rows,
+            c.imported,
+            c.duplicates_existing,
+            c.duplicates_in_file,
+            c.invalid,
+            c.over_limit,
+            c.dnc
+        ),
+        (7, 3, 1, 1, 1, 1, 1)
+    );
+    let kinds: Vec<(i64, &str)> = p.errors.iter().map(|e| (e.line, e.kind.as_str())).collect();
+    assert_eq!(kinds, [(5, "invalid_phone"), (8, "over_limit")]);
+    assert_eq!(app.list_all(&acc, Default::default()).await.len(), 1);
+    assert_eq!(app.get_account(&acc).await.contact_count, 1);
+    let batches = list_batches(&app, &acc).await;
+    assert!(batches.is_empty());
+}
+
+async fn a_file_without_a_phone_column_is_refused_before_anything_is_stored(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let err = try_import(&app, options(&acc), b"name,email\nAnn,ann@acme.com\n")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&err), ["options.mapping"]);
+    let mut opts = options(&acc);
+    opts.mapping = vec![pb::ColumnMapping {
+        column: "Cell".into(),
+        field: pb::ContactField::Phone as i32,
+        custom_field_name: String::new(),
+    }];
+    let err = try_import(&app, opts, b"name,email\nAnn,ann@acme.com\n")
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&err), ["options.mapping[0].column"]);
+    let batches = list_batches(&app, &acc).await;
+    assert!(batches.is_empty());
+}
+
+async fn progress_is_reported_while_importing(app: TestApp) {
+    let acc = app.account_with_limit(10_000).await;
+    let file = numbers_file(0..5000);
+    let events = import_events(&app, options(&acc), file.as_bytes(), 64 * 1024)
+        .await
+        .unwrap();
+    let imported: Vec<i64> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Progress(p) => Some(p.counts.unwrap().imported),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        imported.len() >= 3,
+        "a chunk commits at most 2,000 rows: {imported:?}"
+    );
+    assert!(imported.windows(2).all(|w| w[0] <= w[1]), "{imported:?}");
+    let Some(Event::Finished(b)) = events.last() else {
+        panic!("finished last")
+    };
+    assert_eq!(counts(b).imported, 5000, "{:?}", counts(b));
+    assert_eq!(b.status, pb::ImportStatus::Completed as i32);
+}
+
+async fn batches_are_listed_newest_first(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let mut opts = options(&acc);
+        opts.file_name = format!("f{i}.csv");
+        ids.push(
+            import(&app, opts, numbers_file(i..i + 1).as_bytes())
+                .await
+                .id,
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = app
+            .client
+            .clone()
+            .list_import_batches(pb::ListImportBatchesRequest {
+                account_id: acc.clone(),
+                page_size: 2,
+                page_token: token,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        seen.extend(page.batches.into_iter().map(|b| b.id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    ids.reverse();
+    assert_eq!(seen, ids);
+}
+
+async fn a_batch_left_running_by_a_dead_server_is_failed_at_start_up(app: TestApp) {
+    // This server's clock is stopped in the past: its batch's heartbeat looks stale to
+    // a server starting now, as after a crash.
+    let app = TestApp::spawn_on(app.db.clone(), Arc::new(clock_at("2026-03-02T15:00:00Z"))).await;
+    let acc = app.account(pb::Plan::Professional).await;
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tx.send(pb::ImportContactsRequest {
+        payload: Some(Payload::Options(options(&acc))),
+    })
+    .await
+    .unwrap();
+    tx.send(pb::ImportContactsRequest {
+        payload: Some(Payload::Chunk(numbers_file(0..2).into_bytes())),
+    })
+    .await
+    .unwrap();
+    let mut resp = app
+        .client
+        .clone()
+        .import_contacts(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(Event::Started(batch)) = resp.message().await.unwrap().and_then(|m| m.event) else {
+        panic!("started first");
+    };
+    let restarted = app.replica().await;
+    let b = get_batch(&restarted, &acc, &batch.id).await;
+    assert_eq!(b.status, pb::ImportStatus::Failed as i32);
+    assert!(
+        b.error_message.contains("interrupted"),
+        "{}",
+        b.error_message
+    );
+    drop(tx);
+}
