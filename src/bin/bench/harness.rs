@@ -179,6 +179,8 @@ impl Latencies {
 pub enum Target {
     /// The value must be at most this.
     AtMost(f64),
+    /// The value must be at least this.
+    AtLeast(f64),
     /// No target; informational.
     None,
 }
@@ -201,6 +203,7 @@ impl Row {
     pub fn pass(&self) -> Option<bool> {
         let check = |t: Target, v: f64| match t {
             Target::AtMost(x) => Some(v <= x),
+            Target::AtLeast(x) => Some(v >= x),
             Target::None => None,
         };
         match (
@@ -215,6 +218,7 @@ impl Row {
     fn target_text(&self) -> String {
         let fmt = |t: Target, suffix: &str| match t {
             Target::AtMost(x) => format!("≤ {}{suffix}", trim(x)),
+            Target::AtLeast(x) => format!("≥ {}{suffix}", trim(x)),
             Target::None => String::new(),
         };
         [

@@ -8,12 +8,20 @@
 //! timings never fail a run, only errors do.
 //!
 //! ```text
-//! cargo run --release --bin bench -- [--quick] [--suite search] [--backend pg|sqlite|both] [--write BENCHMARKS.md]
+//! cargo run --release --bin bench -- [--quick] [--suite NAME]… [--backend pg|sqlite|both] [--write BENCHMARKS.md]
 //! ```
+//!
+//! Suites: `normalize` (phone numbers/s on 1 and 2 threads), `import` (1,000,000 CSV rows
+//! via gRPC vs the database's bulk loader), `search` (search and GetContact latency in a
+//! 50,000-contact account among 1,000,000 rows, unary throughput), `claims` (dialer claim
+//! latency with 4 concurrent dialers over a 50,000-member campaign), `export` (1,000,000
+//! contacts vs `psql \copy … TO STDOUT`).
 
 mod claims;
 mod export;
 mod harness;
+mod import;
+mod normalize;
 mod search;
 
 use harness::{Backend, Report};
@@ -65,6 +73,14 @@ async fn main() -> anyhow::Result<()> {
     };
     let wants = |name: &str| args.suite.is_empty() || args.suite.iter().any(|s| s == name);
     let mut report = Report::new(args.quick);
+    if wants("normalize") {
+        normalize::run(&mut report, args.quick);
+    }
+    for backend in backends.iter().copied() {
+        if wants("import") {
+            import::run(&mut report, backend, &args.pg_url, args.quick).await?;
+        }
+    }
     for backend in backends.iter().copied() {
         if wants("search") {
             search::run(&mut report, backend, &args.pg_url, args.quick).await?;

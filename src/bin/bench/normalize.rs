@@ -1,0 +1,68 @@
+//! Phone normalization throughput (STRICT, to E.164) on 1 and 2 threads, as the import
+//! worker runs it: each thread with its own phone-number database.
+
+use crate::harness::{Report, Row, Target};
+use contactd::domain::{Phone, Region, Validation, phone};
+use std::time::Instant;
+
+/// Spellings as found in real files: E.164, national with punctuation, other countries.
+fn inputs(n: usize, seed: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let k = (i * 7919 + seed * 104_729) % 10_000_000;
+            match i % 4 {
+                0 => format!("+1415{:07}", 2_000_000 + k % 8_000_000),
+                1 => format!("(212) {:03}-{:04}", 200 + k % 800, k % 10_000),
+                2 => format!("1-646-{:03}-{:04}", 200 + k % 800, k % 10_000),
+                _ => format!("+44 20 7{:03} {:04}", k % 1000, k % 10_000),
+            }
+        })
+        .collect()
+}
+
+fn normalize_all(numbers: &[String]) -> usize {
+    let us = Region::parse("US").ok();
+    phone::with_private_database(|| {
+        numbers
+            .iter()
+            .filter(|n| Phone::parse(n, us, Validation::Strict).is_ok())
+            .count()
+    })
+}
+
+fn rate(threads: usize, per_thread: usize) -> f64 {
+    let sets: Vec<Vec<String>> = (0..threads).map(|t| inputs(per_thread, t)).collect();
+    for set in &sets {
+        normalize_all(&set[..1000.min(set.len())]);
+    }
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for set in &sets {
+            s.spawn(move || normalize_all(set));
+        }
+    });
+    (threads * per_thread) as f64 / start.elapsed().as_secs_f64()
+}
+
+pub fn run(report: &mut Report, quick: bool) {
+    let per_thread = if quick { 20_000 } else { 200_000 };
+    println!("normalization suite: {per_thread} numbers per thread…");
+    let one = rate(1, per_thread);
+    let two = rate(2, per_thread);
+    report.add(Row {
+        figure: "phone normalization, 1 thread".into(),
+        value: one,
+        unit: "numbers/s",
+        reference: None,
+        ratio_target: Target::None,
+        target: Target::None,
+    });
+    report.add(Row {
+        figure: "phone normalization, 2 threads".into(),
+        value: two,
+        unit: "numbers/s",
+        reference: Some(("1 thread".into(), one)),
+        ratio_target: Target::None,
+        target: Target::AtLeast(250_000.0),
+    });
+}
