@@ -240,6 +240,11 @@ impl Mapping {
             if targets[idx].is_some() {
                 continue;
             }
+            // ExportContacts writes custom fields as `custom.<key>`: read them back as such.
+            if let Some(key) = h.strip_prefix("custom.").filter(|k| !k.trim().is_empty()) {
+                targets[idx] = Some(Target::Custom(key.trim().to_string()));
+                continue;
+            }
             let Some((field, rank)) = detect(h) else {
                 continue;
             };
