@@ -140,7 +140,7 @@ pub async fn run(
 
 /// Inserts `n` contacts straight through the store's row builder (the API path is not
 /// what is measured here), 1,000 per statement.
-async fn seed(url: &str, account: &str, n: usize) -> anyhow::Result<()> {
+pub async fn seed(url: &str, account: &str, n: usize) -> anyhow::Result<()> {
     let db = contactd::store::connect(url, 2).await?;
     let now = chrono::Utc::now().timestamp_millis();
     for start in (0..n).step_by(1000) {

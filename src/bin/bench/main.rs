@@ -14,9 +14,11 @@
 //! Suites: `normalize` (phone numbers/s on 1 and 2 threads), `import` (1,000,000 CSV rows
 //! via gRPC vs the database's bulk loader), `search` (search and GetContact latency in a
 //! 50,000-contact account among 1,000,000 rows, unary throughput), `claims` (dialer claim
-//! latency with 4 concurrent dialers over a 50,000-member campaign), `export` (1,000,000
+//! latency with 4 concurrent dialers over a 50,000-member campaign), `bulk` (MarkDnc by
+//! filter over 50,000 contacts), `export` (1,000,000
 //! contacts vs `psql \copy … TO STDOUT`).
 
+mod bulk;
 mod claims;
 mod export;
 mod harness;
@@ -89,6 +91,9 @@ async fn main() -> anyhow::Result<()> {
     for backend in backends.iter().copied() {
         if wants("claims") {
             claims::run(&mut report, backend, &args.pg_url, args.quick).await?;
+        }
+        if wants("bulk") {
+            bulk::run(&mut report, backend, &args.pg_url, args.quick).await?;
         }
     }
     if wants("export") && backends.contains(&Backend::Postgres) {
