@@ -247,6 +247,16 @@ pub struct Settings {
     /// Seconds in-flight requests get to finish after SIGINT/SIGTERM.
     #[arg(long, env = "CONTACTD_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
+    /// Seconds without a heartbeat after which a running import counts as interrupted
+    /// (its server died) and is marked failed. Every replica sweeps for these; a live
+    /// import refreshes its heartbeat every 2 s, so keep this well above that.
+    #[arg(
+        long,
+        env = "CONTACTD_IMPORT_STALE_SECS",
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(5..)
+    )]
+    pub import_stale_secs: u64,
 }
 
 impl Settings {
@@ -266,6 +276,7 @@ impl Settings {
             require_auth: false,
             insecure: false,
             shutdown_grace_secs: 10,
+            import_stale_secs: 60,
         }
     }
 }

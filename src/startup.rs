@@ -70,8 +70,10 @@ impl Application {
         }
         let db = store::connect(url, settings.database.db_max_connections).await?;
         let tls = tls_config(&settings)?;
-        let services = Services::new(db, clock);
-        // Imports a dead server left running would otherwise say "running" forever.
+        let services = Services::new(db, clock)
+            .with_import_stale(Duration::from_secs(settings.import_stale_secs));
+        // Imports a dead server left running would otherwise say "running" forever
+        // (and [`sweep_interrupted_imports`] keeps looking while serving).
         if let Err(e) = services.fail_interrupted_imports().await {
             tracing::warn!(error = %e, "could not mark interrupted imports as failed");
         }
@@ -130,6 +132,7 @@ impl Application {
         // Build only succeeds once the database answered and is migrated: serving now.
         set_health(&reporter, ServingStatus::Serving).await;
         let watchdog = tokio::spawn(watch_database(self.services.clone(), reporter.clone()));
+        let sweeper = tokio::spawn(sweep_interrupted_imports(self.services.clone()));
         let metrics_task = self.metrics_listener.map(|listener| {
             let svc = self.services.clone();
             tokio::spawn(crate::metrics::serve(
@@ -185,6 +188,7 @@ impl Application {
             }
         };
         watchdog.abort();
+        sweeper.abort();
         if let Some(t) = metrics_task {
             t.abort();
         }
@@ -264,6 +268,20 @@ async fn watch_database(services: Services, reporter: HealthReporter) {
                 },
             )
             .await;
+        }
+    }
+}
+
+/// Every few seconds, marks imports whose server died (stale heartbeat) as failed.
+/// Every replica runs this: a server that dies mid-import is noticed by the others, or
+/// by itself once restarted, without waiting for a restart of anything. Safe with
+/// replicas: a live import refreshes its heartbeat far more often than the timeout.
+async fn sweep_interrupted_imports(services: Services) {
+    let every = (services.import_stale / 2).clamp(Duration::from_secs(1), Duration::from_secs(10));
+    loop {
+        tokio::time::sleep(every).await;
+        if let Err(e) = services.fail_interrupted_imports().await {
+            tracing::debug!(error = %e, "import sweep failed; retrying later");
         }
     }
 }

@@ -474,6 +474,18 @@ fn csv_row(mapping: &Mapping, unmapped_as_custom: bool, rec: Record<'_>) -> Pend
             format!("has {} fields but the header has {width}", rec.fields.len()),
             "ragged_row",
         )
+    } else if let Some(i) = rec.fields.iter().position(|f| f.contains('\0')) {
+        // A NUL is never text a person typed (a binary file, or UTF-16 read as 8-bit),
+        // and PostgreSQL text cannot hold it: the row is refused, its value shown safely.
+        let column = mapping.header().get(i).cloned().unwrap_or_default();
+        let value: String = rec.fields[i].chars().take(64).collect();
+        invalid(
+            &column,
+            &value.replace('\0', "\u{FFFD}"),
+            "contains a NUL byte (a binary file, or UTF-16 without its byte-order mark?)"
+                .to_string(),
+            "malformed_csv",
+        )
     } else if let Some(i) = rec.fields.iter().position(|f| f.len() > MAX_FIELD_BYTES) {
         let column = mapping.header().get(i).cloned().unwrap_or_default();
         let value: String = rec.fields[i].chars().take(64).collect();

@@ -7,8 +7,11 @@
 //! write transaction that also reserves plan slots and adds the chunk's counts to the
 //! batch row — so the batch's counts are always exactly what is committed, whatever
 //! happens next. A client that goes away leaves a `cancelled` batch; a server that dies
-//! leaves a `running` batch whose heartbeat stops, which the next start-up marks
-//! `failed` ([`Services::fail_interrupted_imports`]).
+//! leaves a `running` batch whose heartbeat stops. Every replica sweeps for such batches
+//! at start-up and then periodically ([`Services::fail_interrupted_imports`]) and marks
+//! them `failed`; a live import anywhere keeps its heartbeat fresh from a task of its
+//! own (every [`HEARTBEAT_EVERY`], even while a chunk is committing), so the sweep never
+//! takes it for dead.
 
 use super::{Services, contacts::new_row, page};
 use crate::domain::filter::{ContactStatus, name_key};
@@ -26,15 +29,17 @@ use std::collections::{BTreeMap, HashMap};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// A batch whose heartbeat is older than this, still `running`, was interrupted.
-pub const STALE_AFTER_MS: i64 = 60_000;
+/// By default, a batch whose heartbeat is older than this, still `running`, was
+/// interrupted (`--import-stale-secs`).
+pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(60);
 /// Most invalid rows listed by a preview.
 pub const PREVIEW_ERRORS: usize = 100;
-/// How often a running import refreshes its heartbeat while no chunk commits.
-const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
+/// How often a running import refreshes its heartbeat. The stale timeout (at least
+/// 5 s) leaves room for a few missed beats on a busy database.
+pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
 
 /// What an import does with a row whose number is already stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -211,6 +216,7 @@ impl Services {
             }
             Err(e) => return Err(e),
         };
+        let _heartbeat = self.keep_alive(&batch.id);
         let ctx = Batch {
             account_id: &req.account_id,
             id: &batch.id,
@@ -263,23 +269,15 @@ impl Services {
         events: &mpsc::Sender<Result<ImportEvent>>,
     ) -> Result<String> {
         let mut counts = Counts::default();
-        let mut last_write = Instant::now();
         loop {
             let next = tokio::time::timeout(Duration::from_secs(1), pipe.parsed.recv()).await;
             match next {
-                Err(_) => {
-                    // Nothing to commit for a second (a slow upload): still report, and
-                    // keep the heartbeat fresh so no start-up sweep takes us for dead.
-                    if last_write.elapsed() >= HEARTBEAT_EVERY {
-                        store::import::heartbeat(&self.db, ctx.id, self.now()).await?;
-                        last_write = Instant::now();
-                    }
-                }
+                // Nothing to commit for a second (a slow upload): still report.
+                Err(_) => {}
                 Ok(None) => return Err(pipe.input_error().await),
                 Ok(Some(Err(e))) => return Err(e),
                 Ok(Some(Ok(Parsed::Rows(rows)))) => {
                     counts.add(&self.commit_chunk(ctx, rows).await?);
-                    last_write = Instant::now();
                 }
                 Ok(Some(Ok(Parsed::End { encoding }))) => return Ok(encoding),
                 Ok(Some(Ok(Parsed::Header(_)))) => {
@@ -633,13 +631,29 @@ impl Services {
         Ok(rx)
     }
 
-    /// Marks imports left `running` by a server that died (stale heartbeat) as failed, so
-    /// no batch stays running forever. Called at start-up; returns how many.
+    /// Refreshes the batch's heartbeat every [`HEARTBEAT_EVERY`] until the returned
+    /// guard is dropped (the import ended, however it ended).
+    fn keep_alive(&self, batch_id: &str) -> AbortOnDrop {
+        let (svc, id) = (self.clone(), batch_id.to_string());
+        AbortOnDrop(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(HEARTBEAT_EVERY).await;
+                if let Err(e) = store::import::heartbeat(&svc.db, &id, svc.now()).await {
+                    tracing::warn!(batch = id, error = %e, "import heartbeat failed");
+                }
+            }
+        }))
+    }
+
+    /// Marks imports left `running` by a server that died (heartbeat older than the
+    /// stale timeout) as failed, so no batch stays running forever. Run at start-up and
+    /// periodically on every replica; a live import's heartbeat is always fresher.
+    /// Returns how many.
     pub async fn fail_interrupted_imports(&self) -> Result<u64> {
         let now = self.now();
         let n = store::import::fail_stale(
             &self.db,
-            now - STALE_AFTER_MS,
+            now - self.import_stale.as_millis() as i64,
             now,
             "interrupted: the server stopped during the import; the counts say what was committed",
         )
@@ -648,6 +662,15 @@ impl Services {
             tracing::warn!(batches = n, "marked interrupted imports as failed");
         }
         Ok(n)
+    }
+}
+
+/// Aborts the task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -19,6 +19,7 @@ use crate::metrics::Metrics;
 use sea_orm::DatabaseConnection;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// Verdicts on recently seen tokens: hash → (principal, when checked).
 type AuthCache = Arc<Mutex<HashMap<String, (Principal, i64)>>>;
@@ -32,6 +33,8 @@ pub struct Services {
     pub(crate) metrics: Arc<Metrics>,
     /// Where this replica's next dialer claim starts scanning each campaign.
     pub(crate) scan_hints: Arc<dialer::ScanHints>,
+    /// A running import whose heartbeat is older than this was interrupted.
+    pub(crate) import_stale: Duration,
 }
 
 impl Services {
@@ -43,7 +46,15 @@ impl Services {
             auth_cache: AuthCache::default(),
             metrics: Arc::new(Metrics::new()),
             scan_hints: Default::default(),
+            import_stale: import::DEFAULT_STALE_AFTER,
         }
+    }
+
+    /// The same services, counting a running import as interrupted once its heartbeat
+    /// is older than `stale`.
+    pub fn with_import_stale(mut self, stale: Duration) -> Self {
+        self.import_stale = stale;
+        self
     }
 
     /// Now, in Unix milliseconds.

@@ -13,7 +13,10 @@ use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
 
-both!(plan_limits_hold_across_replicas);
+both!(
+    plan_limits_hold_across_replicas,
+    a_live_import_is_never_failed_by_another_replicas_sweep,
+);
 
 async fn plan_limits_hold_across_replicas(app: TestApp) {
     let replica = app.replica().await;
@@ -52,6 +55,62 @@ async fn plan_limits_hold_across_replicas(app: TestApp) {
         replica.list_all(&account, Default::default()).await.len(),
         30
     );
+}
+
+async fn a_live_import_is_never_failed_by_another_replicas_sweep(app: TestApp) {
+    use pb::import_contacts_request::Payload;
+    use pb::import_contacts_response::Event;
+    // The other replica counts a batch as interrupted after 5 s without a heartbeat
+    // and sweeps every 2.5 s.
+    let sweeper = TestApp::spawn_configured(app.db.clone(), Arc::new(SystemClock), |s| {
+        s.import_stale_secs = 5
+    })
+    .await;
+    let account = app.account(pb::Plan::Professional).await;
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let send = async |payload| {
+        tx.send(pb::ImportContactsRequest {
+            payload: Some(payload),
+        })
+        .await
+        .unwrap()
+    };
+    send(Payload::Options(pb::ImportOptions {
+        account_id: account.clone(),
+        ..Default::default()
+    }))
+    .await;
+    send(Payload::Chunk(b"phone\n+14155552671\n".to_vec())).await;
+    let mut resp = app
+        .client
+        .clone()
+        .import_contacts(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(Event::Started(batch)) = resp.message().await.unwrap().and_then(|m| m.event) else {
+        panic!("started first");
+    };
+    // A slow upload: nothing arrives for longer than the stale timeout.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let get = pb::GetImportBatchRequest {
+        account_id: account.clone(),
+        batch_id: batch.id.clone(),
+    };
+    let seen = sweeper.client.clone().get_import_batch(get.clone()).await;
+    let seen = seen.unwrap().into_inner().batch.unwrap();
+    assert_eq!(seen.status, pb::ImportStatus::Running as i32, "{seen:?}");
+    send(Payload::Chunk(b"+14155552672\n".to_vec())).await;
+    drop(tx);
+    let mut last = None;
+    while let Some(m) = resp.message().await.unwrap() {
+        last = m.event;
+    }
+    let Some(Event::Finished(done)) = last else {
+        panic!("no finished batch: {last:?}");
+    };
+    assert_eq!(done.status, pb::ImportStatus::Completed as i32);
+    assert_eq!(done.counts.unwrap().imported, 2);
 }
 
 /// A PostgreSQL server of our own in a temporary directory.
@@ -291,4 +350,260 @@ async fn postgres_outage_is_unavailable_then_recovers_by_itself() {
         .await
         .unwrap();
     assert_eq!(got.into_inner().contact.unwrap().phone, "+14155552671");
+}
+
+/// A `contactd serve` child process; killed (SIGKILL) when dropped.
+struct ServerProcess {
+    child: std::process::Child,
+    client: pb::contact_service_client::ContactServiceClient<tonic::transport::Channel>,
+}
+
+impl ServerProcess {
+    /// Starts the real binary on a free port over `database_url` and waits until it answers.
+    async fn start(database_url: &str, extra: &[&str]) -> ServerProcess {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let quiet = std::env::var("TEST_LOG").is_err();
+        let out = || {
+            if quiet {
+                std::process::Stdio::null()
+            } else {
+                std::process::Stdio::inherit()
+            }
+        };
+        let child = Command::new(env!("CARGO_BIN_EXE_contactd"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--database-url", database_url])
+            .args(extra)
+            .stdout(out())
+            .stderr(out())
+            .spawn()
+            .expect("contactd starts");
+        let url = format!("http://127.0.0.1:{port}");
+        let start = Instant::now();
+        let channel = loop {
+            match tonic::transport::Channel::from_shared(url.clone())
+                .unwrap()
+                .connect()
+                .await
+            {
+                Ok(c) => break c,
+                Err(e) => {
+                    assert!(start.elapsed() < Duration::from_secs(60), "no server: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        };
+        ServerProcess {
+            child,
+            client: pb::contact_service_client::ContactServiceClient::new(channel)
+                .max_decoding_message_size(64 * 1024 * 1024),
+        }
+    }
+
+    /// kill -9.
+    fn kill(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const KILL_ROWS: usize = 200_000;
+
+/// `phone,first_name` with KILL_ROWS distinct valid numbers.
+fn kill_file() -> Vec<u8> {
+    let mut f = String::from("phone,first_name\n");
+    for i in 0..KILL_ROWS {
+        f.push_str(&format!("+1415{:07},Row{i}\n", 2_000_000 + i));
+    }
+    f.into_bytes()
+}
+
+/// Streams `file` in 64 KiB pieces; calls `on_progress` with each committed `imported`
+/// count (returning true stops reading). Returns the batch id and how the stream ended.
+async fn import_watching(
+    client: &mut pb::contact_service_client::ContactServiceClient<tonic::transport::Channel>,
+    opts: pb::ImportOptions,
+    file: Arc<Vec<u8>>,
+    mut on_progress: impl FnMut(i64) -> bool,
+) -> (String, Result<pb::ImportBatch, tonic::Status>) {
+    use pb::import_contacts_request::Payload;
+    use pb::import_contacts_response::Event;
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    tokio::spawn(async move {
+        let mut msgs = vec![Payload::Options(opts)];
+        msgs.extend(file.chunks(64 * 1024).map(|c| Payload::Chunk(c.to_vec())));
+        for payload in msgs {
+            let msg = pb::ImportContactsRequest {
+                payload: Some(payload),
+            };
+            if tx.send(msg).await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut resp = client
+        .import_contacts(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .expect("import accepted")
+        .into_inner();
+    let mut batch = String::new();
+    loop {
+        match resp.message().await {
+            Ok(Some(m)) => match m.event {
+                Some(Event::Started(b)) => batch = b.id,
+                Some(Event::Progress(p)) if on_progress(p.counts.unwrap_or_default().imported) => {
+                    return (batch, Err(tonic::Status::aborted("stopped watching")));
+                }
+                Some(Event::Finished(b)) => return (batch, Ok(b)),
+                Some(Event::Progress(_)) | None => {}
+            },
+            Ok(None) => return (batch, Err(tonic::Status::unknown("no finished batch"))),
+            Err(e) => return (batch, Err(e)),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(pg_tests),
+    ignore = "PostgreSQL variant: set CONTACTD_TEST_PG_URL to run it"
+)]
+async fn kill_9_mid_import_leaves_a_failed_batch_with_exact_counts_and_a_reimport_completes_it() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let mut first = ServerProcess::start(&db.url, &[]).await;
+    let account = first
+        .client
+        .create_account(pb::CreateAccountRequest {
+            name: "Kill Co".into(),
+            plan: pb::Plan::Custom as i32,
+            contact_limit: 250_000,
+            default_region: "US".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .account
+        .unwrap()
+        .id;
+    let file = Arc::new(kill_file());
+    let opts = |rid: &str| pb::ImportOptions {
+        account_id: account.clone(),
+        file_name: "big.csv".into(),
+        client_request_id: rid.into(),
+        ..Default::default()
+    };
+
+    let mut client = first.client.clone();
+    let (batch_id, ended) = import_watching(&mut client, opts("first"), file.clone(), |imported| {
+        imported >= 20_000
+    })
+    .await;
+    assert!(
+        ended.is_err(),
+        "the import finished before the kill: {ended:?}"
+    );
+    first.kill();
+
+    let mut second = ServerProcess::start(&db.url, &["--import-stale-secs", "5"]).await;
+    let get_batch = async |c: &mut pb::contact_service_client::ContactServiceClient<_>| {
+        c.get_import_batch(pb::GetImportBatchRequest {
+            account_id: account.clone(),
+            batch_id: batch_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .batch
+        .unwrap()
+    };
+    let mut client = second.client.clone();
+    let start = Instant::now();
+    let batch = loop {
+        let b = get_batch(&mut client).await;
+        if b.status != pb::ImportStatus::Running as i32 {
+            break b;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the killed import is still running"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(batch.status, pb::ImportStatus::Failed as i32);
+    assert!(
+        batch.error_message.contains("interrupted"),
+        "{}",
+        batch.error_message
+    );
+    let c = batch.counts.unwrap();
+    let stored = contact_count(&mut client, &account).await;
+    let counted = stored_rows(&db.url, &account).await;
+    assert_eq!(stored, counted, "the account's count vs the rows stored");
+    assert_eq!(
+        c.imported, stored,
+        "the batch counts exactly what was committed"
+    );
+    assert_eq!(
+        c.rows, c.imported,
+        "every committed row was new and valid: {c:?}"
+    );
+    assert!(
+        (20_000..KILL_ROWS as i64).contains(&stored),
+        "committed before the kill: {stored}"
+    );
+
+    let (_, again) = import_watching(&mut client, opts("second"), file, |_| false).await;
+    let again = again.expect("the re-import completes");
+    let a = again.counts.unwrap();
+    println!(
+        "kill -9: {stored} rows committed before the kill; re-import: {} imported, {} \
+         duplicates of stored rows",
+        a.imported, a.duplicates_existing
+    );
+    assert_eq!(again.status, pb::ImportStatus::Completed as i32);
+    assert_eq!(a.imported, KILL_ROWS as i64 - stored);
+    assert_eq!(a.duplicates_existing, stored);
+    assert_eq!(
+        a.invalid + a.over_limit + a.duplicates_in_file + a.updated,
+        0
+    );
+    let total = contact_count(&mut client, &account).await;
+    assert_eq!(total, KILL_ROWS as i64);
+    second.kill();
+}
+
+/// The account's stored contact count, as the API reports it.
+async fn contact_count(
+    client: &mut pb::contact_service_client::ContactServiceClient<tonic::transport::Channel>,
+    account: &str,
+) -> i64 {
+    let req = pb::GetAccountRequest {
+        account_id: account.into(),
+    };
+    let account = client.get_account(req).await.unwrap().into_inner().account;
+    account.unwrap().contact_count
+}
+
+/// The account's contact rows, counted in the database itself.
+async fn stored_rows(url: &str, account: &str) -> i64 {
+    use sea_orm::sqlx::{Connection, PgConnection};
+    let mut c = PgConnection::connect(url).await.unwrap();
+    let n: i64 = sea_orm::sqlx::query_scalar("SELECT count(*) FROM contacts WHERE account_id = $1")
+        .bind(account)
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    c.close().await.ok();
+    n
 }

@@ -657,3 +657,18 @@ pub fn outbound(
         ..Default::default()
     }
 }
+
+/// Every item of a paged list: `fetch(page_token)` returns a page and the next token
+/// (empty after the last page).
+pub async fn all_pages<T>(mut fetch: impl AsyncFnMut(String) -> (Vec<T>, String)) -> Vec<T> {
+    let mut all = Vec::new();
+    let mut token = String::new();
+    loop {
+        let (items, next) = fetch(token).await;
+        all.extend(items);
+        if next.is_empty() {
+            return all;
+        }
+        token = next;
+    }
+}

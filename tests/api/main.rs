@@ -14,6 +14,7 @@ mod dnc;
 mod export;
 mod faults;
 mod filters;
+mod fuzz;
 mod import;
 mod server;
 mod tls;
