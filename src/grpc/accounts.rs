@@ -37,14 +37,11 @@ fn plan(field: &str, value: i32, custom_limit: i64) -> Result<Plan> {
 }
 
 fn name(value: &str) -> Result<String> {
-    let v = value.trim();
+    let v = super::convert::short_text("name", value, 200)?;
     if v.is_empty() {
         return Err(Error::invalid("name", "is required"));
     }
-    if v.chars().count() > 200 {
-        return Err(Error::invalid("name", "is longer than 200 characters"));
-    }
-    Ok(v.to_string())
+    Ok(v)
 }
 
 /// An account to its message.

@@ -43,7 +43,26 @@ pub fn account_id(id: &str) -> Result<&str> {
             "is longer than 128 characters",
         ));
     }
+    if id.chars().any(char::is_control) {
+        return Err(Error::invalid("account_id", "contains control characters"));
+    }
     Ok(id)
+}
+
+/// A short single-line text (names, labels, ids): trimmed, at most `max` characters, no
+/// control characters (PostgreSQL cannot even store a NUL).
+pub fn short_text(field: &str, value: &str, max: usize) -> Result<String> {
+    let v = value.trim();
+    if v.chars().count() > max {
+        return Err(Error::invalid(
+            field,
+            format!("is longer than {max} characters"),
+        ));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(Error::invalid(field, "contains control characters"));
+    }
+    Ok(v.to_string())
 }
 
 /// A positive contact id.

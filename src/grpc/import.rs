@@ -216,14 +216,7 @@ fn batch_id(id: &str) -> Result<&str> {
 }
 
 fn text(field: &str, value: String) -> Result<String> {
-    let v = value.trim();
-    if v.chars().count() > MAX_NAME {
-        return Err(Error::invalid(
-            field,
-            format!("is longer than {MAX_NAME} characters"),
-        ));
-    }
-    Ok(v.to_string())
+    convert::short_text(field, &value, MAX_NAME)
 }
 
 /// The options message to a checked request.

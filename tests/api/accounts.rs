@@ -58,6 +58,18 @@ async fn custom_plan_needs_a_valid_limit(app: TestApp) {
         .await
         .unwrap_err();
     assert_eq!(violated_fields(&err), ["default_region"]);
+    // A NUL (which PostgreSQL cannot store) is a named field error, not INTERNAL.
+    let err = client
+        .create_account(pb::CreateAccountRequest {
+            name: "Acme\0".into(),
+            plan: pb::Plan::Dental as i32,
+            contact_limit: 0,
+            default_region: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&err), ["name"]);
 }
 
 async fn unknown_account_is_not_found(app: TestApp) {

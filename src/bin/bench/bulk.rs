@@ -5,9 +5,17 @@ use crate::harness::{Backend, BenchDb, Report, Row, Server, Target};
 use contactd::pb;
 use std::time::Instant;
 
-pub async fn run(report: &mut Report, backend: Backend, pg_url: &str, quick: bool) -> anyhow::Result<()> {
+pub async fn run(
+    report: &mut Report,
+    backend: Backend,
+    pg_url: &str,
+    quick: bool,
+) -> anyhow::Result<()> {
     let contacts = if quick { 2_000 } else { 50_000 };
-    println!("bulk suite on {}: MarkDnc by filter over {contacts} contacts…", backend.name());
+    println!(
+        "bulk suite on {}: MarkDnc by filter over {contacts} contacts…",
+        backend.name()
+    );
     let db = BenchDb::create(backend, pg_url).await?;
     contactd::store::migrate(&db.url).await?;
     let account = "bench_bulk";
@@ -33,7 +41,9 @@ pub async fn run(report: &mut Report, backend: Backend, pg_url: &str, quick: boo
             account_id: account.into(),
             targets: Some(pb::DncTargets {
                 selection: Some(pb::ContactSelection {
-                    selection: Some(pb::contact_selection::Selection::Filter(pb::ContactFilter::default())),
+                    selection: Some(pb::contact_selection::Selection::Filter(
+                        pb::ContactFilter::default(),
+                    )),
                 }),
                 phones: vec![],
                 region: String::new(),
@@ -47,9 +57,16 @@ pub async fn run(report: &mut Report, backend: Backend, pg_url: &str, quick: boo
         .result
         .unwrap_or_default();
     let took = start.elapsed().as_secs_f64();
-    anyhow::ensure!(result.changed as usize == contacts, "changed {} of {contacts}", result.changed);
+    anyhow::ensure!(
+        result.changed as usize == contacts,
+        "changed {} of {contacts}",
+        result.changed
+    );
     report.add(Row {
-        figure: format!("bulk MarkDnc by filter, {contacts} contacts ({})", backend.name()),
+        figure: format!(
+            "bulk MarkDnc by filter, {contacts} contacts ({})",
+            backend.name()
+        ),
         value: took,
         unit: "s",
         reference: None,
