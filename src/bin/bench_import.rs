@@ -124,6 +124,9 @@ fn report(backend: &str, rows: usize, grpc: f64, native: f64, tool: &str) {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    if std::env::var_os("CONTACTD_LOG").is_some() {
+        contactd::telemetry::init(contactd::config::LogFormat::Text);
+    }
     let rows: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())

@@ -33,6 +33,8 @@ use tokio::sync::mpsc;
 pub const STALE_AFTER_MS: i64 = 60_000;
 /// Most invalid rows listed by a preview.
 pub const PREVIEW_ERRORS: usize = 100;
+/// An import that added at least this many contacts refreshes the planner's statistics.
+const ANALYZE_AFTER_ROWS: i64 = 10_000;
 /// How often a running import refreshes its heartbeat while no chunk commits.
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
 
@@ -217,6 +219,7 @@ impl Services {
             policy: req.policy,
             campaign_id: req.campaign_id.as_deref(),
         };
+        let mut counts = Counts::default();
         let outcome = if events
             .send(Ok(ImportEvent::Started(batch.clone())))
             .await
@@ -224,8 +227,13 @@ impl Services {
         {
             Err(gone())
         } else {
-            self.write_all(&ctx, &mut pipe, events).await
+            self.write_all(&ctx, &mut pipe, events, &mut counts).await
         };
+        if counts.imported >= ANALYZE_AFTER_ROWS
+            && let Err(e) = store::import::analyze_imported(&self.db).await
+        {
+            tracing::warn!(batch = ctx.id, error = %e, "statistics not refreshed after the import");
+        }
         let now = self.now();
         match outcome {
             Ok(encoding) => {
@@ -255,14 +263,15 @@ impl Services {
         }
     }
 
-    /// Commits every chunk until the end of the input; returns the final encoding.
+    /// Commits every chunk until the end of the input, adding each chunk's counts to
+    /// `counts`; returns the final encoding.
     async fn write_all(
         &self,
         ctx: &Batch<'_>,
         pipe: &mut Pipeline,
         events: &mpsc::Sender<Result<ImportEvent>>,
+        counts: &mut Counts,
     ) -> Result<String> {
-        let mut counts = Counts::default();
         let mut last_write = Instant::now();
         loop {
             let next = tokio::time::timeout(Duration::from_secs(1), pipe.parsed.recv()).await;
@@ -289,7 +298,7 @@ impl Services {
                 }
             }
             let progress = ImportEvent::Progress {
-                counts,
+                counts: *counts,
                 bytes_read: pipe.bytes.load(Ordering::Relaxed),
             };
             // Progress never blocks the import: a client too slow to read it misses some.
@@ -318,8 +327,10 @@ impl Services {
             }
         }
         let now = self.now();
+        let mut t = StepTimer::new();
         let txn = store::begin_write(&self.db).await?;
         store::import::prepare_chunk(&txn).await?;
+        t.step("begin");
         if !candidates.is_empty() {
             let phones: Vec<String> = candidates
                 .iter()
@@ -331,18 +342,21 @@ impl Services {
                     .into_iter()
                     .map(|c| (c.phone.clone(), c))
                     .collect();
+            t.step("existing");
             let dnc: HashMap<String, dnc_entry::Model> =
                 store::import::dnc_by_phone(&txn, ctx.account_id, &phones)
                     .await?
                     .into_iter()
                     .map(|e| (e.phone.clone(), e))
                     .collect();
+            t.step("dnc");
             let (new, dups): (Vec<_>, Vec<_>) = candidates
                 .into_iter()
                 .partition(|(_, c, _)| !existing.contains_key(c.phone.e164()));
             let granted =
                 store::accounts::reserve_slots(&txn, ctx.account_id, new.len() as i64, now).await?
                     as usize;
+            t.step("reserve");
             if granted < new.len() {
                 let limit = store::accounts::get(&txn, ctx.account_id)
                     .await?
@@ -360,7 +374,9 @@ impl Services {
                     new_row(ctx.account_id, c, entry, Some(ctx.id.to_string()), now)
                 })
                 .collect();
+            t.step("rows");
             let inserted = store::import::insert_contacts(&txn, models).await? as usize;
+            t.step("insert");
             let mut members = Vec::new();
             let is_dnc = |c: &contact::Model| {
                 ContactStatus::from_stored(&c.status) == ContactStatus::Dnc
@@ -417,9 +433,11 @@ impl Services {
                         as i64;
             }
         }
+        t.step("members");
         // Invalid and over-limit rows interleave; stored in line order.
         errors.sort_by_key(|(line, _)| *line);
         store::import::insert_errors(&txn, errors.into_iter().map(|(_, e)| e).collect()).await?;
+        t.step("errors");
         if !store::import::add_counts(&txn, ctx.id, &d, now).await? {
             txn.rollback().await?;
             return Err(Error::FailedPrecondition(format!(
@@ -427,7 +445,10 @@ impl Services {
                 ctx.id
             )));
         }
+        t.step("counts");
         txn.commit().await?;
+        t.step("commit");
+        tracing::debug!(batch = ctx.id, rows = d.rows, steps = %t, "import chunk committed");
         Ok(d)
     }
 
@@ -648,6 +669,36 @@ impl Services {
             tracing::warn!(batches = n, "marked interrupted imports as failed");
         }
         Ok(n)
+    }
+}
+
+/// Milliseconds spent in each step of a chunk's write, for the debug log.
+struct StepTimer {
+    last: Instant,
+    steps: Vec<(&'static str, Duration)>,
+}
+
+impl StepTimer {
+    fn new() -> StepTimer {
+        StepTimer {
+            last: Instant::now(),
+            steps: Vec::new(),
+        }
+    }
+
+    fn step(&mut self, name: &'static str) {
+        let now = Instant::now();
+        self.steps.push((name, now - self.last));
+        self.last = now;
+    }
+}
+
+impl std::fmt::Display for StepTimer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (name, took) in &self.steps {
+            write!(f, "{name}={:.1}ms ", took.as_secs_f64() * 1e3)?;
+        }
+        Ok(())
     }
 }
 
