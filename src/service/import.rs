@@ -40,6 +40,8 @@ pub const PREVIEW_ERRORS: usize = 100;
 /// How often a running import refreshes its heartbeat. The stale timeout (at least
 /// 5 s) leaves room for a few missed beats on a busy database.
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
+/// An import that added at least this many contacts refreshes the planner's statistics.
+const ANALYZE_AFTER_ROWS: i64 = 10_000;
 
 /// What an import does with a row whose number is already stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -235,6 +237,14 @@ impl Services {
         let now = self.now();
         match outcome {
             Ok(encoding) => {
+                // Plans chosen before the table had statistics stay bad until autovacuum
+                // gets round to it: refresh them before the batch says finished.
+                let so_far = store::import::get_batch(&self.db, ctx.account_id, ctx.id).await?;
+                if so_far.imported >= ANALYZE_AFTER_ROWS
+                    && let Err(e) = store::import::analyze_imported(&self.db).await
+                {
+                    tracing::warn!(batch = ctx.id, error = %e, "statistics not refreshed after the import");
+                }
                 store::import::finish(
                     &self.db,
                     ctx.id,

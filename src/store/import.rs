@@ -39,6 +39,18 @@ pub async fn prepare_chunk<C: ConnectionTrait>(db: &C) -> Result<()> {
     Ok(())
 }
 
+/// Refreshes the planner's statistics of the tables an import grows. PostgreSQL plans
+/// from statistics that autovacuum gathers only a while after a bulk load; until then
+/// queries over a freshly imported account (the dialer's claims, lists) can pick
+/// whole-table plans. SQLite plans from its indexes without statistics: nothing to do.
+pub async fn analyze_imported<C: ConnectionTrait>(db: &C) -> Result<()> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        db.execute_unprepared("ANALYZE contacts, campaign_members")
+            .await?;
+    }
+    Ok(())
+}
+
 /// Inserts a new batch. A reused client request id surfaces as a unique violation.
 pub async fn insert_batch<C: ConnectionTrait>(
     db: &C,
@@ -220,9 +232,13 @@ pub async fn dnc_by_phone<C: ConnectionTrait>(
 
 /// Rows of `table` in the account whose `phone` is one of `phones`.
 ///
-/// PostgreSQL: one text parameter split server-side (`phone = ANY(string_to_array($2,
-/// ','))`, E.164 has no commas), so planning a lookup of a thousand numbers is as cheap
-/// as of one. SQLite: an `IN` list of parameters (SQLite plans it cheaply).
+/// PostgreSQL: one text parameter split server-side (E.164 has no commas), and one
+/// probe of the `(account_id, phone)` unique index per number (a `LATERAL … LIMIT 1`
+/// the planner cannot turn into a join). A plain `phone = ANY(…)` depends on
+/// statistics: while an import grows the table before autovacuum has analyzed it, the
+/// planner read the whole account for every chunk (110 ms per 2,000 numbers at 200,000
+/// contacts, growing with the table), which made large imports quadratic. SQLite: an
+/// `IN` list of parameters (its planner uses the unique index without statistics).
 async fn by_phones<C, E>(
     db: &C,
     table: &str,
@@ -239,7 +255,9 @@ where
     for part in phones.chunks(INSERT_ROWS) {
         let rows = if db.get_database_backend() == DbBackend::Postgres {
             let sql = format!(
-                "SELECT * FROM {table} WHERE account_id = $1 AND phone = ANY(string_to_array($2, ','))"
+                "SELECT t.* FROM unnest(string_to_array($2, ',')) AS p(phone) \
+                 CROSS JOIN LATERAL (SELECT * FROM {table} \
+                 WHERE account_id = $1 AND phone = p.phone LIMIT 1) AS t"
             );
             E::find()
                 .from_raw_sql(Statement::from_sql_and_values(

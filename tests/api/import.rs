@@ -1119,3 +1119,30 @@ async fn an_export_imports_back_into_an_empty_account_as_the_same_contacts(app: 
     }
     assert_eq!(imported, original);
 }
+
+/// PostgreSQL only: SQLite plans from its indexes without statistics (its twin of the
+/// refresh is a no-op), so there is nothing to observe there.
+mod a_large_import_leaves_planner_statistics {
+    use crate::helpers::{Backend, TestApp};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(
+        not(pg_tests),
+        ignore = "PostgreSQL variant: set CONTACTD_TEST_PG_URL to run it"
+    )]
+    async fn postgres() {
+        super::a_large_import_leaves_planner_statistics(TestApp::spawn(Backend::Postgres).await)
+            .await
+    }
+}
+
+async fn a_large_import_leaves_planner_statistics(app: TestApp) {
+    let acc = app.account_with_limit(20_000).await;
+    let b = import(&app, options(&acc), numbers_file(0..10_000).as_bytes()).await;
+    assert_eq!(counts(&b).imported, 10_000);
+    // Never analyzed, a table's reltuples is -1 (autovacuum waits its naptime first).
+    let tuples = app
+        .sql_i64("SELECT reltuples::bigint FROM pg_class WHERE relname = 'contacts'")
+        .await;
+    assert_eq!(tuples, Some(10_000));
+}
