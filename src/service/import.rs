@@ -106,7 +106,8 @@ struct Pipeline {
 }
 
 impl Pipeline {
-    async fn start(opts: ParseOptions, mut input: InputStream) -> Result<Pipeline> {
+    /// Starts parsing `input`; more than `max_bytes` of file fails it with a Cap error.
+    async fn start(opts: ParseOptions, mut input: InputStream, max_bytes: u64) -> Result<Pipeline> {
         let (in_tx, in_rx) = mpsc::channel::<Input>(4);
         let (out_tx, mut parsed) = mpsc::channel(2);
         tokio::task::spawn_blocking(move || pipeline::run(opts, in_rx, out_tx));
@@ -116,7 +117,14 @@ impl Pipeline {
             while let Some(item) = input.next().await {
                 let item = item?;
                 if let Input::Chunk(c) = &item {
-                    counter.fetch_add(c.len() as i64, Ordering::Relaxed);
+                    let total =
+                        counter.fetch_add(c.len() as i64, Ordering::Relaxed) + c.len() as i64;
+                    if total as u64 > max_bytes {
+                        return Err(Error::Cap {
+                            what: format!("the import file ({total} bytes received so far)"),
+                            cap: max_bytes,
+                        });
+                    }
                 }
                 if in_tx.send(item).await.is_err() {
                     return Ok(());
@@ -203,7 +211,12 @@ impl Services {
         {
             return replay(existing, events).await;
         }
-        let mut pipe = Pipeline::start(self.parse_options(&req, Some(region)), input).await?;
+        let mut pipe = Pipeline::start(
+            self.parse_options(&req, Some(region)),
+            input,
+            self.max_import_bytes,
+        )
+        .await?;
         let now = self.now();
         let model = new_batch(&req, &pipe.header, now);
         let batch = match store::import::insert_batch(&self.db, model).await {
@@ -448,7 +461,12 @@ impl Services {
     ) -> Result<Preview> {
         let account = store::accounts::get(&self.db, &req.account_id).await?;
         let region = Region::parse(&account.default_region).ok();
-        let mut pipe = Pipeline::start(self.parse_options(&req, region), input).await?;
+        let mut pipe = Pipeline::start(
+            self.parse_options(&req, region),
+            input,
+            self.max_import_bytes,
+        )
+        .await?;
         let mut preview = Preview {
             header: pipe.header.clone(),
             sample: Vec::new(),

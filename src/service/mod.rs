@@ -24,6 +24,9 @@ use std::time::Duration;
 /// Verdicts on recently seen tokens: hash → (principal, when checked).
 type AuthCache = Arc<Mutex<HashMap<String, (Principal, i64)>>>;
 
+/// The default cap on one import file: 1 GiB (about 12 million typical rows).
+pub const DEFAULT_MAX_IMPORT_BYTES: u64 = 1 << 30;
+
 /// Everything a use case needs: the database pool and the clock.
 #[derive(Clone, Debug)]
 pub struct Services {
@@ -35,6 +38,8 @@ pub struct Services {
     pub(crate) scan_hints: Arc<dialer::ScanHints>,
     /// A running import whose heartbeat is older than this was interrupted.
     pub(crate) import_stale: Duration,
+    /// The largest import file accepted, in bytes.
+    pub(crate) max_import_bytes: u64,
 }
 
 impl Services {
@@ -47,11 +52,18 @@ impl Services {
             metrics: Arc::new(Metrics::new()),
             scan_hints: Default::default(),
             import_stale: import::DEFAULT_STALE_AFTER,
+            max_import_bytes: DEFAULT_MAX_IMPORT_BYTES,
         }
     }
 
     /// The same services, counting a running import as interrupted once its heartbeat
     /// is older than `stale`.
+    /// Sets the largest import file accepted.
+    pub fn with_max_import_bytes(mut self, max: u64) -> Self {
+        self.max_import_bytes = max;
+        self
+    }
+
     pub fn with_import_stale(mut self, stale: Duration) -> Self {
         self.import_stale = stale;
         self

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tonic::Code;
 
 both!(
+    an_import_over_the_size_cap_fails_naming_the_cap,
     an_export_imports_back_into_an_empty_account_as_the_same_contacts,
     outlook_export_headers_are_mapped,
     google_contacts_export_headers_are_mapped,
@@ -1145,4 +1146,39 @@ async fn a_large_import_leaves_planner_statistics(app: TestApp) {
         .sql_i64("SELECT reltuples::bigint FROM pg_class WHERE relname = 'contacts'")
         .await;
     assert_eq!(tuples, Some(10_000));
+}
+
+/// `--max-import-bytes`: past it the import fails with RESOURCE_EXHAUSTED naming the cap;
+/// what was committed before stays, counted on a FAILED batch (never left running).
+async fn an_import_over_the_size_cap_fails_naming_the_cap(app: TestApp) {
+    let capped = TestApp::spawn_configured(
+        app.db.clone(),
+        std::sync::Arc::new(contactd::domain::SystemClock),
+        |s| s.max_import_bytes = 2_000,
+    )
+    .await;
+    let acc = capped.account_with_limit(1_000).await;
+    let file = numbers_file(0..400);
+    assert!(file.len() > 2_000);
+    let err = try_import(&capped, options(&acc), file.as_bytes())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err:?}");
+    assert!(err.message().contains("2000"), "{}", err.message());
+    let batches = capped
+        .client
+        .clone()
+        .list_import_batches(pb::ListImportBatchesRequest {
+            account_id: acc.clone(),
+            page_size: 10,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .batches;
+    assert_eq!(batches.len(), 1);
+    assert_eq!(batches[0].status(), pb::ImportStatus::Failed);
+    let stored = capped.get_account(&acc).await.contact_count;
+    assert_eq!(counts(&batches[0]).imported, stored);
 }
