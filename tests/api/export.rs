@@ -21,7 +21,6 @@ both!(
     export_of_an_unknown_account_is_not_found,
     export_reports_progress_and_ends_with_the_total,
     export_is_a_snapshot_while_contacts_are_written,
-    exported_csv_recreates_the_same_contacts,
     cli_export_writes_the_filtered_csv_to_a_file,
     cli_export_into_a_fifo_keeps_the_fifo,
     bulk_delete_by_ids_counts_deleted_and_not_found,
@@ -564,92 +563,6 @@ async fn export_is_a_snapshot_while_contacts_are_written(app: TestApp) {
     let last = csv.rows.last().unwrap();
     assert_eq!(last["id"], last_id.to_string());
     assert_eq!(last["first_name"], format!("Seed{:06}", SEEDED - 1));
-}
-
-async fn exported_csv_recreates_the_same_contacts(app: TestApp) {
-    let acc = app.account(pb::Plan::Professional).await;
-    let inputs = [
-        pb::ContactInput {
-            phone: "+14155552671".into(),
-            first_name: "Ann".into(),
-            last_name: "Lee".into(),
-            email: "ann@example.com".into(),
-            company: "Acme, \"the\" Inc.".into(),
-            title: "CTO".into(),
-            time_zone: "America/Chicago".into(),
-            custom_fields: [("Notes", "line one\nline two"), ("Tier", "gold")]
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .into(),
-            ..Default::default()
-        },
-        pb::ContactInput {
-            phone: "+442079460018".into(),
-            first_name: "Liz".into(),
-            custom_fields: [("Zip".to_string(), "SW1A".to_string())].into(),
-            ..Default::default()
-        },
-        pb::ContactInput {
-            phone: "+14155552672".into(),
-            last_name: "Ünïcødé".into(),
-            ..Default::default()
-        },
-    ];
-    for input in inputs {
-        app.try_contact(input, &acc).await.unwrap();
-    }
-    let csv = export_csv(&app, &acc, None, &[]).await;
-
-    // Re-create every exported row in an empty account from its importable columns.
-    let copy = app.account(pb::Plan::Professional).await;
-    for row in &csv.rows {
-        let cell = |name: &str| row[name].clone();
-        let custom_fields = row
-            .iter()
-            .filter_map(|(k, v)| Some((k.strip_prefix("custom.")?.to_string(), v.clone())))
-            .filter(|(_, v)| !v.is_empty())
-            .collect();
-        let input = pb::ContactInput {
-            phone: cell("phone"),
-            first_name: cell("first_name"),
-            last_name: cell("last_name"),
-            email: cell("email"),
-            company: cell("company"),
-            title: cell("title"),
-            time_zone: cell("time_zone"),
-            custom_fields,
-            ..Default::default()
-        };
-        app.try_contact(input, &copy).await.unwrap();
-    }
-
-    let fields = |c: pb::Contact| {
-        (
-            c.phone,
-            c.first_name,
-            c.last_name,
-            c.email,
-            c.company,
-            c.title,
-            c.time_zone,
-            c.custom_fields.into_iter().collect::<BTreeMap<_, _>>(),
-        )
-    };
-    let mut original: Vec<_> = app
-        .list_all(&acc, Default::default())
-        .await
-        .into_iter()
-        .map(fields)
-        .collect();
-    let mut recreated: Vec<_> = app
-        .list_all(&copy, Default::default())
-        .await
-        .into_iter()
-        .map(fields)
-        .collect();
-    original.sort();
-    recreated.sort();
-    assert_eq!(original.len(), 3);
-    assert_eq!(recreated, original);
 }
 
 async fn cli_export_writes_the_filtered_csv_to_a_file(app: TestApp) {

@@ -16,22 +16,8 @@ pub async fn run(
         "bulk suite on {}: MarkDnc by filter over {contacts} contacts…",
         backend.name()
     );
-    let db = BenchDb::create(backend, pg_url).await?;
-    contactd::store::migrate(&db.url).await?;
     let account = "bench_bulk";
-    let now = chrono::Utc::now().timestamp_millis();
-    {
-        let conn = contactd::store::connect(&db.url, 1).await?;
-        sea_orm::ConnectionTrait::execute_unprepared(
-            &conn,
-            &format!(
-                "INSERT INTO accounts (id, name, plan, contact_limit, contact_count, default_region, created_at, updated_at) \
-                 VALUES ('{account}', 'bench', 'CUSTOM', {contacts}, 0, 'US', {now}, {now})"
-            ),
-        )
-        .await?;
-        conn.close().await.ok();
-    }
+    let db = BenchDb::with_account(backend, pg_url, account, contacts).await?;
     crate::claims::seed(&db.url, account, contacts).await?;
     let server = Server::start(&db.url)?;
     let mut client = server.client().await?;

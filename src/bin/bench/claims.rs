@@ -26,22 +26,8 @@ pub async fn run(
         "claims suite on {}: {members} members, {dialers} dialers, batches of {batch}…",
         backend.name()
     );
-    let db = BenchDb::create(backend, pg_url).await?;
-    contactd::store::migrate(&db.url).await?;
     let account = "bench_claims";
-    let now = chrono::Utc::now().timestamp_millis();
-    {
-        let conn = contactd::store::connect(&db.url, 2).await?;
-        sea_orm::ConnectionTrait::execute_unprepared(
-            &conn,
-            &format!(
-                "INSERT INTO accounts (id, name, plan, contact_limit, contact_count, default_region, created_at, updated_at) \
-                 VALUES ('{account}', 'bench', 'CUSTOM', {members}, 0, 'US', {now}, {now})"
-            ),
-        )
-        .await?;
-        conn.close().await.ok();
-    }
+    let db = BenchDb::with_account(backend, pg_url, account, members).await?;
     seed(&db.url, account, members).await?;
     let server = Server::start(&db.url)?;
     let mut client = server.client().await?;

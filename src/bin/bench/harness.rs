@@ -70,6 +70,30 @@ impl BenchDb {
         }
     }
 
+    /// A fresh, migrated database holding one empty account `account` with room for
+    /// `limit` contacts.
+    pub async fn with_account(
+        backend: Backend,
+        pg_url: &str,
+        account: &str,
+        limit: usize,
+    ) -> anyhow::Result<BenchDb> {
+        let db = BenchDb::create(backend, pg_url).await?;
+        contactd::store::migrate(&db.url).await?;
+        let now = chrono::Utc::now().timestamp_millis();
+        let conn = contactd::store::connect(&db.url, 1).await?;
+        sea_orm::ConnectionTrait::execute_unprepared(
+            &conn,
+            &format!(
+                "INSERT INTO accounts (id, name, plan, contact_limit, contact_count, default_region, created_at, updated_at) \
+                 VALUES ('{account}', 'bench', 'CUSTOM', {limit}, 0, 'US', {now}, {now})"
+            ),
+        )
+        .await?;
+        conn.close().await.ok();
+        Ok(db)
+    }
+
     /// Drops the PostgreSQL database.
     pub async fn drop_db(mut self) {
         use sea_orm::sqlx::{AssertSqlSafe, Connection, PgConnection, raw_sql};
