@@ -32,16 +32,27 @@ fn normalize_all(numbers: &[String]) -> usize {
 
 fn rate(threads: usize, per_thread: usize) -> f64 {
     let sets: Vec<Vec<String>> = (0..threads).map(|t| inputs(per_thread, t)).collect();
-    for set in &sets {
-        normalize_all(&set[..1000.min(set.len())]);
-    }
-    let start = Instant::now();
+    // Each thread warms its own pattern cache, then all start together with the clock.
+    let ready = std::sync::Barrier::new(threads + 1);
     std::thread::scope(|s| {
-        for set in &sets {
-            s.spawn(move || normalize_all(set));
+        let ready = &ready;
+        let handles: Vec<_> = sets
+            .iter()
+            .map(|set| {
+                s.spawn(move || {
+                    normalize_all(&set[..1000.min(set.len())]);
+                    ready.wait();
+                    normalize_all(set)
+                })
+            })
+            .collect();
+        ready.wait();
+        let start = Instant::now();
+        for h in handles {
+            h.join().expect("normalization thread");
         }
-    });
-    (threads * per_thread) as f64 / start.elapsed().as_secs_f64()
+        (threads * per_thread) as f64 / start.elapsed().as_secs_f64()
+    })
 }
 
 pub fn run(report: &mut Report, quick: bool) {
