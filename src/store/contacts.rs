@@ -4,8 +4,8 @@ use crate::domain::filter::ContactFilter;
 use crate::entity::{campaign_member, contact};
 use crate::error::{Error, Result};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Order, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder,
+    QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
 
@@ -86,18 +86,6 @@ pub async fn list<C: ConnectionTrait>(
         query.order_by_desc(contact::Column::Id)
     };
     Ok(query.limit(limit).all(db).await?)
-}
-
-/// How many contacts match `filter`.
-pub async fn count<C: ConnectionTrait>(
-    db: &C,
-    account_id: &str,
-    filter: &ContactFilter,
-) -> Result<u64> {
-    Ok(contact::Entity::find()
-        .filter(super::filter::condition(account_id, filter))
-        .count(db)
-        .await?)
 }
 
 /// The campaigns a contact belongs to.
