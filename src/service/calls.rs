@@ -210,7 +210,8 @@ impl Services {
                 )
                 .await?;
             }
-            store::calls::close_requests(txn, account_id, c.id, request_status::DONE, now).await?;
+            store::calls::close_requests(txn, account_id, &[c.id], request_status::DONE, now)
+                .await?;
         }
         if input.dnc_requested || input.outcome == DNC_REQUESTED {
             let reason = format!("requested during call {}", input.external_id);
@@ -225,7 +226,7 @@ impl Services {
                 actor,
                 at: now,
             };
-            super::dnc::add_dnc(txn, account_id, &phone_e164, &change).await?;
+            super::dnc::add_dnc(txn, account_id, &[phone_e164], &change).await?;
         }
         Ok(stored)
     }

@@ -9,12 +9,13 @@ use super::bulk::{BulkCounts, Walk};
 use super::{Services, page};
 use crate::domain::contact::check_phone;
 use crate::domain::dnc::DncSource;
-use crate::domain::filter::{ContactStatus, Selection};
+use crate::domain::filter::Selection;
 use crate::domain::{Phone, Region, Validation};
-use crate::entity::{dnc_entry, dnc_event};
+use crate::entity::{contact, dnc_entry, dnc_event};
 use crate::error::{Error, Result};
 use crate::store::{self, calls::request_status, dnc::Change};
 use sea_orm::ConnectionTrait;
+use std::collections::HashMap;
 
 /// Most numbers in one MarkDnc/ClearDnc/CheckDnc request.
 pub const MAX_PHONES: usize = 10_000;
@@ -41,59 +42,91 @@ pub struct DncCheck {
     pub error: String,
 }
 
-/// Puts `phone` on the list and applies it to its contact, inside the caller's write
-/// transaction. Returns whether anything changed (a new entry, or a contact flipped).
+/// Puts numbers (E.164, distinct) on the list and applies it to their contacts, inside
+/// the caller's write transaction: one statement per table for the whole slice. Returns
+/// how many numbers changed (a new entry, or a contact flipped to DNC).
 pub(crate) async fn add_dnc<C: ConnectionTrait>(
     txn: &C,
     account_id: &str,
-    phone: &str,
+    phones: &[String],
     change: &Change<'_>,
-) -> Result<bool> {
-    let added = store::dnc::add(txn, account_id, phone, change).await?;
-    let holder =
-        store::dnc::set_contact_dnc(txn, account_id, phone, change.source, change.at).await?;
-    if let Some((id, _)) = holder {
-        store::campaigns::revoke_leases(txn, account_id, id).await?;
-        store::calls::close_requests(txn, account_id, id, request_status::CANCELLED, change.at)
-            .await?;
-    }
-    if added {
-        store::dnc::record_event(txn, account_id, phone, true, change, holder.map(|h| h.0)).await?;
-    }
-    Ok(added || holder.is_some_and(|h| h.1))
+) -> Result<i64> {
+    let added = store::dnc::add(txn, account_id, phones, change).await?;
+    let holders = holders(txn, account_id, phones).await?;
+    let flip: Vec<i64> = holders
+        .values()
+        .filter(|c| store::dnc::needs_dnc(c))
+        .map(|c| c.id)
+        .collect();
+    store::dnc::set_contacts_dnc(txn, &flip, change.source, change.at).await?;
+    let ids: Vec<i64> = holders.values().map(|c| c.id).collect();
+    store::campaigns::revoke_leases(txn, account_id, &ids).await?;
+    store::calls::close_requests(txn, account_id, &ids, request_status::CANCELLED, change.at)
+        .await?;
+    let events: Vec<(String, Option<i64>)> = phones
+        .iter()
+        .filter(|p| added.contains(*p))
+        .map(|p| (p.clone(), holders.get(p).map(|c| c.id)))
+        .collect();
+    store::dnc::record_events(txn, account_id, &events, true, change).await?;
+    let changed = phones
+        .iter()
+        .filter(|p| added.contains(*p) || holders.get(*p).is_some_and(store::dnc::needs_dnc))
+        .count();
+    Ok(changed as i64)
 }
 
-/// Takes `phone` off the list and reactivates its contact. Returns whether anything
-/// changed.
+/// Takes numbers (E.164, distinct) off the list and reactivates their contacts. Returns
+/// how many numbers changed (listed, or held by a DNC contact).
 async fn remove_dnc<C: ConnectionTrait>(
     txn: &C,
     account_id: &str,
-    phone: &str,
+    phones: &[String],
     change: &Change<'_>,
-) -> Result<bool> {
-    let removed = store::dnc::remove(txn, account_id, phone).await?;
-    let holder = store::contacts::find_by_phone(txn, account_id, phone).await?;
-    let was_dnc = holder
-        .as_ref()
-        .is_some_and(|c| ContactStatus::from_stored(&c.status) == ContactStatus::Dnc);
-    if !removed && !was_dnc {
-        return Ok(false);
-    }
-    let holder = store::dnc::set_contact_active(txn, account_id, phone, change.at).await?;
-    store::dnc::record_event(txn, account_id, phone, false, change, holder.map(|h| h.0)).await?;
-    Ok(true)
+) -> Result<i64> {
+    let removed = store::dnc::remove(txn, account_id, phones).await?;
+    let holders = holders(txn, account_id, phones).await?;
+    let changed: Vec<&String> = phones
+        .iter()
+        .filter(|p| removed.contains(*p) || holders.get(*p).is_some_and(store::dnc::is_dnc))
+        .collect();
+    let ids: Vec<i64> = changed
+        .iter()
+        .filter_map(|p| holders.get(*p).map(|c| c.id))
+        .collect();
+    store::dnc::set_contacts_active(txn, &ids, change.at).await?;
+    let events: Vec<(String, Option<i64>)> = changed
+        .iter()
+        .map(|p| ((*p).clone(), holders.get(*p).map(|c| c.id)))
+        .collect();
+    store::dnc::record_events(txn, account_id, &events, false, change).await?;
+    Ok(changed.len() as i64)
 }
 
+/// The account's contacts holding these numbers, by number.
+async fn holders<C: ConnectionTrait>(
+    txn: &C,
+    account_id: &str,
+    phones: &[String],
+) -> Result<HashMap<String, contact::Model>> {
+    Ok(store::import::contacts_by_phone(txn, account_id, phones)
+        .await?
+        .into_iter()
+        .map(|c| (c.phone.clone(), c))
+        .collect())
+}
+
+/// Applies a change to numbers (E.164, distinct); returns how many changed.
 async fn apply<C: ConnectionTrait>(
     txn: &C,
     account_id: &str,
-    phone: &str,
+    phones: &[String],
     change: &Change<'_>,
     dir: Direction,
-) -> Result<bool> {
+) -> Result<i64> {
     match dir {
-        Direction::Mark => add_dnc(txn, account_id, phone, change).await,
-        Direction::Clear => remove_dnc(txn, account_id, phone, change).await,
+        Direction::Mark => add_dnc(txn, account_id, phones, change).await,
+        Direction::Clear => remove_dnc(txn, account_id, phones, change).await,
     }
 }
 
@@ -167,14 +200,13 @@ impl Services {
             loop {
                 let txn = store::begin_write(&self.db).await?;
                 let chunk = walk.next(&txn).await?;
-                for (_, phone, _) in &chunk {
-                    counts.matched += 1;
-                    if apply(&txn, account_id, phone, change, dir).await? {
-                        counts.changed += 1;
-                    } else {
-                        counts.skip(unchanged, 1);
-                    }
-                }
+                let mut phones: Vec<String> = chunk.iter().map(|c| c.1.clone()).collect();
+                phones.sort_unstable();
+                phones.dedup();
+                let changed = apply(&txn, account_id, &phones, change, dir).await?;
+                counts.matched += chunk.len() as i64;
+                counts.changed += changed;
+                counts.skip(unchanged, chunk.len() as i64 - changed);
                 txn.commit().await?;
                 if chunk.is_empty() {
                     break;
@@ -193,15 +225,11 @@ impl Services {
         valid.dedup();
         for chunk in valid.chunks(super::bulk::CHUNK as usize) {
             let txn = store::begin_write(&self.db).await?;
-            for phone in chunk {
-                counts.matched += 1;
-                if apply(&txn, account_id, phone, change, dir).await? {
-                    counts.changed += 1;
-                } else {
-                    counts.skip(unchanged, 1);
-                }
-            }
+            let changed = apply(&txn, account_id, chunk, change, dir).await?;
             txn.commit().await?;
+            counts.matched += chunk.len() as i64;
+            counts.changed += changed;
+            counts.skip(unchanged, chunk.len() as i64 - changed);
         }
         Ok(counts)
     }

@@ -124,11 +124,25 @@ pub async fn open_request<C: ConnectionTrait>(
         .await?)
 }
 
-/// Closes the contact's open requests with `status` (DONE or CANCELLED).
+/// Closes these contacts' open requests with `status` (DONE or CANCELLED).
 pub async fn close_requests<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
-    contact_id: i64,
+    contact_ids: &[i64],
+    status: &str,
+    now: i64,
+) -> Result<u64> {
+    let mut closed = 0;
+    for part in contact_ids.chunks(1_000) {
+        closed += close_requests_of(db, account_id, part, status, now).await?;
+    }
+    Ok(closed)
+}
+
+async fn close_requests_of<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    contact_ids: &[i64],
     status: &str,
     now: i64,
 ) -> Result<u64> {
@@ -145,7 +159,7 @@ pub async fn close_requests<C: ConnectionTrait>(
             Expr::value(Option::<i64>::None),
         )
         .filter(call_request::Column::AccountId.eq(account_id))
-        .filter(call_request::Column::ContactId.eq(contact_id))
+        .filter(call_request::Column::ContactId.is_in(contact_ids.iter().copied()))
         .filter(call_request::Column::Status.is_in([PENDING, CLAIMED]))
         .exec(db)
         .await?;

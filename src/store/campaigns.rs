@@ -125,11 +125,23 @@ pub async fn member<C: ConnectionTrait>(
         .await?)
 }
 
-/// Clears every lease on a contact, in all campaigns (it became DNC or was called).
+/// Clears every lease on these contacts, in all campaigns (they became DNC or were called).
 pub async fn revoke_leases<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
-    contact_id: i64,
+    contact_ids: &[i64],
+) -> Result<u64> {
+    let mut revoked = 0;
+    for part in contact_ids.chunks(1_000) {
+        revoked += revoke_leases_of(db, account_id, part).await?;
+    }
+    Ok(revoked)
+}
+
+async fn revoke_leases_of<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    contact_ids: &[i64],
 ) -> Result<u64> {
     let res = campaign_member::Entity::update_many()
         .col_expr(
@@ -141,7 +153,7 @@ pub async fn revoke_leases<C: ConnectionTrait>(
             Expr::value(Option::<i64>::None),
         )
         .filter(campaign_member::Column::AccountId.eq(account_id))
-        .filter(campaign_member::Column::ContactId.eq(contact_id))
+        .filter(campaign_member::Column::ContactId.is_in(contact_ids.iter().copied()))
         .filter(campaign_member::Column::LeaseOwner.is_not_null())
         .exec(db)
         .await?;

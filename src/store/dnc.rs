@@ -5,10 +5,15 @@
 use crate::domain::filter::ContactStatus;
 use crate::entity::{contact, dnc_entry, dnc_event};
 use crate::error::Result;
+use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, NotSet, QueryFilter, QueryOrder,
-    QuerySelect, TryInsertResult, sea_query::Expr,
+    QuerySelect,
 };
+use std::collections::HashSet;
+
+/// Numbers per statement (six columns a row: under SQLite's parameter cap).
+const CHUNK: usize = 1_000;
 
 /// The DNC entry for a number, if it is on the account's list.
 pub async fn entry<C: ConnectionTrait>(
@@ -48,62 +53,97 @@ pub struct Change<'a> {
     pub at: i64,
 }
 
-/// Puts a number on the list (no-op when listed); returns whether it was added. The
-/// caller records the event and flips the contact in the same transaction.
+/// Puts numbers on the list (those already listed stay as they were); returns the
+/// numbers that were added. The caller records the events and flips the contacts in the
+/// same transaction.
 pub async fn add<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
-    phone: &str,
+    phones: &[String],
     change: &Change<'_>,
-) -> Result<bool> {
-    let row = dnc_entry::ActiveModel {
-        account_id: Set(account_id.to_string()),
-        phone: Set(phone.to_string()),
-        source: Set(change.source.to_string()),
-        reason: Set(change.reason.to_string()),
-        actor: Set(change.actor.to_string()),
-        created_at: Set(change.at),
-    };
-    let res = dnc_entry::Entity::insert(row)
-        .on_conflict_do_nothing()
-        .exec_without_returning(db)
-        .await?;
-    Ok(matches!(res, TryInsertResult::Inserted(n) if n > 0))
+) -> Result<HashSet<String>> {
+    let mut added = HashSet::new();
+    for part in phones.chunks(CHUNK) {
+        let mut insert = Query::insert();
+        insert.into_table(dnc_entry::Entity).columns([
+            dnc_entry::Column::AccountId,
+            dnc_entry::Column::Phone,
+            dnc_entry::Column::Source,
+            dnc_entry::Column::Reason,
+            dnc_entry::Column::Actor,
+            dnc_entry::Column::CreatedAt,
+        ]);
+        for phone in part {
+            insert.values_panic([
+                account_id.into(),
+                phone.as_str().into(),
+                change.source.into(),
+                change.reason.into(),
+                change.actor.into(),
+                change.at.into(),
+            ]);
+        }
+        insert
+            .on_conflict(
+                OnConflict::columns([dnc_entry::Column::AccountId, dnc_entry::Column::Phone])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .returning_col(dnc_entry::Column::Phone);
+        for row in db.query_all(&insert).await? {
+            added.insert(row.try_get::<String>("", "phone")?);
+        }
+    }
+    Ok(added)
 }
 
-/// Takes a number off the list; returns whether it was listed.
-pub async fn remove<C: ConnectionTrait>(db: &C, account_id: &str, phone: &str) -> Result<bool> {
-    let res = dnc_entry::Entity::delete_many()
-        .filter(dnc_entry::Column::AccountId.eq(account_id))
-        .filter(dnc_entry::Column::Phone.eq(phone))
-        .exec(db)
-        .await?;
-    Ok(res.rows_affected > 0)
-}
-
-/// Appends a history row.
-pub async fn record_event<C: ConnectionTrait>(
+/// Takes numbers off the list; returns those that were listed.
+pub async fn remove<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
-    phone: &str,
+    phones: &[String],
+) -> Result<HashSet<String>> {
+    let mut removed = HashSet::new();
+    for part in phones.chunks(CHUNK) {
+        let delete = Query::delete()
+            .from_table(dnc_entry::Entity)
+            .and_where(dnc_entry::Column::AccountId.eq(account_id))
+            .and_where(dnc_entry::Column::Phone.is_in(part.iter().map(String::as_str)))
+            .returning_col(dnc_entry::Column::Phone)
+            .to_owned();
+        for row in db.query_all(&delete).await? {
+            removed.insert(row.try_get::<String>("", "phone")?);
+        }
+    }
+    Ok(removed)
+}
+
+/// Appends history rows, one per `(number, its contact)`.
+pub async fn record_events<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    numbers: &[(String, Option<i64>)],
     added: bool,
     change: &Change<'_>,
-    contact_id: Option<i64>,
 ) -> Result<()> {
-    let row = dnc_event::ActiveModel {
-        id: NotSet,
-        account_id: Set(account_id.to_string()),
-        phone: Set(phone.to_string()),
-        added: Set(added),
-        source: Set(change.source.to_string()),
-        reason: Set(change.reason.to_string()),
-        actor: Set(change.actor.to_string()),
-        contact_id: Set(contact_id),
-        created_at: Set(change.at),
-    };
-    dnc_event::Entity::insert(row)
-        .exec_without_returning(db)
-        .await?;
+    for part in numbers.chunks(CHUNK) {
+        let rows = part
+            .iter()
+            .map(|(phone, contact_id)| dnc_event::ActiveModel {
+                id: NotSet,
+                account_id: Set(account_id.to_string()),
+                phone: Set(phone.clone()),
+                added: Set(added),
+                source: Set(change.source.to_string()),
+                reason: Set(change.reason.to_string()),
+                actor: Set(change.actor.to_string()),
+                contact_id: Set(*contact_id),
+                created_at: Set(change.at),
+            });
+        dnc_event::Entity::insert_many(rows)
+            .exec_without_returning(db)
+            .await?;
+    }
     Ok(())
 }
 
@@ -128,20 +168,14 @@ pub async fn events<C: ConnectionTrait>(
         .await?)
 }
 
-/// Sets the contact holding `phone` to DNC (keeping an earlier DNC time and source);
-/// returns its id and whether its status changed, if there is such a contact.
-pub async fn set_contact_dnc<C: ConnectionTrait>(
+/// Sets these contacts to DNC with `source` and time `at`.
+pub async fn set_contacts_dnc<C: ConnectionTrait>(
     db: &C,
-    account_id: &str,
-    phone: &str,
+    ids: &[i64],
     source: &str,
     at: i64,
-) -> Result<Option<(i64, bool)>> {
-    let Some(c) = holder(db, account_id, phone).await? else {
-        return Ok(None);
-    };
-    let flip = ContactStatus::from_stored(&c.status) != ContactStatus::Dnc || c.dnc_at.is_none();
-    if flip {
+) -> Result<()> {
+    for part in ids.chunks(CHUNK) {
         contact::Entity::update_many()
             .col_expr(
                 contact::Column::Status,
@@ -150,43 +184,37 @@ pub async fn set_contact_dnc<C: ConnectionTrait>(
             .col_expr(contact::Column::DncSource, Expr::value(source))
             .col_expr(contact::Column::DncAt, Expr::value(at))
             .col_expr(contact::Column::UpdatedAt, Expr::value(at))
-            .filter(contact::Column::Id.eq(c.id))
+            .filter(contact::Column::Id.is_in(part.iter().copied()))
             .exec(db)
             .await?;
     }
-    Ok(Some((c.id, flip)))
+    Ok(())
 }
 
-/// Sets the contact holding `phone` back to ACTIVE; returns its id and whether it was
-/// DNC, if there is such a contact.
-pub async fn set_contact_active<C: ConnectionTrait>(
-    db: &C,
-    account_id: &str,
-    phone: &str,
-    at: i64,
-) -> Result<Option<(i64, bool)>> {
-    let Some(c) = holder(db, account_id, phone).await? else {
-        return Ok(None);
-    };
-    let was_dnc = ContactStatus::from_stored(&c.status) == ContactStatus::Dnc;
-    contact::Entity::update_many()
-        .col_expr(
-            contact::Column::Status,
-            Expr::value(ContactStatus::Active.as_str()),
-        )
-        .col_expr(contact::Column::DncSource, Expr::value(""))
-        .col_expr(contact::Column::DncAt, Expr::value(Option::<i64>::None))
-        .col_expr(contact::Column::UpdatedAt, Expr::value(at))
-        .filter(contact::Column::Id.eq(c.id))
-        .exec(db)
-        .await?;
-    Ok(Some((c.id, was_dnc)))
+/// Sets these contacts back to ACTIVE.
+pub async fn set_contacts_active<C: ConnectionTrait>(db: &C, ids: &[i64], at: i64) -> Result<()> {
+    for part in ids.chunks(CHUNK) {
+        contact::Entity::update_many()
+            .col_expr(
+                contact::Column::Status,
+                Expr::value(ContactStatus::Active.as_str()),
+            )
+            .col_expr(contact::Column::DncSource, Expr::value(""))
+            .col_expr(contact::Column::DncAt, Expr::value(Option::<i64>::None))
+            .col_expr(contact::Column::UpdatedAt, Expr::value(at))
+            .filter(contact::Column::Id.is_in(part.iter().copied()))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
 }
 
-async fn holder<C: ConnectionTrait>(
-    db: &C,
-    account_id: &str,
-    phone: &str,
-) -> Result<Option<contact::Model>> {
-    super::contacts::find_by_phone(db, account_id, phone).await
+/// Whether a stored contact needs flipping to DNC (not DNC yet, or DNC without a time).
+pub fn needs_dnc(c: &contact::Model) -> bool {
+    ContactStatus::from_stored(&c.status) != ContactStatus::Dnc || c.dnc_at.is_none()
+}
+
+/// Whether a stored contact is DNC.
+pub fn is_dnc(c: &contact::Model) -> bool {
+    ContactStatus::from_stored(&c.status) == ContactStatus::Dnc
 }

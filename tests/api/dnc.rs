@@ -14,6 +14,7 @@ both!(
     check_dnc_fails_closed_on_numbers_it_cannot_read,
     mark_dnc_by_filter_counts_what_it_did,
     dnc_during_an_active_lease_revokes_it,
+    dnc_by_filter_over_several_chunks_counts_every_contact_once,
 );
 
 fn skipped(r: &pb::BulkResult, reason: &str) -> i64 {
@@ -315,4 +316,105 @@ async fn dnc_during_an_active_lease_revokes_it(app: TestApp) {
     clock.advance_ms(24 * 3_600_000);
     assert!(app.claim(&acc, "camp", "d1", 10, None).await.is_empty());
     assert!(app.claim(&acc, "camp", "d2", 10, None).await.is_empty());
+}
+
+/// 2,500 contacts (three write chunks): some already DNC, one leased; a number listed
+/// with no contact; then everything cleared by the same filter.
+async fn dnc_by_filter_over_several_chunks_counts_every_contact_once(app: TestApp) {
+    let clock = clock_at("2026-03-02T18:00:00Z");
+    let app = app.with_clock(&clock).await;
+    let acc = app.account(pb::Plan::Dental).await;
+    let phones = app.seed_contacts(&acc, 0, 2_500).await;
+    let mut all = app.list_all(&acc, pb::ContactFilter::default()).await;
+    assert_eq!(all.len(), 2_500);
+    all.sort_by_key(|c| c.id); // all[i] holds phones[i]
+    // Three already DNC, one of them past the first chunk; one contact leased.
+    let pre: Vec<i64> = [0, 999, 1_700].iter().map(|&i| all[i].id).collect();
+    app.mark_dnc(&acc, &pre, &[], pb::DncSource::Api).await;
+    let leased = all[1_234].id;
+    app.add_to_campaign(&acc, "camp", &[leased]).await;
+    assert_eq!(app.claim(&acc, "camp", "d1", 10, None).await.len(), 1);
+    app.mark_dnc(&acc, &[], &["+12125550100"], pb::DncSource::Api)
+        .await;
+
+    let everything = || pb::ContactSelection {
+        selection: Some(pb::contact_selection::Selection::Filter(
+            pb::ContactFilter::default(),
+        )),
+    };
+    let r = app
+        .client
+        .clone()
+        .mark_dnc(pb::MarkDncRequest {
+            account_id: acc.clone(),
+            targets: Some(pb::DncTargets {
+                selection: Some(everything()),
+                ..Default::default()
+            }),
+            source: pb::DncSource::Manual as i32,
+            reason: "bulk".into(),
+            actor: "ops".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .result
+        .unwrap();
+    assert_eq!((r.matched, r.changed), (2_500, 2_497));
+    assert_eq!(skipped(&r, "already_dnc"), 3);
+    let dnc = pb::ContactFilter {
+        status: pb::ContactStatus::Dnc as i32,
+        ..Default::default()
+    };
+    assert_eq!(app.list_all(&acc, dnc.clone()).await.len(), 2_500);
+    // The earlier marks keep their source; the new ones are MANUAL with their own event.
+    let first = app.get_contact(&acc, all[0].id).await;
+    assert_eq!(first.dnc_source, pb::DncSource::Api as i32);
+    let e = events(&app, &acc, &phones[1_500]).await;
+    assert_eq!(e.len(), 1);
+    assert_eq!(
+        (e[0].contact_id, e[0].actor.as_str()),
+        (all[1_500].id, "ops")
+    );
+    assert_eq!(events(&app, &acc, &phones[999]).await.len(), 1);
+    // The lease is gone: the member is never handed out again.
+    clock.advance_ms(3_600_000);
+    assert!(app.claim(&acc, "camp", "d2", 10, None).await.is_empty());
+
+    let r = app
+        .client
+        .clone()
+        .clear_dnc(pb::ClearDncRequest {
+            account_id: acc.clone(),
+            targets: Some(pb::DncTargets {
+                selection: Some(everything()),
+                ..Default::default()
+            }),
+            reason: "consent renewed".into(),
+            actor: "ops".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .result
+        .unwrap();
+    assert_eq!((r.matched, r.changed), (2_500, 2_500));
+    assert!(app.list_all(&acc, dnc).await.is_empty());
+    let e = events(&app, &acc, &phones[999]).await;
+    assert_eq!(e.len(), 2);
+    assert!(!e[0].added, "newest first: the clear");
+    // The bare number stays listed: the filter selects contacts only.
+    let check = app
+        .client
+        .clone()
+        .check_dnc(pb::CheckDncRequest {
+            account_id: acc.clone(),
+            phones: vec!["+12125550100".into(), phones[5].clone()],
+            region: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let listed: Vec<bool> = check.results.iter().map(|r| r.dnc).collect();
+    assert_eq!(listed, [true, false]);
 }
