@@ -29,8 +29,44 @@ use std::collections::{BTreeMap, HashMap};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+
+/// Where an import's writer spent its time, logged when the input ends (the figures the
+/// import benchmark's profile is read from).
+#[derive(Debug, Default)]
+struct PhaseTimes {
+    /// Waiting for the parsing worker's next chunk.
+    waiting_for_rows: Duration,
+    /// Opening the chunk's write transaction.
+    begin: Duration,
+    /// Looking up stored contacts and DNC entries for the chunk's numbers.
+    lookup: Duration,
+    /// Reserving plan slots and building the rows.
+    prepare: Duration,
+    /// The contact INSERTs.
+    insert: Duration,
+    /// Duplicates, memberships, rejected rows and the batch counts.
+    rest: Duration,
+    commit: Duration,
+}
+
+impl PhaseTimes {
+    fn log(&self, batch: &str) {
+        let ms = |d: Duration| d.as_millis() as u64;
+        tracing::info!(
+            batch,
+            waiting_for_rows_ms = ms(self.waiting_for_rows),
+            begin_ms = ms(self.begin),
+            lookup_ms = ms(self.lookup),
+            prepare_ms = ms(self.prepare),
+            insert_ms = ms(self.insert),
+            rest_ms = ms(self.rest),
+            commit_ms = ms(self.commit),
+            "import input written"
+        );
+    }
+}
 
 /// By default, a batch whose heartbeat is older than this, still `running`, was
 /// interrupted (`--import-stale-secs`).
@@ -292,17 +328,23 @@ impl Services {
         events: &mpsc::Sender<Result<ImportEvent>>,
     ) -> Result<String> {
         let mut counts = Counts::default();
+        let mut times = PhaseTimes::default();
         loop {
+            let waiting = Instant::now();
             let next = tokio::time::timeout(Duration::from_secs(1), pipe.parsed.recv()).await;
+            times.waiting_for_rows += waiting.elapsed();
             match next {
                 // Nothing to commit for a second (a slow upload): still report.
                 Err(_) => {}
                 Ok(None) => return Err(pipe.input_error().await),
                 Ok(Some(Err(e))) => return Err(e),
                 Ok(Some(Ok(Parsed::Rows(rows)))) => {
-                    counts.add(&self.commit_chunk(ctx, rows).await?);
+                    counts.add(&self.commit_chunk(ctx, rows, &mut times).await?);
                 }
-                Ok(Some(Ok(Parsed::End { encoding }))) => return Ok(encoding),
+                Ok(Some(Ok(Parsed::End { encoding }))) => {
+                    times.log(ctx.id);
+                    return Ok(encoding);
+                }
                 Ok(Some(Ok(Parsed::Header(_)))) => {
                     return Err(Error::Internal(
                         "the import worker sent a second header".into(),
@@ -321,7 +363,13 @@ impl Services {
     }
 
     /// Writes one chunk of rows in one transaction; returns its counts.
-    async fn commit_chunk(&self, ctx: &Batch<'_>, rows: Vec<Row>) -> Result<Counts> {
+    async fn commit_chunk(
+        &self,
+        ctx: &Batch<'_>,
+        rows: Vec<Row>,
+        times: &mut PhaseTimes,
+    ) -> Result<Counts> {
+        let started = Instant::now();
         let mut d = Counts {
             rows: rows.len() as i64,
             ..Default::default()
@@ -340,7 +388,13 @@ impl Services {
         }
         let now = self.now();
         let txn = store::begin_write(&self.db).await?;
-        store::import::prepare_chunk(&txn).await?;
+        let mut mark = Instant::now();
+        times.begin += mark - started;
+        let mut lap = |phase: &mut Duration| {
+            let t = Instant::now();
+            *phase += t - mark;
+            mark = t;
+        };
         if !candidates.is_empty() {
             let phones: Vec<String> = candidates
                 .iter()
@@ -361,6 +415,7 @@ impl Services {
             let (new, dups): (Vec<_>, Vec<_>) = candidates
                 .into_iter()
                 .partition(|(_, c, _)| !existing.contains_key(c.phone.e164()));
+            lap(&mut times.lookup);
             let granted =
                 store::accounts::reserve_slots(&txn, ctx.account_id, new.len() as i64, now).await?
                     as usize;
@@ -381,7 +436,9 @@ impl Services {
                     new_row(ctx.account_id, c, entry, Some(ctx.id.to_string()), now)
                 })
                 .collect();
+            lap(&mut times.prepare);
             let inserted = store::import::insert_contacts(&txn, models).await? as usize;
+            lap(&mut times.insert);
             let mut members = Vec::new();
             let is_dnc = |c: &contact::Model| {
                 ContactStatus::from_stored(&c.status) == ContactStatus::Dnc
@@ -448,7 +505,9 @@ impl Services {
                 ctx.id
             )));
         }
+        lap(&mut times.rest);
         txn.commit().await?;
+        lap(&mut times.commit);
         Ok(d)
     }
 

@@ -26,19 +26,6 @@ pub mod status {
     pub const CANCELLED: &str = "cancelled";
 }
 
-/// Prepares an import chunk's transaction. PostgreSQL: plan each statement for its own
-/// values (`SET LOCAL plan_cache_mode = force_custom_plan`). The lookups by phone are
-/// prepared statements run thousands of times while the table grows from empty; a
-/// generic plan chosen while it was small (a sequential scan) would otherwise stay and
-/// make each chunk's lookup slower than the last. SQLite has no such cache: nothing to do.
-pub async fn prepare_chunk<C: ConnectionTrait>(db: &C) -> Result<()> {
-    if db.get_database_backend() == DbBackend::Postgres {
-        db.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan")
-            .await?;
-    }
-    Ok(())
-}
-
 /// Refreshes the planner's statistics of the tables an import grows. PostgreSQL plans
 /// from statistics that autovacuum gathers only a while after a bulk load; until then
 /// queries over a freshly imported account (the dialer's claims, lists) can pick
@@ -279,9 +266,101 @@ where
     Ok(out)
 }
 
-/// Inserts contacts in multi-row statements, skipping numbers the account already has;
-/// returns how many were inserted.
+/// Inserts contacts, skipping numbers the account already has; returns how many were
+/// inserted. PostgreSQL: [`insert_contacts_pg`]; SQLite: [`insert_contacts_sqlite`].
 pub async fn insert_contacts<C: ConnectionTrait>(
+    db: &C,
+    rows: Vec<contact::ActiveModel>,
+) -> Result<u64> {
+    match super::backend(db) {
+        DbBackend::Postgres => insert_contacts_pg(db, rows).await,
+        _ => insert_contacts_sqlite(db, rows).await,
+    }
+}
+
+/// PostgreSQL: one statement per chunk whose rows travel as one array parameter per
+/// column (PostgreSQL's binary array format), turned back into rows by `unnest`; a
+/// column holding NULLs also sends a mask. Measured on a 1,000,000-row import (2,000-row
+/// chunks): 22.8 s of INSERT time this way, 26.8 s as multi-row `INSERT … VALUES` with a
+/// bind parameter per cell.
+async fn insert_contacts_pg<C: ConnectionTrait>(
+    db: &C,
+    rows: Vec<contact::ActiveModel>,
+) -> Result<u64> {
+    use sea_orm::sea_query::{ArrayType, Value};
+    use sea_orm::{IdenStatic, Iterable};
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut names = Vec::new();
+    let mut selects = Vec::new();
+    let mut unnest = Vec::new();
+    let mut params: Vec<Value> = Vec::new();
+    for col in contact::Column::iter().filter(|c| !matches!(c, contact::Column::Id)) {
+        let mut values = Vec::with_capacity(rows.len());
+        for row in &rows {
+            values.push(row.get(col).into_value().ok_or_else(|| {
+                Error::Internal(format!("contact row without a value for {}", col.as_str()))
+            })?);
+        }
+        let (ty, sql_ty) = match &values[0] {
+            Value::String(_) => (ArrayType::String, "text[]"),
+            Value::BigInt(_) => (ArrayType::BigInt, "int8[]"),
+            Value::Int(_) => (ArrayType::Int, "int4[]"),
+            Value::Bool(_) => (ArrayType::Bool, "bool[]"),
+            other => {
+                return Err(Error::Internal(format!(
+                    "no array type for {} ({other:?})",
+                    col.as_str()
+                )));
+            }
+        };
+        let has_nulls = values.iter().any(|v| !v.is_some());
+        let mut nulls = Vec::new();
+        let values = values
+            .into_iter()
+            .map(|v| {
+                nulls.push(Value::from(!v.is_some()));
+                if v.is_some() { v } else { v.dummy_value() }
+            })
+            .collect();
+        names.push(col.as_str());
+        params.push(Value::Array(ty, Some(Box::new(values))));
+        let value = params.len();
+        unnest.push(format!("${value}::{sql_ty}"));
+        if has_nulls {
+            params.push(Value::Array(ArrayType::Bool, Some(Box::new(nulls))));
+            unnest.push(format!("${}::bool[]", params.len()));
+            selects.push(format!(
+                "CASE WHEN a{} THEN NULL ELSE a{value} END",
+                params.len()
+            ));
+        } else {
+            selects.push(format!("a{value}"));
+        }
+    }
+    let aliases: Vec<String> = (1..=params.len()).map(|i| format!("a{i}")).collect();
+    let sql = format!(
+        "INSERT INTO contacts ({}) SELECT {} FROM unnest({}) AS u({}) \
+         ON CONFLICT (account_id, phone) DO NOTHING",
+        names.join(", "),
+        selects.join(", "),
+        unnest.join(", "),
+        aliases.join(", "),
+    );
+    let res = db
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            params,
+        ))
+        .await?;
+    Ok(res.rows_affected())
+}
+
+/// SQLite: multi-row statements of [`INSERT_ROWS`] (its planner handles them cheaply, and
+/// the parameters stay under its cap).
+async fn insert_contacts_sqlite<C: ConnectionTrait>(
     db: &C,
     rows: Vec<contact::ActiveModel>,
 ) -> Result<u64> {

@@ -16,6 +16,7 @@ pub mod export;
 pub mod filter;
 pub mod import;
 pub mod keys;
+pub mod nodelay;
 pub mod stats;
 
 use crate::error::{Error, Result};
@@ -48,6 +49,21 @@ pub async fn connect(
         Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
     } else {
         let mut options = ConnectOptions::new(url.to_owned());
+        // A Unix-socket URL has no TCP to tune.
+        let tcp_port = sea_orm::sqlx::postgres::PgConnectOptions::from_str(url)
+            .ok()
+            .filter(|o| !o.get_host().starts_with('/'))
+            .map(|o| o.get_port());
+        if let Some(port) = tcp_port {
+            options.map_sqlx_postgres_pool_opts(move |pool| {
+                pool.after_connect(move |_, _| {
+                    Box::pin(async move {
+                        nodelay::on_sockets_to(port);
+                        Ok(())
+                    })
+                })
+            });
+        }
         options
             .max_connections(max_connections)
             .min_connections(1)

@@ -112,6 +112,8 @@ impl BenchDb {
 /// Internal `serve-child`: runs the server on port 0 and prints `PORT <n>`.
 pub async fn serve_child(database_url: &str) -> anyhow::Result<()> {
     use contactd::{config::Settings, startup::Application};
+    // On stderr, at CONTACTD_LOG's level (the parent sets "warn" unless told otherwise).
+    contactd::telemetry::init(contactd::config::LogFormat::Text);
     let app = Application::build(Settings::new("127.0.0.1:0".parse()?, database_url)).await?;
     println!("PORT {}", app.port());
     app.run_until_stopped(contactd::startup::shutdown_signal())
@@ -130,7 +132,11 @@ impl Server {
         let exe = std::env::current_exe()?;
         let mut process = Command::new(exe)
             .args(["serve-child", database_url])
-            .env("CONTACTD_LOG", "warn")
+            // CONTACTD_BENCH_SERVER_LOG=info shows e.g. the import's phase timings on stderr.
+            .env(
+                "CONTACTD_LOG",
+                std::env::var("CONTACTD_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::piped())
             .spawn()?;
         let stdout = process.stdout.take().context("child stdout")?;
