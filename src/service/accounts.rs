@@ -58,7 +58,7 @@ impl Services {
         id: &str,
         changes: AccountChanges,
     ) -> Result<account::Model> {
-        let txn = store::begin_write(&self.db).await?;
+        let txn = store::begin_write(&self.writer).await?;
         let current = store::accounts::get(&txn, id).await?;
         let mut active: account::ActiveModel = current.into();
         if let Some(name) = changes.name {

@@ -126,7 +126,7 @@ impl Services {
         };
         let mut walk = Walk::new(account_id, selection).up_to(max);
         loop {
-            let txn = store::begin_write(&self.db).await?;
+            let txn = store::begin_write(&self.writer).await?;
             let chunk = walk.next(&txn).await?;
             if chunk.is_empty() {
                 break;

@@ -99,7 +99,7 @@ impl Services {
                 .map_err(|v| Error::Invalid(vec![v]))?,
             )
         };
-        let txn = store::begin_write(&self.db).await?;
+        let txn = store::begin_write(&self.writer).await?;
         if let Some(stored) =
             store::calls::by_external_id(&txn, account_id, &input.external_id).await?
         {

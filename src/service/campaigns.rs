@@ -21,7 +21,7 @@ impl Services {
         let mut counts = BulkCounts::default();
         let mut walk = Walk::new(account_id, selection);
         loop {
-            let txn = store::begin_write(&self.db).await?;
+            let txn = store::begin_write(&self.writer).await?;
             let chunk = walk.next(&txn).await?;
             if !chunk.is_empty() {
                 let phones: Vec<String> = chunk.iter().map(|c| c.1.clone()).collect();
@@ -58,7 +58,7 @@ impl Services {
         let mut counts = BulkCounts::default();
         let mut walk = Walk::new(account_id, selection);
         loop {
-            let txn = store::begin_write(&self.db).await?;
+            let txn = store::begin_write(&self.writer).await?;
             let chunk = walk.next(&txn).await?;
             let ids: Vec<i64> = chunk.iter().map(|c| c.0).collect();
             let removed =

@@ -101,7 +101,7 @@ impl Services {
             .check("contact", Some(region), Validation::Strict)
             .map_err(Error::Invalid)?;
         let now = self.now();
-        let txn = store::begin_write(&self.db).await?;
+        let txn = store::begin_write(&self.writer).await?;
         if store::accounts::reserve_slots(&txn, account_id, 1, now).await? == 0 {
             let acc = store::accounts::get(&txn, account_id).await?;
             return Err(Error::PlanLimit {
@@ -153,7 +153,7 @@ impl Services {
         }
         let region = self.account_region(account_id).await?;
         let now = self.now();
-        let txn = store::begin_write(&self.db).await?;
+        let txn = store::begin_write(&self.writer).await?;
         let current = store::contacts::get(&txn, account_id, id).await?;
         let mut fields = custom_fields(&current);
         let mut active: contact::ActiveModel = current.clone().into();
@@ -276,7 +276,7 @@ impl Services {
 
     /// Deletes a contact and frees its slot. Its DNC entry stays on the list.
     pub async fn delete_contact(&self, account_id: &str, id: i64) -> Result<()> {
-        let txn = store::begin_write(&self.db).await?;
+        let txn = store::begin_write(&self.writer).await?;
         if !store::contacts::delete(&txn, account_id, id).await? {
             return Err(Error::not_found("contact", id));
         }

@@ -175,7 +175,7 @@ impl Services {
         }
         let ids: Vec<i64> = picked.iter().map(|p| p.0).collect();
         let campaign = claim.campaign_id.as_str();
-        let txn = store::begin_write(&self.db).await?;
+        let txn = store::begin_write(&self.writer).await?;
         let locked = store::dialer::lock_eligible(&txn, account_id, campaign, e, &ids).await?;
         store::dialer::lease(&txn, account_id, campaign, &locked, &claim.dialer_id, until).await?;
         let contacts = store::dialer::contacts_by_ids(&txn, account_id, &locked).await?;
@@ -238,7 +238,7 @@ impl Services {
         ids: &[i64],
     ) -> Result<u64> {
         store::accounts::get(&self.db, account_id).await?;
-        let txn = store::begin_write(&self.db).await?;
+        let txn = store::begin_write(&self.writer).await?;
         let n =
             store::campaigns::release_leases(&txn, account_id, campaign_id, dialer_id, ids).await?;
         txn.commit().await?;
@@ -377,7 +377,7 @@ impl Services {
         requested_by: &str,
     ) -> Result<call_request::Model> {
         let now = self.now();
-        let txn = store::begin_write(&self.db).await?;
+        let txn = store::begin_write(&self.writer).await?;
         let c = store::contacts::get(&txn, account_id, contact_id).await?;
         let listed = store::dnc::entry(&txn, account_id, &c.phone).await?;
         if listed.is_some() || ContactStatus::from_stored(&c.status) != ContactStatus::Active {
@@ -439,7 +439,7 @@ impl Services {
         lease_ms: i64,
     ) -> Result<Vec<call_request::Model>> {
         let now = self.now();
-        let txn = store::begin_write(&self.db).await?;
+        let txn = store::begin_write(&self.writer).await?;
         let rows = store::calls::lock_claimable_requests(&txn, account_id, now, max).await?;
         let (mut keep, mut drop) = (Vec::new(), Vec::new());
         for r in rows {

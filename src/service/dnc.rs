@@ -198,7 +198,7 @@ impl Services {
         if let Some(selection) = &targets.selection {
             let mut walk = Walk::new(account_id, selection);
             loop {
-                let txn = store::begin_write(&self.db).await?;
+                let txn = store::begin_write(&self.writer).await?;
                 let chunk = walk.next(&txn).await?;
                 let mut phones: Vec<String> = chunk.iter().map(|c| c.1.clone()).collect();
                 phones.sort_unstable();
@@ -224,7 +224,7 @@ impl Services {
         valid.sort();
         valid.dedup();
         for chunk in valid.chunks(super::bulk::CHUNK as usize) {
-            let txn = store::begin_write(&self.db).await?;
+            let txn = store::begin_write(&self.writer).await?;
             let changed = apply(&txn, account_id, chunk, change, dir).await?;
             txn.commit().await?;
             counts.matched += chunk.len() as i64;

@@ -387,7 +387,7 @@ impl Services {
             }
         }
         let now = self.now();
-        let txn = store::begin_write(&self.db).await?;
+        let txn = store::begin_write(&self.writer).await?;
         let mut mark = Instant::now();
         times.begin += mark - started;
         let mut lap = |phase: &mut Duration| {

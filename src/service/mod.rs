@@ -16,6 +16,7 @@ pub mod page;
 use crate::domain::Clock;
 use crate::domain::apikey::Principal;
 use crate::metrics::Metrics;
+use crate::store;
 use sea_orm::DatabaseConnection;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -31,6 +32,9 @@ pub const DEFAULT_MAX_IMPORT_BYTES: u64 = 1 << 30;
 #[derive(Clone, Debug)]
 pub struct Services {
     pub(crate) db: DatabaseConnection,
+    /// Where write transactions begin ([`store::writer`]): on SQLite one connection, so
+    /// this process's writers queue in order instead of polling the database lock.
+    pub(crate) writer: DatabaseConnection,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) auth_cache: AuthCache,
     pub(crate) metrics: Arc<Metrics>,
@@ -46,6 +50,7 @@ impl Services {
     /// Services over a connected, migrated database.
     pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>) -> Self {
         Self {
+            writer: store::writer(&db),
             db,
             clock,
             auth_cache: AuthCache::default(),
@@ -56,14 +61,14 @@ impl Services {
         }
     }
 
-    /// The same services, counting a running import as interrupted once its heartbeat
-    /// is older than `stale`.
     /// Sets the largest import file accepted.
     pub fn with_max_import_bytes(mut self, max: u64) -> Self {
         self.max_import_bytes = max;
         self
     }
 
+    /// The same services, counting a running import as interrupted once its heartbeat
+    /// is older than `stale`.
     pub fn with_import_stale(mut self, stale: Duration) -> Self {
         self.import_stale = stale;
         self
