@@ -8,6 +8,7 @@ pub mod decode;
 pub mod mapping;
 pub mod pipeline;
 pub mod records;
+pub mod seen;
 
 pub use mapping::{ColumnMap, Field};
 pub use pipeline::{Header, Input, Outcome, ParseOptions, Parsed, Row, RowError};

@@ -5,7 +5,8 @@
 //! against a phone database of its own) and then, in line order, marks numbers already
 //! seen earlier in the file. Rows go out in chunks of at most
 //! [`CHUNK_ROWS`] through a bounded channel, so memory holds a few chunks, never the
-//! file; the only state that grows is the set of numbers seen (8 bytes per number).
+//! file; the only state that grows is the set of numbers seen ([`SeenNumbers`], 8 bytes a
+//! number).
 //!
 //! The input ends with [`Input::End`]. A channel that closes without it means the client
 //! went away: the worker stops without flushing a partial record.
@@ -13,10 +14,10 @@
 use super::decode::TextDecoder;
 use super::mapping::{ColumnMap, Field, Mapping};
 use super::records::{MAX_FIELDS, MAX_RECORD_BYTES, Record, RecordReader, detect_delimiter};
+use super::seen::SeenNumbers;
 use crate::domain::contact::ContactDraft;
 use crate::domain::{NewContact, Region, Validation, phone};
 use crate::error::{Error, Result};
-use std::collections::HashSet;
 use tokio::sync::mpsc::{self, error::TryRecvError};
 
 /// Most rows per chunk handed to the writer (one transaction each).
@@ -122,7 +123,7 @@ pub fn run(
         let mut w = Worker {
             opts,
             output,
-            seen: HashSet::new(),
+            seen: SeenNumbers::default(),
             pending: Vec::new(),
             mapping: None,
             header_pending: true,
@@ -155,7 +156,7 @@ enum Pending {
 struct Worker {
     opts: ParseOptions,
     output: mpsc::Sender<Result<Parsed>>,
-    seen: HashSet<u64>,
+    seen: SeenNumbers,
     pending: Vec<Pending>,
     mapping: Option<Mapping>,
     header_pending: bool,
