@@ -15,16 +15,9 @@ const MAX_URL: usize = 2048;
 /// Longest inline transcript (1 MiB).
 const MAX_TRANSCRIPT: usize = 1 << 20;
 
-fn bounded(field: &str, value: &str, max: usize) -> Result<String> {
-    if value.len() > max {
-        return Err(Error::invalid(field, format!("is longer than {max} bytes")));
-    }
-    Ok(value.trim().to_string())
-}
-
 /// A campaign id: optional unless `required`, at most 128 bytes.
 pub fn campaign_id(field: &str, id: &str, required: bool) -> Result<String> {
-    let id = bounded(field, id, MAX_ID)?;
+    let id = convert::free_text(field, id, MAX_ID)?;
     if required && id.is_empty() {
         return Err(Error::invalid(field, "is required"));
     }
@@ -33,7 +26,7 @@ pub fn campaign_id(field: &str, id: &str, required: bool) -> Result<String> {
 
 fn call_input(call: Option<pb::Call>, region: &str) -> Result<CallInput> {
     let c = call.ok_or_else(|| Error::invalid("call", "is required"))?;
-    let external_id = bounded("call.external_id", &c.external_id, MAX_ID)?;
+    let external_id = convert::free_text("call.external_id", &c.external_id, MAX_ID)?;
     if external_id.is_empty() {
         return Err(Error::invalid(
             "call.external_id",
@@ -89,11 +82,11 @@ fn call_input(call: Option<pb::Call>, region: &str) -> Result<CallInput> {
         duration_seconds: c.duration_seconds,
         outcome: stored_name(outcome.as_str_name(), "CALL_OUTCOME_"),
         sentiment,
-        recording_url: bounded("call.recording_url", &c.recording_url, MAX_URL)?,
-        transcript: bounded("call.transcript", &c.transcript, MAX_TRANSCRIPT)?,
-        transcript_url: bounded("call.transcript_url", &c.transcript_url, MAX_URL)?,
+        recording_url: convert::free_text("call.recording_url", &c.recording_url, MAX_URL)?,
+        transcript: convert::free_text("call.transcript", &c.transcript, MAX_TRANSCRIPT)?,
+        transcript_url: convert::free_text("call.transcript_url", &c.transcript_url, MAX_URL)?,
         dnc_requested: c.dnc_requested,
-        dialer_id: bounded("call.dialer_id", &c.dialer_id, MAX_ID)?,
+        dialer_id: convert::free_text("call.dialer_id", &c.dialer_id, MAX_ID)?,
     })
 }
 

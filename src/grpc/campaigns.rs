@@ -27,14 +27,11 @@ const MAX_WAIT_MS: i32 = 30_000;
 
 /// A required worker/dialer id.
 fn worker(field: &str, id: &str) -> Result<String> {
-    let id = id.trim();
+    let id = convert::free_text(field, id, 128)?;
     if id.is_empty() {
         return Err(Error::invalid(field, "is required"));
     }
-    if id.len() > 128 {
-        return Err(Error::invalid(field, "is longer than 128 bytes"));
-    }
-    Ok(id.to_string())
+    Ok(id)
 }
 
 /// Dialing rules with defaults for unset (zero) fields.
@@ -237,7 +234,7 @@ pub async fn check_dialable(
             target,
             (!campaign.is_empty()).then_some(campaign.as_str()),
             rules,
-            req.dialer_id.trim(),
+            &convert::free_text("dialer_id", &req.dialer_id, 128)?,
         )
         .await?;
     let reason = match verdict.refusal {
@@ -285,10 +282,8 @@ pub async fn call_now(
     let req = request.into_inner();
     let account = account_id(&req.account_id)?;
     let id = contact_id("contact_id", req.contact_id)?;
-    if req.requested_by.len() > 128 {
-        return Err(Error::invalid("requested_by", "is longer than 128 bytes").into());
-    }
-    let stored = svc.call_now(account, id, req.requested_by.trim()).await?;
+    let requested_by = convert::free_text("requested_by", &req.requested_by, 128)?;
+    let stored = svc.call_now(account, id, &requested_by).await?;
     Ok(Response::new(pb::CallNowResponse {
         request: Some(call_request_message(stored)),
     }))

@@ -65,6 +65,18 @@ pub fn short_text(field: &str, value: &str, max: usize) -> Result<String> {
     Ok(v.to_string())
 }
 
+/// Free text (reasons, transcripts, URLs, ids of other services): trimmed, at most `max`
+/// bytes, and no NUL, which PostgreSQL cannot store (any other character is kept).
+pub fn free_text(field: &str, value: &str, max: usize) -> Result<String> {
+    if value.len() > max {
+        return Err(Error::invalid(field, format!("is longer than {max} bytes")));
+    }
+    if value.contains('\0') {
+        return Err(Error::invalid(field, "contains a NUL character"));
+    }
+    Ok(value.trim().to_string())
+}
+
 /// A positive contact id.
 pub fn contact_id(field: &str, id: i64) -> Result<i64> {
     if id <= 0 {

@@ -42,6 +42,14 @@ fn phones_capped(field: &str, phones: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// A DNC change's reason (at most 4 KiB) and who made it (at most 256 bytes).
+fn reason_and_actor(reason: &str, actor: &str) -> Result<(String, String)> {
+    Ok((
+        convert::free_text("reason", reason, 4096)?,
+        convert::free_text("actor", actor, 256)?,
+    ))
+}
+
 pub async fn mark_dnc(
     svc: &Services,
     request: Request<pb::MarkDncRequest>,
@@ -57,14 +65,9 @@ pub async fn mark_dnc(
         }
     };
     let targets = targets(req.targets)?;
+    let (reason, actor) = reason_and_actor(&req.reason, &req.actor)?;
     let counts = svc
-        .mark_dnc(
-            account,
-            targets,
-            source,
-            req.reason.trim(),
-            req.actor.trim(),
-        )
+        .mark_dnc(account, targets, source, &reason, &actor)
         .await?;
     Ok(Response::new(pb::MarkDncResponse {
         result: Some(bulk_result(counts)),
@@ -78,9 +81,8 @@ pub async fn clear_dnc(
     let req = request.into_inner();
     let account = account_id(&req.account_id)?;
     let targets = targets(req.targets)?;
-    let counts = svc
-        .clear_dnc(account, targets, req.reason.trim(), req.actor.trim())
-        .await?;
+    let (reason, actor) = reason_and_actor(&req.reason, &req.actor)?;
+    let counts = svc.clear_dnc(account, targets, &reason, &actor).await?;
     Ok(Response::new(pb::ClearDncResponse {
         result: Some(bulk_result(counts)),
     }))

@@ -3,6 +3,7 @@
 
 use crate::helpers::{TestApp, clock_at, ids, outbound, violated_fields};
 use contactd::pb;
+use contactd::pb::CallOutcome;
 use tonic::Code;
 
 both!(
@@ -15,6 +16,7 @@ both!(
     mark_dnc_by_filter_counts_what_it_did,
     dnc_during_an_active_lease_revokes_it,
     dnc_by_filter_over_several_chunks_counts_every_contact_once,
+    a_nul_in_free_text_is_invalid_argument_naming_the_field_and_stores_nothing,
 );
 
 fn skipped(r: &pb::BulkResult, reason: &str) -> i64 {
@@ -417,4 +419,68 @@ async fn dnc_by_filter_over_several_chunks_counts_every_contact_once(app: TestAp
         .into_inner();
     let listed: Vec<bool> = check.results.iter().map(|r| r.dnc).collect();
     assert_eq!(listed, [true, false]);
+}
+
+/// PostgreSQL cannot store a NUL in text: each free-text field refuses it up front, by name,
+/// on both backends, before anything is written.
+async fn a_nul_in_free_text_is_invalid_argument_naming_the_field_and_stores_nothing(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let c = app.contact(&acc, "+14155552671", "Ann").await;
+    let mark = |reason: &str, actor: &str| pb::MarkDncRequest {
+        account_id: acc.clone(),
+        targets: Some(pb::DncTargets {
+            selection: ids(&[c.id]),
+            ..Default::default()
+        }),
+        source: pb::DncSource::Manual as i32,
+        reason: reason.into(),
+        actor: actor.into(),
+    };
+    for (request, field) in [
+        (mark("said\0stop", "ops"), "reason"),
+        (mark("said stop", "o\0ps"), "actor"),
+    ] {
+        let err = app.client.clone().mark_dnc(request).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{field}: {err:?}");
+        assert_eq!(violated_fields(&err), [field]);
+    }
+    assert_eq!(
+        app.get_contact(&acc, c.id).await.status,
+        pb::ContactStatus::Active as i32
+    );
+    assert!(events(&app, &acc, "").await.is_empty());
+
+    let mut call = outbound(
+        "call-1",
+        c.id,
+        "",
+        "2026-03-02T18:00:00Z",
+        CallOutcome::Answered,
+    );
+    call.transcript = "Hello\0".into();
+    let err = app.record_call(&acc, call.clone()).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&err), ["call.transcript"]);
+    let stats = app
+        .get_contact(&acc, c.id)
+        .await
+        .call_stats
+        .unwrap_or_default();
+    assert_eq!(stats.call_count, 0);
+    // The same call without the NUL is stored as usual.
+    call.transcript = "Hello".into();
+    app.record_call(&acc, call).await.expect("clean transcript");
+
+    let err = app
+        .client
+        .clone()
+        .call_now(pb::CallNowRequest {
+            account_id: acc.clone(),
+            contact_id: c.id,
+            requested_by: "a\0b".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&err), ["requested_by"]);
 }
