@@ -109,7 +109,7 @@ async fn holders<C: ConnectionTrait>(
     account_id: &str,
     phones: &[String],
 ) -> Result<HashMap<String, contact::Model>> {
-    Ok(store::import::contacts_by_phone(txn, account_id, phones)
+    Ok(store::contacts::by_phones(txn, account_id, phones)
         .await?
         .into_iter()
         .map(|c| (c.phone.clone(), c))

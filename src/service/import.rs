@@ -401,13 +401,13 @@ impl Services {
                 .map(|(_, c, _)| c.phone.e164().to_string())
                 .collect();
             let existing: HashMap<String, contact::Model> =
-                store::import::contacts_by_phone(&txn, ctx.account_id, &phones)
+                store::contacts::by_phones(&txn, ctx.account_id, &phones)
                     .await?
                     .into_iter()
                     .map(|c| (c.phone.clone(), c))
                     .collect();
             let dnc: HashMap<String, dnc_entry::Model> =
-                store::import::dnc_by_phone(&txn, ctx.account_id, &phones)
+                store::dnc::entries(&txn, ctx.account_id, &phones)
                     .await?
                     .into_iter()
                     .map(|e| (e.phone.clone(), e))
@@ -457,7 +457,7 @@ impl Services {
                     .iter()
                     .map(|(_, c, _)| c.phone.e164().to_string())
                     .collect();
-                for c in store::import::contacts_by_phone(&txn, ctx.account_id, &new_phones).await?
+                for c in store::contacts::by_phones(&txn, ctx.account_id, &new_phones).await?
                 {
                     if c.import_batch_id.as_deref() == Some(ctx.id) {
                         d.imported += 1;
@@ -570,12 +570,12 @@ impl Services {
                 .map(|(_, c)| c.phone.e164().to_string())
                 .collect();
             let existing: HashMap<String, contact::Model> =
-                store::import::contacts_by_phone(&self.db, &req.account_id, &phones)
+                store::contacts::by_phones(&self.db, &req.account_id, &phones)
                     .await?
                     .into_iter()
                     .map(|c| (c.phone.clone(), c))
                     .collect();
-            let dnc: Vec<String> = store::import::dnc_by_phone(&self.db, &req.account_id, &phones)
+            let dnc: Vec<String> = store::dnc::entries(&self.db, &req.account_id, &phones)
                 .await?
                 .into_iter()
                 .map(|e| e.phone)

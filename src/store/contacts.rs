@@ -40,6 +40,23 @@ pub async fn find_by_phone<C: ConnectionTrait>(
         .await?)
 }
 
+/// The account's contacts holding any of `phones` (E.164), one index probe per number
+/// (see [`super::rows_by_phone`]).
+pub async fn by_phones<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    phones: &[String],
+) -> Result<Vec<contact::Model>> {
+    super::rows_by_phone::<_, contact::Entity>(
+        db,
+        "contacts",
+        contact::Column::Phone,
+        account_id,
+        phones,
+    )
+    .await
+}
+
 /// Writes the changed columns of a contact.
 pub async fn update<C: ConnectionTrait>(
     db: &C,

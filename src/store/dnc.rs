@@ -28,20 +28,21 @@ pub async fn entry<C: ConnectionTrait>(
         .await?)
 }
 
-/// The entries for several numbers (E.164) at once.
+/// The entries for several numbers (E.164) at once, one index probe per number (see
+/// [`super::rows_by_phone`]).
 pub async fn entries<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
     phones: &[String],
 ) -> Result<Vec<dnc_entry::Model>> {
-    if phones.is_empty() {
-        return Ok(vec![]);
-    }
-    Ok(dnc_entry::Entity::find()
-        .filter(dnc_entry::Column::AccountId.eq(account_id))
-        .filter(dnc_entry::Column::Phone.is_in(phones.iter().cloned()))
-        .all(db)
-        .await?)
+    super::rows_by_phone::<_, dnc_entry::Entity>(
+        db,
+        "dnc_entries",
+        dnc_entry::Column::Phone,
+        account_id,
+        phones,
+    )
+    .await
 }
 
 /// Who changed the list, why, and when.

@@ -6,10 +6,10 @@
 //! concurrently by another transaction is skipped, not an error (the caller counts it as a
 //! duplicate and releases its slot).
 
-use crate::entity::{campaign_member, contact, dnc_entry, import_batch, import_error};
+use crate::entity::{campaign_member, contact, import_batch, import_error};
 use crate::error::{Error, Result};
 use crate::import::Counts;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Statement, TryInsertResult,
@@ -189,81 +189,6 @@ pub async fn fail_stale<C: ConnectionTrait>(
         .exec(db)
         .await?;
     Ok(res.rows_affected)
-}
-
-/// The account's contacts holding any of `phones` (E.164).
-pub async fn contacts_by_phone<C: ConnectionTrait>(
-    db: &C,
-    account_id: &str,
-    phones: &[String],
-) -> Result<Vec<contact::Model>> {
-    by_phones::<_, contact::Entity>(db, "contacts", contact::Column::Phone, account_id, phones)
-        .await
-}
-
-/// The account's DNC entries for any of `phones` (E.164).
-pub async fn dnc_by_phone<C: ConnectionTrait>(
-    db: &C,
-    account_id: &str,
-    phones: &[String],
-) -> Result<Vec<dnc_entry::Model>> {
-    by_phones::<_, dnc_entry::Entity>(
-        db,
-        "dnc_entries",
-        dnc_entry::Column::Phone,
-        account_id,
-        phones,
-    )
-    .await
-}
-
-/// Rows of `table` in the account whose `phone` is one of `phones`.
-///
-/// PostgreSQL: one text parameter split server-side (E.164 has no commas), and one
-/// probe of the `(account_id, phone)` unique index per number (a `LATERAL … LIMIT 1`
-/// the planner cannot turn into a join). A plain `phone = ANY(…)` depends on
-/// statistics: while an import grows the table before autovacuum has analyzed it, the
-/// planner read the whole account for every chunk (110 ms per 2,000 numbers at 200,000
-/// contacts, growing with the table), which made large imports quadratic. SQLite: an
-/// `IN` list of parameters (its planner uses the unique index without statistics).
-async fn by_phones<C, E>(
-    db: &C,
-    table: &str,
-    phone: E::Column,
-    account_id: &str,
-    phones: &[String],
-) -> Result<Vec<E::Model>>
-where
-    C: ConnectionTrait,
-    E: EntityTrait,
-    E::Column: ColumnTrait,
-{
-    let mut out = Vec::new();
-    for part in phones.chunks(INSERT_ROWS) {
-        let rows = if db.get_database_backend() == DbBackend::Postgres {
-            let sql = format!(
-                "SELECT t.* FROM unnest(string_to_array($2, ',')) AS p(phone) \
-                 CROSS JOIN LATERAL (SELECT * FROM {table} \
-                 WHERE account_id = $1 AND phone = p.phone LIMIT 1) AS t"
-            );
-            E::find()
-                .from_raw_sql(Statement::from_sql_and_values(
-                    DbBackend::Postgres,
-                    sql,
-                    [account_id.into(), part.join(",").into()],
-                ))
-                .all(db)
-                .await?
-        } else {
-            E::find()
-                .filter(Expr::col(Alias::new("account_id")).eq(account_id))
-                .filter(phone.is_in(part.iter().cloned()))
-                .all(db)
-                .await?
-        };
-        out.extend(rows);
-    }
-    Ok(out)
 }
 
 /// Inserts contacts, skipping numbers the account already has; returns how many were
