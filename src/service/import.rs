@@ -457,8 +457,7 @@ impl Services {
                     .iter()
                     .map(|(_, c, _)| c.phone.e164().to_string())
                     .collect();
-                for c in store::contacts::by_phones(&txn, ctx.account_id, &new_phones).await?
-                {
+                for c in store::contacts::by_phones(&txn, ctx.account_id, &new_phones).await? {
                     if c.import_batch_id.as_deref() == Some(ctx.id) {
                         d.imported += 1;
                     } else {
