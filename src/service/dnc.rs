@@ -53,11 +53,12 @@ pub(crate) async fn add_dnc<C: ConnectionTrait>(
 ) -> Result<i64> {
     let added = store::dnc::add(txn, account_id, phones, change).await?;
     let holders = holders(txn, account_id, phones).await?;
-    let flip: Vec<i64> = holders
-        .values()
-        .filter(|c| store::dnc::needs_dnc(c))
-        .map(|c| c.id)
+    let flipped: HashMap<&String, i64> = holders
+        .iter()
+        .filter(|(_, c)| store::dnc::needs_dnc(c))
+        .map(|(phone, c)| (phone, c.id))
         .collect();
+    let flip: Vec<i64> = flipped.values().copied().collect();
     store::dnc::set_contacts_dnc(txn, &flip, change.source, change.at).await?;
     let ids: Vec<i64> = holders.values().map(|c| c.id).collect();
     store::campaigns::revoke_leases(txn, account_id, &ids).await?;
@@ -71,7 +72,7 @@ pub(crate) async fn add_dnc<C: ConnectionTrait>(
     store::dnc::record_events(txn, account_id, &events, true, change).await?;
     let changed = phones
         .iter()
-        .filter(|p| added.contains(*p) || holders.get(*p).is_some_and(store::dnc::needs_dnc))
+        .filter(|p| added.contains(*p) || flipped.contains_key(p))
         .count();
     Ok(changed as i64)
 }
@@ -200,9 +201,8 @@ impl Services {
             loop {
                 let txn = store::begin_write(&self.writer).await?;
                 let chunk = walk.next(&txn).await?;
-                let mut phones: Vec<String> = chunk.iter().map(|c| c.1.clone()).collect();
-                phones.sort_unstable();
-                phones.dedup();
+                // Distinct: a number belongs to one contact of the account.
+                let phones: Vec<String> = chunk.iter().map(|c| c.1.clone()).collect();
                 let changed = apply(&txn, account_id, &phones, change, dir).await?;
                 counts.matched += chunk.len() as i64;
                 counts.changed += changed;
