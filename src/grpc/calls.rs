@@ -9,7 +9,7 @@ use crate::service::calls::CallInput;
 use tonic::{Request, Response, Status};
 
 /// Longest external id, campaign id or dialer id.
-const MAX_ID: usize = 128;
+pub(super) const MAX_ID: usize = 128;
 /// Longest URL.
 const MAX_URL: usize = 2048;
 /// Longest inline transcript (1 MiB).

@@ -2,7 +2,7 @@
 //! CheckDialable, PreviewDialable, Call Now and its claims, script templates.
 
 use super::BoxStream;
-use super::calls::campaign_id;
+use super::calls::{MAX_ID, campaign_id};
 use super::convert::bulk_result;
 use super::convert::{self, account_id, contact_id};
 use crate::domain::dialing::{DialRules, Refusal};
@@ -27,7 +27,7 @@ const MAX_WAIT_MS: i32 = 30_000;
 
 /// A required worker/dialer id.
 fn worker(field: &str, id: &str) -> Result<String> {
-    let id = convert::free_text(field, id, 128)?;
+    let id = convert::free_text(field, id, MAX_ID)?;
     if id.is_empty() {
         return Err(Error::invalid(field, "is required"));
     }
@@ -234,7 +234,7 @@ pub async fn check_dialable(
             target,
             (!campaign.is_empty()).then_some(campaign.as_str()),
             rules,
-            &convert::free_text("dialer_id", &req.dialer_id, 128)?,
+            &convert::free_text("dialer_id", &req.dialer_id, MAX_ID)?,
         )
         .await?;
     let reason = match verdict.refusal {
@@ -282,7 +282,7 @@ pub async fn call_now(
     let req = request.into_inner();
     let account = account_id(&req.account_id)?;
     let id = contact_id("contact_id", req.contact_id)?;
-    let requested_by = convert::free_text("requested_by", &req.requested_by, 128)?;
+    let requested_by = convert::free_text("requested_by", &req.requested_by, MAX_ID)?;
     let stored = svc.call_now(account, id, &requested_by).await?;
     Ok(Response::new(pb::CallNowResponse {
         request: Some(call_request_message(stored)),

@@ -132,38 +132,28 @@ pub async fn close_requests<C: ConnectionTrait>(
     status: &str,
     now: i64,
 ) -> Result<u64> {
+    use request_status::*;
     let mut closed = 0;
-    for part in contact_ids.chunks(1_000) {
-        closed += close_requests_of(db, account_id, part, status, now).await?;
+    for part in contact_ids.chunks(super::KEYS_PER_STATEMENT) {
+        closed += call_request::Entity::update_many()
+            .col_expr(call_request::Column::Status, Expr::value(status))
+            .col_expr(call_request::Column::DoneAt, Expr::value(now))
+            .col_expr(
+                call_request::Column::LeaseOwner,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                call_request::Column::LeaseExpiresAt,
+                Expr::value(Option::<i64>::None),
+            )
+            .filter(call_request::Column::AccountId.eq(account_id))
+            .filter(call_request::Column::ContactId.is_in(part.iter().copied()))
+            .filter(call_request::Column::Status.is_in([PENDING, CLAIMED]))
+            .exec(db)
+            .await?
+            .rows_affected;
     }
     Ok(closed)
-}
-
-async fn close_requests_of<C: ConnectionTrait>(
-    db: &C,
-    account_id: &str,
-    contact_ids: &[i64],
-    status: &str,
-    now: i64,
-) -> Result<u64> {
-    use request_status::*;
-    let res = call_request::Entity::update_many()
-        .col_expr(call_request::Column::Status, Expr::value(status))
-        .col_expr(call_request::Column::DoneAt, Expr::value(now))
-        .col_expr(
-            call_request::Column::LeaseOwner,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            call_request::Column::LeaseExpiresAt,
-            Expr::value(Option::<i64>::None),
-        )
-        .filter(call_request::Column::AccountId.eq(account_id))
-        .filter(call_request::Column::ContactId.is_in(contact_ids.iter().copied()))
-        .filter(call_request::Column::Status.is_in([PENDING, CLAIMED]))
-        .exec(db)
-        .await?;
-    Ok(res.rows_affected)
 }
 
 /// Locks up to `limit` claimable requests (pending, or claimed with an expired lease),

@@ -132,32 +132,24 @@ pub async fn revoke_leases<C: ConnectionTrait>(
     contact_ids: &[i64],
 ) -> Result<u64> {
     let mut revoked = 0;
-    for part in contact_ids.chunks(1_000) {
-        revoked += revoke_leases_of(db, account_id, part).await?;
+    for part in contact_ids.chunks(super::KEYS_PER_STATEMENT) {
+        revoked += campaign_member::Entity::update_many()
+            .col_expr(
+                campaign_member::Column::LeaseOwner,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                campaign_member::Column::LeaseExpiresAt,
+                Expr::value(Option::<i64>::None),
+            )
+            .filter(campaign_member::Column::AccountId.eq(account_id))
+            .filter(campaign_member::Column::ContactId.is_in(part.iter().copied()))
+            .filter(campaign_member::Column::LeaseOwner.is_not_null())
+            .exec(db)
+            .await?
+            .rows_affected;
     }
     Ok(revoked)
-}
-
-async fn revoke_leases_of<C: ConnectionTrait>(
-    db: &C,
-    account_id: &str,
-    contact_ids: &[i64],
-) -> Result<u64> {
-    let res = campaign_member::Entity::update_many()
-        .col_expr(
-            campaign_member::Column::LeaseOwner,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            campaign_member::Column::LeaseExpiresAt,
-            Expr::value(Option::<i64>::None),
-        )
-        .filter(campaign_member::Column::AccountId.eq(account_id))
-        .filter(campaign_member::Column::ContactId.is_in(contact_ids.iter().copied()))
-        .filter(campaign_member::Column::LeaseOwner.is_not_null())
-        .exec(db)
-        .await?;
-    Ok(res.rows_affected)
 }
 
 /// Gives back a dialer's leases in a campaign (all of them when `ids` is empty).

@@ -12,9 +12,6 @@ use sea_orm::{
 };
 use std::collections::HashSet;
 
-/// Numbers per statement (six columns a row: under SQLite's parameter cap).
-const CHUNK: usize = 1_000;
-
 /// The DNC entry for a number, if it is on the account's list.
 pub async fn entry<C: ConnectionTrait>(
     db: &C,
@@ -64,7 +61,7 @@ pub async fn add<C: ConnectionTrait>(
     change: &Change<'_>,
 ) -> Result<HashSet<String>> {
     let mut added = HashSet::new();
-    for part in phones.chunks(CHUNK) {
+    for part in phones.chunks(super::KEYS_PER_STATEMENT) {
         let mut insert = Query::insert();
         insert.into_table(dnc_entry::Entity).columns([
             dnc_entry::Column::AccountId,
@@ -105,7 +102,7 @@ pub async fn remove<C: ConnectionTrait>(
     phones: &[String],
 ) -> Result<HashSet<String>> {
     let mut removed = HashSet::new();
-    for part in phones.chunks(CHUNK) {
+    for part in phones.chunks(super::KEYS_PER_STATEMENT) {
         let delete = Query::delete()
             .from_table(dnc_entry::Entity)
             .and_where(dnc_entry::Column::AccountId.eq(account_id))
@@ -127,7 +124,7 @@ pub async fn record_events<C: ConnectionTrait>(
     added: bool,
     change: &Change<'_>,
 ) -> Result<()> {
-    for part in numbers.chunks(CHUNK) {
+    for part in numbers.chunks(super::KEYS_PER_STATEMENT) {
         let rows = part
             .iter()
             .map(|(phone, contact_id)| dnc_event::ActiveModel {
@@ -176,7 +173,7 @@ pub async fn set_contacts_dnc<C: ConnectionTrait>(
     source: &str,
     at: i64,
 ) -> Result<()> {
-    for part in ids.chunks(CHUNK) {
+    for part in ids.chunks(super::KEYS_PER_STATEMENT) {
         contact::Entity::update_many()
             .col_expr(
                 contact::Column::Status,
@@ -194,7 +191,7 @@ pub async fn set_contacts_dnc<C: ConnectionTrait>(
 
 /// Sets these contacts back to ACTIVE.
 pub async fn set_contacts_active<C: ConnectionTrait>(db: &C, ids: &[i64], at: i64) -> Result<()> {
-    for part in ids.chunks(CHUNK) {
+    for part in ids.chunks(super::KEYS_PER_STATEMENT) {
         contact::Entity::update_many()
             .col_expr(
                 contact::Column::Status,

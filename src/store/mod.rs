@@ -164,8 +164,9 @@ pub async fn migrate(url: &str) -> Result<(), sea_orm::DbErr> {
     result
 }
 
-/// Numbers per lookup statement in [`rows_by_phone`] (under SQLite's parameter cap).
-const PHONES_PER_LOOKUP: usize = 1_000;
+/// Keys (numbers, ids) per statement where a set-based write or lookup takes a list:
+/// rows of up to six columns stay under SQLite's parameter cap.
+pub(crate) const KEYS_PER_STATEMENT: usize = 1_000;
 
 /// Rows of `table` in the account whose `phone` is one of `phones`.
 ///
@@ -191,7 +192,7 @@ where
     // Here only: its min/max would shadow the integers' elsewhere in this module.
     use sea_orm::sea_query::ExprTrait;
     let mut out = Vec::new();
-    for part in phones.chunks(PHONES_PER_LOOKUP) {
+    for part in phones.chunks(KEYS_PER_STATEMENT) {
         let rows = if db.get_database_backend() == DbBackend::Postgres {
             let sql = format!(
                 "SELECT t.* FROM unnest(string_to_array($2, ',')) AS p(phone) \
