@@ -110,7 +110,6 @@ fn refuse(refusal: Refusal, detail: impl Into<String>) -> Verdict {
 impl Services {
     /// Leases up to `claim.max_contacts` contacts that may be dialed now.
     pub async fn claim_dialable(&self, account_id: &str, claim: &Claim) -> Result<Vec<Leased>> {
-        store::accounts::get(&self.db, account_id).await?;
         let now = self.now();
         let rules = claim.rules;
         let e = Eligibility {
@@ -125,13 +124,16 @@ impl Services {
         // Scan from the cursor to the end, then once more from the start (unless the
         // first pass already began there).
         let mut passes_left = None;
+        // The first step reads little more than it needs (most members pass the window in
+        // a typical campaign); when the window skips many, later steps read full pages.
+        let mut page_size = (claim.max_contacts as u64 * 5 / 4 + 8).min(SCAN_PAGE);
         while out.len() < claim.max_contacts && passes_left != Some(0) {
             let want = claim.max_contacts - out.len();
             let picked = {
                 let mut cur = cursor.lock().await;
                 let passes = passes_left.get_or_insert(if *cur == 0 { 1 } else { 2 });
                 let page =
-                    store::dialer::candidates(&self.db, account_id, campaign, &e, *cur, SCAN_PAGE)
+                    store::dialer::candidates(&self.db, account_id, campaign, &e, *cur, page_size)
                         .await?;
                 let mut picked = Vec::new();
                 let mut last = *cur;
@@ -145,7 +147,7 @@ impl Services {
                         picked.push((c.contact_id, c.attempts, zones.name()));
                     }
                 }
-                if (page.len() as u64) < SCAN_PAGE && picked.len() < want {
+                if (page.len() as u64) < page_size && picked.len() < want {
                     *cur = 0;
                     *passes -= 1;
                 } else {
@@ -153,15 +155,22 @@ impl Services {
                 }
                 picked
             };
+            page_size = SCAN_PAGE;
             out.extend(
                 self.lease_picked(account_id, claim, &e, picked, until)
                     .await?,
             );
         }
+        if out.is_empty() {
+            // Nothing to hand out: say NOT_FOUND if the account does not exist (checked
+            // only here, so that claims that lease skip a round trip).
+            store::accounts::get(&self.db, account_id).await?;
+        }
         Ok(out)
     }
 
-    /// Re-checks and leases the picked candidates in one short write transaction.
+    /// Re-checks and leases the picked candidates (one statement on PostgreSQL, one short
+    /// write transaction on SQLite).
     async fn lease_picked(
         &self,
         account_id: &str,
@@ -174,12 +183,16 @@ impl Services {
             return Ok(vec![]);
         }
         let ids: Vec<i64> = picked.iter().map(|p| p.0).collect();
-        let campaign = claim.campaign_id.as_str();
-        let txn = store::begin_write(&self.writer).await?;
-        let locked = store::dialer::lock_eligible(&txn, account_id, campaign, e, &ids).await?;
-        store::dialer::lease(&txn, account_id, campaign, &locked, &claim.dialer_id, until).await?;
-        let contacts = store::dialer::contacts_by_ids(&txn, account_id, &locked).await?;
-        txn.commit().await?;
+        let contacts = store::dialer::lease_eligible(
+            &self.writer,
+            account_id,
+            &claim.campaign_id,
+            e,
+            &ids,
+            &claim.dialer_id,
+            until,
+        )
+        .await?;
         Ok(contacts
             .into_iter()
             .filter_map(|c| {

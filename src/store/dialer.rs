@@ -2,22 +2,25 @@
 //! is handed to two dialers.
 //!
 //! A claim first reads candidates without locks ([`candidates`]), lets the service apply
-//! the calling window in Rust, then re-checks and locks only the chosen rows in a write
-//! transaction ([`lock_eligible`]) and leases them ([`lease`]). [`lock_eligible`] is the
-//! one backend-specific function: on PostgreSQL `FOR UPDATE OF campaign_members SKIP
-//! LOCKED`, so concurrent claimers skip each other's rows instead of waiting; its SQLite
-//! twin is the same query, run inside the `BEGIN IMMEDIATE` writer transaction that
-//! already excludes every other writer. Both re-check every condition under the lock, so
-//! a row leased or marked DNC by someone else in between is never leased again.
+//! the calling window in Rust, then re-checks and leases only the chosen rows
+//! ([`lease_eligible`]), the one backend-specific function: on PostgreSQL a single
+//! statement that locks with `SKIP LOCKED` and leases, so concurrent claimers skip each
+//! other's rows instead of waiting; its SQLite twin runs the same check and the lease
+//! inside the `BEGIN IMMEDIATE` writer transaction that already excludes every other
+//! writer. Both re-check every condition under the lock, so a row leased or marked DNC by
+//! someone else in between is never leased again.
 
 use crate::domain::dialing::MemberState;
 use crate::domain::filter::ContactStatus;
 use crate::entity::{campaign_member as cm, contact, dnc_entry};
 use crate::error::Result;
 use sea_orm::sea_query::{
-    Alias, Expr, ExprTrait, LockBehavior, LockType, Order, Query, SelectStatement,
+    Alias, Expr, ExprTrait, Order, PostgresQueryBuilder, Query, SelectStatement, Values,
 };
-use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
+    Statement,
+};
 
 /// The stored conditions of eligibility at one instant (the window is checked in Rust).
 #[derive(Debug, Clone, Copy)]
@@ -116,72 +119,126 @@ pub async fn candidates<C: ConnectionTrait>(
     db.query_all(&q).await?.iter().map(candidate).collect()
 }
 
-/// Re-checks `ids` under a row lock inside the caller's write transaction and returns
-/// those still eligible (and not locked by another claimer). PostgreSQL: `FOR UPDATE OF
-/// campaign_members SKIP LOCKED`; SQLite: see [`lock_eligible_sqlite`].
-pub async fn lock_eligible<C: ConnectionTrait>(
-    txn: &C,
+/// Re-checks `ids` and leases those still eligible to `owner` until `until`, atomically;
+/// returns the leased contacts in id order. A member leased, or a contact marked DNC, by
+/// someone else since the candidates were read is not leased. PostgreSQL:
+/// [`lease_eligible_pg`]; SQLite: [`lease_eligible_sqlite`].
+#[allow(clippy::too_many_arguments)]
+pub async fn lease_eligible(
+    writer: &DatabaseConnection,
     account_id: &str,
     campaign_id: &str,
     e: &Eligibility,
     ids: &[i64],
-) -> Result<Vec<i64>> {
+    owner: &str,
+    until: i64,
+) -> Result<Vec<contact::Model>> {
     if ids.is_empty() {
         return Ok(vec![]);
     }
     let mut q = eligible_select(account_id, campaign_id, e);
     q.and_where(Expr::col((cm::Entity, cm::Column::ContactId)).is_in(ids.iter().copied()))
         .and_where(Expr::col((contact::Entity, contact::Column::Id)).is_in(ids.iter().copied()));
-    match super::backend(txn) {
-        DbBackend::Postgres => lock_eligible_pg(txn, q).await,
-        _ => lock_eligible_sqlite(txn, q).await,
+    let lease = Lease {
+        account_id,
+        campaign_id,
+        owner,
+        until,
+    };
+    match super::backend(writer) {
+        DbBackend::Postgres => lease_eligible_pg(writer, q, &lease).await,
+        _ => lease_eligible_sqlite(writer, q, &lease).await,
     }
 }
 
-async fn lock_eligible_pg<C: ConnectionTrait>(txn: &C, mut q: SelectStatement) -> Result<Vec<i64>> {
-    q.lock_with_tables_behavior(
-        LockType::Update,
-        [Alias::new("campaign_members")],
-        LockBehavior::SkipLocked,
+/// Who leases which campaign's members until when.
+struct Lease<'a> {
+    account_id: &'a str,
+    campaign_id: &'a str,
+    owner: &'a str,
+    until: i64,
+}
+
+/// PostgreSQL: one statement, so one round trip and no explicit transaction. The
+/// eligibility query locks the members `FOR UPDATE SKIP LOCKED` (concurrent claimers skip
+/// each other's rows instead of waiting) and their contacts `FOR SHARE SKIP LOCKED`: a
+/// contact being marked DNC right now is skipped, and one whose DNC mark committed after
+/// this statement's snapshot is re-checked on its new version and dropped (PostgreSQL
+/// re-evaluates the conditions on a row it locks after a concurrent update), so the lease
+/// never goes to a contact that is DNC by the time it is taken. A DNC mark that starts
+/// later waits for this statement and then revokes the lease.
+async fn lease_eligible_pg(
+    db: &DatabaseConnection,
+    q: SelectStatement,
+    lease: &Lease<'_>,
+) -> Result<Vec<contact::Model>> {
+    let (select, Values(mut values)) = q.build(PostgresQueryBuilder);
+    let n = values.len();
+    values.extend([
+        lease.owner.into(),
+        lease.until.into(),
+        lease.account_id.into(),
+        lease.campaign_id.into(),
+    ]);
+    let sql = format!(
+        "WITH locked AS ({select} \
+           FOR UPDATE OF campaign_members SKIP LOCKED FOR SHARE OF contacts SKIP LOCKED), \
+         leased AS (UPDATE campaign_members AS m \
+           SET lease_owner = ${owner}, lease_expires_at = ${until} FROM locked \
+           WHERE m.account_id = ${account} AND m.campaign_id = ${campaign} \
+             AND m.contact_id = locked.contact_id \
+           RETURNING m.contact_id) \
+         SELECT contacts.* FROM contacts JOIN leased ON contacts.id = leased.contact_id \
+         ORDER BY contacts.id",
+        owner = n + 1,
+        until = n + 2,
+        account = n + 3,
+        campaign = n + 4,
     );
-    ids_of(txn, &q).await
+    Ok(contact::Entity::find()
+        .from_raw_sql(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            values,
+        ))
+        .all(db)
+        .await?)
 }
 
-/// SQLite has no row locks: the caller's `BEGIN IMMEDIATE` transaction holds the single
-/// write lock, so no other claimer can read-then-lease between this check and the lease.
-async fn lock_eligible_sqlite<C: ConnectionTrait>(txn: &C, q: SelectStatement) -> Result<Vec<i64>> {
-    ids_of(txn, &q).await
-}
-
-async fn ids_of<C: ConnectionTrait>(txn: &C, q: &SelectStatement) -> Result<Vec<i64>> {
-    txn.query_all(q)
+/// SQLite has no row locks: the `BEGIN IMMEDIATE` writer transaction holds the single
+/// write lock, so nobody can change a member or contact between the check and the lease.
+async fn lease_eligible_sqlite(
+    writer: &DatabaseConnection,
+    q: SelectStatement,
+    lease: &Lease<'_>,
+) -> Result<Vec<contact::Model>> {
+    use sea_orm::QueryOrder;
+    let txn = super::begin_write(writer).await?;
+    let ids: Vec<i64> = txn
+        .query_all(&q)
         .await?
         .iter()
-        .map(|r| Ok(r.try_get("", "contact_id")?))
-        .collect()
-}
-
-/// Leases members to `owner` until `until`.
-pub async fn lease<C: ConnectionTrait>(
-    txn: &C,
-    account_id: &str,
-    campaign_id: &str,
-    ids: &[i64],
-    owner: &str,
-    until: i64,
-) -> Result<u64> {
+        .map(|r| r.try_get("", "contact_id"))
+        .collect::<Result<_, _>>()?;
     if ids.is_empty() {
-        return Ok(0);
+        return Ok(vec![]);
     }
-    let res = cm::Entity::update_many()
-        .col_expr(cm::Column::LeaseOwner, Expr::value(owner))
-        .col_expr(cm::Column::LeaseExpiresAt, Expr::value(until))
-        .filter(cm::Column::AccountId.eq(account_id))
-        .filter(cm::Column::CampaignId.eq(campaign_id))
+    cm::Entity::update_many()
+        .col_expr(cm::Column::LeaseOwner, Expr::value(lease.owner))
+        .col_expr(cm::Column::LeaseExpiresAt, Expr::value(lease.until))
+        .filter(cm::Column::AccountId.eq(lease.account_id))
+        .filter(cm::Column::CampaignId.eq(lease.campaign_id))
         .filter(cm::Column::ContactId.is_in(ids.iter().copied()))
-        .exec(txn)
+        .exec(&txn)
         .await?;
-    Ok(res.rows_affected)
+    let contacts = contact::Entity::find()
+        .filter(contact::Column::AccountId.eq(lease.account_id))
+        .filter(contact::Column::Id.is_in(ids))
+        .order_by_asc(contact::Column::Id)
+        .all(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(contacts)
 }
 
 /// Everything the rules look at for one member (PreviewDialable).
@@ -256,22 +313,4 @@ pub async fn member_facts<C: ConnectionTrait>(
             })
         })
         .collect()
-}
-
-/// The contacts with these ids, in id order.
-pub async fn contacts_by_ids<C: ConnectionTrait>(
-    db: &C,
-    account_id: &str,
-    ids: &[i64],
-) -> Result<Vec<contact::Model>> {
-    use sea_orm::QueryOrder;
-    if ids.is_empty() {
-        return Ok(vec![]);
-    }
-    Ok(contact::Entity::find()
-        .filter(contact::Column::AccountId.eq(account_id))
-        .filter(contact::Column::Id.is_in(ids.iter().copied()))
-        .order_by_asc(contact::Column::Id)
-        .all(db)
-        .await?)
 }
