@@ -40,9 +40,10 @@ struct PhaseTimes {
     waiting_for_rows: Duration,
     /// Opening the chunk's write transaction.
     begin: Duration,
-    /// Looking up stored contacts and DNC entries for the chunk's numbers.
+    /// Looking up the chunk's numbers on the DNC list and reserving plan slots (near the
+    /// limit, also looking up the stored contacts first).
     lookup: Duration,
-    /// Reserving plan slots and building the rows.
+    /// Building the rows.
     prepare: Duration,
     /// The contact INSERTs.
     insert: Duration,
@@ -400,35 +401,52 @@ impl Services {
                 .iter()
                 .map(|(_, c, _)| c.phone.e164().to_string())
                 .collect();
-            let existing: HashMap<String, contact::Model> =
-                store::contacts::by_phones(&txn, ctx.account_id, &phones)
-                    .await?
-                    .into_iter()
-                    .map(|c| (c.phone.clone(), c))
-                    .collect();
             let dnc: HashMap<String, dnc_entry::Model> =
                 store::dnc::entries(&txn, ctx.account_id, &phones)
                     .await?
                     .into_iter()
                     .map(|e| (e.phone.clone(), e))
                     .collect();
-            let (new, dups): (Vec<_>, Vec<_>) = candidates
-                .into_iter()
-                .partition(|(_, c, _)| !existing.contains_key(c.phone.e164()));
-            lap(&mut times.lookup);
-            let granted =
-                store::accounts::reserve_slots(&txn, ctx.account_id, new.len() as i64, now).await?
-                    as usize;
-            if granted < new.len() {
-                let limit = store::accounts::get(&txn, ctx.account_id)
+            // With room for every row (the common case) all of them are inserted at once,
+            // and the numbers the account already has come back as conflicts, read only
+            // then. Near the limit the stored numbers are read first, so that duplicates
+            // do not take slots from new numbers.
+            let mut granted =
+                store::accounts::reserve_slots(&txn, ctx.account_id, candidates.len() as i64, now)
+                    .await? as usize;
+            let mut existing: HashMap<String, contact::Model> = HashMap::new();
+            let mut dups = Vec::new();
+            let mut to_insert = candidates;
+            if granted < to_insert.len() {
+                store::accounts::adjust_count(&txn, ctx.account_id, -(granted as i64)).await?;
+                existing = store::contacts::by_phones(&txn, ctx.account_id, &phones)
                     .await?
-                    .contact_limit;
-                for (line, _, raw) in &new[granted..] {
-                    d.over_limit += 1;
-                    errors.push((*line, error_row(ctx.id, *line, &over_limit(limit), raw)));
+                    .into_iter()
+                    .map(|c| (c.phone.clone(), c))
+                    .collect();
+                let new;
+                (new, dups) = to_insert
+                    .into_iter()
+                    .partition(|(_, c, _)| !existing.contains_key(c.phone.e164()));
+                to_insert = new;
+                granted = store::accounts::reserve_slots(
+                    &txn,
+                    ctx.account_id,
+                    to_insert.len() as i64,
+                    now,
+                )
+                .await? as usize;
+                if granted < to_insert.len() {
+                    let limit = store::accounts::get(&txn, ctx.account_id)
+                        .await?
+                        .contact_limit;
+                    for (line, _, raw) in to_insert.drain(granted..) {
+                        d.over_limit += 1;
+                        errors.push((line, error_row(ctx.id, line, &over_limit(limit), &raw)));
+                    }
                 }
             }
-            let to_insert = &new[..granted];
+            lap(&mut times.lookup);
             let models: Vec<_> = to_insert
                 .iter()
                 .map(|(_, c, _)| {
@@ -437,44 +455,53 @@ impl Services {
                 })
                 .collect();
             lap(&mut times.prepare);
-            let inserted = store::import::insert_contacts(&txn, models).await? as usize;
+            let inserted = store::import::insert_contacts(&txn, models).await?;
             lap(&mut times.insert);
-            let mut members = Vec::new();
+            // Slots reserved for rows that were not inserted go back.
+            store::accounts::adjust_count(
+                &txn,
+                ctx.account_id,
+                inserted.len() as i64 - granted as i64,
+            )
+            .await?;
+            let new_ids: HashMap<String, i64> =
+                inserted.into_iter().map(|r| (r.phone, r.id)).collect();
+            // Members: (contact id, DNC).
+            let mut members: Vec<(i64, bool)> = Vec::new();
+            let mut conflicts = Vec::new();
+            for row in to_insert {
+                let phone = row.1.phone.e164();
+                match new_ids.get(phone) {
+                    Some(&id) => {
+                        let listed = dnc.contains_key(phone);
+                        d.imported += 1;
+                        d.dnc += listed as i64;
+                        members.push((id, listed));
+                    }
+                    // Stored before, or by a concurrent transaction: a duplicate.
+                    None => conflicts.push(row),
+                }
+            }
+            if !conflicts.is_empty() {
+                let conflict_phones: Vec<String> = conflicts
+                    .iter()
+                    .map(|(_, c, _)| c.phone.e164().to_string())
+                    .collect();
+                for c in store::contacts::by_phones(&txn, ctx.account_id, &conflict_phones).await? {
+                    existing.insert(c.phone.clone(), c);
+                }
+                dups.extend(conflicts);
+            }
             let is_dnc = |c: &contact::Model| {
                 ContactStatus::from_stored(&c.status) == ContactStatus::Dnc
                     || dnc.contains_key(&c.phone)
             };
-            if inserted < granted || ctx.campaign_id.is_some() {
-                // Learn the new ids (and, on PostgreSQL, which numbers another
-                // transaction stored first: those rows are duplicates).
-                store::accounts::adjust_count(
-                    &txn,
-                    ctx.account_id,
-                    inserted as i64 - granted as i64,
-                )
-                .await?;
-                let new_phones: Vec<String> = to_insert
-                    .iter()
-                    .map(|(_, c, _)| c.phone.e164().to_string())
-                    .collect();
-                for c in store::contacts::by_phones(&txn, ctx.account_id, &new_phones).await? {
-                    if c.import_batch_id.as_deref() == Some(ctx.id) {
-                        d.imported += 1;
-                    } else {
-                        d.duplicates_existing += 1;
-                    }
-                    d.dnc += is_dnc(&c) as i64;
-                    members.push(c);
-                }
-            } else {
-                d.imported = inserted as i64;
-                d.dnc += to_insert
-                    .iter()
-                    .filter(|(_, c, _)| dnc.contains_key(c.phone.e164()))
-                    .count() as i64;
-            }
             for (_, new_values, _) in &dups {
-                let current = &existing[new_values.phone.e164()];
+                let Some(current) = existing.get(new_values.phone.e164()) else {
+                    // Conflicted, yet not readable: deleted again since. Nothing to add.
+                    d.duplicates_existing += 1;
+                    continue;
+                };
                 d.dnc += is_dnc(current) as i64;
                 match merge(current, new_values, ctx.policy, now) {
                     Some(changed) => {
@@ -483,12 +510,13 @@ impl Services {
                     }
                     None => d.duplicates_existing += 1,
                 }
-                members.push(current.clone());
+                members.push((current.id, is_dnc(current)));
             }
             if let Some(campaign) = ctx.campaign_id {
-                let (excluded, ids): (Vec<_>, Vec<_>) = members.iter().partition(|c| is_dnc(c));
+                let (excluded, ids): (Vec<_>, Vec<_>) =
+                    members.iter().partition(|(_, listed)| *listed);
                 d.dnc_excluded = excluded.len() as i64;
-                let ids: Vec<i64> = ids.iter().map(|c| c.id).collect();
+                let ids: Vec<i64> = ids.iter().map(|(id, _)| *id).collect();
                 d.added_to_campaign =
                     store::import::add_members(&txn, ctx.account_id, campaign, &ids, now).await?
                         as i64;

@@ -9,10 +9,10 @@
 use crate::entity::{campaign_member, contact, import_batch, import_error};
 use crate::error::{Error, Result};
 use crate::import::Counts;
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Statement, TryInsertResult,
+    QueryOrder, QuerySelect, Statement,
 };
 
 /// Contacts per INSERT statement (23 columns: under both backends' parameter caps).
@@ -191,12 +191,28 @@ pub async fn fail_stale<C: ConnectionTrait>(
     Ok(res.rows_affected)
 }
 
-/// Inserts contacts, skipping numbers the account already has; returns how many were
-/// inserted. PostgreSQL: [`insert_contacts_pg`]; SQLite: [`insert_contacts_sqlite`].
+/// A contact an import inserted: its new id and its number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inserted {
+    pub id: i64,
+    pub phone: String,
+}
+
+fn inserted(row: &sea_orm::QueryResult) -> Result<Inserted> {
+    Ok(Inserted {
+        id: row.try_get("", "id")?,
+        phone: row.try_get("", "phone")?,
+    })
+}
+
+/// Inserts contacts, skipping numbers the account already has (stored before, or by a
+/// concurrent transaction); returns the rows it inserted, so the caller learns the
+/// duplicates and the new ids without reading the numbers first. PostgreSQL:
+/// [`insert_contacts_pg`]; SQLite: [`insert_contacts_sqlite`].
 pub async fn insert_contacts<C: ConnectionTrait>(
     db: &C,
     rows: Vec<contact::ActiveModel>,
-) -> Result<u64> {
+) -> Result<Vec<Inserted>> {
     match super::backend(db) {
         DbBackend::Postgres => insert_contacts_pg(db, rows).await,
         _ => insert_contacts_sqlite(db, rows).await,
@@ -211,11 +227,11 @@ pub async fn insert_contacts<C: ConnectionTrait>(
 async fn insert_contacts_pg<C: ConnectionTrait>(
     db: &C,
     rows: Vec<contact::ActiveModel>,
-) -> Result<u64> {
+) -> Result<Vec<Inserted>> {
     use sea_orm::sea_query::{ArrayType, Value};
     use sea_orm::{IdenStatic, Iterable};
     if rows.is_empty() {
-        return Ok(0);
+        return Ok(vec![]);
     }
     let mut names = Vec::new();
     let mut selects = Vec::new();
@@ -267,20 +283,21 @@ async fn insert_contacts_pg<C: ConnectionTrait>(
     let aliases: Vec<String> = (1..=params.len()).map(|i| format!("a{i}")).collect();
     let sql = format!(
         "INSERT INTO contacts ({}) SELECT {} FROM unnest({}) AS u({}) \
-         ON CONFLICT (account_id, phone) DO NOTHING",
+         ON CONFLICT (account_id, phone) DO NOTHING RETURNING id, phone",
         names.join(", "),
         selects.join(", "),
         unnest.join(", "),
         aliases.join(", "),
     );
-    let res = db
-        .execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            sql,
-            params,
-        ))
-        .await?;
-    Ok(res.rows_affected())
+    db.query_all_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        params,
+    ))
+    .await?
+    .iter()
+    .map(inserted)
+    .collect()
 }
 
 /// SQLite: multi-row statements of [`INSERT_ROWS`] (its planner handles them cheaply, and
@@ -288,20 +305,25 @@ async fn insert_contacts_pg<C: ConnectionTrait>(
 async fn insert_contacts_sqlite<C: ConnectionTrait>(
     db: &C,
     rows: Vec<contact::ActiveModel>,
-) -> Result<u64> {
-    let mut inserted = 0;
+) -> Result<Vec<Inserted>> {
+    use sea_orm::QueryTrait;
+    let mut out = Vec::with_capacity(rows.len());
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let part: Vec<_> = rows.by_ref().take(INSERT_ROWS).collect();
-        let res = contact::Entity::insert_many(part)
-            .on_conflict_do_nothing_on([contact::Column::AccountId, contact::Column::Phone])
-            .exec_without_returning(db)
-            .await?;
-        if let TryInsertResult::Inserted(n) = res {
-            inserted += n;
+        let mut insert = contact::Entity::insert_many(part)
+            .on_conflict(
+                OnConflict::columns([contact::Column::AccountId, contact::Column::Phone])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .into_query();
+        insert.returning(Query::returning().columns([contact::Column::Id, contact::Column::Phone]));
+        for row in db.query_all(&insert).await? {
+            out.push(inserted(&row)?);
         }
     }
-    Ok(inserted)
+    Ok(out)
 }
 
 /// Adds contacts to a campaign (members already there stay); returns how many were new.
