@@ -45,7 +45,10 @@ impl BenchDb {
                 })
             }
             Backend::Postgres => {
-                let name = format!("contactd_bench_{}", std::process::id());
+                static CREATED: std::sync::atomic::AtomicUsize =
+                    std::sync::atomic::AtomicUsize::new(0);
+                let n = CREATED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let name = format!("contactd_bench_{}_{n}", std::process::id());
                 let mut admin = PgConnection::connect(pg_url)
                     .await
                     .with_context(|| format!("PostgreSQL at {pg_url}"))?;
