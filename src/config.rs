@@ -117,7 +117,7 @@ pub struct ExportArgs {
     /// The account to export.
     #[arg(long)]
     pub account: String,
-    /// Name, email or phone-digits prefix.
+    /// Name or phone-digits prefix (as ListContacts' `filter.query`; email is not searched).
     #[arg(long)]
     pub query: Option<String>,
     /// Only ACTIVE or only DNC contacts.

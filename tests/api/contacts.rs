@@ -407,17 +407,18 @@ async fn concurrent_creates_never_pass_the_limit(app: TestApp) {
 async fn search_finds_names_and_phone_digits(app: TestApp) {
     let acc = app.account(pb::Plan::Professional).await;
     let people = [
-        ("+14155550101", "John", "Smith"),
-        ("+14155550102", "Johanna", "Baker"),
-        ("+12125550103", "Mary", "Johnson"),
-        ("+442079460018", "Liz", "Smithers"),
+        ("+14155550101", "John", "Smith", "jsmith@example.com"),
+        ("+14155550102", "Johanna", "Baker", ""),
+        ("+12125550103", "Mary", "Johnson", ""),
+        ("+442079460018", "Liz", "Smithers", ""),
     ];
-    for (phone, first, last) in people {
+    for (phone, first, last, email) in people {
         app.try_contact(
             pb::ContactInput {
                 phone: phone.into(),
                 first_name: first.into(),
                 last_name: last.into(),
+                email: email.into(),
                 ..Default::default()
             },
             &acc,
@@ -467,6 +468,11 @@ async fn search_finds_names_and_phone_digits(app: TestApp) {
         set(&["Liz"])
     );
     assert_eq!(names(app.list_all(&acc, search("zzz")).await), set(&[]));
+    assert_eq!(
+        names(app.list_all(&acc, search("jsmith")).await),
+        set(&[]),
+        "email is not searched"
+    );
     assert_eq!(app.list_all(&acc, search("")).await.len(), 4);
     let active = pb::ContactFilter {
         status: pb::ContactStatus::Active as i32,
