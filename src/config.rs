@@ -6,15 +6,55 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// contactd: the contact database of the voice-calling platform.
+///
+/// With no subcommand it serves, and takes the serve flags directly:
+/// `contactd --listen ADDR` is `contactd serve --listen ADDR`.
 #[derive(Debug, Parser)]
 #[command(name = "contactd", version, about)]
 pub struct Cli {
     /// Log format.
     #[arg(long, env = "CONTACTD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
+    /// The server's settings when no subcommand is given (a subcommand's flags come after
+    /// its name, so these cannot be mixed with one).
+    #[command(flatten)]
+    pub serve: Settings,
     /// What to do; `serve` when omitted.
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+impl Cli {
+    /// Parses a command line. The serve flags at the top level belong to a bare
+    /// `contactd`: given together with a subcommand they are an error, not ignored.
+    /// (clap's `args_conflicts_with_subcommands` would also refuse the global
+    /// `--log-format` before a subcommand, which has always worked.)
+    pub fn try_parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{CommandFactory, FromArgMatches, parser::ValueSource};
+        let mut cmd = Cli::command();
+        let matches = cmd.try_get_matches_from_mut(args)?;
+        if let Some((name, _)) = matches.subcommand() {
+            let serve = Settings::augment_args(clap::Command::new("serve"));
+            let misplaced = serve.get_arguments().find(|a| {
+                matches.value_source(a.get_id().as_str()) == Some(ValueSource::CommandLine)
+            });
+            if let Some(arg) = misplaced {
+                let flag = arg.get_long().unwrap_or(arg.get_id().as_str());
+                return Err(cmd.error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!(
+                        "--{flag} is a flag of the server: give it after `serve` or with \
+                         no subcommand, not before `{name}`"
+                    ),
+                ));
+            }
+        }
+        Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))
+    }
 }
 
 /// Log output format.
@@ -117,7 +157,7 @@ pub struct ExportArgs {
     /// The account to export.
     #[arg(long)]
     pub account: String,
-    /// Name, email or phone-digits prefix.
+    /// Name or phone-digits prefix (as ListContacts' `filter.query`; email is not searched).
     #[arg(long)]
     pub query: Option<String>,
     /// Only ACTIVE or only DNC contacts.
@@ -295,11 +335,51 @@ impl Settings {
 }
 
 impl Default for Settings {
+    /// The settings of a bare `contactd`: environment, then defaults.
     fn default() -> Self {
-        let cli = Cli::parse_from(["contactd", "serve"]);
-        match cli.command {
-            Some(Command::Serve(s)) => s,
-            _ => unreachable!("serve parses to Serve"),
-        }
+        Cli::parse_from(["contactd"]).serve
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_args(std::iter::once("contactd").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_flags_work_with_or_without_the_serve_word() {
+        let flags = ["--listen", "127.0.0.1:7", "--database-url", "sqlite:x.db"];
+        let bare = parse(&flags).unwrap();
+        assert!(bare.command.is_none());
+        assert_eq!(bare.serve.listen, "127.0.0.1:7".parse().unwrap());
+        assert_eq!(bare.serve.database.database_url, "sqlite:x.db");
+        let with_word = parse(&[&["serve"][..], &flags].concat()).unwrap();
+        let Some(Command::Serve(s)) = with_word.command else {
+            panic!("serve parses to Serve");
+        };
+        assert_eq!(s.listen, "127.0.0.1:7".parse().unwrap());
+    }
+
+    #[test]
+    fn a_serve_flag_before_another_subcommand_is_refused() {
+        let err = parse(&["--listen", "127.0.0.1:7", "migrate"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+        assert!(err.to_string().contains("--listen"), "{err}");
+    }
+
+    #[test]
+    fn the_global_log_format_may_precede_a_subcommand() {
+        let cli = parse(&["--log-format", "json", "migrate"]).unwrap();
+        assert_eq!(cli.log_format, LogFormat::Json);
+        assert!(matches!(cli.command, Some(Command::Migrate(_))));
     }
 }

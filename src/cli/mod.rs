@@ -5,7 +5,7 @@ pub mod export;
 pub mod import;
 pub mod keys;
 
-use crate::config::{Cli, Command, ServerArgs, Settings};
+use crate::config::{Cli, Command, ServerArgs};
 use crate::pb::contact_service_client::ContactServiceClient;
 use tonic::{
     metadata::MetadataValue, service::interceptor::InterceptedService, transport::Channel,
@@ -53,10 +53,7 @@ use crate::startup::{Application, shutdown_signal};
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli
-        .command
-        .unwrap_or_else(|| Command::Serve(Settings::default()))
-    {
+    match cli.command.unwrap_or(Command::Serve(cli.serve)) {
         Command::Serve(settings) => {
             let app = Application::build(settings).await?;
             app.run_until_stopped(shutdown_signal()).await?;

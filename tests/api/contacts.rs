@@ -1,6 +1,6 @@
 //! Contact CRUD, validation, plan limits and listing.
 
-use crate::helpers::{TestApp, violated_fields};
+use crate::helpers::{TestApp, outbound, ts_at, violated_fields};
 use contactd::pb;
 use std::collections::HashSet;
 use tonic::Code;
@@ -17,6 +17,8 @@ both!(
     search_finds_names_and_phone_digits,
     pages_are_stable_while_contacts_are_inserted,
     page_tokens_are_validated,
+    list_items_carry_what_the_contacts_page_shows,
+    page_size_above_the_cap_is_quietly_lowered_and_zero_is_the_default,
 );
 
 async fn phone_is_stored_in_e164_whatever_the_spelling(app: TestApp) {
@@ -407,17 +409,18 @@ async fn concurrent_creates_never_pass_the_limit(app: TestApp) {
 async fn search_finds_names_and_phone_digits(app: TestApp) {
     let acc = app.account(pb::Plan::Professional).await;
     let people = [
-        ("+14155550101", "John", "Smith"),
-        ("+14155550102", "Johanna", "Baker"),
-        ("+12125550103", "Mary", "Johnson"),
-        ("+442079460018", "Liz", "Smithers"),
+        ("+14155550101", "John", "Smith", "jsmith@example.com"),
+        ("+14155550102", "Johanna", "Baker", ""),
+        ("+12125550103", "Mary", "Johnson", ""),
+        ("+442079460018", "Liz", "Smithers", ""),
     ];
-    for (phone, first, last) in people {
+    for (phone, first, last, email) in people {
         app.try_contact(
             pb::ContactInput {
                 phone: phone.into(),
                 first_name: first.into(),
                 last_name: last.into(),
+                email: email.into(),
                 ..Default::default()
             },
             &acc,
@@ -467,6 +470,11 @@ async fn search_finds_names_and_phone_digits(app: TestApp) {
         set(&["Liz"])
     );
     assert_eq!(names(app.list_all(&acc, search("zzz")).await), set(&[]));
+    assert_eq!(
+        names(app.list_all(&acc, search("jsmith")).await),
+        set(&[]),
+        "email is not searched"
+    );
     assert_eq!(app.list_all(&acc, search("")).await.len(), 4);
     let active = pb::ContactFilter {
         status: pb::ContactStatus::Active as i32,
@@ -549,4 +557,79 @@ async fn page_tokens_are_validated(app: TestApp) {
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert_eq!(violated_fields(&err), ["page_token"]);
+}
+
+async fn list_items_carry_what_the_contacts_page_shows(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let input = pb::ContactInput {
+        phone: "(415) 555-2671".into(),
+        first_name: "Ann".into(),
+        last_name: "Lee".into(),
+        email: "ann@example.com".into(),
+        company: "Acme Dental".into(),
+        ..Default::default()
+    };
+    let id = app.try_contact(input, &acc).await.unwrap().id;
+    for (call, at) in [
+        ("c1", "2026-03-01T10:00:00Z"),
+        ("c2", "2026-03-02T11:30:00Z"),
+    ] {
+        let call = outbound(call, id, "", at, pb::CallOutcome::Answered);
+        app.record_call(&acc, call).await.expect("record call");
+    }
+
+    let page = app
+        .client
+        .clone()
+        .list_contacts(pb::ListContactsRequest {
+            account_id: acc.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let [item] = &page.contacts[..] else {
+        panic!("one contact listed: {:?}", page.contacts);
+    };
+    assert_eq!(
+        (&*item.first_name, &*item.last_name, &*item.phone),
+        ("Ann", "Lee", "+14155552671")
+    );
+    assert_eq!(
+        (&*item.email, &*item.company),
+        ("ann@example.com", "Acme Dental")
+    );
+    assert_eq!(item.status, pb::ContactStatus::Active as i32);
+    let stats = item.call_stats.expect("call stats on a list item");
+    assert_eq!(stats.call_count, 2, "number of calls");
+    assert_eq!(
+        stats.last_called_time,
+        Some(ts_at("2026-03-02T11:30:00Z")),
+        "last called at is the latest call's start"
+    );
+}
+
+async fn page_size_above_the_cap_is_quietly_lowered_and_zero_is_the_default(app: TestApp) {
+    let acc = app.account_with_limit(2000).await;
+    app.seed_contacts(&acc, 0, 1001).await;
+    let page = async |page_size: i32| {
+        app.client
+            .clone()
+            .list_contacts(pb::ListContactsRequest {
+                account_id: acc.clone(),
+                page_size,
+                ..Default::default()
+            })
+            .await
+            .expect("an oversized page_size is not an error")
+            .into_inner()
+    };
+    let capped = page(5000).await;
+    assert_eq!(capped.contacts.len(), 1000, "page_size is capped at 1000");
+    assert!(
+        !capped.next_page_token.is_empty(),
+        "the rest is on a next page"
+    );
+    let unset = page(0).await;
+    assert_eq!(unset.contacts.len(), 50, "page_size 0 gives the default");
 }

@@ -2,7 +2,7 @@
 //! The PostgreSQL outage test runs a private server it starts itself (initdb in a temp
 //! directory, its own port, as the postgres user) — never the machine's shared instance.
 
-use crate::helpers::{Backend, TestApp, TestDb};
+use crate::helpers::{Backend, ServerProcess, TestApp, TestDb};
 use contactd::domain::SystemClock;
 use contactd::pb;
 use std::process::Command;
@@ -350,72 +350,6 @@ async fn postgres_outage_is_unavailable_then_recovers_by_itself() {
         .await
         .unwrap();
     assert_eq!(got.into_inner().contact.unwrap().phone, "+14155552671");
-}
-
-/// A `contactd serve` child process; killed (SIGKILL) when dropped.
-struct ServerProcess {
-    child: std::process::Child,
-    client: pb::contact_service_client::ContactServiceClient<tonic::transport::Channel>,
-}
-
-impl ServerProcess {
-    /// Starts the real binary on a free port over `database_url` and waits until it answers.
-    async fn start(database_url: &str, extra: &[&str]) -> ServerProcess {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let quiet = std::env::var("TEST_LOG").is_err();
-        let out = || {
-            if quiet {
-                std::process::Stdio::null()
-            } else {
-                std::process::Stdio::inherit()
-            }
-        };
-        let child = Command::new(env!("CARGO_BIN_EXE_contactd"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .args(["--database-url", database_url])
-            .args(extra)
-            .stdout(out())
-            .stderr(out())
-            .spawn()
-            .expect("contactd starts");
-        let url = format!("http://127.0.0.1:{port}");
-        let start = Instant::now();
-        let channel = loop {
-            match tonic::transport::Channel::from_shared(url.clone())
-                .unwrap()
-                .connect()
-                .await
-            {
-                Ok(c) => break c,
-                Err(e) => {
-                    assert!(start.elapsed() < Duration::from_secs(60), "no server: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        };
-        ServerProcess {
-            child,
-            client: pb::contact_service_client::ContactServiceClient::new(channel)
-                .max_decoding_message_size(64 * 1024 * 1024),
-        }
-    }
-
-    /// kill -9.
-    fn kill(&mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reaped");
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 const KILL_ROWS: usize = 200_000;

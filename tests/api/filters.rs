@@ -60,6 +60,12 @@ async fn list_filters_by_campaign(app: TestApp) {
     assert!(names(&app, &acc, campaign("none")).await.is_empty());
     let got = app.get_contact(&acc, c).await;
     assert_eq!(got.campaign_ids, ["fall", "spring"]);
+    let listed = app.list_all(&acc, campaign("fall")).await;
+    assert!(
+        listed[0].campaign_ids.is_empty(),
+        "ListContacts items leave campaign_ids empty, as the proto says: {:?}",
+        listed[0].campaign_ids
+    );
 }
 
 async fn list_filters_by_last_called_range_and_never_called(app: TestApp) {

@@ -672,3 +672,105 @@ pub async fn all_pages<T>(mut fetch: impl AsyncFnMut(String) -> (Vec<T>, String)
         token = next;
     }
 }
+
+// ---- the real binary --------------------------------------------------------------
+
+/// A free TCP port on 127.0.0.1 (free when asked; a test binds it soon after).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The `contactd` binary with `args` and extra environment, its output captured.
+pub fn contactd_command(args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_contactd"));
+    cmd.args(args).envs(env.iter().copied());
+    cmd
+}
+
+/// A `contactd` server child process; killed (SIGKILL) when dropped.
+pub struct ServerProcess {
+    child: std::process::Child,
+    pub channel: Channel,
+    pub client: ContactServiceClient<Channel>,
+}
+
+impl ServerProcess {
+    /// Starts `contactd serve` on a free port over `database_url` and waits until it answers.
+    pub async fn start(database_url: &str, extra: &[&str]) -> ServerProcess {
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let args = [
+            &["serve", "--listen", &listen, "--database-url", database_url],
+            extra,
+        ];
+        Self::spawn(&args.concat(), &[], port).await
+    }
+
+    /// Runs the binary with `args` and extra environment, which must make it serve on
+    /// 127.0.0.1:`port`, and waits until it accepts connections there.
+    pub async fn spawn(args: &[&str], env: &[(&str, &str)], port: u16) -> ServerProcess {
+        use std::time::{Duration, Instant};
+        let quiet = std::env::var("TEST_LOG").is_err();
+        let out = || {
+            if quiet {
+                std::process::Stdio::null()
+            } else {
+                std::process::Stdio::inherit()
+            }
+        };
+        let mut child = contactd_command(args, env)
+            .stdout(out())
+            .stderr(out())
+            .spawn()
+            .expect("contactd starts");
+        let url = format!("http://127.0.0.1:{port}");
+        let start = Instant::now();
+        let channel = loop {
+            match Channel::from_shared(url.clone()).unwrap().connect().await {
+                Ok(c) => break c,
+                Err(e) => {
+                    if let Some(exit) = child.try_wait().expect("child status") {
+                        panic!("contactd {args:?} exited ({exit}) instead of serving on {port}");
+                    }
+                    assert!(start.elapsed() < Duration::from_secs(60), "no server: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        };
+        ServerProcess {
+            child,
+            client: ContactServiceClient::new(channel.clone())
+                .max_decoding_message_size(64 * 1024 * 1024),
+            channel,
+        }
+    }
+
+    /// The overall health status the server reports.
+    pub async fn health(&self) -> tonic_health::pb::health_check_response::ServingStatus {
+        use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+        let reply = HealthClient::new(self.channel.clone())
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .expect("health answers");
+        reply.into_inner().status()
+    }
+
+    /// kill -9.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

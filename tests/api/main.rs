@@ -8,6 +8,7 @@ mod helpers;
 mod accounts;
 mod auth;
 mod calls;
+mod cli;
 mod contacts;
 mod dialer;
 mod dnc;

@@ -8,6 +8,7 @@ use tonic_health::pb::{
 both!(
     health_is_serving_once_migrated,
     reflection_lists_the_services,
+    reflection_v1alpha_lists_the_services_for_grpcurl_1_8,
     health_turns_not_serving_when_shutdown_begins,
     metrics_count_requests_by_method_and_code,
 );
@@ -27,28 +28,53 @@ async fn health_is_serving_once_migrated(app: TestApp) {
     }
 }
 
+/// The service names a reflection client of protocol version `$version` (`v1` or
+/// `v1alpha`, which grpcurl before 1.9 speaks) lists over `$channel`.
+macro_rules! reflected_services {
+    ($version:ident, $channel:expr) => {{
+        use tonic_reflection::pb::$version::{
+            ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+            server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+        };
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut stream = ServerReflectionClient::new($channel)
+            .server_reflection_info(tokio_stream::iter([request]))
+            .await
+            .expect(concat!("reflection ", stringify!($version), " is served"))
+            .into_inner();
+        let response = stream
+            .message()
+            .await
+            .unwrap()
+            .expect("a reflection answer");
+        let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+            panic!("unexpected reflection answer: {response:?}");
+        };
+        list.service
+            .into_iter()
+            .map(|s| s.name)
+            .collect::<Vec<String>>()
+    }};
+}
+
+fn assert_lists_our_services(names: &[String]) {
+    for wanted in ["contacts.v1.ContactService", "grpc.health.v1.Health"] {
+        assert!(
+            names.iter().any(|n| n == wanted),
+            "{wanted} missing from {names:?}"
+        );
+    }
+}
+
 async fn reflection_lists_the_services(app: TestApp) {
-    use tonic_reflection::pb::v1::{
-        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
-        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
-    };
-    let mut client = ServerReflectionClient::new(app.channel.clone());
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut stream = client
-        .server_reflection_info(tokio_stream::iter([request]))
-        .await
-        .unwrap()
-        .into_inner();
-    let response = stream.message().await.unwrap().unwrap();
-    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
-        panic!("unexpected reflection answer");
-    };
-    let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
-    assert!(names.contains(&"contacts.v1.ContactService"), "{names:?}");
-    assert!(names.contains(&"grpc.health.v1.Health"), "{names:?}");
+    assert_lists_our_services(&reflected_services!(v1, app.channel.clone()));
+}
+
+async fn reflection_v1alpha_lists_the_services_for_grpcurl_1_8(app: TestApp) {
+    assert_lists_our_services(&reflected_services!(v1alpha, app.channel.clone()));
 }
 
 async fn health_turns_not_serving_when_shutdown_begins(mut app: TestApp) {
