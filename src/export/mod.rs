@@ -21,6 +21,7 @@
 use crate::domain::filter::ContactStatus;
 use crate::entity::contact;
 use crate::error::{Error, Result, Violation};
+use crate::service::bulk::BulkCounts;
 use chrono::{DateTime, SecondsFormat};
 use std::collections::BTreeMap;
 
@@ -205,6 +206,8 @@ pub enum ExportEvent {
     Chunk(Vec<u8>),
     /// Rows written so far.
     Progress(u64),
+    /// The end: contacts exported (matched) and ids skipped as `not_found`.
+    Done(BulkCounts),
 }
 
 /// A page of contacts read from the snapshot, with each one's campaigns (when asked).
