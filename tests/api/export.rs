@@ -23,6 +23,7 @@ both!(
     export_is_a_snapshot_while_contacts_are_written,
     cli_export_writes_the_filtered_csv_to_a_file,
     cli_export_into_a_fifo_keeps_the_fifo,
+    cli_export_to_stdout_writes_only_the_csv_there,
     bulk_delete_by_ids_counts_deleted_and_not_found,
     bulk_delete_by_filter_deletes_only_matching_contacts,
     bulk_delete_requires_a_selection,
@@ -650,6 +651,49 @@ async fn cli_export_writes_the_filtered_csv_to_a_file(app: TestApp) {
     assert!(contactd::cli::run(bad).await.is_err());
     assert!(!dir.path().join("bad.csv").exists());
     assert!(!dir.path().join("bad.csv.partial").exists());
+}
+
+/// `-o -`: the CSV goes to stdout and nothing else does (progress is on stderr), with
+/// the campaign and called-after filters: each of them leaves a contact out.
+async fn cli_export_to_stdout_writes_only_the_csv_there(app: TestApp) {
+    let (acc, [ann, bob, _, dan]) = four_contacts(&app).await;
+    app.add_to_campaign(&acc, "spring", &[ann.id, dan.id]).await;
+    for (c, at) in [
+        (&ann, "2026-03-03T10:00:00Z"),
+        (&bob, "2026-03-05T10:00:00Z"),
+        (&dan, "2026-03-01T10:00:00Z"),
+    ] {
+        app.fixture_call_stats(&acc, c.id, 1, ms(at), "ANSWERED", 30)
+            .await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_contactd"))
+        .current_dir(dir.path())
+        .args(["export", "--server", &format!("http://{}", app.addr)])
+        .args(["--account", &acc, "--campaign", "spring"])
+        .args(["--called-after", "2026-03-02T00:00:00Z"])
+        .args([
+            "--columns",
+            "first_name,phone,campaigns,last_called_at",
+            "-o",
+            "-",
+        ])
+        .output()
+        .await
+        .expect("contactd runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}: {stderr}", out.status);
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "first_name,phone,campaigns,last_called_at\n\
+         Ann,+14155552671,spring,2026-03-03T10:00:00.000Z\n"
+    );
+    assert!(stderr.contains("exported 1 rows"), "{stderr}");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no file is written"
+    );
 }
 
 // ---- bulk delete ---------------------------------------------------------------------
