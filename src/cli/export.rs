@@ -28,7 +28,8 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
                 progress.bytes += bytes.len() as u64;
             }
             Some(Event::RowsWritten(rows)) => progress.update(rows),
-            None => {}
+            // A filter skips nothing: the counts say no more than the total did.
+            Some(Event::Result(_)) | None => {}
         }
     }
     let destination = out.finish()?;

@@ -10,7 +10,10 @@
 //! Cells that a spreadsheet would run as a formula — starting with `=`, `+`, `-`, `@`,
 //! tab or carriage return — get a leading single quote (OWASP "CSV Injection"). The
 //! `phone` column is exempt: it is always a validated E.164 number (`+` and digits), which
-//! cannot carry a formula, and it must stay a usable number.
+//! cannot carry a formula, and it must stay a usable number. A value that already starts
+//! with quotes before such a character is quoted once more, so the import can take exactly
+//! one quote off again ([`undo_neutralization`], used where a CSV row becomes a contact)
+//! and an export imports back as the same values.
 //!
 //! Nothing here touches the database: the service feeds pages of rows in and takes
 //! chunks out, so memory is one page plus one chunk whatever the export's size.
@@ -18,6 +21,7 @@
 use crate::domain::filter::ContactStatus;
 use crate::entity::contact;
 use crate::error::{Error, Result, Violation};
+use crate::service::bulk::BulkCounts;
 use chrono::{DateTime, SecondsFormat};
 use std::collections::BTreeMap;
 
@@ -202,6 +206,8 @@ pub enum ExportEvent {
     Chunk(Vec<u8>),
     /// Rows written so far.
     Progress(u64),
+    /// The end: contacts exported (matched) and ids skipped as `not_found`.
+    Done(BulkCounts),
 }
 
 /// A page of contacts read from the snapshot, with each one's campaigns (when asked).
@@ -217,6 +223,26 @@ pub fn is_formula_like(cell: &str) -> bool {
         cell.as_bytes().first(),
         Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
     )
+}
+
+/// True when an export writes this value with a leading single quote: it is
+/// [formula-like](is_formula_like) after any single quotes of its own. A value that
+/// already looks neutralized (`'=x`) is quoted once more (`''=x`), so that
+/// [`undo_neutralization`] can tell it from a neutralized `=x`.
+pub fn needs_neutralization(value: &str) -> bool {
+    is_formula_like(value.trim_start_matches('\''))
+}
+
+/// The value an exported cell stands for: the import's inverse of the export's
+/// neutralization. A cell that starts with a single quote followed by what
+/// [`needs_neutralization`] (a formula character, possibly after more quotes) loses that
+/// one quote; every other cell is its own value. So `'=SUM(A1)` imports as `=SUM(A1)`,
+/// `''=x` as `'=x`, and `'tis` or `O'Brien` stay as they are.
+pub fn undo_neutralization(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if needs_neutralization(rest) => rest,
+        _ => cell,
+    }
 }
 
 /// Unix milliseconds as RFC 3339 UTC with milliseconds, e.g. `2026-03-02T15:00:00.000Z`.
@@ -327,7 +353,7 @@ fn new_writer() -> csv::Writer<Vec<u8>> {
 }
 
 fn write_cell(w: &mut csv::Writer<Vec<u8>>, cell: &str) -> Result<()> {
-    if is_formula_like(cell) {
+    if needs_neutralization(cell) {
         w.write_field(format!("'{cell}")).map_err(csv_error)
     } else {
         w.write_field(cell).map_err(csv_error)
@@ -402,6 +428,29 @@ mod tests {
         assert_eq!(cell("call_count"), "3");
         assert_eq!(cell("last_called_at"), "");
         assert_eq!(cell("id"), "7");
+    }
+
+    #[test]
+    fn import_undoes_exactly_what_export_neutralized() {
+        let values = [
+            "=SUM(A1)", "+1+1", "-", "@corp", "\tx", "\rx", "'=x", "''+y", "'", "''", "'tis",
+            "O'Brien", "a=b", "", "plain",
+        ];
+        for value in values {
+            let cell = if needs_neutralization(value) {
+                format!("'{value}")
+            } else {
+                value.to_string()
+            };
+            assert_eq!(undo_neutralization(&cell), value, "cell {cell:?}");
+        }
+        assert_eq!(undo_neutralization("'=SUM(A1)"), "=SUM(A1)");
+        assert_eq!(undo_neutralization("''=x"), "'=x");
+        assert_eq!(undo_neutralization("'-5"), "-5");
+        assert_eq!(undo_neutralization("'\tx"), "\tx");
+        assert_eq!(undo_neutralization("'tis"), "'tis");
+        assert_eq!(undo_neutralization("'"), "'");
+        assert!(needs_neutralization("'=x") && !needs_neutralization("'tis"));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! events into response messages as the client reads them.
 
 use super::BoxStream;
-use super::convert::{account_id, selection};
+use super::convert::{account_id, bulk_result, selection};
 use crate::export::{ColumnChoice, ExportEvent};
 use crate::pb::{self, export_contacts_response::Event};
 use crate::service::Services;
@@ -22,6 +22,7 @@ pub async fn export_contacts(
         let event = match event? {
             ExportEvent::Chunk(bytes) => Event::Chunk(bytes),
             ExportEvent::Progress(rows) => Event::RowsWritten(rows as i64),
+            ExportEvent::Done(counts) => Event::Result(bulk_result(counts)),
         };
         Ok(pb::ExportContactsResponse { event: Some(event) })
     });

@@ -10,6 +10,7 @@
 
 use crate::domain::ContactDraft;
 use crate::error::{Error, Result};
+use crate::export::undo_neutralization;
 use serde::{Deserialize, Serialize};
 
 /// A contact field a column can fill.
@@ -331,9 +332,16 @@ impl Mapping {
             .collect()
     }
 
-    /// The draft of one record (fields in header order), and the phone column used.
+    /// The draft of one record (fields in header order), and the phone column used. Each
+    /// cell is trimmed and loses the single quote an export adds against formula injection
+    /// ([`undo_neutralization`]), so an export imports back as the same values.
     pub fn draft(&self, fields: &[&str], unmapped_as_custom: bool) -> (ContactDraft, usize) {
-        let get = |i: usize| fields.get(i).map(|s| s.trim()).unwrap_or("");
+        let get = |i: usize| {
+            fields
+                .get(i)
+                .map(|s| undo_neutralization(s.trim()))
+                .unwrap_or("")
+        };
         let phone_col = self
             .phones
             .iter()
@@ -506,6 +514,22 @@ mod tests {
             (d.first_name.as_str(), d.last_name.as_str()),
             ("Ann", "Lee")
         );
+    }
+
+    #[test]
+    fn the_quote_an_export_adds_is_taken_off_every_cell() {
+        let m =
+            Mapping::resolve(header(&["phone", "first_name", "company", "Notes"]), &[]).unwrap();
+        let (d, _) = m.draft(&["+14155552671", " '=SUM(A1) ", "''@corp", "'-1"], true);
+        assert_eq!(d.first_name, "=SUM(A1)");
+        assert_eq!(d.company, "'@corp");
+        assert_eq!(d.custom_fields["Notes"], "-1");
+        let (d, _) = m.draft(&["+14155552671", "'tis", "O'Brien", "'"], true);
+        assert_eq!(
+            (d.first_name.as_str(), d.company.as_str()),
+            ("'tis", "O'Brien")
+        );
+        assert_eq!(d.custom_fields["Notes"], "'");
     }
 
     #[test]

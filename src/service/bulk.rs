@@ -95,7 +95,7 @@ impl<'a> Walk<'a> {
 }
 
 /// Distinct ids of an explicit selection (for the not-found count), or None for a filter.
-fn distinct_ids(selection: &Selection) -> Option<i64> {
+pub(crate) fn distinct_ids(selection: &Selection) -> Option<i64> {
     match selection {
         Selection::Ids(ids) => {
             let mut v = ids.clone();

@@ -19,6 +19,7 @@
 //! a chosen column list skips that pass.
 
 use super::Services;
+use super::bulk::{BulkCounts, distinct_ids};
 use crate::domain::filter::Selection;
 use crate::error::Result;
 use crate::export::{Column, ColumnChoice, CsvSink, ExportEvent, Page};
@@ -35,7 +36,9 @@ const EVENTS_AHEAD: usize = 4;
 
 impl Services {
     /// Starts an export and returns its events: CSV chunks (header first) and progress
-    /// counts, ending with the total. Fails before streaming if the account does not exist.
+    /// counts, then the total, then the counts: matched (contacts exported) and, for an
+    /// id list, the ids that are no contact of the account as skipped `not_found`. Fails
+    /// before streaming if the account does not exist.
     pub async fn export_contacts(
         &self,
         account_id: &str,
@@ -53,6 +56,7 @@ impl Services {
         let columns = columns.resolve(keys);
         let sink = CsvSink::new(columns)?;
         let with_campaigns = sink.columns().contains(&Column::Campaigns);
+        let asked = distinct_ids(&selection);
         let (page_tx, page_rx) = mpsc::channel(PAGES_AHEAD);
         let (event_tx, event_rx) = mpsc::channel(EVENTS_AHEAD);
         let reader = Reader {
@@ -62,7 +66,7 @@ impl Services {
             with_campaigns,
         };
         tokio::spawn(reader.run(page_tx));
-        tokio::spawn(write_csv(sink, page_rx, event_tx));
+        tokio::spawn(write_csv(sink, asked, page_rx, event_tx));
         Ok(event_rx)
     }
 }
@@ -118,10 +122,12 @@ impl Reader {
     }
 }
 
-/// Turns pages into CSV chunks and progress events until the pages end, an error occurs
-/// (sent to the client) or the client goes away.
+/// Turns pages into CSV chunks and progress events until the pages end (then sends the
+/// total and the counts; `asked` is the number of distinct ids of an id list), an error
+/// occurs (sent to the client) or the client goes away.
 async fn write_csv(
     mut sink: CsvSink,
+    asked: Option<i64>,
     mut pages: mpsc::Receiver<Result<Page>>,
     events: mpsc::Sender<Result<ExportEvent>>,
 ) {
@@ -150,10 +156,21 @@ async fn write_csv(
         if !rest.is_empty() && events.send(Ok(ExportEvent::Chunk(rest))).await.is_err() {
             return Ok(false);
         }
-        Ok(events
+        if events
             .send(Ok(ExportEvent::Progress(sink.rows())))
             .await
-            .is_ok())
+            .is_err()
+        {
+            return Ok(false);
+        }
+        let mut counts = BulkCounts {
+            matched: sink.rows() as i64,
+            ..Default::default()
+        };
+        if let Some(asked) = asked {
+            counts.skip("not_found", asked - counts.matched);
+        }
+        Ok(events.send(Ok(ExportEvent::Done(counts))).await.is_ok())
     }
     .await;
     match result {

@@ -3,7 +3,8 @@
 
 use crate::helpers::{TestApp, clock_at, ms_at, outbound, rules};
 use contactd::pb;
-use std::collections::HashSet;
+use contactd::pb::contact_selection::Selection;
+use std::collections::{BTreeMap, HashSet};
 use tokio_stream::StreamExt;
 use tonic::Code;
 
@@ -17,6 +18,8 @@ both!(
     released_leases_can_be_claimed_again,
     check_dialable_explains_unknown_and_non_member,
     membership_counts_dnc_refusals_and_repeats,
+    membership_by_filter_counts_matched_changed_and_skipped,
+    more_than_10000_ids_is_resource_exhausted_for_campaigns_and_dnc,
     call_now_refuses_a_dnc_contact,
     a_call_request_is_claimed_once_and_done_when_the_call_is_recorded,
     a_call_request_whose_contact_became_dnc_is_dropped,
@@ -379,19 +382,142 @@ async fn membership_counts_dnc_refusals_and_repeats(app: TestApp) {
     assert_eq!((again.changed, skip(&again, "already_member")), (0, 1));
 
     let removed = app
-        .client
-        .clone()
-        .remove_from_campaign(pb::RemoveFromCampaignRequest {
-            account_id: acc.clone(),
-            campaign_id: "camp".into(),
-            selection: crate::helpers::ids(&[a, b]),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .result
-        .unwrap();
+        .remove_from_campaign(&acc, "camp", crate::helpers::ids(&[a, b]))
+        .await;
     assert_eq!((removed.changed, skip(&removed, "not_member")), (1, 1));
+}
+
+/// Skipped counts by reason.
+fn skips(r: &pb::BulkResult) -> BTreeMap<&str, i64> {
+    r.skipped
+        .iter()
+        .map(|s| (s.reason.as_str(), s.count))
+        .collect()
+}
+
+async fn membership_by_filter_counts_matched_changed_and_skipped(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let _smith = app.contact(&acc, "+12122345670", "Smith").await.id;
+    let smithers = app.contact(&acc, "+12122345671", "Smithers").await.id;
+    let smithson = app.contact(&acc, "+12122345672", "Smithson").await.id;
+    let jones = app.contact(&acc, "+12122345673", "Jones").await.id;
+    app.mark_dnc(&acc, &[smithers], &[], pb::DncSource::Manual)
+        .await;
+    app.add_to_campaign(&acc, "camp", &[smithson, jones]).await;
+    let smiths = || {
+        Some(pb::ContactSelection {
+            selection: Some(Selection::Filter(pb::ContactFilter {
+                query: "smith".into(),
+                ..Default::default()
+            })),
+        })
+    };
+    let members = pb::ContactFilter {
+        campaign_id: "camp".into(),
+        ..Default::default()
+    };
+
+    let added = app.add_selection_to_campaign(&acc, "camp", smiths()).await;
+    assert_eq!((added.matched, added.changed), (3, 1), "{added:?}");
+    assert_eq!(
+        skips(&added),
+        BTreeMap::from([("already_member", 1), ("dnc_refused", 1)])
+    );
+    assert_eq!(
+        app.first_names(&acc, members.clone()).await,
+        ["Jones", "Smith", "Smithson"]
+    );
+
+    let removed = app.remove_from_campaign(&acc, "camp", smiths()).await;
+    assert_eq!((removed.matched, removed.changed), (3, 2), "{removed:?}");
+    assert_eq!(skips(&removed), BTreeMap::from([("not_member", 1)]));
+    assert_eq!(app.first_names(&acc, members).await, ["Jones"]);
+}
+
+/// AddToCampaign, RemoveFromCampaign, MarkDnc and ClearDnc take at most 10,000 ids: more
+/// is refused naming the field and the cap, before anything changes.
+async fn more_than_10000_ids_is_resource_exhausted_for_campaigns_and_dnc(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let member = app.contact(&acc, "+12122345678", "Member").await.id;
+    let dnc = app.contact(&acc, "+12122345679", "Dnc").await.id;
+    app.add_to_campaign(&acc, "camp", &[member]).await;
+    app.mark_dnc(&acc, &[dnc], &[], pb::DncSource::Manual).await;
+    let mut too_many = vec![member, dnc];
+    too_many.extend(1_000_000..1_009_999);
+    assert_eq!(too_many.len(), 10_001);
+    let selection = || crate::helpers::ids(&too_many);
+    let targets = || {
+        Some(pb::DncTargets {
+            selection: selection(),
+            ..Default::default()
+        })
+    };
+    for rpc in ["AddToCampaign", "RemoveFromCampaign", "MarkDnc", "ClearDnc"] {
+        let mut client = app.client.clone();
+        let (field, result) = match rpc {
+            "AddToCampaign" => (
+                "selection.ids",
+                client
+                    .add_to_campaign(pb::AddToCampaignRequest {
+                        account_id: acc.clone(),
+                        campaign_id: "other".into(),
+                        selection: selection(),
+                    })
+                    .await
+                    .map(drop),
+            ),
+            "RemoveFromCampaign" => (
+                "selection.ids",
+                client
+                    .remove_from_campaign(pb::RemoveFromCampaignRequest {
+                        account_id: acc.clone(),
+                        campaign_id: "camp".into(),
+                        selection: selection(),
+                    })
+                    .await
+                    .map(drop),
+            ),
+            "MarkDnc" => (
+                "targets.selection.ids",
+                client
+                    .mark_dnc(pb::MarkDncRequest {
+                        account_id: acc.clone(),
+                        targets: targets(),
+                        source: pb::DncSource::Manual as i32,
+                        reason: String::new(),
+                        actor: "ops".into(),
+                    })
+                    .await
+                    .map(drop),
+            ),
+            _ => (
+                "targets.selection.ids",
+                client
+                    .clear_dnc(pb::ClearDncRequest {
+                        account_id: acc.clone(),
+                        targets: targets(),
+                        reason: String::new(),
+                        actor: "ops".into(),
+                    })
+                    .await
+                    .map(drop),
+            ),
+        };
+        let err = result.expect_err(rpc);
+        assert_eq!(err.code(), Code::ResourceExhausted, "{rpc}: {err:?}");
+        assert!(
+            err.message().contains(field) && err.message().contains("cap of 10000"),
+            "{rpc}: {}",
+            err.message()
+        );
+    }
+    let (m, d) = (
+        app.get_contact(&acc, member).await,
+        app.get_contact(&acc, dnc).await,
+    );
+    assert_eq!(m.status(), pb::ContactStatus::Active, "not marked DNC");
+    assert_eq!(m.campaign_ids, ["camp"], "neither added nor removed");
+    assert_eq!(d.status(), pb::ContactStatus::Dnc, "not cleared");
 }
 
 async fn call_now(app: &TestApp, acc: &str, id: i64) -> Result<pb::CallRequest, tonic::Status> {

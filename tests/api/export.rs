@@ -23,6 +23,7 @@ both!(
     export_is_a_snapshot_while_contacts_are_written,
     cli_export_writes_the_filtered_csv_to_a_file,
     cli_export_into_a_fifo_keeps_the_fifo,
+    cli_export_to_stdout_writes_only_the_csv_there,
     bulk_delete_by_ids_counts_deleted_and_not_found,
     bulk_delete_by_filter_deletes_only_matching_contacts,
     bulk_delete_requires_a_selection,
@@ -67,20 +68,37 @@ impl Csv {
     }
 }
 
-/// Reads a whole export: its bytes and the progress counts seen.
+/// A whole export as a client reads it.
+#[derive(Debug)]
+struct Export {
+    /// The CSV file.
+    bytes: Vec<u8>,
+    /// The `rows_written` messages, in order.
+    progress: Vec<i64>,
+    /// The counts of the last message.
+    result: pb::BulkResult,
+}
+
+/// Reads a whole export; it must end with its counts, and nothing after them.
 async fn read_export(
     app: &TestApp,
     req: pb::ExportContactsRequest,
-) -> Result<(Vec<u8>, Vec<i64>), tonic::Status> {
+) -> Result<Export, tonic::Status> {
     let mut stream = app.client.clone().export_contacts(req).await?.into_inner();
-    let (mut bytes, mut progress) = (Vec::new(), Vec::new());
+    let (mut bytes, mut progress, mut result) = (Vec::new(), Vec::new(), None);
     while let Some(msg) = stream.message().await? {
+        assert!(result.is_none(), "a message after the counts: {msg:?}");
         match msg.event.expect("an event") {
             Event::Chunk(c) => bytes.extend_from_slice(&c),
             Event::RowsWritten(n) => progress.push(n),
+            Event::Result(r) => result = Some(r),
         }
     }
-    Ok((bytes, progress))
+    Ok(Export {
+        bytes,
+        progress,
+        result: result.expect("the export ends with its counts"),
+    })
 }
 
 fn request(account: &str, selection: Option<S>, columns: &[&str]) -> pb::ExportContactsRequest {
@@ -92,10 +110,10 @@ fn request(account: &str, selection: Option<S>, columns: &[&str]) -> pb::ExportC
 }
 
 async fn export_csv(app: &TestApp, account: &str, selection: Option<S>, columns: &[&str]) -> Csv {
-    let (bytes, _) = read_export(app, request(account, selection, columns))
+    let export = read_export(app, request(account, selection, columns))
         .await
         .expect("export");
-    Csv::parse(&bytes)
+    Csv::parse(&export.bytes)
 }
 
 /// First names of the contacts a filter exports, in export order.
@@ -346,14 +364,25 @@ async fn export_by_ids_skips_unknown_and_foreign_ids(app: TestApp) {
     let (acc, [ann, _, _, dan]) = four_contacts(&app).await;
     let other = app.account(pb::Plan::Professional).await;
     let foreign = app.contact(&other, "+14155559999", "Eve").await;
-    let csv = export_csv(
+    let export = read_export(
         &app,
-        &acc,
-        ids(&[dan.id, 999_999, foreign.id, ann.id]),
-        &["first_name"],
+        request(
+            &acc,
+            ids(&[dan.id, 999_999, foreign.id, ann.id, dan.id]),
+            &["first_name"],
+        ),
     )
-    .await;
-    assert_eq!(csv.column("first_name"), ["Ann", "Dan"]);
+    .await
+    .unwrap();
+    assert_eq!(
+        Csv::parse(&export.bytes).column("first_name"),
+        ["Ann", "Dan"]
+    );
+    // As for the other bulk actions: the repeated id counts once, the unknown and the
+    // foreign id are `not_found`, and an export changes nothing.
+    let r = &export.result;
+    assert_eq!((r.matched, r.changed), (2, 0), "{r:?}");
+    assert_eq!(skipped(r), BTreeMap::from([("not_found".into(), 2)]));
 }
 
 async fn campaigns_are_listed_for_dense_and_sparse_selections(app: TestApp) {
@@ -438,11 +467,11 @@ async fn chosen_columns_come_in_the_requested_order(app: TestApp) {
     .await
     .unwrap();
     let columns = ["custom.Tier", "phone", "call_count", "custom.Missing"];
-    let (bytes, _) = read_export(&app, request(&acc, None, &columns))
+    let export = read_export(&app, request(&acc, None, &columns))
         .await
         .unwrap();
     assert_eq!(
-        String::from_utf8(bytes).unwrap(),
+        String::from_utf8(export.bytes).unwrap(),
         "custom.Tier,phone,call_count,custom.Missing\ngold,+14155552671,0,\n"
     );
 }
@@ -468,10 +497,14 @@ async fn more_than_10000_ids_is_resource_exhausted(app: TestApp) {
     let err = bulk_delete(&app, &acc, ids(&too_many)).await.unwrap_err();
     assert_eq!(err.code(), Code::ResourceExhausted, "{}", err.message());
     // Exactly the cap is accepted.
-    let (bytes, _) = read_export(&app, request(&acc, ids(&too_many[..10_000]), &["phone"]))
+    let export = read_export(&app, request(&acc, ids(&too_many[..10_000]), &["phone"]))
         .await
         .unwrap();
-    assert_eq!(bytes, b"phone\n");
+    assert_eq!(export.bytes, b"phone\n");
+    assert_eq!(
+        skipped(&export.result),
+        BTreeMap::from([("not_found".into(), 10_000)])
+    );
 }
 
 async fn export_of_an_unknown_account_is_not_found(app: TestApp) {
@@ -484,11 +517,20 @@ async fn export_of_an_unknown_account_is_not_found(app: TestApp) {
 async fn export_reports_progress_and_ends_with_the_total(app: TestApp) {
     let acc = app.account_with_limit(10_000).await;
     app.seed_contacts(&acc, 0, 4_500).await;
-    let (bytes, progress) = read_export(&app, request(&acc, None, &[])).await.unwrap();
+    let Export {
+        bytes,
+        progress,
+        result,
+    } = read_export(&app, request(&acc, None, &[])).await.unwrap();
     assert_eq!(Csv::parse(&bytes).rows.len(), 4_500);
     assert!(progress.len() >= 3, "{progress:?}");
     assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{progress:?}");
     assert_eq!(progress.last(), Some(&4_500));
+    assert_eq!((result.matched, result.changed), (4_500, 0));
+    assert!(
+        result.skipped.is_empty(),
+        "a filter skips nothing: {result:?}"
+    );
 }
 
 async fn export_is_a_snapshot_while_contacts_are_written(app: TestApp) {
@@ -609,6 +651,49 @@ async fn cli_export_writes_the_filtered_csv_to_a_file(app: TestApp) {
     assert!(contactd::cli::run(bad).await.is_err());
     assert!(!dir.path().join("bad.csv").exists());
     assert!(!dir.path().join("bad.csv.partial").exists());
+}
+
+/// `-o -`: the CSV goes to stdout and nothing else does (progress is on stderr), with
+/// the campaign and called-after filters: each of them leaves a contact out.
+async fn cli_export_to_stdout_writes_only_the_csv_there(app: TestApp) {
+    let (acc, [ann, bob, _, dan]) = four_contacts(&app).await;
+    app.add_to_campaign(&acc, "spring", &[ann.id, dan.id]).await;
+    for (c, at) in [
+        (&ann, "2026-03-03T10:00:00Z"),
+        (&bob, "2026-03-05T10:00:00Z"),
+        (&dan, "2026-03-01T10:00:00Z"),
+    ] {
+        app.fixture_call_stats(&acc, c.id, 1, ms(at), "ANSWERED", 30)
+            .await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_contactd"))
+        .current_dir(dir.path())
+        .args(["export", "--server", &format!("http://{}", app.addr)])
+        .args(["--account", &acc, "--campaign", "spring"])
+        .args(["--called-after", "2026-03-02T00:00:00Z"])
+        .args([
+            "--columns",
+            "first_name,phone,campaigns,last_called_at",
+            "-o",
+            "-",
+        ])
+        .output()
+        .await
+        .expect("contactd runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}: {stderr}", out.status);
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "first_name,phone,campaigns,last_called_at\n\
+         Ann,+14155552671,spring,2026-03-03T10:00:00.000Z\n"
+    );
+    assert!(stderr.contains("exported 1 rows"), "{stderr}");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no file is written"
+    );
 }
 
 // ---- bulk delete ---------------------------------------------------------------------

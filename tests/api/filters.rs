@@ -10,17 +10,6 @@ both!(
     list_filters_by_last_called_range_and_never_called,
 );
 
-async fn names(app: &TestApp, acc: &str, filter: pb::ContactFilter) -> Vec<String> {
-    let mut v: Vec<String> = app
-        .list_all(acc, filter)
-        .await
-        .into_iter()
-        .map(|c| c.first_name)
-        .collect();
-    v.sort();
-    v
-}
-
 async fn three(app: &TestApp, acc: &str) -> [i64; 3] {
     let a = app.contact(acc, "+12122345670", "a").await.id;
     let b = app.contact(acc, "+12122345671", "b").await.id;
@@ -37,11 +26,12 @@ async fn list_filters_by_dnc_status(app: TestApp) {
         ..Default::default()
     };
     assert_eq!(
-        names(&app, &acc, status(pb::ContactStatus::Dnc)).await,
+        app.first_names(&acc, status(pb::ContactStatus::Dnc)).await,
         ["b"]
     );
     assert_eq!(
-        names(&app, &acc, status(pb::ContactStatus::Active)).await,
+        app.first_names(&acc, status(pb::ContactStatus::Active))
+            .await,
         ["a", "c"]
     );
 }
@@ -55,9 +45,9 @@ async fn list_filters_by_campaign(app: TestApp) {
         campaign_id: id.into(),
         ..Default::default()
     };
-    assert_eq!(names(&app, &acc, campaign("spring")).await, ["a", "c"]);
-    assert_eq!(names(&app, &acc, campaign("fall")).await, ["c"]);
-    assert!(names(&app, &acc, campaign("none")).await.is_empty());
+    assert_eq!(app.first_names(&acc, campaign("spring")).await, ["a", "c"]);
+    assert_eq!(app.first_names(&acc, campaign("fall")).await, ["c"]);
+    assert!(app.first_names(&acc, campaign("none")).await.is_empty());
     let got = app.get_contact(&acc, c).await;
     assert_eq!(got.campaign_ids, ["fall", "spring"]);
     let listed = app.list_all(&acc, campaign("fall")).await;
@@ -95,8 +85,7 @@ async fn list_filters_by_last_called_range_and_never_called(app: TestApp) {
         ..Default::default()
     };
     assert_eq!(
-        names(
-            &app,
+        app.first_names(
             &acc,
             range(Some("2026-03-01T10:00:00Z"), Some("2026-03-05T10:00:00Z"))
         )
@@ -105,16 +94,18 @@ async fn list_filters_by_last_called_range_and_never_called(app: TestApp) {
         "after is inclusive, before exclusive"
     );
     assert_eq!(
-        names(&app, &acc, range(Some("2026-03-02T00:00:00Z"), None)).await,
+        app.first_names(&acc, range(Some("2026-03-02T00:00:00Z"), None))
+            .await,
         ["b"]
     );
     assert_eq!(
-        names(&app, &acc, range(None, Some("2026-03-02T00:00:00Z"))).await,
+        app.first_names(&acc, range(None, Some("2026-03-02T00:00:00Z")))
+            .await,
         ["a"]
     );
     let never = pb::ContactFilter {
         never_called: true,
         ..Default::default()
     };
-    assert_eq!(names(&app, &acc, never).await, ["c"]);
+    assert_eq!(app.first_names(&acc, never).await, ["c"]);
 }

@@ -458,6 +458,20 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// First names of every contact matching `filter`, sorted.
+    pub async fn first_names(&self, account: &str, filter: pb::ContactFilter) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .list_all(account, filter)
+            .await
+            .into_iter()
+            .map(|c| c.first_name)
+            .collect();
+        names.sort();
+        names
+    }
+}
+
 /// Unix ms of an RFC 3339 time.
 pub fn ms_at(rfc3339: &str) -> i64 {
     chrono::DateTime::parse_from_rfc3339(rfc3339)
@@ -509,15 +523,47 @@ impl TestApp {
         campaign: &str,
         contact_ids: &[i64],
     ) -> pb::BulkResult {
+        self.add_selection_to_campaign(acc, campaign, ids(contact_ids))
+            .await
+    }
+
+    /// Adds a selection (ids or filter) to a campaign; returns the counts.
+    pub async fn add_selection_to_campaign(
+        &self,
+        acc: &str,
+        campaign: &str,
+        selection: Option<pb::ContactSelection>,
+    ) -> pb::BulkResult {
         self.client
             .clone()
             .add_to_campaign(pb::AddToCampaignRequest {
                 account_id: acc.into(),
                 campaign_id: campaign.into(),
-                selection: ids(contact_ids),
+                selection,
             })
             .await
             .expect("add to campaign")
+            .into_inner()
+            .result
+            .unwrap()
+    }
+
+    /// Removes a selection (ids or filter) from a campaign; returns the counts.
+    pub async fn remove_from_campaign(
+        &self,
+        acc: &str,
+        campaign: &str,
+        selection: Option<pb::ContactSelection>,
+    ) -> pb::BulkResult {
+        self.client
+            .clone()
+            .remove_from_campaign(pb::RemoveFromCampaignRequest {
+                account_id: acc.into(),
+                campaign_id: campaign.into(),
+                selection,
+            })
+            .await
+            .expect("remove from campaign")
             .into_inner()
             .result
             .unwrap()

@@ -1051,6 +1051,19 @@ async fn an_export_imports_back_into_an_empty_account_as_the_same_contacts(app: 
             last_name: "Ünïcødé".into(),
             ..Default::default()
         },
+        // Every character the export neutralizes that a stored value can start with, and
+        // values that already look neutralized or merely start with a quote.
+        pb::ContactInput {
+            phone: "+14155552673".into(),
+            first_name: "'=looks neutralized".into(),
+            last_name: "-Dash".into(),
+            company: "@corp".into(),
+            title: "'tis".into(),
+            custom_fields: [("Score", "+1"), ("Quoted", "''-x"), ("Tier", "'")]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .into(),
+            ..Default::default()
+        },
     ];
     for input in inputs {
         app.try_contact(input, &acc).await.unwrap();
@@ -1083,7 +1096,12 @@ async fn an_export_imports_back_into_an_empty_account_as_the_same_contacts(app: 
         &csv,
     )
     .await;
-    assert_eq!(counts(&batch).imported, 3, "{batch:?}");
+    assert_eq!(counts(&batch).imported, 4, "{batch:?}");
+    let text = String::from_utf8_lossy(&csv);
+    assert!(
+        text.contains(",'=cmd|"),
+        "the export neutralized the formula: {text}"
+    );
     let fields = |c: pb::Contact| {
         let custom: std::collections::BTreeMap<_, _> = c.custom_fields.into_iter().collect();
         (
@@ -1111,13 +1129,7 @@ async fn an_export_imports_back_into_an_empty_account_as_the_same_contacts(app: 
         .collect();
     original.sort();
     imported.sort();
-    // The formula-looking name was neutralized on export with a leading quote, which an
-    // import keeps (documented): compare it without that quote.
-    for row in imported.iter_mut() {
-        if let Some(rest) = row.1.strip_prefix('\'') {
-            row.1 = rest.to_string();
-        }
-    }
+    // Exactly: the quote an export adds against formula injection is taken off again.
     assert_eq!(imported, original);
 }
 

@@ -85,7 +85,7 @@ async fn grpc_export(
         match msg.event {
             Some(Event::Chunk(c)) => bytes += c.len() as u64,
             Some(Event::RowsWritten(n)) => rows = n,
-            None => {}
+            Some(Event::Result(_)) | None => {}
         }
     }
     Ok((rows, bytes, started.elapsed()))
