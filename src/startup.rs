@@ -42,8 +42,10 @@ pub enum StartupError {
     },
 }
 
-/// A built server, bound and migrated, not yet serving.
+/// A built server, bound and migrated (unless disabled), not yet serving.
 pub struct Application {
+    /// Whether the database had every migration of this build applied at start-up.
+    schema_current: bool,
     listener: TcpListener,
     addr: SocketAddr,
     services: Services,
@@ -69,6 +71,14 @@ impl Application {
             store::migrate(url).await?;
         }
         let db = store::connect(url, settings.database.db_max_connections).await?;
+        let pending = store::pending_migrations(&db).await;
+        if pending > 0 {
+            tracing::error!(
+                pending,
+                "the database lacks migrations this build needs: health stays NOT_SERVING \
+                 until `contactd migrate` has run"
+            );
+        }
         let tls = tls_config(&settings)?;
         let services = Services::new(db, clock)
             .with_import_stale(Duration::from_secs(settings.import_stale_secs))
@@ -96,6 +106,7 @@ impl Application {
             None => None,
         };
         Ok(Self {
+            schema_current: pending == 0,
             tls,
             metrics_listener,
             listener,
@@ -130,9 +141,21 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
         let (reporter, health_service) = tonic_health::server::health_reporter();
-        // Build only succeeds once the database answered and is migrated: serving now.
-        set_health(&reporter, ServingStatus::Serving).await;
-        let watchdog = tokio::spawn(watch_database(self.services.clone(), reporter.clone()));
+        // Build only succeeds once the database answered: serving now, if it is migrated.
+        set_health(
+            &reporter,
+            if self.schema_current {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            },
+        )
+        .await;
+        let watchdog = tokio::spawn(watch_database(
+            self.services.clone(),
+            reporter.clone(),
+            self.schema_current,
+        ));
         let sweeper = tokio::spawn(sweep_interrupted_imports(self.services.clone()));
         let metrics_task = self.metrics_listener.map(|listener| {
             let svc = self.services.clone();
@@ -249,17 +272,26 @@ async fn set_health(reporter: &HealthReporter, status: ServingStatus) {
         .await;
 }
 
-/// Keeps health in step with the database: NOT_SERVING while it does not answer.
-async fn watch_database(services: Services, reporter: HealthReporter) {
-    let mut up = true;
+/// Keeps health in step with the database: NOT_SERVING while it does not answer, or
+/// (started with migrations off) until it has every migration this build needs.
+async fn watch_database(services: Services, reporter: HealthReporter, mut schema_current: bool) {
+    let mut up = schema_current;
     loop {
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let ok = tokio::time::timeout(Duration::from_secs(2), services.db().ping())
+        let answers = tokio::time::timeout(Duration::from_secs(2), services.db().ping())
             .await
             .is_ok_and(|r| r.is_ok());
+        if answers && !schema_current {
+            schema_current = store::pending_migrations(services.db()).await == 0;
+        }
+        let ok = answers && schema_current;
         if ok != up {
             up = ok;
-            tracing::warn!(database_up = ok, "database reachability changed");
+            tracing::warn!(
+                database_up = answers,
+                schema_current,
+                "serving status changed"
+            );
             set_health(
                 &reporter,
                 if ok {

@@ -172,6 +172,31 @@ pub async fn migrate(url: &str) -> Result<(), sea_orm::DbErr> {
     result
 }
 
+/// How many of this build's migrations the database has not applied. Read-only (it does
+/// not create the migrations table, as sea-orm-migration's own check would); a database
+/// that cannot be read counts as having them all pending.
+pub async fn pending_migrations(db: &DatabaseConnection) -> usize {
+    use migration::MigratorTrait;
+    let known = migration::Migrator::migrations();
+    let applied: Vec<String> = match db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT version FROM seaql_migrations",
+        ))
+        .await
+    {
+        Ok(rows) => rows
+            .iter()
+            .filter_map(|r| r.try_get::<String>("", "version").ok())
+            .collect(),
+        Err(_) => return known.len(),
+    };
+    known
+        .iter()
+        .filter(|m| !applied.iter().any(|a| a == m.name()))
+        .count()
+}
+
 /// Keys (numbers, ids) per statement where a set-based write or lookup takes a list:
 /// rows of up to six columns stay under SQLite's parameter cap.
 pub(crate) const KEYS_PER_STATEMENT: usize = 1_000;

@@ -61,17 +61,36 @@ async fn migrate_creates_the_schema_that_serve_no_migrate_then_uses() {
         .expect("the migrated schema serves");
 }
 
-/// `--no-migrate` really skips migrations: on a fresh database the server starts but
-/// the schema is absent, so requests fail. Health is not asserted: it reports SERVING
-/// here, because it only checks that the database answers, which falls short of
-/// "SERVING only once migrated" (a known gap, left for its own change).
+/// `--no-migrate` really skips migrations: on a fresh database the server starts, but
+/// the schema is absent, requests fail and health says NOT_SERVING (a load balancer
+/// sends it nothing). Once `contactd migrate` has run, health turns SERVING by itself.
 #[tokio::test]
-async fn serve_no_migrate_leaves_a_fresh_database_unmigrated() {
+async fn serve_no_migrate_is_not_serving_until_the_database_is_migrated() {
+    use std::time::{Duration, Instant};
     let db = TestDb::new(Backend::Sqlite).await;
     let server = ServerProcess::start(&db.url, &["--no-migrate"]).await;
+    assert_eq!(server.health().await, ServingStatus::NotServing);
     let refused = create_account(&server).await;
     assert!(refused.is_err(), "an account was stored: {refused:?}");
     assert!(!has_schema(&db.url).await, "--no-migrate migrated");
+
+    let out = contactd_command(&["migrate", "--database-url", &db.url], &[])
+        .output()
+        .expect("contactd migrate runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let start = Instant::now();
+    while server.health().await != ServingStatus::Serving {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "still NOT_SERVING after the migration"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    create_account(&server).await.expect("serves once migrated");
 }
 
 #[tokio::test]
