@@ -52,6 +52,12 @@ pub async fn connect(
             // half its commit time in them (4.3 s of commits at 1,000,000 rows, 1.9 s
             // with this).
             .pragma("wal_autocheckpoint", WAL_CHECKPOINT_PAGES.to_string())
+            // Statement journals in memory: every multi-row INSERT inside a transaction
+            // that already wrote keeps one (to undo just that statement), and in a
+            // temporary file they were a quarter of a bulk import's insert time (17.6 s
+            // -> 13.3 s at 1,000,000 rows). Queries here sort through indexes, so no
+            // large temporary sort moves into memory with it.
+            .pragma("temp_store", "MEMORY")
             // Writers queue behind the one SQLite write lock instead of failing.
             .busy_timeout(Duration::from_secs(30));
         let pool = SqlitePoolOptions::new()
