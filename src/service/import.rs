@@ -339,7 +339,9 @@ impl Services {
                 Ok(None) => return Err(pipe.input_error().await),
                 Ok(Some(Err(e))) => return Err(e),
                 Ok(Some(Ok(Parsed::Rows(rows)))) => {
-                    counts.add(&self.commit_chunk(ctx, rows, &mut times).await?);
+                    let committed = self.commit_chunk(ctx, rows, &mut times).await?;
+                    self.metrics.count_import_rows(&committed);
+                    counts.add(&committed);
                 }
                 Ok(Some(Ok(Parsed::End { encoding }))) => {
                     times.log(ctx.id);

@@ -107,7 +107,8 @@ async fn try_import(
     }
 }
 
-async fn import(app: &TestApp, opts: pb::ImportOptions, file: &[u8]) -> pb::ImportBatch {
+/// Imports `file`; returns the finished batch (other modules' tests import with it too).
+pub(crate) async fn import(app: &TestApp, opts: pb::ImportOptions, file: &[u8]) -> pb::ImportBatch {
     try_import(app, opts, file).await.expect("import")
 }
 
