@@ -9,6 +9,7 @@ pub mod calls;
 pub mod campaigns;
 pub mod contacts;
 pub mod convert;
+pub mod deadline;
 pub mod dnc;
 pub mod export;
 pub mod import;
