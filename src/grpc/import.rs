@@ -204,8 +204,12 @@ fn options_first() -> Error {
     Error::invalid("options", "the first message must carry the options")
 }
 
-/// The client's stream failed: it went away.
+/// The client's stream failed: a message over the cap (tonic's OUT_OF_RANGE), or the
+/// client went away.
 fn client_error(status: Status) -> Error {
+    if status.code() == tonic::Code::OutOfRange {
+        return super::message_over_cap();
+    }
     Error::Cancelled(format!("the client's stream ended: {}", status.message()))
 }
 

@@ -154,7 +154,8 @@ async fn get_contact(app: &TestApp, account: &str, id: i64) -> pb::Contact {
         .unwrap()
 }
 
-async fn list_batches(app: &TestApp, account: &str) -> Vec<pb::ImportBatch> {
+/// The account's import batches, newest first (one page).
+pub(crate) async fn list_batches(app: &TestApp, account: &str) -> Vec<pb::ImportBatch> {
     app.client
         .clone()
         .list_import_batches(pb::ListImportBatchesRequest {

@@ -1,7 +1,7 @@
 //! The server itself: health, reflection, shutdown.
 
 use crate::helpers::TestApp;
-use crate::import::import;
+use crate::import::{import, list_batches};
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
@@ -12,6 +12,7 @@ both!(
     health_turns_not_serving_when_shutdown_begins,
     metrics_count_requests_by_method_and_code,
     metrics_count_import_rows_by_outcome_and_live_leases,
+    a_message_over_the_8_mib_cap_is_resource_exhausted_and_stores_nothing,
 );
 
 async fn health_is_serving_once_migrated(app: TestApp) {
@@ -172,4 +173,55 @@ async fn metrics_count_import_rows_by_outcome_and_live_leases(app: TestApp) {
     ] {
         assert!(text.contains(line), "missing {line} in:\n{text}");
     }
+}
+
+/// `MAX_MESSAGE_BYTES`: a unary request or an import chunk over 8 MiB is refused with
+/// RESOURCE_EXHAUSTED naming the cap, and nothing is stored.
+async fn a_message_over_the_8_mib_cap_is_resource_exhausted_and_stores_nothing(app: TestApp) {
+    use contactd::pb::{self, import_contacts_request::Payload};
+    use contactd::startup::MAX_MESSAGE_BYTES;
+    let account = app.account(pb::Plan::Professional).await;
+    let cap = MAX_MESSAGE_BYTES.to_string();
+
+    let huge = "x".repeat(MAX_MESSAGE_BYTES + 1);
+    let input = pb::ContactInput {
+        phone: "+14155552671".into(),
+        custom_fields: [("notes".to_string(), huge)].into(),
+        ..Default::default()
+    };
+    let err = app.try_contact(input, &account).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err:?}");
+    assert!(err.message().contains(&cap), "{}", err.message());
+
+    let mut file = b"phone\n".to_vec();
+    file.resize(MAX_MESSAGE_BYTES + 1, b'1');
+    let msgs = [
+        Payload::Options(pb::ImportOptions {
+            account_id: account.clone(),
+            ..Default::default()
+        }),
+        Payload::Chunk(file),
+    ]
+    .map(|p| pb::ImportContactsRequest { payload: Some(p) });
+    let mut client = app.client.clone();
+    let err = match client.import_contacts(tokio_stream::iter(msgs)).await {
+        Err(err) => err,
+        Ok(resp) => {
+            let mut resp = resp.into_inner();
+            loop {
+                match resp.message().await {
+                    Ok(Some(_)) => continue,
+                    Ok(None) => panic!("the import of an oversized chunk succeeded"),
+                    Err(err) => break err,
+                }
+            }
+        }
+    };
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err:?}");
+    assert!(err.message().contains(&cap), "{}", err.message());
+
+    assert_eq!(app.get_account(&account).await.contact_count, 0);
+    assert!(app.list_all(&account, Default::default()).await.is_empty());
+    let batches = list_batches(&app, &account).await;
+    assert!(batches.is_empty(), "{batches:?}");
 }
