@@ -53,9 +53,13 @@ pub enum Error {
     /// PERMISSION_DENIED: the credentials do not cover this account.
     #[error("{0}")]
     PermissionDenied(String),
-    /// CANCELLED: the client went away or the deadline passed.
+    /// CANCELLED: the client went away.
     #[error("{0}")]
     Cancelled(String),
+    /// DEADLINE_EXCEEDED: the client's deadline (`grpc-timeout`) passed before the work
+    /// finished.
+    #[error("{0}")]
+    DeadlineExceeded(String),
     /// UNAVAILABLE: the database cannot be reached right now; retryable.
     #[error("database unavailable")]
     Unavailable(#[source] DbErr),
@@ -82,6 +86,13 @@ impl Error {
     /// One invalid field.
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::Invalid(vec![Violation::new(field, reason)])
+    }
+
+    /// Work stopped because the client's deadline passed; `what` names the work.
+    pub fn deadline_exceeded(what: &str) -> Self {
+        Error::DeadlineExceeded(format!(
+            "the request's deadline (grpc-timeout) passed during the {what}"
+        ))
     }
 
     /// A missing entity.
@@ -155,6 +166,7 @@ impl From<Error> for Status {
             Error::Unauthenticated(_) => Status::unauthenticated(message),
             Error::PermissionDenied(_) => Status::permission_denied(message),
             Error::Cancelled(_) => Status::cancelled(message),
+            Error::DeadlineExceeded(_) => Status::deadline_exceeded(message),
             Error::Unavailable(source) => {
                 tracing::warn!(error = %source, "database unavailable");
                 Status::unavailable("database unavailable; retry")

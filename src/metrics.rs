@@ -2,13 +2,15 @@
 //!
 //! Per RPC: requests by gRPC code and a latency histogram, recorded by a tower layer
 //! around the server ([`MetricsLayer`]). Import rows by outcome are counted by the import
-//! service. Active dialer leases are a gauge read from the database at scrape time, so
+//! service as each chunk commits ([`Metrics::count_import_rows`]): every row read has
+//! exactly one outcome, so the outcomes sum to the rows committed. Active dialer leases are a gauge read from the database at scrape time, so
 //! every replica reports the same truth.
 //!
 //! The code of a request is its `grpc-status` when the server answers with a status at
 //! once (every failed unary call); a status sent in trailers after a successful start
 //! (a stream that fails part-way) counts under the code it started with, `OK`.
 
+use crate::import::Counts;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
@@ -82,6 +84,25 @@ impl Metrics {
             latency,
             import_rows,
             active_leases,
+        }
+    }
+
+    /// Counts the rows of one committed import chunk by outcome. DNC is not an outcome
+    /// (a DNC row is also imported, updated or a duplicate) and is not counted here.
+    pub fn count_import_rows(&self, c: &Counts) {
+        for (outcome, n) in [
+            ("imported", c.imported),
+            ("updated", c.updated),
+            ("duplicate_in_file", c.duplicates_in_file),
+            ("duplicate_existing", c.duplicates_existing),
+            ("invalid", c.invalid),
+            ("over_limit", c.over_limit),
+        ] {
+            if n > 0 {
+                self.import_rows
+                    .with_label_values(&[outcome])
+                    .inc_by(n as u64);
+            }
         }
     }
 
@@ -215,7 +236,12 @@ mod tests {
     fn exposition_names_every_metric() {
         let m = Metrics::new();
         m.requests.with_label_values(&["GetContact", "Ok"]).inc();
-        m.import_rows.with_label_values(&["imported"]).inc_by(3);
+        m.count_import_rows(&Counts {
+            rows: 4,
+            imported: 3,
+            invalid: 1,
+            ..Default::default()
+        });
         let text = m.render();
         assert!(
             text.contains("contactd_rpc_requests_total{code=\"Ok\",method=\"GetContact\"} 1"),
@@ -225,6 +251,11 @@ mod tests {
             text.contains("contactd_import_rows_total{outcome=\"imported\"} 3"),
             "{text}"
         );
+        assert!(
+            text.contains("contactd_import_rows_total{outcome=\"invalid\"} 1"),
+            "{text}"
+        );
+        assert!(!text.contains("outcome=\"updated\""), "{text}");
         assert!(text.contains("contactd_active_leases 0"));
     }
 }

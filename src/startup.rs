@@ -198,6 +198,9 @@ impl Application {
         let server = builder
             .trace_fn(request_span)
             .layer(MetricsLayer(self.services.metrics().clone()))
+            .layer(tower::util::MapResponseLayer::new(
+                crate::grpc::message_cap_status,
+            ))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)

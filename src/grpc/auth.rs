@@ -47,10 +47,7 @@ impl Gate {
     ) -> Result<(), Status> {
         let principal = self.principal(request.metadata()).await?;
         match scope(request.get_ref()) {
-            Scope::Account(account) => {
-                tracing::Span::current().record("account", account);
-                check(&principal, account)?
-            }
+            Scope::Account(account) => check(&principal, account)?,
             Scope::Global if !principal.is_internal() => {
                 return Err(
                     Error::PermissionDenied("only an internal API key may do this".into()).into(),
@@ -87,7 +84,9 @@ impl Gate {
 
 /// PERMISSION_DENIED unless `principal` may act on `account_id`. An empty id passes here
 /// and is refused by the handler's validation (INVALID_ARGUMENT naming the field).
+/// Records the account in the request's span, so every log line of the request names it.
 pub fn check(principal: &Principal, account_id: &str) -> Result<(), Status> {
+    tracing::Span::current().record("account", account_id);
     if account_id.is_empty() || principal.may_access(account_id.trim()) {
         Ok(())
     } else {
@@ -105,12 +104,57 @@ pub fn principal_of<T>(request: &Request<T>) -> Option<Principal> {
 }
 
 /// Checks the account named in a client-streaming request's first message against the
-/// principal the router admitted (none means the gate was bypassed: refused).
+/// principal the router admitted (none means the gate was bypassed: refused), and
+/// records it in the request's span as [`check`] does.
 pub fn check_admitted(principal: Option<&Principal>, account_id: &str) -> Result<(), Status> {
     match principal {
         Some(principal) => check(principal, account_id),
         None => {
             Err(Error::Internal("request reached a handler without passing the gate".into()).into())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// Log output kept in memory.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// What a handler logs after `check_admitted`, inside a request span like the server's.
+    fn logged_after_check_admitted(account: &str) -> String {
+        let out = Captured::default();
+        let writer = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("rpc", account = tracing::field::Empty);
+            let _entered = span.enter();
+            check_admitted(Some(&Principal::Internal), account).unwrap();
+            tracing::info!("handled");
+        });
+        String::from_utf8(out.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn client_streaming_requests_log_their_account() {
+        let text = logged_after_check_admitted("acc_5f3a");
+        assert!(text.contains("rpc{account=\"acc_5f3a\"}"), "{text}");
+        assert!(text.contains("handled"), "{text}");
     }
 }

@@ -1,5 +1,5 @@
 //! ExportContacts: validate the selection and columns, start the export, and turn its
-//! events into response messages as the client reads them.
+//! events into response messages as the client reads them, until the client's deadline.
 
 use super::BoxStream;
 use super::convert::{account_id, bulk_result, selection};
@@ -13,6 +13,7 @@ pub async fn export_contacts(
     svc: &Services,
     request: Request<pb::ExportContactsRequest>,
 ) -> Result<Response<BoxStream<pb::ExportContactsResponse>>, Status> {
+    let deadline = super::deadline::deadline(request.metadata());
     let req = request.into_inner();
     let account = account_id(&req.account_id)?;
     let selection = selection("selection", req.selection, true)?;
@@ -26,5 +27,9 @@ pub async fn export_contacts(
         };
         Ok(pb::ExportContactsResponse { event: Some(event) })
     });
-    Ok(Response::new(Box::pin(stream)))
+    Ok(Response::new(super::deadline::bounded(
+        Box::pin(stream),
+        deadline,
+        "export",
+    )))
 }

@@ -82,13 +82,15 @@ pub async fn import_contacts(
 ) -> Result<Response<BoxStream<pb::ImportContactsResponse>>, Status> {
     use pb::import_contacts_request::Payload;
     let principal = super::auth::principal_of(&request);
+    let deadline = super::deadline::deadline(request.metadata());
     let mut stream = request.into_inner();
     let first = first_message(stream.next().await)?;
     let Some(Payload::Options(options)) = first.payload else {
         return Err(options_first().into());
     };
     super::auth::check_admitted(principal.as_ref(), &options.account_id)?;
-    let req = options_from(options)?;
+    let mut req = options_from(options)?;
+    req.deadline = deadline;
     let input: InputStream = Box::pin(stream.map(|m| {
         match m {
             Ok(pb::ImportContactsRequest {
@@ -202,8 +204,12 @@ fn options_first() -> Error {
     Error::invalid("options", "the first message must carry the options")
 }
 
-/// The client's stream failed: it went away (or its deadline passed).
+/// The client's stream failed: a message over the cap (tonic's OUT_OF_RANGE), or the
+/// client went away.
 fn client_error(status: Status) -> Error {
+    if status.code() == tonic::Code::OutOfRange {
+        return super::message_over_cap();
+    }
     Error::Cancelled(format!("the client's stream ended: {}", status.message()))
 }
 
@@ -299,6 +305,9 @@ fn options_from(o: pb::ImportOptions) -> Result<ImportRequest> {
         unmapped_as_custom: o.unmapped_as_custom_fields,
         delimiter,
         has_header: o.has_header.unwrap_or(true),
+        // A preview is bounded by tonic (its whole work precedes the response); an
+        // import's handler sets its deadline.
+        deadline: None,
     })
 }
 

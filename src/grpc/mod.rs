@@ -9,19 +9,47 @@ pub mod calls;
 pub mod campaigns;
 pub mod contacts;
 pub mod convert;
+pub mod deadline;
 pub mod dnc;
 pub mod export;
 pub mod import;
 
+use crate::error::Error;
 use crate::pb::{self, contact_service_server::ContactService};
 use crate::service::Services;
+use crate::startup::MAX_MESSAGE_BYTES;
 use auth::{Gate, Scope};
 use std::pin::Pin;
 use tokio_stream::Stream;
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response, Status, body::Body};
 
 /// A server-streaming response.
 pub type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+/// A request message over [`MAX_MESSAGE_BYTES`]: RESOURCE_EXHAUSTED naming the cap.
+pub fn message_over_cap() -> Error {
+    Error::Cap {
+        what: "a request message".into(),
+        cap: MAX_MESSAGE_BYTES as u64,
+    }
+}
+
+/// tonic refuses a request message over [`MAX_MESSAGE_BYTES`] with OUT_OF_RANGE, before
+/// any handler runs; the gRPC spec, like every other cap of this API, calls that
+/// RESOURCE_EXHAUSTED. No handler answers OUT_OF_RANGE, so every such answer is that
+/// refusal and is rewritten here (a layer around the server). In a client stream the
+/// refusal reaches the handler instead, which maps it with [`message_over_cap`].
+pub fn message_cap_status(response: http::Response<Body>) -> http::Response<Body> {
+    let refused = response
+        .headers()
+        .get("grpc-status")
+        .is_some_and(|code| code.as_bytes() == b"11");
+    if refused {
+        Status::from(message_over_cap()).into_http()
+    } else {
+        response
+    }
+}
 
 /// The ContactService implementation.
 #[derive(Clone, Debug)]

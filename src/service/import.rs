@@ -77,6 +77,8 @@ pub const PREVIEW_ERRORS: usize = 100;
 /// How often a running import refreshes its heartbeat. The stale timeout (at least
 /// 5 s) leaves room for a few missed beats on a busy database.
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
+/// How often a running import reports progress while it has nothing to commit.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 /// An import that added at least this many contacts refreshes the planner's statistics.
 const ANALYZE_AFTER_ROWS: i64 = 10_000;
 
@@ -107,6 +109,9 @@ pub struct ImportRequest {
     pub unmapped_as_custom: bool,
     pub delimiter: Option<u8>,
     pub has_header: bool,
+    /// When the client's deadline passes (`grpc-timeout`): the import stops after the
+    /// chunk it is committing and its batch ends cancelled.
+    pub deadline: Option<tokio::time::Instant>,
 }
 
 /// The client's pieces, after the options: CSV bytes or structured rows. An `Err`
@@ -203,6 +208,7 @@ struct Batch<'a> {
     id: &'a str,
     policy: DuplicatePolicy,
     campaign_id: Option<&'a str>,
+    deadline: Option<tokio::time::Instant>,
 }
 
 impl Services {
@@ -248,10 +254,13 @@ impl Services {
         {
             return replay(existing, events).await;
         }
-        let mut pipe = Pipeline::start(
-            self.parse_options(&req, Some(region)),
-            input,
-            self.max_import_bytes,
+        let mut pipe = by_deadline(
+            req.deadline,
+            Pipeline::start(
+                self.parse_options(&req, Some(region)),
+                input,
+                self.max_import_bytes,
+            ),
         )
         .await?;
         let now = self.now();
@@ -274,6 +283,7 @@ impl Services {
             id: &batch.id,
             policy: req.policy,
             campaign_id: req.campaign_id.as_deref(),
+            deadline: req.deadline,
         };
         let outcome = if events
             .send(Ok(ImportEvent::Started(batch.clone())))
@@ -309,7 +319,7 @@ impl Services {
                 Ok(())
             }
             Err(e) => {
-                let end = if matches!(e, Error::Cancelled(_)) {
+                let end = if matches!(e, Error::Cancelled(_) | Error::DeadlineExceeded(_)) {
                     status::CANCELLED
                 } else {
                     status::FAILED
@@ -332,15 +342,26 @@ impl Services {
         let mut times = PhaseTimes::default();
         loop {
             let waiting = Instant::now();
-            let next = tokio::time::timeout(Duration::from_secs(1), pipe.parsed.recv()).await;
+            // Report at least every second; stop once the deadline has passed.
+            let mut wait = PROGRESS_EVERY;
+            if let Some(deadline) = ctx.deadline {
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                if left.is_zero() {
+                    return Err(Error::deadline_exceeded("import"));
+                }
+                wait = wait.min(left);
+            }
+            let next = tokio::time::timeout(wait, pipe.parsed.recv()).await;
             times.waiting_for_rows += waiting.elapsed();
             match next {
-                // Nothing to commit for a second (a slow upload): still report.
+                // Nothing to commit for a while (a slow upload): still report.
                 Err(_) => {}
                 Ok(None) => return Err(pipe.input_error().await),
                 Ok(Some(Err(e))) => return Err(e),
                 Ok(Some(Ok(Parsed::Rows(rows)))) => {
-                    counts.add(&self.commit_chunk(ctx, rows, &mut times).await?);
+                    let committed = self.commit_chunk(ctx, rows, &mut times).await?;
+                    self.metrics.count_import_rows(&committed);
+                    counts.add(&committed);
                 }
                 Ok(Some(Ok(Parsed::End { encoding }))) => {
                     times.log(ctx.id);
@@ -796,6 +817,19 @@ async fn replay(
     let _ = events.send(Ok(ImportEvent::Started(batch.clone()))).await;
     let _ = events.send(Ok(ImportEvent::Finished(batch))).await;
     Ok(())
+}
+
+/// `work`, or the deadline error if `deadline` passes first.
+async fn by_deadline<T>(
+    deadline: Option<tokio::time::Instant>,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    match deadline {
+        Some(at) => tokio::time::timeout_at(at, work)
+            .await
+            .unwrap_or_else(|_| Err(Error::deadline_exceeded("import"))),
+        None => work.await,
+    }
 }
 
 fn gone() -> Error {

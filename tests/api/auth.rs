@@ -72,6 +72,7 @@ both!(
     a_scoped_key_acts_only_on_its_account,
     an_internal_key_acts_on_any_account,
     a_revoked_key_stops_working,
+    the_keys_command_creates_lists_and_revokes_keys,
 );
 
 async fn requests_without_a_valid_key_are_unauthenticated(app: TestApp) {
@@ -348,4 +349,104 @@ async fn every_rpc_checks_the_account_of_its_key(app: TestApp) {
             method.name()
         );
     }
+}
+
+/// Runs `contactd keys ARGS` (the real binary) on `database_url`; returns its stdout and
+/// stderr, failing the test if it fails.
+async fn keys_command(database_url: &str, args: &[&str]) -> (String, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_contactd"))
+        .arg("keys")
+        .args(args)
+        .env("CONTACTD_DATABASE_URL", database_url)
+        .output()
+        .await
+        .expect("contactd runs");
+    let (stdout, stderr) = (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    );
+    assert!(out.status.success(), "keys {args:?}: {stdout}{stderr}");
+    (stdout, stderr)
+}
+
+/// The value of a `name:   value` line of `keys create`.
+fn field<'a>(output: &'a str, name: &str) -> &'a str {
+    output
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .unwrap_or_else(|| panic!("no {name} line in {output:?}"))
+        .trim()
+}
+
+async fn the_keys_command_creates_lists_and_revokes_keys(app: TestApp) {
+    let url = app.db.url.clone();
+    // A server that requires keys refuses to start without one: the first comes first.
+    let (out, note) = keys_command(&url, &["create", "--internal", "--name", "dialer"]).await;
+    assert_eq!(field(&out, "scope"), "internal (any account)");
+    let internal = field(&out, "secret").to_string();
+    assert!(note.contains("shown once"), "{note}");
+    let clock = FixedClock::at(1_800_000_000_000);
+    let app = TestApp::spawn_configured(app.db.clone(), Arc::new(clock.clone()), |s| {
+        s.require_auth = true
+    })
+    .await;
+    let mut c = app.client.clone();
+
+    let create = pb::CreateAccountRequest {
+        name: "Keyed Co".into(),
+        plan: pb::Plan::Professional as i32,
+        default_region: "US".into(),
+        ..Default::default()
+    };
+    let account = c.create_account(with_key(create, &internal)).await.unwrap();
+    let account = account.into_inner().account.unwrap().id;
+
+    let (out, _) = keys_command(&url, &["create", "--account", &account, "--name", "web"]).await;
+    let (id, secret) = (
+        field(&out, "id").to_string(),
+        field(&out, "secret").to_string(),
+    );
+    assert_eq!(field(&out, "scope"), account);
+    assert!(
+        id.starts_with("key_") && secret.starts_with("cdk_"),
+        "{out}"
+    );
+    assert_eq!(
+        out.matches(&secret).count(),
+        1,
+        "the secret is printed once: {out}"
+    );
+
+    let (listed, _) = keys_command(&url, &["list", "--account", &account]).await;
+    let row = listed.lines().find(|l| l.starts_with(&id)).expect(&listed);
+    assert!(
+        row.contains(&account) && row.contains("web") && row.ends_with("live"),
+        "{row}"
+    );
+    let (all, _) = keys_command(&url, &["list"]).await;
+    assert!(all.contains(&id) && all.contains("dialer"), "{all}");
+    for secret in [&secret, &internal] {
+        assert!(!all.contains(secret.as_str()), "a secret is listed: {all}");
+    }
+
+    let got = c
+        .get_account(with_key(get_account(&account), &secret))
+        .await;
+    assert_eq!(got.unwrap().into_inner().account.unwrap().id, account);
+
+    let (out, _) = keys_command(&url, &["revoke", &id]).await;
+    assert!(out.contains(&id), "{out}");
+    let (listed, _) = keys_command(&url, &["list", "--account", &account]).await;
+    let row = listed.lines().find(|l| l.starts_with(&id)).expect(&listed);
+    assert!(row.ends_with("revoked"), "{row}");
+    // The server learns of the revocation when its cached verdict expires.
+    clock.advance_ms(contactd::service::keys::CACHE_TTL_MS);
+    let refused = c
+        .get_account(with_key(get_account(&account), &secret))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+    c.get_account(with_key(get_account(&account), &internal))
+        .await
+        .expect("the internal key still works");
 }

@@ -21,6 +21,7 @@ both!(
     export_of_an_unknown_account_is_not_found,
     export_reports_progress_and_ends_with_the_total,
     export_is_a_snapshot_while_contacts_are_written,
+    an_export_past_its_deadline_ends_with_deadline_exceeded,
     cli_export_writes_the_filtered_csv_to_a_file,
     cli_export_into_a_fifo_keeps_the_fifo,
     cli_export_to_stdout_writes_only_the_csv_there,
@@ -605,6 +606,51 @@ async fn export_is_a_snapshot_while_contacts_are_written(app: TestApp) {
     let last = csv.rows.last().unwrap();
     assert_eq!(last["id"], last_id.to_string());
     assert_eq!(last["first_name"], format!("Seed{:06}", SEEDED - 1));
+}
+
+/// A client's `grpc-timeout` bounds the whole export stream, not only its start: a
+/// reader too slow to finish in time gets DEADLINE_EXCEEDED instead of the rest.
+async fn an_export_past_its_deadline_ends_with_deadline_exceeded(app: TestApp) {
+    const SEEDED: u32 = 30_000;
+    let acc = app.account_with_limit(100_000).await;
+    app.seed_contacts(&acc, 0, SEEDED).await;
+    // Every column: wide rows, so the server's bounded buffers hold only a few thousand
+    // rows ahead of this reader, which pauses past its deadline after the first message.
+    let timeout = std::time::Duration::from_secs(1);
+    let mut req = tonic::Request::new(request(&acc, None, &[]));
+    req.set_timeout(timeout);
+    let mut stream = app
+        .client
+        .clone()
+        .export_contacts(req)
+        .await
+        .unwrap()
+        .into_inner();
+    let mut bytes = Vec::new();
+    let mut status = None;
+    let mut first = true;
+    loop {
+        match stream.message().await {
+            Ok(Some(msg)) => {
+                if let Some(Event::Chunk(c)) = msg.event {
+                    bytes.extend_from_slice(&c);
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                status = Some(e);
+                break;
+            }
+        }
+        if first {
+            first = false;
+            tokio::time::sleep(timeout * 2).await;
+        }
+    }
+    let status = status.expect("the export ran past its deadline to the end");
+    assert_eq!(status.code(), tonic::Code::DeadlineExceeded, "{status:?}");
+    let rows = Csv::parse(&bytes).rows.len();
+    assert!(rows < SEEDED as usize, "{rows} rows arrived");
 }
 
 async fn cli_export_writes_the_filtered_csv_to_a_file(app: TestApp) {

@@ -364,7 +364,8 @@ fn kill_file() -> Vec<u8> {
 }
 
 /// Streams `file` in 64 KiB pieces; calls `on_progress` with each committed `imported`
-/// count (returning true stops reading). Returns the batch id and how the stream ended.
+/// count while the upload is live (returning true stops reading and drops the stream).
+/// Returns the batch id and how the stream ended.
 async fn import_watching(
     client: &mut pb::contact_service_client::ContactServiceClient<tonic::transport::Channel>,
     opts: pb::ImportOptions,
@@ -439,15 +440,21 @@ async fn kill_9_mid_import_leaves_a_failed_batch_with_exact_counts_and_a_reimpor
     };
 
     let mut client = first.client.clone();
+    // The SIGKILL lands while the upload is live (the response stream is dropped only
+    // after it), so the server dies mid-import instead of first seeing the client leave
+    // and cancelling the batch.
     let (batch_id, ended) = import_watching(&mut client, opts("first"), file.clone(), |imported| {
-        imported >= 20_000
+        let kill = imported >= 20_000;
+        if kill {
+            first.kill();
+        }
+        kill
     })
     .await;
     assert!(
         ended.is_err(),
         "the import finished before the kill: {ended:?}"
     );
-    first.kill();
 
     let mut second = ServerProcess::start(&db.url, &["--import-stale-secs", "5"]).await;
     let get_batch = async |c: &mut pb::contact_service_client::ContactServiceClient<_>| {

@@ -4,6 +4,8 @@
 //! pieces into one account that fills up. For every case the server answers, no batch
 //! is left running, the counts add up, and every rejected row is explained. The
 //! generator has a fixed seed: a failure replays (commit points of a failed case vary).
+//! How many cases ran, and how they ended, is printed and written to
+//! `<target>/tmp/fuzz-cases-<backend>.txt`, which .ci/run shows.
 
 use crate::helpers::{TestApp, all_pages};
 use contactd::pb::{self, import_contacts_request::Payload, import_contacts_response::Event};
@@ -13,6 +15,8 @@ both!(generated_csv_files_never_leave_a_batch_running_or_a_row_unexplained);
 
 /// Cases per backend.
 const CASES: usize = 300;
+/// Where the case count is written for .ci/run (the target directory's `tmp`).
+const REPORT_DIR: &str = env!("CARGO_TARGET_TMPDIR");
 /// The per-field cap is 8 KiB; a record over 256 KiB is cut off as malformed.
 const FIELD_CAP: usize = 8 * 1024;
 
@@ -294,11 +298,17 @@ async fn generated_csv_files_never_leave_a_batch_running_or_a_row_unexplained(ap
     let stored = app.get_account(&account).await.contact_count;
     let imported: i64 = batches.iter().map(|b| b.counts.unwrap().imported).sum();
     assert_eq!(stored, imported, "contacts stored vs counted as imported");
-    println!(
-        "fuzz: {CASES} cases: {} completed, {} failed, {} refused; {} rows read, {} rejected \
-         rows explained, {stored} contacts stored",
+    let backend = format!("{:?}", app.db.backend).to_lowercase();
+    let report = format!(
+        "fuzz ({backend}): {CASES} cases: {} completed, {} failed, {} refused; {} rows read, \
+         {} rejected rows explained, {stored} contacts stored",
         tally.completed, tally.failed, tally.refused, tally.rows, tally.rejected
     );
+    println!("{report}");
+    // `cargo test` hides a passing test's output: .ci/run prints this file.
+    let path = std::path::Path::new(REPORT_DIR).join(format!("fuzz-cases-{backend}.txt"));
+    std::fs::write(&path, report + "\n")
+        .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
 }
 
 /// The start of a file, for failure messages.

@@ -28,6 +28,7 @@ both!(
     campaign_import_excludes_dnc_contacts,
     a_new_contact_on_the_dnc_list_is_stored_as_dnc,
     disconnect_mid_stream_leaves_a_cancelled_batch_with_exact_counts,
+    an_import_past_its_deadline_ends_cancelled_with_exact_counts,
     retry_with_the_same_request_id_imports_once,
     structured_rows_import_without_csv,
     rejected_rows_download_as_csv_to_fix_and_reimport,
@@ -107,7 +108,8 @@ async fn try_import(
     }
 }
 
-async fn import(app: &TestApp, opts: pb::ImportOptions, file: &[u8]) -> pb::ImportBatch {
+/// Imports `file`; returns the finished batch (other modules' tests import with it too).
+pub(crate) async fn import(app: &TestApp, opts: pb::ImportOptions, file: &[u8]) -> pb::ImportBatch {
     try_import(app, opts, file).await.expect("import")
 }
 
@@ -152,7 +154,8 @@ async fn get_contact(app: &TestApp, account: &str, id: i64) -> pb::Contact {
         .unwrap()
 }
 
-async fn list_batches(app: &TestApp, account: &str) -> Vec<pb::ImportBatch> {
+/// The account's import batches, newest first (one page).
+pub(crate) async fn list_batches(app: &TestApp, account: &str) -> Vec<pb::ImportBatch> {
     app.client
         .clone()
         .list_import_batches(pb::ListImportBatchesRequest {
@@ -650,6 +653,30 @@ async fn wait_until_ended(app: &TestApp, account: &str, batch: &str) -> pb::Impo
     panic!("batch {batch} still running");
 }
 
+/// An upload that stalls: the options, 30 complete rows and the start of a 31st that
+/// never completes. Returns the sender (the upload stays open while it lives) and the
+/// stream to send.
+async fn stalled_upload(
+    account: &str,
+) -> (
+    tokio::sync::mpsc::Sender<pb::ImportContactsRequest>,
+    tokio_stream::wrappers::ReceiverStream<pb::ImportContactsRequest>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let mut part = numbers_file(0..30);
+    part.push_str("+1415555");
+    for payload in [
+        Payload::Options(options(account)),
+        Payload::Chunk(part.into_bytes()),
+    ] {
+        let msg = pb::ImportContactsRequest {
+            payload: Some(payload),
+        };
+        tx.send(msg).await.unwrap();
+    }
+    (tx, tokio_stream::wrappers::ReceiverStream::new(rx))
+}
+
 async fn disconnect_mid_stream_leaves_a_cancelled_batch_with_exact_counts(app: TestApp) {
     let acc = app.account(pb::Plan::Professional).await;
     let (addr, account) = (app.addr, acc.clone());
@@ -667,25 +694,8 @@ async fn disconnect_mid_stream_leaves_a_cancelled_batch_with_exact_counts(app: T
                 .await
                 .unwrap();
             let mut client = pb::contact_service_client::ContactServiceClient::new(channel);
-            let (tx, rx) = tokio::sync::mpsc::channel(4);
-            tx.send(pb::ImportContactsRequest {
-                payload: Some(Payload::Options(options(&account))),
-            })
-            .await
-            .unwrap();
-            // 30 complete rows and the start of a 31st that never completes.
-            let mut part = numbers_file(0..30);
-            part.push_str("+1415555");
-            tx.send(pb::ImportContactsRequest {
-                payload: Some(Payload::Chunk(part.into_bytes())),
-            })
-            .await
-            .unwrap();
-            let mut resp = client
-                .import_contacts(tokio_stream::wrappers::ReceiverStream::new(rx))
-                .await
-                .unwrap()
-                .into_inner();
+            let (tx, upload) = stalled_upload(&account).await;
+            let mut resp = client.import_contacts(upload).await.unwrap().into_inner();
             let Some(Event::Started(batch)) = resp.message().await.unwrap().and_then(|m| m.event)
             else {
                 panic!("started first");
@@ -710,6 +720,64 @@ async fn disconnect_mid_stream_leaves_a_cancelled_batch_with_exact_counts(app: T
     assert_eq!(b.status, pb::ImportStatus::Cancelled as i32);
     assert_eq!((counts(&b).rows, counts(&b).imported), (30, 30));
     assert!(b.finish_time.is_some());
+    assert_eq!(app.list_all(&acc, Default::default()).await.len(), 30);
+    assert_eq!(app.get_account(&acc).await.contact_count, 30);
+}
+
+/// A client's `grpc-timeout` bounds the whole upload, not only the response headers: a
+/// slow upload past it is stopped, its batch ends cancelled with the counts of what was
+/// committed, and the still-listening client gets DEADLINE_EXCEEDED.
+async fn an_import_past_its_deadline_ends_cancelled_with_exact_counts(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    // The server's first phone parse loads the numbering metadata (slow in a debug build):
+    // done here, outside the deadline.
+    app.client
+        .clone()
+        .check_dnc(pb::CheckDncRequest {
+            account_id: acc.clone(),
+            phones: vec![number(0)],
+            region: String::new(),
+        })
+        .await
+        .unwrap();
+    let (tx, upload) = stalled_upload(&acc).await;
+    let timeout = std::time::Duration::from_secs(2);
+    let mut request = tonic::Request::new(upload);
+    request.set_timeout(timeout);
+    let started = std::time::Instant::now();
+    let mut resp = app
+        .client
+        .clone()
+        .import_contacts(request)
+        .await
+        .unwrap()
+        .into_inner();
+    let (mut batch_id, mut committed) = (None, 0);
+    let status = loop {
+        let next = tokio::time::timeout(timeout * 10, resp.message()).await;
+        match next
+            .expect("the server ignored the deadline")
+            .map(|m| m.and_then(|m| m.event))
+        {
+            Ok(Some(Event::Started(b))) => batch_id = Some(b.id),
+            Ok(Some(Event::Progress(p))) => committed = p.counts.unwrap().imported,
+            Ok(other) => panic!("the import ended without an error: {other:?}"),
+            Err(status) => break status,
+        }
+    };
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert_eq!(
+        committed, 30,
+        "the complete rows were committed before the deadline"
+    );
+    assert!(started.elapsed() >= timeout, "{:?}", started.elapsed());
+    // The client is still connected: the deadline, not a disconnect, stopped the import.
+    drop(tx);
+    let batch_id = batch_id.expect("a started batch");
+    let b = get_batch(&app, &acc, &batch_id).await;
+    assert_eq!(b.status(), pb::ImportStatus::Cancelled);
+    assert!(b.error_message.contains("deadline"), "{}", b.error_message);
+    assert_eq!((counts(&b).rows, counts(&b).imported), (30, 30));
     assert_eq!(app.list_all(&acc, Default::default()).await.len(), 30);
     assert_eq!(app.get_account(&acc).await.contact_count, 30);
 }

@@ -1,6 +1,7 @@
 //! The server itself: health, reflection, shutdown.
 
 use crate::helpers::TestApp;
+use crate::import::{import, list_batches};
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
@@ -11,6 +12,8 @@ both!(
     reflection_v1alpha_lists_the_services_for_grpcurl_1_8,
     health_turns_not_serving_when_shutdown_begins,
     metrics_count_requests_by_method_and_code,
+    metrics_count_import_rows_by_outcome_and_live_leases,
+    a_message_over_the_8_mib_cap_is_resource_exhausted_and_stores_nothing,
 );
 
 async fn health_is_serving_once_migrated(app: TestApp) {
@@ -97,15 +100,35 @@ async fn health_turns_not_serving_when_shutdown_begins(mut app: TestApp) {
     assert_eq!(next.status, ServingStatus::NotServing as i32);
 }
 
-async fn metrics_count_requests_by_method_and_code(app: TestApp) {
-    use contactd::pb;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let app = TestApp::spawn_configured(
+/// A server like `app`'s, on its database, with the metrics endpoint on.
+async fn with_metrics(app: &TestApp) -> TestApp {
+    TestApp::spawn_configured(
         app.db.clone(),
         std::sync::Arc::new(contactd::domain::SystemClock),
         |s| s.metrics_listen = Some("127.0.0.1:0".parse().unwrap()),
     )
-    .await;
+    .await
+}
+
+/// `GET /metrics` on the server's metrics port: the exposition text.
+async fn scrape(app: &TestApp) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(app.metrics_addr.unwrap())
+        .await
+        .unwrap();
+    socket
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut text = String::new();
+    socket.read_to_string(&mut text).await.unwrap();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    text
+}
+
+async fn metrics_count_requests_by_method_and_code(app: TestApp) {
+    use contactd::pb;
+    let app = with_metrics(&app).await;
     let account = app.account(pb::Plan::Professional).await;
     app.get_account(&account).await;
     let missing = app
@@ -117,16 +140,7 @@ async fn metrics_count_requests_by_method_and_code(app: TestApp) {
         .await;
     assert!(missing.is_err());
 
-    let mut socket = tokio::net::TcpStream::connect(app.metrics_addr.unwrap())
-        .await
-        .unwrap();
-    socket
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let mut text = String::new();
-    socket.read_to_string(&mut text).await.unwrap();
-    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    let text = scrape(&app).await;
     for line in [
         "contactd_rpc_requests_total{code=\"Ok\",method=\"GetAccount\"} 1",
         "contactd_rpc_requests_total{code=\"NotFound\",method=\"GetAccount\"} 1",
@@ -136,4 +150,104 @@ async fn metrics_count_requests_by_method_and_code(app: TestApp) {
     ] {
         assert!(text.contains(line), "missing {line} in:\n{text}");
     }
+}
+
+async fn metrics_count_import_rows_by_outcome_and_live_leases(app: TestApp) {
+    use contactd::pb;
+    let app = with_metrics(&app).await;
+    let account = app.account_with_limit(2).await;
+    let opts = |policy: pb::DuplicatePolicy| pb::ImportOptions {
+        account_id: account.clone(),
+        duplicate_policy: policy as i32,
+        ..Default::default()
+    };
+    // imported, duplicate in the file, invalid, imported.
+    let first = "phone,first_name\n+14155552671,Ann\n+14155552671,Ann\nnot a number,Bob\n\
+                 +14155552672,Cy\n";
+    let b = import(&app, opts(pb::DuplicatePolicy::Skip), first.as_bytes()).await;
+    assert_eq!(b.status(), pb::ImportStatus::Completed);
+    // updated, unchanged duplicate of a stored contact, over the limit of 2.
+    let second = "phone,first_name\n+14155552671,Anna\n+14155552672,Cy\n+14155552673,Di\n";
+    let b = import(
+        &app,
+        opts(pb::DuplicatePolicy::UpdateAll),
+        second.as_bytes(),
+    )
+    .await;
+    assert_eq!(b.status(), pb::ImportStatus::Completed);
+
+    let ids: Vec<i64> = app
+        .list_all(&account, Default::default())
+        .await
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    app.add_to_campaign(&account, "camp", &ids).await;
+    let all_day = crate::helpers::rules(0, 0, (0, 1440));
+    let leased = app.claim(&account, "camp", "d1", 10, Some(all_day)).await;
+    assert_eq!(leased.len(), 2);
+
+    let text = scrape(&app).await;
+    for line in [
+        "contactd_import_rows_total{outcome=\"imported\"} 2",
+        "contactd_import_rows_total{outcome=\"duplicate_in_file\"} 1",
+        "contactd_import_rows_total{outcome=\"invalid\"} 1",
+        "contactd_import_rows_total{outcome=\"updated\"} 1",
+        "contactd_import_rows_total{outcome=\"duplicate_existing\"} 1",
+        "contactd_import_rows_total{outcome=\"over_limit\"} 1",
+        "contactd_active_leases 2",
+    ] {
+        assert!(text.contains(line), "missing {line} in:\n{text}");
+    }
+}
+
+/// `MAX_MESSAGE_BYTES`: a unary request or an import chunk over 8 MiB is refused with
+/// RESOURCE_EXHAUSTED naming the cap, and nothing is stored.
+async fn a_message_over_the_8_mib_cap_is_resource_exhausted_and_stores_nothing(app: TestApp) {
+    use contactd::pb::{self, import_contacts_request::Payload};
+    use contactd::startup::MAX_MESSAGE_BYTES;
+    let account = app.account(pb::Plan::Professional).await;
+    let cap = MAX_MESSAGE_BYTES.to_string();
+
+    let huge = "x".repeat(MAX_MESSAGE_BYTES + 1);
+    let input = pb::ContactInput {
+        phone: "+14155552671".into(),
+        custom_fields: [("notes".to_string(), huge)].into(),
+        ..Default::default()
+    };
+    let err = app.try_contact(input, &account).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err:?}");
+    assert!(err.message().contains(&cap), "{}", err.message());
+
+    let mut file = b"phone\n".to_vec();
+    file.resize(MAX_MESSAGE_BYTES + 1, b'1');
+    let msgs = [
+        Payload::Options(pb::ImportOptions {
+            account_id: account.clone(),
+            ..Default::default()
+        }),
+        Payload::Chunk(file),
+    ]
+    .map(|p| pb::ImportContactsRequest { payload: Some(p) });
+    let mut client = app.client.clone();
+    let err = match client.import_contacts(tokio_stream::iter(msgs)).await {
+        Err(err) => err,
+        Ok(resp) => {
+            let mut resp = resp.into_inner();
+            loop {
+                match resp.message().await {
+                    Ok(Some(_)) => continue,
+                    Ok(None) => panic!("the import of an oversized chunk succeeded"),
+                    Err(err) => break err,
+                }
+            }
+        }
+    };
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err:?}");
+    assert!(err.message().contains(&cap), "{}", err.message());
+
+    assert_eq!(app.get_account(&account).await.contact_count, 0);
+    assert!(app.list_all(&account, Default::default()).await.is_empty());
+    let batches = list_batches(&app, &account).await;
+    assert!(batches.is_empty(), "{batches:?}");
 }
