@@ -124,16 +124,13 @@ impl Services {
         // Scan from the cursor to the end, then once more from the start (unless the
         // first pass already began there).
         let mut passes_left = None;
-        // The first step reads little more than it needs (most members pass the window in
-        // a typical campaign); when the window skips many, later steps read full pages.
-        let mut page_size = (claim.max_contacts as u64 * 5 / 4 + 8).min(SCAN_PAGE);
         while out.len() < claim.max_contacts && passes_left != Some(0) {
             let want = claim.max_contacts - out.len();
             let picked = {
                 let mut cur = cursor.lock().await;
                 let passes = passes_left.get_or_insert(if *cur == 0 { 1 } else { 2 });
                 let page =
-                    store::dialer::candidates(&self.db, account_id, campaign, &e, *cur, page_size)
+                    store::dialer::candidates(&self.db, account_id, campaign, &e, *cur, SCAN_PAGE)
                         .await?;
                 let mut picked = Vec::new();
                 let mut last = *cur;
@@ -147,7 +144,7 @@ impl Services {
                         picked.push((c.contact_id, c.attempts, zones.name()));
                     }
                 }
-                if (page.len() as u64) < page_size && picked.len() < want {
+                if (page.len() as u64) < SCAN_PAGE && picked.len() < want {
                     *cur = 0;
                     *passes -= 1;
                 } else {
@@ -155,7 +152,6 @@ impl Services {
                 }
                 picked
             };
-            page_size = SCAN_PAGE;
             out.extend(
                 self.lease_picked(account_id, claim, &e, picked, until)
                     .await?,
