@@ -226,7 +226,7 @@ pub async fn insert_contacts<C: ConnectionTrait>(
 /// bind parameter per cell.
 async fn insert_contacts_pg<C: ConnectionTrait>(
     db: &C,
-    rows: Vec<contact::ActiveModel>,
+    mut rows: Vec<contact::ActiveModel>,
 ) -> Result<Vec<Inserted>> {
     use sea_orm::sea_query::{ArrayType, Value};
     use sea_orm::{IdenStatic, Iterable};
@@ -239,8 +239,9 @@ async fn insert_contacts_pg<C: ConnectionTrait>(
     let mut params: Vec<Value> = Vec::new();
     for col in contact::Column::iter().filter(|c| !matches!(c, contact::Column::Id)) {
         let mut values = Vec::with_capacity(rows.len());
-        for row in &rows {
-            values.push(row.get(col).into_value().ok_or_else(|| {
+        // Taken, not cloned: each row's values move into the column arrays.
+        for row in rows.iter_mut() {
+            values.push(row.take(col).into_value().ok_or_else(|| {
                 Error::Internal(format!("contact row without a value for {}", col.as_str()))
             })?);
         }
