@@ -62,6 +62,8 @@ pub async fn connect(
             .busy_timeout(Duration::from_secs(30));
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(2))
+            // An in-process connection cannot go stale: no ping before each use.
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(|e| sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into())))?;
@@ -109,6 +111,7 @@ pub fn writer(db: &DatabaseConnection) -> DatabaseConnection {
     let options = db.get_sqlite_connection_pool().connect_options();
     let pool = SqlitePoolOptions::new()
         .max_connections(1)
+        .test_before_acquire(false)
         .connect_lazy_with((*options).clone());
     SqlxSqliteConnector::from_sqlx_sqlite_pool(pool)
 }
