@@ -179,16 +179,13 @@ impl Services {
             return Ok(vec![]);
         }
         let ids: Vec<i64> = picked.iter().map(|p| p.0).collect();
-        let contacts = store::dialer::lease_eligible(
-            &self.writer,
+        let lease = store::dialer::Lease {
             account_id,
-            &claim.campaign_id,
-            e,
-            &ids,
-            &claim.dialer_id,
+            campaign_id: &claim.campaign_id,
+            owner: &claim.dialer_id,
             until,
-        )
-        .await?;
+        };
+        let contacts = store::dialer::lease_eligible(&self.writer, &lease, e, &ids).await?;
         Ok(contacts
             .into_iter()
             .filter_map(|c| {

@@ -523,7 +523,8 @@ impl Services {
                     d.duplicates_existing += 1;
                     continue;
                 };
-                d.dnc += is_dnc(current) as i64;
+                let listed = is_dnc(current);
+                d.dnc += listed as i64;
                 match merge(current, new_values, ctx.policy, now) {
                     Some(changed) => {
                         store::contacts::update(&txn, changed).await?;
@@ -531,7 +532,7 @@ impl Services {
                     }
                     None => d.duplicates_existing += 1,
                 }
-                members.push((current.id, is_dnc(current)));
+                members.push((current.id, listed));
             }
             if let Some(campaign) = ctx.campaign_id {
                 let (excluded, ids): (Vec<_>, Vec<_>) =

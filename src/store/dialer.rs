@@ -123,40 +123,33 @@ pub async fn candidates<C: ConnectionTrait>(
 /// returns the leased contacts in id order. A member leased, or a contact marked DNC, by
 /// someone else since the candidates were read is not leased. PostgreSQL:
 /// [`lease_eligible_pg`]; SQLite: [`lease_eligible_sqlite`].
-#[allow(clippy::too_many_arguments)]
 pub async fn lease_eligible(
     writer: &DatabaseConnection,
-    account_id: &str,
-    campaign_id: &str,
+    lease: &Lease<'_>,
     e: &Eligibility,
     ids: &[i64],
-    owner: &str,
-    until: i64,
 ) -> Result<Vec<contact::Model>> {
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    let mut q = eligible_select(account_id, campaign_id, e);
+    let mut q = eligible_select(lease.account_id, lease.campaign_id, e);
     q.and_where(Expr::col((cm::Entity, cm::Column::ContactId)).is_in(ids.iter().copied()))
         .and_where(Expr::col((contact::Entity, contact::Column::Id)).is_in(ids.iter().copied()));
-    let lease = Lease {
-        account_id,
-        campaign_id,
-        owner,
-        until,
-    };
     match super::backend(writer) {
-        DbBackend::Postgres => lease_eligible_pg(writer, q, &lease).await,
-        _ => lease_eligible_sqlite(writer, q, &lease).await,
+        DbBackend::Postgres => lease_eligible_pg(writer, q, lease).await,
+        _ => lease_eligible_sqlite(writer, q, lease).await,
     }
 }
 
 /// Who leases which campaign's members until when.
-struct Lease<'a> {
-    account_id: &'a str,
-    campaign_id: &'a str,
-    owner: &'a str,
-    until: i64,
+#[derive(Debug, Clone, Copy)]
+pub struct Lease<'a> {
+    pub account_id: &'a str,
+    pub campaign_id: &'a str,
+    /// The dialer.
+    pub owner: &'a str,
+    /// Unix ms.
+    pub until: i64,
 }
 
 /// PostgreSQL: one statement, so one round trip and no explicit transaction. The

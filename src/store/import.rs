@@ -219,6 +219,23 @@ pub async fn insert_contacts<C: ConnectionTrait>(
     }
 }
 
+/// The columns an import writes: all but the generated id.
+fn inserted_columns() -> impl Iterator<Item = contact::Column> {
+    use sea_orm::Iterable;
+    contact::Column::iter().filter(|c| !matches!(c, contact::Column::Id))
+}
+
+/// A row's value for `col`, moved out (not cloned) into the statement's parameters.
+fn take_value(
+    row: &mut contact::ActiveModel,
+    col: contact::Column,
+) -> Result<sea_orm::sea_query::Value> {
+    use sea_orm::IdenStatic;
+    row.take(col)
+        .into_value()
+        .ok_or_else(|| Error::Internal(format!("contact row without a value for {}", col.as_str())))
+}
+
 /// PostgreSQL: one statement per chunk whose rows travel as one array parameter per
 /// column (PostgreSQL's binary array format), turned back into rows by `unnest`; a
 /// column holding NULLs also sends a mask. Measured on a 1,000,000-row import (2,000-row
@@ -228,8 +245,8 @@ async fn insert_contacts_pg<C: ConnectionTrait>(
     db: &C,
     mut rows: Vec<contact::ActiveModel>,
 ) -> Result<Vec<Inserted>> {
+    use sea_orm::IdenStatic;
     use sea_orm::sea_query::{ArrayType, Value};
-    use sea_orm::{IdenStatic, Iterable};
     if rows.is_empty() {
         return Ok(vec![]);
     }
@@ -237,13 +254,10 @@ async fn insert_contacts_pg<C: ConnectionTrait>(
     let mut selects = Vec::new();
     let mut unnest = Vec::new();
     let mut params: Vec<Value> = Vec::new();
-    for col in contact::Column::iter().filter(|c| !matches!(c, contact::Column::Id)) {
+    for col in inserted_columns() {
         let mut values = Vec::with_capacity(rows.len());
-        // Taken, not cloned: each row's values move into the column arrays.
         for row in rows.iter_mut() {
-            values.push(row.take(col).into_value().ok_or_else(|| {
-                Error::Internal(format!("contact row without a value for {}", col.as_str()))
-            })?);
+            values.push(take_value(row, col)?);
         }
         let (ty, sql_ty) = match &values[0] {
             Value::String(_) => (ArrayType::String, "text[]"),
@@ -310,12 +324,9 @@ async fn insert_contacts_sqlite<C: ConnectionTrait>(
     db: &C,
     rows: Vec<contact::ActiveModel>,
 ) -> Result<Vec<Inserted>> {
-    use sea_orm::Iterable;
     use std::sync::OnceLock;
     static FULL: OnceLock<String> = OnceLock::new();
-    let columns: Vec<contact::Column> = contact::Column::iter()
-        .filter(|c| !matches!(c, contact::Column::Id))
-        .collect();
+    let columns: Vec<contact::Column> = inserted_columns().collect();
     let mut out = Vec::with_capacity(rows.len());
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
@@ -323,9 +334,7 @@ async fn insert_contacts_sqlite<C: ConnectionTrait>(
         let mut n = 0;
         for mut row in rows.by_ref().take(INSERT_ROWS) {
             for &col in &columns {
-                values.push(row.take(col).into_value().ok_or_else(|| {
-                    Error::Internal(format!("contact row without a value for {col:?}"))
-                })?);
+                values.push(take_value(&mut row, col)?);
             }
             n += 1;
         }
