@@ -2,6 +2,7 @@
 //! always well-formed, a [`Plan`] always has its limit. Code past the edge never re-checks.
 
 pub mod apikey;
+pub mod bulk;
 pub mod clock;
 pub mod contact;
 pub mod dialing;

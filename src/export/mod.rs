@@ -18,10 +18,10 @@
 //! Nothing here touches the database: the service feeds pages of rows in and takes
 //! chunks out, so memory is one page plus one chunk whatever the export's size.
 
+use crate::domain::bulk::BulkCounts;
 use crate::domain::filter::ContactStatus;
 use crate::entity::contact;
 use crate::error::{Error, Result, Violation};
-use crate::service::bulk::BulkCounts;
 use chrono::{DateTime, SecondsFormat};
 use std::collections::BTreeMap;
 

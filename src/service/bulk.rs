@@ -1,31 +1,14 @@
 //! Counts of a bulk action, and the walk over a selection in bounded transactions.
 
 use super::Services;
+pub use crate::domain::bulk::BulkCounts;
 use crate::domain::filter::Selection;
 use crate::error::Result;
 use crate::store::{self, campaigns::Selected};
 use sea_orm::ConnectionTrait;
-use std::collections::BTreeMap;
 
 /// Contacts per write transaction when a bulk action walks a selection.
 pub const CHUNK: u64 = 1_000;
-
-/// What a bulk action did: matched, changed, and skipped by reason.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BulkCounts {
-    pub matched: i64,
-    pub changed: i64,
-    pub skipped: BTreeMap<&'static str, i64>,
-}
-
-impl BulkCounts {
-    /// Counts `n` items skipped for `reason`.
-    pub fn skip(&mut self, reason: &'static str, n: i64) {
-        if n > 0 {
-            *self.skipped.entry(reason).or_default() += n;
-        }
-    }
-}
 
 /// A walk over the selected contacts of an account, [`CHUNK`] at a time in id order. The
 /// caller reads and handles each chunk in its own write transaction, so a filter over
