@@ -5,7 +5,7 @@
 //! the last claims that found the campaign drained. Fails the run if any contact is
 //! handed out twice or any member is never handed out.
 
-use crate::harness::{Backend, BenchDb, Latencies, Report, Row, Server, Target};
+use crate::harness::{Backend, BenchDb, Latencies, Report, Row, Server, Target, postgres_cpu};
 use contactd::domain::{NewContact, Phone};
 use contactd::pb;
 use contactd::service::contacts::new_row;
@@ -72,7 +72,9 @@ pub async fn run(
             all
         })
         .quantile_ms(1.0);
+    let (server_cpu, pg_cpu) = (server.cpu(), postgres_cpu());
     let tasks = run_dialers(&server, dialers, "bench", batch, None).await?;
+    let (server_cpu, pg_cpu) = (server.cpu() - server_cpu, postgres_cpu() - pg_cpu);
     let mut all = Latencies::default();
     let mut drained = Latencies::default();
     let mut seen = HashSet::new();
@@ -85,6 +87,24 @@ pub async fn run(
                 twice += 1;
             }
         }
+    }
+    let claims = (all.len() + drained.len()).max(1) as f64;
+    let mut cpu = vec![("the server's", server_cpu)];
+    if backend == Backend::Postgres {
+        cpu.push(("PostgreSQL's", pg_cpu));
+    }
+    for (whose, cpu) in cpu {
+        report.add(Row {
+            figure: format!(
+                "{whose} CPU time per claim, measured claims ({})",
+                backend.name()
+            ),
+            value: cpu.as_secs_f64() * 1000.0 / claims,
+            unit: "ms",
+            reference: None,
+            ratio_target: Target::None,
+            target: Target::None,
+        });
     }
     anyhow::ensure!(twice == 0, "{twice} contacts were handed out twice");
     anyhow::ensure!(

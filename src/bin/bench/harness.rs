@@ -174,6 +174,39 @@ impl Server {
         };
         (field("VmRSS:"), field("VmHWM:"))
     }
+
+    /// CPU time the server process has used so far.
+    pub fn cpu(&self) -> Duration {
+        process_cpu(self.process.id()).unwrap_or_default()
+    }
+}
+
+/// CPU time (user + system) a process has used, from `/proc/PID/stat`.
+fn process_cpu(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) in parentheses; utime and
+    // stime are the 14th and 15th fields of the line, in clock ticks.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ: 100 ticks per second in Linux's user-space ABI on every architecture.
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// CPU time used so far by every PostgreSQL process on this machine (the benchmark's
+/// server is local): with nothing else using the database, the difference across a
+/// measured phase is what that phase cost PostgreSQL.
+pub fn postgres_cpu() -> Duration {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Duration::ZERO;
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "postgres")
+        })
+        .filter_map(process_cpu)
+        .sum()
 }
 
 impl Drop for Server {
@@ -188,6 +221,10 @@ impl Drop for Server {
 pub struct Latencies(Vec<Duration>);
 
 impl Latencies {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
     pub fn push(&mut self, d: Duration) {
         self.0.push(d);
     }
