@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m0001_initial;
 mod m0002_member_fillfactor;
+mod m0003_member_fillfactor_half;
 
 /// The list of migrations, oldest first.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_initial::Migration),
             Box::new(m0002_member_fillfactor::Migration),
+            Box::new(m0003_member_fillfactor_half::Migration),
         ]
     }
 }
