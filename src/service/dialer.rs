@@ -25,8 +25,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// Candidates read per scan step.
+/// Candidates read per scan step after the first.
 const SCAN_PAGE: u64 = 500;
+
+/// Candidates read by a claim's first scan step: what it wants plus a quarter, so that a
+/// few members outside their calling window or taken by a concurrent claim do not cost a
+/// second step. Reading more is not free: on PostgreSQL the candidate read of 500 rows
+/// took 1.2 ms against 0.35 ms for 133, and every row read is decoded by the server.
+fn first_scan_page(want: usize) -> u64 {
+    (want + want / 4 + 8) as u64
+}
 /// Members read per step of a preview.
 const PREVIEW_PAGE: u64 = 2_000;
 /// How often a waiting ClaimCallRequests looks for new requests.
@@ -124,13 +132,20 @@ impl Services {
         // Scan from the cursor to the end, then once more from the start (unless the
         // first pass already began there).
         let mut passes_left = None;
+        let mut first_step = true;
         while out.len() < claim.max_contacts && passes_left != Some(0) {
             let want = claim.max_contacts - out.len();
             let picked = {
                 let mut cur = cursor.lock().await;
                 let passes = passes_left.get_or_insert(if *cur == 0 { 1 } else { 2 });
+                let step = if first_step {
+                    first_scan_page(want)
+                } else {
+                    SCAN_PAGE
+                };
+                first_step = false;
                 let page =
-                    store::dialer::candidates(&self.db, account_id, campaign, &e, *cur, SCAN_PAGE)
+                    store::dialer::candidates(&self.db, account_id, campaign, &e, *cur, step)
                         .await?;
                 let mut picked = Vec::new();
                 let mut last = *cur;
@@ -144,7 +159,7 @@ impl Services {
                         picked.push((c.contact_id, c.attempts, zones.name()));
                     }
                 }
-                if (page.len() as u64) < SCAN_PAGE && picked.len() < want {
+                if (page.len() as u64) < step && picked.len() < want {
                     *cur = 0;
                     *passes -= 1;
                 } else {

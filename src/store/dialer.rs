@@ -15,7 +15,8 @@ use crate::domain::filter::ContactStatus;
 use crate::entity::{campaign_member as cm, contact, dnc_entry};
 use crate::error::Result;
 use sea_orm::sea_query::{
-    Alias, Expr, ExprTrait, Order, PostgresQueryBuilder, Query, SelectStatement, Values,
+    Alias, ArrayType, Asterisk, Expr, ExprTrait, Order, PgFunc, PostgresQueryBuilder, Query,
+    SelectStatement, Value, Values,
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
@@ -44,7 +45,8 @@ pub struct Candidate {
 
 /// `campaign_members JOIN contacts` with every stored eligibility condition: ACTIVE, not
 /// listed in `dnc_entries` (checked directly, not only through the status), member, under
-/// max attempts, past the retry spacing, no live lease.
+/// max attempts, past the retry spacing, no live lease. No columns yet: each use picks
+/// its own.
 fn eligible_select(account_id: &str, campaign_id: &str, e: &Eligibility) -> SelectStatement {
     let listed = Query::select()
         .expr(Expr::val(1))
@@ -56,13 +58,14 @@ fn eligible_select(account_id: &str, campaign_id: &str, e: &Eligibility) -> Sele
         )
         .to_owned();
     Query::select()
-        .column((cm::Entity, cm::Column::ContactId))
-        .column((cm::Entity, cm::Column::Attempts))
-        .column((contact::Entity, contact::Column::Phone))
-        .column((contact::Entity, contact::Column::TimeZone))
         .from(cm::Entity)
-        .inner_join(
-            contact::Entity,
+        // CROSS JOIN: SQLite then keeps the members as the outer loop, walking the
+        // campaign's primary key in id order from the cursor and stopping at the LIMIT.
+        // With an inner join its planner (STAT4, re-planning for each bound cursor) drove
+        // from `contacts` near the start of a campaign and sorted every later row:
+        // 50–290 ms per read instead of 2. PostgreSQL plans it as the same inner join.
+        .cross_join(contact::Entity)
+        .and_where(
             Expr::col((contact::Entity, contact::Column::Id))
                 .equals((cm::Entity, cm::Column::ContactId)),
         )
@@ -112,7 +115,11 @@ pub async fn candidates<C: ConnectionTrait>(
     // The bound is stated for both sides of the join, so whichever side the planner
     // drives from, it starts at the cursor instead of walking every earlier row.
     let mut q = eligible_select(account_id, campaign_id, e);
-    q.and_where(Expr::col((cm::Entity, cm::Column::ContactId)).gt(after))
+    q.column((cm::Entity, cm::Column::ContactId))
+        .column((cm::Entity, cm::Column::Attempts))
+        .column((contact::Entity, contact::Column::Phone))
+        .column((contact::Entity, contact::Column::TimeZone))
+        .and_where(Expr::col((cm::Entity, cm::Column::ContactId)).gt(after))
         .and_where(Expr::col((contact::Entity, contact::Column::Id)).gt(after));
     q.order_by((cm::Entity, cm::Column::ContactId), Order::Asc)
         .limit(limit);
@@ -132,13 +139,13 @@ pub async fn lease_eligible(
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    let mut q = eligible_select(lease.account_id, lease.campaign_id, e);
-    q.and_where(Expr::col((cm::Entity, cm::Column::ContactId)).is_in(ids.iter().copied()))
-        .and_where(Expr::col((contact::Entity, contact::Column::Id)).is_in(ids.iter().copied()));
-    match super::backend(writer) {
-        DbBackend::Postgres => lease_eligible_pg(writer, q, lease).await,
-        _ => lease_eligible_sqlite(writer, q, lease).await,
-    }
+    let q = eligible_select(lease.account_id, lease.campaign_id, e);
+    let mut leased = match super::backend(writer) {
+        DbBackend::Postgres => lease_eligible_pg(writer, q, lease, ids).await?,
+        _ => lease_eligible_sqlite(writer, q, lease, ids).await?,
+    };
+    leased.sort_unstable_by_key(|c| c.id);
+    Ok(leased)
 }
 
 /// Who leases which campaign's members until when.
@@ -160,33 +167,41 @@ pub struct Lease<'a> {
 /// re-evaluates the conditions on a row it locks after a concurrent update), so the lease
 /// never goes to a contact that is DNC by the time it is taken. A DNC mark that starts
 /// later waits for this statement and then revokes the lease.
+///
+/// The ids come as one array, so the statement text (and its cached plan) is the same for
+/// every claim; the locked members are updated by their row address (`ctid`, stable while
+/// this statement holds their lock) instead of a second primary-key search, and the
+/// contacts are returned from the locked rows instead of being read again.
 async fn lease_eligible_pg(
     db: &DatabaseConnection,
-    q: SelectStatement,
+    mut q: SelectStatement,
     lease: &Lease<'_>,
+    ids: &[i64],
 ) -> Result<Vec<contact::Model>> {
+    let ids: Vec<Value> = ids.iter().map(|&id| id.into()).collect();
+    q.expr_as(
+        Expr::col((cm::Entity, Alias::new("ctid"))),
+        Alias::new("member_row"),
+    )
+    .column((contact::Entity, Asterisk))
+    .and_where(
+        Expr::col((cm::Entity, cm::Column::ContactId)).eq(PgFunc::any(Expr::val(Value::Array(
+            ArrayType::BigInt,
+            Some(Box::new(ids)),
+        )))),
+    );
     let (select, Values(mut values)) = q.build(PostgresQueryBuilder);
     let n = values.len();
-    values.extend([
-        lease.owner.into(),
-        lease.until.into(),
-        lease.account_id.into(),
-        lease.campaign_id.into(),
-    ]);
+    values.extend([lease.owner.into(), lease.until.into()]);
     let sql = format!(
         "WITH locked AS ({select} \
-           FOR UPDATE OF campaign_members SKIP LOCKED FOR SHARE OF contacts SKIP LOCKED), \
-         leased AS (UPDATE campaign_members AS m \
+           FOR UPDATE OF campaign_members SKIP LOCKED FOR SHARE OF contacts SKIP LOCKED) \
+         UPDATE campaign_members \
            SET lease_owner = ${owner}, lease_expires_at = ${until} FROM locked \
-           WHERE m.account_id = ${account} AND m.campaign_id = ${campaign} \
-             AND m.contact_id = locked.contact_id \
-           RETURNING m.contact_id) \
-         SELECT contacts.* FROM contacts JOIN leased ON contacts.id = leased.contact_id \
-         ORDER BY contacts.id",
+           WHERE campaign_members.ctid = locked.member_row \
+         RETURNING locked.*",
         owner = n + 1,
         until = n + 2,
-        account = n + 3,
-        campaign = n + 4,
     );
     Ok(contact::Entity::find()
         .from_raw_sql(Statement::from_sql_and_values(
@@ -202,10 +217,13 @@ async fn lease_eligible_pg(
 /// write lock, so nobody can change a member or contact between the check and the lease.
 async fn lease_eligible_sqlite(
     writer: &DatabaseConnection,
-    q: SelectStatement,
+    mut q: SelectStatement,
     lease: &Lease<'_>,
+    ids: &[i64],
 ) -> Result<Vec<contact::Model>> {
-    use sea_orm::QueryOrder;
+    q.column((cm::Entity, cm::Column::ContactId))
+        .and_where(Expr::col((cm::Entity, cm::Column::ContactId)).is_in(ids.iter().copied()))
+        .and_where(Expr::col((contact::Entity, contact::Column::Id)).is_in(ids.iter().copied()));
     let txn = super::begin_write(writer).await?;
     let ids: Vec<i64> = txn
         .query_all(&q)
@@ -227,7 +245,6 @@ async fn lease_eligible_sqlite(
     let contacts = contact::Entity::find()
         .filter(contact::Column::AccountId.eq(lease.account_id))
         .filter(contact::Column::Id.is_in(ids))
-        .order_by_asc(contact::Column::Id)
         .all(&txn)
         .await?;
     txn.commit().await?;
