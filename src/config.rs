@@ -301,6 +301,15 @@ pub struct Settings {
     /// RESOURCE_EXHAUSTED; rows already committed stay, counted on the batch).
     #[arg(long, env = "CONTACTD_MAX_IMPORT_BYTES", default_value_t = crate::service::DEFAULT_MAX_IMPORT_BYTES)]
     pub max_import_bytes: u64,
+    /// Exports that may run at once on this server; one more is refused with
+    /// RESOURCE_EXHAUSTED. Each holds a read-pool connection while it runs.
+    #[arg(
+        long,
+        env = "CONTACTD_MAX_CONCURRENT_EXPORTS",
+        default_value_t = crate::service::DEFAULT_MAX_CONCURRENT_EXPORTS,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    pub max_concurrent_exports: usize,
 }
 
 impl Settings {
@@ -322,6 +331,7 @@ impl Settings {
             shutdown_grace_secs: 10,
             import_stale_secs: 60,
             max_import_bytes: crate::service::DEFAULT_MAX_IMPORT_BYTES,
+            max_concurrent_exports: crate::service::DEFAULT_MAX_CONCURRENT_EXPORTS,
         }
     }
 }

@@ -6,7 +6,7 @@ use super::convert::{account_id, bulk_result, selection};
 use crate::export::{ColumnChoice, ExportEvent};
 use crate::pb::{self, export_contacts_response::Event};
 use crate::service::Services;
-use tokio_stream::{StreamExt, wrappers::ReceiverStream};
+use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status};
 
 pub async fn export_contacts(
@@ -19,7 +19,7 @@ pub async fn export_contacts(
     let selection = selection("selection", req.selection, true)?;
     let columns = ColumnChoice::parse("columns", &req.columns)?;
     let events = svc.export_contacts(account, selection, columns).await?;
-    let stream = ReceiverStream::new(events).map(|event| {
+    let stream = events.map(|event| {
         let event = match event? {
             ExportEvent::Chunk(bytes) => Event::Chunk(bytes),
             ExportEvent::Progress(rows) => Event::RowsWritten(rows as i64),

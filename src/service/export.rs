@@ -14,6 +14,10 @@
 //! that goes away drops the response stream: the writer's send fails and it stops, which
 //! makes the reader's send fail, and the reader ends (rolling back) the snapshot.
 //!
+//! An export takes one of the server's export slots (`--max-concurrent-exports`) before
+//! it opens its snapshot and keeps it until its event stream is dropped, finished or
+//! abandoned by the client; with every slot taken it is refused with RESOURCE_EXHAUSTED.
+//!
 //! The header of a full export has one column per custom key, so the keys are collected
 //! first, inside the same snapshot, by one database-side pass (`store::export::custom_keys`);
 //! a chosen column list skips that pass.
@@ -21,7 +25,7 @@
 use super::Services;
 use super::bulk::{BulkCounts, distinct_ids};
 use crate::domain::filter::Selection;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::export::{Column, ColumnChoice, CsvSink, ExportEvent, Page};
 use crate::store;
 use sea_orm::DatabaseTransaction;
@@ -44,7 +48,14 @@ impl Services {
         account_id: &str,
         selection: Selection,
         columns: ColumnChoice,
-    ) -> Result<mpsc::Receiver<Result<ExportEvent>>> {
+    ) -> Result<Running<Result<ExportEvent>>> {
+        let (slots, cap) = &self.export_slots;
+        let slot = slots.clone().try_acquire_owned().map_err(|_| Error::Cap {
+            what: "the number of exports running at once on this server \
+                   (--max-concurrent-exports; retry when one has finished)"
+                .into(),
+            cap: *cap as u64,
+        })?;
         let txn = store::begin_snapshot(&self.db).await?;
         // The first read pins the snapshot (and answers NOT_FOUND for a wrong account).
         store::accounts::get(&txn, account_id).await?;
@@ -67,7 +78,28 @@ impl Services {
         };
         tokio::spawn(reader.run(page_tx));
         tokio::spawn(write_csv(sink, asked, page_rx, event_tx));
-        Ok(event_rx)
+        Ok(Running {
+            events: event_rx,
+            _slot: slot,
+        })
+    }
+}
+
+/// The events of a running export, holding its export slot until dropped.
+#[derive(Debug)]
+pub struct Running<T> {
+    events: mpsc::Receiver<T>,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl<T> tokio_stream::Stream for Running<T> {
+    type Item = T;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<T>> {
+        self.events.poll_recv(cx)
     }
 }
 

@@ -28,6 +28,18 @@ type AuthCache = Arc<Mutex<HashMap<String, (Principal, i64)>>>;
 /// The default cap on one import file: 1 GiB (about 12 million typical rows).
 pub const DEFAULT_MAX_IMPORT_BYTES: u64 = 1 << 30;
 
+/// The default cap on exports running at once on one server. Each holds a snapshot
+/// transaction, so a connection of the read pool (16 by default), for as long as its
+/// client takes to download: without a cap, a burst of slow exports would take every
+/// connection and stall searches and dialer claims.
+pub const DEFAULT_MAX_CONCURRENT_EXPORTS: usize = 4;
+
+/// `max` permits (at least one) and their number.
+fn slots(max: usize) -> (Arc<tokio::sync::Semaphore>, usize) {
+    let max = max.max(1);
+    (Arc::new(tokio::sync::Semaphore::new(max)), max)
+}
+
 /// Everything a use case needs: the database pool and the clock.
 #[derive(Clone, Debug)]
 pub struct Services {
@@ -44,6 +56,8 @@ pub struct Services {
     pub(crate) import_stale: Duration,
     /// The largest import file accepted, in bytes.
     pub(crate) max_import_bytes: u64,
+    /// One permit per export that may run at once on this server, and their number.
+    pub(crate) export_slots: (Arc<tokio::sync::Semaphore>, usize),
 }
 
 impl Services {
@@ -58,7 +72,14 @@ impl Services {
             scan_hints: Default::default(),
             import_stale: import::DEFAULT_STALE_AFTER,
             max_import_bytes: DEFAULT_MAX_IMPORT_BYTES,
+            export_slots: slots(DEFAULT_MAX_CONCURRENT_EXPORTS),
         }
+    }
+
+    /// Sets how many exports may run at once on this server (at least one).
+    pub fn with_max_concurrent_exports(mut self, max: usize) -> Self {
+        self.export_slots = slots(max);
+        self
     }
 
     /// Sets the largest import file accepted.

@@ -21,6 +21,7 @@ both!(
     export_of_an_unknown_account_is_not_found,
     export_reports_progress_and_ends_with_the_total,
     export_is_a_snapshot_while_contacts_are_written,
+    exports_past_the_cap_are_refused_until_one_ends,
     an_export_past_its_deadline_ends_with_deadline_exceeded,
     cli_export_writes_the_filtered_csv_to_a_file,
     cli_export_into_a_fifo_keeps_the_fifo,
@@ -100,6 +101,25 @@ async fn read_export(
         progress,
         result: result.expect("the export ends with its counts"),
     })
+}
+
+/// Starts a full export of `account` and reads only its first message.
+async fn start_export(
+    app: &TestApp,
+    account: &str,
+) -> (
+    tonic::Streaming<pb::ExportContactsResponse>,
+    pb::ExportContactsResponse,
+) {
+    let mut stream = app
+        .client
+        .clone()
+        .export_contacts(request(account, None, &[]))
+        .await
+        .unwrap()
+        .into_inner();
+    let first = stream.message().await.unwrap().expect("a first message");
+    (stream, first)
 }
 
 fn request(account: &str, selection: Option<S>, columns: &[&str]) -> pb::ExportContactsRequest {
@@ -534,6 +554,51 @@ async fn export_reports_progress_and_ends_with_the_total(app: TestApp) {
     );
 }
 
+/// `--max-concurrent-exports`: while every slot is taken by a running export, one more is
+/// refused with RESOURCE_EXHAUSTED naming the flag and the cap; the slot comes back when
+/// the client holding it goes away, and the next export runs to the end.
+async fn exports_past_the_cap_are_refused_until_one_ends(app: TestApp) {
+    let capped = TestApp::spawn_configured(
+        app.db.clone(),
+        std::sync::Arc::new(contactd::domain::SystemClock),
+        |s| s.max_concurrent_exports = 1,
+    )
+    .await;
+    let acc = capped.account_with_limit(100_000).await;
+    // Wide rows, more than the server's buffers and the stream's flow-control window
+    // hold: the first export stays running while its client reads nothing.
+    capped.seed_contacts(&acc, 0, 30_000).await;
+    let (running, _) = start_export(&capped, &acc).await;
+
+    let err = read_export(&capped, request(&acc, None, &[]))
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
+    assert!(
+        err.message().contains("--max-concurrent-exports") && err.message().contains("cap of 1"),
+        "{}",
+        err.message()
+    );
+
+    drop(running);
+    // The server learns of the cancelled stream asynchronously.
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let export = loop {
+        match read_export(&capped, request(&acc, None, &[])).await {
+            Ok(export) => break export,
+            Err(e)
+                if e.code() == Code::ResourceExhausted && std::time::Instant::now() < give_up =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("the slot did not come back: {e:?}"),
+        }
+    };
+    assert_eq!(Csv::parse(&export.bytes).rows.len(), 30_000);
+    assert_eq!(export.result.matched, 30_000);
+}
+
 async fn export_is_a_snapshot_while_contacts_are_written(app: TestApp) {
     const SEEDED: u32 = 30_000;
     let acc = app.account_with_limit(100_000).await;
@@ -544,15 +609,8 @@ async fn export_is_a_snapshot_while_contacts_are_written(app: TestApp) {
         .expect("seeded");
     // Every column: wide rows, so the server's bounded buffers hold only a few thousand
     // rows ahead of this (deliberately slow) reader.
-    let mut stream = app
-        .client
-        .clone()
-        .export_contacts(request(&acc, None, &[]))
-        .await
-        .unwrap()
-        .into_inner();
+    let (mut stream, first) = start_export(&app, &acc).await;
     let mut bytes = Vec::new();
-    let first = stream.message().await.unwrap().expect("a first message");
     if let Some(Event::Chunk(c)) = first.event {
         bytes.extend_from_slice(&c);
     }
