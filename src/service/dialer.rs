@@ -35,6 +35,7 @@ const SCAN_PAGE: u64 = 500;
 fn first_scan_page(want: usize) -> u64 {
     (want + want / 4 + 8) as u64
 }
+
 /// Members read per step of a preview.
 const PREVIEW_PAGE: u64 = 2_000;
 /// How often a waiting ClaimCallRequests looks for new requests.
