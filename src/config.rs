@@ -310,6 +310,16 @@ pub struct Settings {
         value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
     )]
     pub max_concurrent_exports: usize,
+    /// Imports and previews that may run at once on this server; one more is refused with
+    /// RESOURCE_EXHAUSTED before anything is stored. Each holds a parsing thread and
+    /// about 40 MiB while it runs.
+    #[arg(
+        long,
+        env = "CONTACTD_MAX_CONCURRENT_IMPORTS",
+        default_value_t = crate::service::DEFAULT_MAX_CONCURRENT_IMPORTS,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    pub max_concurrent_imports: usize,
 }
 
 impl Settings {
@@ -332,6 +342,7 @@ impl Settings {
             import_stale_secs: 60,
             max_import_bytes: crate::service::DEFAULT_MAX_IMPORT_BYTES,
             max_concurrent_exports: crate::service::DEFAULT_MAX_CONCURRENT_EXPORTS,
+            max_concurrent_imports: crate::service::DEFAULT_MAX_CONCURRENT_IMPORTS,
         }
     }
 }

@@ -83,7 +83,8 @@ impl Application {
         let services = Services::new(db, clock)
             .with_import_stale(Duration::from_secs(settings.import_stale_secs))
             .with_max_import_bytes(settings.max_import_bytes)
-            .with_max_concurrent_exports(settings.max_concurrent_exports);
+            .with_max_concurrent_exports(settings.max_concurrent_exports)
+            .with_max_concurrent_imports(settings.max_concurrent_imports);
         // Imports a dead server left running would otherwise say "running" forever
         // (and [`sweep_interrupted_imports`] keeps looking while serving).
         if let Err(e) = services.fail_interrupted_imports().await {

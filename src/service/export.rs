@@ -25,7 +25,7 @@
 use super::Services;
 use super::bulk::{BulkCounts, distinct_ids};
 use crate::domain::filter::Selection;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::export::{Column, ColumnChoice, CsvSink, ExportEvent, Page};
 use crate::store;
 use sea_orm::DatabaseTransaction;
@@ -49,13 +49,7 @@ impl Services {
         selection: Selection,
         columns: ColumnChoice,
     ) -> Result<Running<Result<ExportEvent>>> {
-        let (slots, cap) = &self.export_slots;
-        let slot = slots.clone().try_acquire_owned().map_err(|_| Error::Cap {
-            what: "the number of exports running at once on this server \
-                   (--max-concurrent-exports; retry when one has finished)"
-                .into(),
-            cap: *cap as u64,
-        })?;
+        let slot = self.export_slots.take()?;
         let txn = store::begin_snapshot(&self.db).await?;
         // The first read pins the snapshot (and answers NOT_FOUND for a wrong account).
         store::accounts::get(&txn, account_id).await?;

@@ -254,6 +254,8 @@ impl Services {
         {
             return replay(existing, events).await;
         }
+        // Held until the import has ended, whichever way.
+        let _slot = self.import_slots.take()?;
         let mut pipe = by_deadline(
             req.deadline,
             Pipeline::start(
@@ -569,6 +571,7 @@ impl Services {
     ) -> Result<Preview> {
         let account = store::accounts::get(&self.db, &req.account_id).await?;
         let region = Region::parse(&account.default_region).ok();
+        let _slot = self.import_slots.take()?;
         let mut pipe = Pipeline::start(
             self.parse_options(&req, region),
             input,

@@ -34,10 +34,55 @@ pub const DEFAULT_MAX_IMPORT_BYTES: u64 = 1 << 30;
 /// connection and stall searches and dialer claims.
 pub const DEFAULT_MAX_CONCURRENT_EXPORTS: usize = 4;
 
-/// `max` permits (at least one) and their number.
-fn slots(max: usize) -> (Arc<tokio::sync::Semaphore>, usize) {
-    let max = max.max(1);
-    (Arc::new(tokio::sync::Semaphore::new(max)), max)
+/// The default cap on imports and previews running at once on one server. Each holds a
+/// parsing thread and about 40 MiB of buffers while it runs.
+pub const DEFAULT_MAX_CONCURRENT_IMPORTS: usize = 4;
+
+/// Slots for one kind of long-running work on this server (imports, exports): whoever
+/// holds a permit runs; with none left, the work is refused with RESOURCE_EXHAUSTED.
+#[derive(Debug, Clone)]
+pub(crate) struct Slots {
+    permits: Arc<tokio::sync::Semaphore>,
+    cap: usize,
+    /// What runs, plural ("exports").
+    what: &'static str,
+    /// The flag that sets the cap.
+    flag: &'static str,
+}
+
+impl Slots {
+    fn new(cap: usize, what: &'static str, flag: &'static str) -> Self {
+        let cap = cap.max(1);
+        Slots {
+            permits: Arc::new(tokio::sync::Semaphore::new(cap)),
+            cap,
+            what,
+            flag,
+        }
+    }
+
+    /// A slot, held until the permit is dropped.
+    pub(crate) fn take(&self) -> crate::error::Result<tokio::sync::OwnedSemaphorePermit> {
+        self.permits
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| crate::error::Error::Cap {
+                what: format!(
+                    "the number of {} running at once on this server ({}; retry when one \
+                     has finished)",
+                    self.what, self.flag
+                ),
+                cap: self.cap as u64,
+            })
+    }
+}
+
+fn export_slots(cap: usize) -> Slots {
+    Slots::new(cap, "exports", "--max-concurrent-exports")
+}
+
+fn import_slots(cap: usize) -> Slots {
+    Slots::new(cap, "imports and previews", "--max-concurrent-imports")
 }
 
 /// Everything a use case needs: the database pool and the clock.
@@ -56,8 +101,10 @@ pub struct Services {
     pub(crate) import_stale: Duration,
     /// The largest import file accepted, in bytes.
     pub(crate) max_import_bytes: u64,
-    /// One permit per export that may run at once on this server, and their number.
-    pub(crate) export_slots: (Arc<tokio::sync::Semaphore>, usize),
+    /// Exports that may run at once on this server.
+    pub(crate) export_slots: Slots,
+    /// Imports and previews that may run at once on this server.
+    pub(crate) import_slots: Slots,
 }
 
 impl Services {
@@ -72,13 +119,20 @@ impl Services {
             scan_hints: Default::default(),
             import_stale: import::DEFAULT_STALE_AFTER,
             max_import_bytes: DEFAULT_MAX_IMPORT_BYTES,
-            export_slots: slots(DEFAULT_MAX_CONCURRENT_EXPORTS),
+            export_slots: export_slots(DEFAULT_MAX_CONCURRENT_EXPORTS),
+            import_slots: import_slots(DEFAULT_MAX_CONCURRENT_IMPORTS),
         }
     }
 
     /// Sets how many exports may run at once on this server (at least one).
     pub fn with_max_concurrent_exports(mut self, max: usize) -> Self {
-        self.export_slots = slots(max);
+        self.export_slots = export_slots(max);
+        self
+    }
+
+    /// Sets how many imports and previews may run at once on this server (at least one).
+    pub fn with_max_concurrent_imports(mut self, max: usize) -> Self {
+        self.import_slots = import_slots(max);
         self
     }
 

@@ -28,6 +28,7 @@ both!(
     campaign_import_excludes_dnc_contacts,
     a_new_contact_on_the_dnc_list_is_stored_as_dnc,
     disconnect_mid_stream_leaves_a_cancelled_batch_with_exact_counts,
+    imports_past_the_cap_are_refused_until_one_ends,
     an_import_past_its_deadline_ends_cancelled_with_exact_counts,
     retry_with_the_same_request_id_imports_once,
     structured_rows_import_without_csv,
@@ -677,6 +678,66 @@ async fn stalled_upload(
     (tx, tokio_stream::wrappers::ReceiverStream::new(rx))
 }
 
+/// `--max-concurrent-imports`: while every slot is taken by a running import, one more
+/// import or preview is refused with RESOURCE_EXHAUSTED naming the flag and the cap,
+/// before any batch exists; the slot comes back when the running import has ended.
+async fn imports_past_the_cap_are_refused_until_one_ends(app: TestApp) {
+    let capped = TestApp::spawn_configured(
+        app.db.clone(),
+        std::sync::Arc::new(contactd::domain::SystemClock),
+        |s| s.max_concurrent_imports = 1,
+    )
+    .await;
+    let acc = capped.account(pb::Plan::Professional).await;
+    let (tx, upload) = stalled_upload(&acc).await;
+    let mut running = capped
+        .client
+        .clone()
+        .import_contacts(upload)
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(Event::Started(batch)) = running.message().await.unwrap().and_then(|m| m.event) else {
+        panic!("started first");
+    };
+
+    let file = numbers_file(100..110);
+    let refused = [
+        try_import(&capped, options(&acc), file.as_bytes())
+            .await
+            .map(|_| ())
+            .unwrap_err(),
+        preview(&capped, options(&acc), file.as_bytes())
+            .await
+            .map(|_| ())
+            .unwrap_err(),
+    ];
+    for err in refused {
+        assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err:?}");
+        assert!(
+            err.message().contains("--max-concurrent-imports")
+                && err.message().contains("cap of 1"),
+            "{}",
+            err.message()
+        );
+    }
+    let batches = list_batches(&capped, &acc).await;
+    assert_eq!(
+        batches.iter().map(|b| b.id.as_str()).collect::<Vec<_>>(),
+        [batch.id.as_str()],
+        "a refused import leaves no batch"
+    );
+
+    // The upload ends: the running import finishes, its stream ends, and its slot is
+    // free again.
+    drop(tx);
+    while running.message().await.unwrap().is_some() {}
+    let next = try_import(&capped, options(&acc), file.as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(counts(&next).imported, 10);
+}
+
 async fn disconnect_mid_stream_leaves_a_cancelled_batch_with_exact_counts(app: TestApp) {
     let acc = app.account(pb::Plan::Professional).await;
     let (addr, account) = (app.addr, acc.clone());
@@ -1245,18 +1306,7 @@ async fn an_import_over_the_size_cap_fails_naming_the_cap(app: TestApp) {
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err:?}");
     assert!(err.message().contains("2000"), "{}", err.message());
-    let batches = capped
-        .client
-        .clone()
-        .list_import_batches(pb::ListImportBatchesRequest {
-            account_id: acc.clone(),
-            page_size: 10,
-            page_token: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .batches;
+    let batches = list_batches(&capped, &acc).await;
     assert_eq!(batches.len(), 1);
     assert_eq!(batches[0].status(), pb::ImportStatus::Failed);
     let stored = capped.get_account(&acc).await.contact_count;
