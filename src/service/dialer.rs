@@ -133,18 +133,16 @@ impl Services {
         // Scan from the cursor to the end, then once more from the start (unless the
         // first pass already began there).
         let mut passes_left = None;
-        let mut first_step = true;
         while out.len() < claim.max_contacts && passes_left != Some(0) {
             let want = claim.max_contacts - out.len();
             let picked = {
                 let mut cur = cursor.lock().await;
-                let passes = passes_left.get_or_insert(if *cur == 0 { 1 } else { 2 });
-                let step = if first_step {
+                let step = if passes_left.is_none() {
                     first_scan_page(want)
                 } else {
                     SCAN_PAGE
                 };
-                first_step = false;
+                let passes = passes_left.get_or_insert(if *cur == 0 { 1 } else { 2 });
                 let page =
                     store::dialer::candidates(&self.db, account_id, campaign, &e, *cur, step)
                         .await?;
