@@ -15,6 +15,7 @@ both!(
     every_encoding_imports_the_same_names,
     semicolon_and_tab_delimiters_are_detected,
     quoted_newlines_stay_in_the_field_and_lines_count_physically,
+    quotes_backslashes_tabs_and_emoji_are_stored_verbatim,
     ragged_rows_are_rejected_per_line,
     oversized_fields_are_rejected_per_row,
     strict_flags_the_example_file_and_lenient_imports_it,
@@ -25,6 +26,8 @@ both!(
     update_policies_fill_or_overwrite_stored_contacts,
     rows_past_the_plan_limit_are_rejected_at_the_boundary,
     concurrent_imports_never_pass_the_limit,
+    chunks_of_stored_and_new_numbers_import_exactly,
+    two_imports_of_the_same_numbers_at_once_store_each_number_once,
     campaign_import_excludes_dnc_contacts,
     a_new_contact_on_the_dnc_list_is_stored_as_dnc,
     disconnect_mid_stream_leaves_a_cancelled_batch_with_exact_counts,
@@ -358,6 +361,31 @@ not-a-phone,Bo,x\n";
     assert_eq!(errs[0].raw_value, "not-a-phone");
 }
 
+/// Characters that need escaping on their way to the database (PostgreSQL receives a
+/// chunk's rows as JSON) come back exactly as written.
+async fn quotes_backslashes_tabs_and_emoji_are_stored_verbatim(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let file = "phone,first_name,last_name,company,Note\n\
++14155550101,\"Zoë \"\"Z\"\"\",O\\Brien,\"Tab\tCo 😀\",\"{\"\"a\"\": \\u0041}\"\n";
+    let mut opts = options(&acc);
+    opts.unmapped_as_custom_fields = true;
+    let b = import(&app, opts, file.as_bytes()).await;
+    assert_eq!(counts(&b).imported, 1);
+    let c = by_phone(&app, &acc, "+14155550101").await;
+    assert_eq!(
+        (
+            c.first_name.as_str(),
+            c.last_name.as_str(),
+            c.company.as_str()
+        ),
+        ("Zoë \"Z\"", "O\\Brien", "Tab\tCo 😀")
+    );
+    assert_eq!(
+        c.custom_fields.get("Note").map(String::as_str),
+        Some("{\"a\": \\u0041}")
+    );
+}
+
 async fn ragged_rows_are_rejected_per_line(app: TestApp) {
     let acc = app.account(pb::Plan::Professional).await;
     let file = "phone,first_name,last_name\n\
@@ -589,6 +617,75 @@ async fn concurrent_imports_never_pass_the_limit(app: TestApp) {
     assert_eq!(over, 80 - imported);
     assert_eq!(app.get_account(&acc).await.contact_count, 50);
     assert_eq!(app.list_all(&acc, Default::default()).await.len(), 50);
+}
+
+/// Imports `file` in 64 KiB pieces; returns the finished batch.
+async fn import_fast(app: &TestApp, opts: pb::ImportOptions, file: &[u8]) -> pb::ImportBatch {
+    match import_events(app, opts, file, 64 << 10)
+        .await
+        .expect("import")
+        .pop()
+    {
+        Some(Event::Finished(b)) => b,
+        other => panic!("the last event is not the finished batch: {other:?}"),
+    }
+}
+
+/// The import writes 2,000-row chunks: here they alternate between all new numbers and
+/// some stored ones (new, 100 stored, new, 50 stored), and every count and contact is
+/// exact; the stored contacts keep their values (the default policy skips duplicates).
+async fn chunks_of_stored_and_new_numbers_import_exactly(app: TestApp) {
+    let acc = app.account(pb::Plan::RealEstate).await;
+    let mut stored = String::from("phone,first_name\n");
+    for i in (2_500..2_600).chain(7_000..7_050) {
+        stored.push_str(&format!("{},Old{i}\n", number(i)));
+    }
+    let first = import_fast(&app, options(&acc), stored.as_bytes()).await;
+    assert_eq!(counts(&first).imported, 150);
+    let b = import_fast(&app, options(&acc), numbers_file(0..8_000).as_bytes()).await;
+    let c = counts(&b);
+    assert_eq!(
+        (c.rows, c.imported, c.duplicates_existing, c.invalid),
+        (8_000, 7_850, 150, 0)
+    );
+    assert_eq!(app.get_account(&acc).await.contact_count, 8_000);
+    let all = app.list_all(&acc, Default::default()).await;
+    assert_eq!(all.len(), 8_000);
+    for c in &all {
+        let i: usize = c.phone[8..].parse().unwrap();
+        let stored_before = (2_500..2_600).contains(&i) || (7_000..7_050).contains(&i);
+        let want = if stored_before {
+            format!("Old{i}")
+        } else {
+            format!("P{i}")
+        };
+        assert_eq!(c.first_name, want, "{}", c.phone);
+    }
+}
+
+/// Two imports of the same 3,000 numbers at once: each number is stored once, by one of
+/// them, and the other counts it as a duplicate (on PostgreSQL the second one's insert
+/// meets the first one's uncommitted rows).
+async fn two_imports_of_the_same_numbers_at_once_store_each_number_once(app: TestApp) {
+    let acc = app.account(pb::Plan::Dental).await;
+    let app = Arc::new(app);
+    let file = numbers_file(0..3_000);
+    let tasks: Vec<_> = (0..2)
+        .map(|_| {
+            let (app, acc, file) = (app.clone(), acc.clone(), file.clone());
+            tokio::spawn(async move { import_fast(&app, options(&acc), file.as_bytes()).await })
+        })
+        .collect();
+    let (mut imported, mut duplicates) = (0, 0);
+    for t in tasks {
+        let c = counts(&t.await.unwrap());
+        assert_eq!((c.rows, c.invalid, c.over_limit), (3_000, 0, 0));
+        imported += c.imported;
+        duplicates += c.duplicates_existing;
+    }
+    assert_eq!((imported, duplicates), (3_000, 3_000));
+    assert_eq!(app.get_account(&acc).await.contact_count, 3_000);
+    assert_eq!(app.list_all(&acc, Default::default()).await.len(), 3_000);
 }
 
 async fn campaign_import_excludes_dnc_contacts(app: TestApp) {
