@@ -143,9 +143,15 @@ impl Services {
                     SCAN_PAGE
                 };
                 let passes = passes_left.get_or_insert(if *cur == 0 { 1 } else { 2 });
-                let page =
-                    store::dialer::candidates(&self.db, account_id, campaign, &e, *cur, step)
-                        .await?;
+                let page = store::dialer::candidates(
+                    &self.claim_reads,
+                    account_id,
+                    campaign,
+                    &e,
+                    *cur,
+                    step,
+                )
+                .await?;
                 let mut picked = Vec::new();
                 let mut last = *cur;
                 for c in &page {

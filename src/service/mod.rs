@@ -92,6 +92,9 @@ pub struct Services {
     /// Where write transactions begin ([`store::writer`]): on SQLite one connection, so
     /// this process's writers queue in order instead of polling the database lock.
     pub(crate) writer: DatabaseConnection,
+    /// Where the dialer's candidate reads run ([`store::generic_plans`]): on PostgreSQL
+    /// a small pool that reuses their generic plan instead of planning every claim.
+    pub(crate) claim_reads: DatabaseConnection,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) auth_cache: AuthCache,
     pub(crate) metrics: Arc<Metrics>,
@@ -112,6 +115,7 @@ impl Services {
     pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>) -> Self {
         Self {
             writer: store::writer(&db),
+            claim_reads: store::generic_plans(&db),
             db,
             clock,
             auth_cache: AuthCache::default(),

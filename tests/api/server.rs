@@ -9,6 +9,7 @@ use tonic_health::pb::{
 both!(
     health_is_serving_once_migrated,
     every_migration_is_applied_and_memberships_leave_room_for_in_place_updates,
+    the_claim_read_pool_reuses_generic_plans,
     reflection_lists_the_services,
     reflection_v1alpha_lists_the_services_for_grpcurl_1_8,
     health_turns_not_serving_when_shutdown_begins,
@@ -48,6 +49,30 @@ async fn every_migration_is_applied_and_memberships_leave_room_for_in_place_upda
             .unwrap()
             .expect("campaign_members exists");
         assert_eq!(row.try_get::<String>("", "o").unwrap(), "fillfactor=50");
+    }
+    db.close().await.ok();
+}
+
+/// The dialer's candidate reads run on a pool of their own whose PostgreSQL sessions reuse
+/// a statement's generic plan; the main pool keeps PostgreSQL's default (plans per value).
+/// SQLite has no such setting: the claim pool is the main pool.
+async fn the_claim_read_pool_reuses_generic_plans(app: TestApp) {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let db = contactd::store::connect(&app.db.url, 1).await.unwrap();
+    let claims = contactd::store::generic_plans(&db);
+    if db.get_database_backend() == DbBackend::Postgres {
+        let mode = |conn: sea_orm::DatabaseConnection| async move {
+            let sql = "SELECT current_setting('plan_cache_mode') AS m";
+            let row = conn
+                .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
+                .await
+                .unwrap()
+                .expect("a row");
+            row.try_get::<String>("", "m").unwrap()
+        };
+        assert_eq!(mode(claims.clone()).await, "force_generic_plan");
+        assert_eq!(mode(db.clone()).await, "auto");
+        claims.close().await.ok();
     }
     db.close().await.ok();
 }
