@@ -15,7 +15,7 @@ both!(
     every_encoding_imports_the_same_names,
     semicolon_and_tab_delimiters_are_detected,
     quoted_newlines_stay_in_the_field_and_lines_count_physically,
-    quotes_backslashes_tabs_and_emoji_are_stored_verbatim,
+    quotes_backslashes_and_emoji_are_stored_verbatim_and_tabs_refused,
     ragged_rows_are_rejected_per_line,
     oversized_fields_are_rejected_per_row,
     strict_flags_the_example_file_and_lenient_imports_it,
@@ -363,14 +363,15 @@ not-a-phone,Bo,x\n";
 
 /// Characters that need escaping on their way to the database (PostgreSQL receives a
 /// chunk's rows as JSON) come back exactly as written.
-async fn quotes_backslashes_tabs_and_emoji_are_stored_verbatim(app: TestApp) {
+async fn quotes_backslashes_and_emoji_are_stored_verbatim_and_tabs_refused(app: TestApp) {
     let acc = app.account(pb::Plan::Professional).await;
     let file = "phone,first_name,last_name,company,Note\n\
-+14155550101,\"Zoë \"\"Z\"\"\",O\\Brien,\"Tab\tCo 😀\",\"{\"\"a\"\": \\u0041}\"\n";
++14155550101,\"Zoë \"\"Z\"\"\",O\\Brien,\"Co 😀, Inc\",\"{\"\"a\"\": \\u0041}\"\n\
++14155550102,Al,Bo,\"Tab\tCo\",x\n";
     let mut opts = options(&acc);
     opts.unmapped_as_custom_fields = true;
     let b = import(&app, opts, file.as_bytes()).await;
-    assert_eq!(counts(&b).imported, 1);
+    assert_eq!((counts(&b).imported, counts(&b).invalid), (1, 1));
     let c = by_phone(&app, &acc, "+14155550101").await;
     assert_eq!(
         (
@@ -378,12 +379,17 @@ async fn quotes_backslashes_tabs_and_emoji_are_stored_verbatim(app: TestApp) {
             c.last_name.as_str(),
             c.company.as_str()
         ),
-        ("Zoë \"Z\"", "O\\Brien", "Tab\tCo 😀")
+        ("Zoë \"Z\"", "O\\Brien", "Co 😀, Inc")
     );
     assert_eq!(
         c.custom_fields.get("Note").map(String::as_str),
         Some("{\"a\": \\u0041}")
     );
+    // A tab is a control character: the agent would read it aloud wrongly, so the row is
+    // refused with the column named rather than stored.
+    let errs = errors(&app, &acc, &b.id).await;
+    assert_eq!((errs[0].line, errs[0].column.as_str()), (3, "company"));
+    assert!(errs[0].reason.contains("control"), "{}", errs[0].reason);
 }
 
 async fn ragged_rows_are_rejected_per_line(app: TestApp) {
