@@ -231,7 +231,9 @@ impl Services {
         Ok(stored)
     }
 
-    /// Creates the contact for an unknown inbound number when the plan has room.
+    /// Creates the contact for an unknown inbound number when the plan has room. The
+    /// contact row goes in before the counter row is taken (the order every writer
+    /// keeps), and out again when there is no room.
     async fn create_caller(
         &self,
         txn: &DatabaseTransaction,
@@ -239,9 +241,6 @@ impl Services {
         phone: &Phone,
         now: i64,
     ) -> Result<Option<contact::Model>> {
-        if store::accounts::reserve_slots(txn, account_id, 1, now).await? == 0 {
-            return Ok(None);
-        }
         let new = NewContact {
             phone: phone.clone(),
             first_name: String::new(),
@@ -254,7 +253,12 @@ impl Services {
         };
         let dnc = store::dnc::entry(txn, account_id, phone.e164()).await?;
         let row = super::contacts::new_row(account_id, &new, dnc.as_ref(), None, now);
-        Ok(Some(store::contacts::insert(txn, row).await?))
+        let stored = store::contacts::insert(txn, row).await?;
+        if store::accounts::reserve_slots(txn, account_id, 1, now).await? == 0 {
+            store::contacts::delete(txn, account_id, stored.id).await?;
+            return Ok(None);
+        }
+        Ok(Some(stored))
     }
 
     /// A page of calls (one contact's, or the account's), newest first.

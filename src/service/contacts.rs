@@ -89,8 +89,9 @@ async fn phone_taken<C: ConnectionTrait>(db: &C, account_id: &str, phone: &str) 
 }
 
 impl Services {
-    /// Creates a contact: checks the fields, reserves a slot under the plan limit and
-    /// inserts, in one write transaction.
+    /// Creates a contact: checks the fields, inserts and reserves a slot under the plan
+    /// limit, in one write transaction. The counter row is taken after the contact row,
+    /// the order every writer keeps (see `service::import`).
     pub async fn create_contact(
         &self,
         account_id: &str,
@@ -102,30 +103,30 @@ impl Services {
             .map_err(Error::Invalid)?;
         let now = self.now();
         let txn = store::begin_write(&self.writer).await?;
+        let dnc = store::dnc::entry(&txn, account_id, new.phone.e164()).await?;
+        let inserted =
+            store::contacts::insert(&txn, new_row(account_id, &new, dnc.as_ref(), None, now)).await;
+        let model = match inserted {
+            Ok(model) => model,
+            Err(e) if store::is_unique_violation(&e) => {
+                txn.rollback().await?;
+                return Err(phone_taken(&self.db, account_id, new.phone.e164()).await);
+            }
+            Err(e) => return Err(e),
+        };
         if store::accounts::reserve_slots(&txn, account_id, 1, now).await? == 0 {
             let acc = store::accounts::get(&txn, account_id).await?;
+            txn.rollback().await?;
             return Err(Error::PlanLimit {
                 account_id: account_id.to_string(),
                 limit: acc.contact_limit,
             });
         }
-        let dnc = store::dnc::entry(&txn, account_id, new.phone.e164()).await?;
-        let inserted =
-            store::contacts::insert(&txn, new_row(account_id, &new, dnc.as_ref(), None, now)).await;
-        match inserted {
-            Ok(model) => {
-                txn.commit().await?;
-                Ok(ContactView {
-                    contact: model,
-                    campaign_ids: vec![],
-                })
-            }
-            Err(e) if store::is_unique_violation(&e) => {
-                txn.rollback().await?;
-                Err(phone_taken(&self.db, account_id, new.phone.e164()).await)
-            }
-            Err(e) => Err(e),
-        }
+        txn.commit().await?;
+        Ok(ContactView {
+            contact: model,
+            campaign_ids: vec![],
+        })
     }
 
     /// One contact with its campaigns.
