@@ -4,8 +4,8 @@
 //! An import runs as three cooperating parts joined by bounded channels: a forwarder
 //! task passes the client's pieces to the parsing worker (`import::pipeline`, on a
 //! blocking thread), and the writer (here) commits each chunk of checked rows in one
-//! write transaction that also reserves plan slots and adds the chunk's counts to the
-//! batch row — so the batch's counts are always exactly what is committed, whatever
+//! write transaction (two chunks at once on PostgreSQL) that also reserves plan slots and
+//! adds the chunk's counts to the batch row — so the batch's counts are always exactly what is committed, whatever
 //! happens next. A client that goes away leaves a `cancelled` batch; a server that dies
 //! leaves a `running` batch whose heartbeat stops. Every replica sweeps for such batches
 //! at start-up and then periodically ([`Services::fail_interrupted_imports`]) and marks
@@ -30,29 +30,41 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// Where an import's writer spent its time, logged when the input ends (the figures the
-/// import benchmark's profile is read from).
+/// import benchmark's profile is read from). Chunks committing side by side each add
+/// their own time, so the phases can sum to more than the import took.
 #[derive(Debug, Default)]
 struct PhaseTimes {
     /// Waiting for the parsing worker's next chunk.
     waiting_for_rows: Duration,
     /// Opening the chunk's write transaction.
     begin: Duration,
-    /// Looking up the chunk's numbers on the DNC list and reserving plan slots (near the
-    /// limit, also looking up the stored contacts first).
+    /// Looking up the chunk's numbers on the DNC list and the account's room (near the
+    /// limit, also the stored contacts).
     lookup: Duration,
     /// Building the rows.
     prepare: Duration,
     /// The contact INSERTs.
     insert: Duration,
-    /// Duplicates, memberships, rejected rows and the batch counts.
+    /// Duplicates, the plan slots (after the chunk before has taken its own),
+    /// memberships, rejected rows and the batch counts.
     rest: Duration,
     commit: Duration,
 }
 
 impl PhaseTimes {
+    fn add(&mut self, o: &PhaseTimes) {
+        self.waiting_for_rows += o.waiting_for_rows;
+        self.begin += o.begin;
+        self.lookup += o.lookup;
+        self.prepare += o.prepare;
+        self.insert += o.insert;
+        self.rest += o.rest;
+        self.commit += o.commit;
+    }
+
     fn log(&self, batch: &str) {
         let ms = |d: Duration| d.as_millis() as u64;
         tracing::info!(
@@ -79,6 +91,10 @@ pub const PREVIEW_ERRORS: usize = 100;
 pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
 /// How often a running import reports progress while it has nothing to commit.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+/// How many chunks of one import commit at once on PostgreSQL, each in a transaction
+/// and on a connection of its own (SQLite has one writer: one at a time). Two let the
+/// database insert one chunk while the next one's rows travel and its lookups run.
+const PG_CHUNKS_IN_FLIGHT: usize = 2;
 /// An import that added at least this many contacts refreshes the planner's statistics.
 const ANALYZE_AFTER_ROWS: i64 = 10_000;
 
@@ -151,7 +167,9 @@ impl Pipeline {
     /// Starts parsing `input`; more than `max_bytes` of file fails it with a Cap error.
     async fn start(opts: ParseOptions, mut input: InputStream, max_bytes: u64) -> Result<Pipeline> {
         let (in_tx, in_rx) = mpsc::channel::<Input>(4);
-        let (out_tx, mut parsed) = mpsc::channel(2);
+        // One parsed chunk waits while the writer commits others (two at once on
+        // PostgreSQL): enough to keep it busy, since parsing outruns inserting.
+        let (out_tx, mut parsed) = mpsc::channel(1);
         tokio::task::spawn_blocking(move || pipeline::run(opts, in_rx, out_tx));
         let bytes = Arc::new(AtomicI64::new(0));
         let counter = bytes.clone();
@@ -333,46 +351,78 @@ impl Services {
         }
     }
 
-    /// Commits every chunk until the end of the input; returns the final encoding.
+    /// Commits every chunk until the end of the input; returns the final encoding. On
+    /// PostgreSQL up to [`PG_CHUNKS_IN_FLIGHT`] chunks commit at once, each in its own
+    /// transaction; whichever way the import ends, the chunks already committing are
+    /// seen to the end first, so the batch's counts are final when this returns.
     async fn write_all(
         &self,
         ctx: &Batch<'_>,
         pipe: &mut Pipeline,
         events: &mpsc::Sender<Result<ImportEvent>>,
     ) -> Result<String> {
+        let in_flight = match store::backend(&self.writer) {
+            sea_orm::DbBackend::Postgres => PG_CHUNKS_IN_FLIGHT,
+            _ => 1,
+        };
         let mut counts = Counts::default();
         let mut times = PhaseTimes::default();
-        loop {
-            let waiting = Instant::now();
+        let mut commits = futures::stream::FuturesUnordered::new();
+        // The final encoding, once the input has ended.
+        let mut ended = None;
+        // Resolves when the last chunk started has taken its plan slots.
+        let mut previous = None;
+        let outcome = loop {
+            if commits.is_empty()
+                && let Some(encoding) = ended.take()
+            {
+                break Ok(encoding);
+            }
             // Report at least every second; stop once the deadline has passed.
             let mut wait = PROGRESS_EVERY;
             if let Some(deadline) = ctx.deadline {
                 let left = deadline.saturating_duration_since(tokio::time::Instant::now());
                 if left.is_zero() {
-                    return Err(Error::deadline_exceeded("import"));
+                    break Err(Error::deadline_exceeded("import"));
                 }
                 wait = wait.min(left);
             }
-            let next = tokio::time::timeout(wait, pipe.parsed.recv()).await;
-            times.waiting_for_rows += waiting.elapsed();
-            match next {
-                // Nothing to commit for a while (a slow upload): still report.
-                Err(_) => {}
-                Ok(None) => return Err(pipe.input_error().await),
-                Ok(Some(Err(e))) => return Err(e),
-                Ok(Some(Ok(Parsed::Rows(rows)))) => {
-                    let committed = self.commit_chunk(ctx, rows, &mut times).await?;
-                    self.metrics.count_import_rows(&committed);
-                    counts.add(&committed);
-                }
-                Ok(Some(Ok(Parsed::End { encoding }))) => {
-                    times.log(ctx.id);
-                    return Ok(encoding);
-                }
-                Ok(Some(Ok(Parsed::Header(_)))) => {
-                    return Err(Error::Internal(
-                        "the import worker sent a second header".into(),
-                    ));
+            let waiting = Instant::now();
+            tokio::select! {
+                Some(done) = commits.next() => match done {
+                    Ok((committed, spent)) => {
+                        self.metrics.count_import_rows(&committed);
+                        counts.add(&committed);
+                        times.add(&spent);
+                    }
+                    Err(e) => break Err(e),
+                },
+                next = tokio::time::timeout(wait, pipe.parsed.recv()),
+                    if ended.is_none() && commits.len() < in_flight => {
+                    if commits.is_empty() {
+                        times.waiting_for_rows += waiting.elapsed();
+                    }
+                    match next {
+                        // Nothing to commit for a while (a slow upload): still report.
+                        Err(_) => {}
+                        Ok(None) => break Err(pipe.input_error().await),
+                        Ok(Some(Err(e))) => break Err(e),
+                        Ok(Some(Ok(Parsed::Rows(rows)))) => {
+                            let (reserved, next_turn) = oneshot::channel();
+                            let turn = previous.replace(next_turn);
+                            commits.push(self.commit_chunk(ctx, rows, turn, reserved));
+                            continue;
+                        }
+                        Ok(Some(Ok(Parsed::End { encoding }))) => {
+                            ended = Some(encoding);
+                            continue;
+                        }
+                        Ok(Some(Ok(Parsed::Header(_)))) => {
+                            break Err(Error::Internal(
+                                "the import worker sent a second header".into(),
+                            ));
+                        }
+                    }
                 }
             }
             let progress = ImportEvent::Progress {
@@ -381,19 +431,48 @@ impl Services {
             };
             // Progress never blocks the import: a client too slow to read it misses some.
             if let Err(mpsc::error::TrySendError::Closed(_)) = events.try_send(Ok(progress)) {
-                return Err(gone());
+                break Err(gone());
             }
+        };
+        let mut failed = None;
+        while let Some(done) = commits.next().await {
+            match done {
+                Ok((committed, spent)) => {
+                    self.metrics.count_import_rows(&committed);
+                    times.add(&spent);
+                }
+                Err(e) => failed = failed.or(Some(e)),
+            }
+        }
+        times.log(ctx.id);
+        match (outcome, failed) {
+            (Ok(_), Some(e)) => Err(e),
+            (outcome, _) => outcome,
         }
     }
 
-    /// Writes one chunk of rows in one transaction; returns its counts.
+    /// Writes one chunk of rows in one transaction; returns its counts and where the
+    /// time went.
+    ///
+    /// Every writer takes its locks in one order — contact rows, then the account's
+    /// counter row, then the batch row — so the chunks of one import (and concurrent
+    /// imports) insert side by side and queue only for the short end of each other's
+    /// transaction. New numbers are inserted first and plan slots reserved for what was
+    /// inserted; rows that do not fit after all are removed again, last lines first,
+    /// in the same transaction.
+    ///
+    /// Chunks of one import take the counter in file order: `turn` resolves once the
+    /// chunk before has reserved its slots (or ended), and `reserved` is this chunk's
+    /// signal to the next one — so near the limit the rows kept are the file's first.
     async fn commit_chunk(
         &self,
         ctx: &Batch<'_>,
         rows: Vec<Row>,
-        times: &mut PhaseTimes,
-    ) -> Result<Counts> {
+        turn: Option<oneshot::Receiver<()>>,
+        reserved: oneshot::Sender<()>,
+    ) -> Result<(Counts, PhaseTimes)> {
         let started = Instant::now();
+        let mut times = PhaseTimes::default();
         let mut d = Counts {
             rows: rows.len() as i64,
             ..Default::default()
@@ -430,18 +509,17 @@ impl Services {
                     .into_iter()
                     .map(|e| (e.phone.clone(), e))
                     .collect();
-            // With room for every row (the common case) all of them are inserted at once,
-            // and the numbers the account already has come back as conflicts, read only
-            // then. Near the limit the stored numbers are read first, so that duplicates
-            // do not take slots from new numbers.
-            let mut granted =
-                store::accounts::reserve_slots(&txn, ctx.account_id, candidates.len() as i64, now)
-                    .await? as usize;
+            // The room as last committed, read without a lock. With room for every row
+            // (the common case) all of them are inserted at once, and the numbers the
+            // account already has come back as conflicts, read only then. Near the limit
+            // the stored numbers are read first, so that duplicates do not take slots
+            // from new numbers, and rows that cannot fit are not inserted at all.
+            let account = store::accounts::get(&txn, ctx.account_id).await?;
+            let room = (account.contact_limit - account.contact_count).max(0) as usize;
             let mut existing: HashMap<String, contact::Model> = HashMap::new();
             let mut dups = Vec::new();
             let mut to_insert = candidates;
-            if granted < to_insert.len() {
-                store::accounts::adjust_count(&txn, ctx.account_id, -(granted as i64)).await?;
+            if room < to_insert.len() {
                 existing = store::contacts::by_phones(&txn, ctx.account_id, &phones)
                     .await?
                     .into_iter()
@@ -452,21 +530,10 @@ impl Services {
                     .into_iter()
                     .partition(|(_, c, _)| !existing.contains_key(c.phone.e164()));
                 to_insert = new;
-                granted = store::accounts::reserve_slots(
-                    &txn,
-                    ctx.account_id,
-                    to_insert.len() as i64,
-                    now,
-                )
-                .await? as usize;
-                if granted < to_insert.len() {
-                    let limit = store::accounts::get(&txn, ctx.account_id)
-                        .await?
-                        .contact_limit;
-                    for (line, _, raw) in to_insert.drain(granted..) {
-                        d.over_limit += 1;
-                        errors.push((line, error_row(ctx.id, line, &over_limit(limit), &raw)));
-                    }
+                for (line, _, raw) in to_insert.drain(room.min(to_insert.len())..) {
+                    d.over_limit += 1;
+                    let e = over_limit(account.contact_limit);
+                    errors.push((line, error_row(ctx.id, line, &e, &raw)));
                 }
             }
             lap(&mut times.lookup);
@@ -480,27 +547,14 @@ impl Services {
             lap(&mut times.prepare);
             let inserted = store::import::insert_contacts(&txn, models).await?;
             lap(&mut times.insert);
-            // Slots reserved for rows that were not inserted go back.
-            store::accounts::adjust_count(
-                &txn,
-                ctx.account_id,
-                inserted.len() as i64 - granted as i64,
-            )
-            .await?;
             let new_ids: HashMap<String, i64> =
                 inserted.into_iter().map(|r| (r.phone, r.id)).collect();
-            // Members: (contact id, DNC).
-            let mut members: Vec<(i64, bool)> = Vec::new();
+            // Inserted rows (in line order) with their ids.
+            let mut kept = Vec::new();
             let mut conflicts = Vec::new();
             for row in to_insert {
-                let phone = row.1.phone.e164();
-                match new_ids.get(phone) {
-                    Some(&id) => {
-                        let listed = dnc.contains_key(phone);
-                        d.imported += 1;
-                        d.dnc += listed as i64;
-                        members.push((id, listed));
-                    }
+                match new_ids.get(row.1.phone.e164()) {
+                    Some(&id) => kept.push((row, id)),
                     // Stored before, or by a concurrent transaction: a duplicate.
                     None => conflicts.push(row),
                 }
@@ -519,6 +573,8 @@ impl Services {
                 ContactStatus::from_stored(&c.status) == ContactStatus::Dnc
                     || dnc.contains_key(&c.phone)
             };
+            // Members: (contact id, DNC).
+            let mut members: Vec<(i64, bool)> = Vec::new();
             for (_, new_values, _) in &dups {
                 let Some(current) = existing.get(new_values.phone.e164()) else {
                     // Conflicted, yet not readable: deleted again since. Nothing to add.
@@ -535,6 +591,35 @@ impl Services {
                     None => d.duplicates_existing += 1,
                 }
                 members.push((current.id, listed));
+            }
+            // The counter row, once every contact row this chunk touches is locked and
+            // the chunk before has taken its slots. (A chunk that ended early dropped
+            // its sender: the wait ends either way.)
+            if let Some(turn) = turn {
+                let _ = turn.await;
+            }
+            let granted =
+                store::accounts::reserve_slots(&txn, ctx.account_id, kept.len() as i64, now).await?
+                    as usize;
+            drop(reserved);
+            if granted < kept.len() {
+                // Another writer took the room since it was read.
+                let removed: Vec<_> = kept.drain(granted..).collect();
+                let ids: Vec<i64> = removed.iter().map(|(_, id)| *id).collect();
+                store::contacts::delete_many(&txn, ctx.account_id, &ids).await?;
+                let limit = store::accounts::get(&txn, ctx.account_id)
+                    .await?
+                    .contact_limit;
+                for ((line, _, raw), _) in removed {
+                    d.over_limit += 1;
+                    errors.push((line, error_row(ctx.id, line, &over_limit(limit), &raw)));
+                }
+            }
+            for ((_, c, _), id) in &kept {
+                let listed = dnc.contains_key(c.phone.e164());
+                d.imported += 1;
+                d.dnc += listed as i64;
+                members.push((*id, listed));
             }
             if let Some(campaign) = ctx.campaign_id {
                 let (excluded, ids): (Vec<_>, Vec<_>) =
@@ -559,7 +644,7 @@ impl Services {
         lap(&mut times.rest);
         txn.commit().await?;
         lap(&mut times.commit);
-        Ok(d)
+        Ok((d, times))
     }
 
     /// A dry run: what importing the input would do. Stores nothing.

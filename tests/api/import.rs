@@ -1,7 +1,7 @@
 //! CSV and structured-row import: detection, encodings, validation, duplicates, plan
 //! limits, campaigns and DNC, batch tracking, retries and the rejected-rows round trip.
 
-use crate::helpers::{TestApp, clock_at, violated_fields};
+use crate::helpers::{TestApp, all_pages, clock_at, violated_fields};
 use contactd::pb::{self, import_contacts_request::Payload, import_contacts_response::Event};
 use std::sync::Arc;
 use tonic::Code;
@@ -26,6 +26,7 @@ both!(
     update_policies_fill_or_overwrite_stored_contacts,
     rows_past_the_plan_limit_are_rejected_at_the_boundary,
     concurrent_imports_never_pass_the_limit,
+    imports_racing_for_the_last_slots_store_exactly_the_limit,
     chunks_of_stored_and_new_numbers_import_exactly,
     two_imports_of_the_same_numbers_at_once_store_each_number_once,
     campaign_import_excludes_dnc_contacts,
@@ -122,18 +123,22 @@ fn counts(b: &pb::ImportBatch) -> pb::ImportCounts {
 }
 
 async fn errors(app: &TestApp, account: &str, batch: &str) -> Vec<pb::ImportError> {
-    app.client
-        .clone()
-        .list_import_errors(pb::ListImportErrorsRequest {
-            account_id: account.into(),
-            batch_id: batch.into(),
-            page_size: 1000,
-            page_token: String::new(),
-        })
-        .await
-        .expect("list errors")
-        .into_inner()
-        .errors
+    all_pages(async |page_token| {
+        let page = app
+            .client
+            .clone()
+            .list_import_errors(pb::ListImportErrorsRequest {
+                account_id: account.into(),
+                batch_id: batch.into(),
+                page_size: 1000,
+                page_token,
+            })
+            .await
+            .expect("list errors")
+            .into_inner();
+        (page.errors, page.next_page_token)
+    })
+    .await
 }
 
 async fn by_phone(app: &TestApp, account: &str, phone: &str) -> pb::Contact {
@@ -623,6 +628,51 @@ async fn concurrent_imports_never_pass_the_limit(app: TestApp) {
     assert_eq!(over, 80 - imported);
     assert_eq!(app.get_account(&acc).await.contact_count, 50);
     assert_eq!(app.list_all(&acc, Default::default()).await.len(), 50);
+}
+
+/// Two imports whose first chunks both fit the room as it was read: the one that takes
+/// the counter second keeps what still fits and removes the rest of what it inserted,
+/// last lines first, as over-limit rows.
+async fn imports_racing_for_the_last_slots_store_exactly_the_limit(app: TestApp) {
+    let acc = app.account_with_limit(3000).await;
+    let app = Arc::new(app);
+    let starts = [0, 5000];
+    let mut tasks = Vec::new();
+    for start in starts {
+        let (app, acc) = (app.clone(), acc.clone());
+        tasks.push(tokio::spawn(async move {
+            let file = numbers_file(start..start + 2500);
+            import_fast(&app, options(&acc), file.as_bytes()).await
+        }));
+    }
+    let mut expected = std::collections::BTreeSet::new();
+    let (mut imported, mut over) = (0, 0);
+    for (t, start) in tasks.into_iter().zip(starts) {
+        let b = t.await.unwrap();
+        let c = counts(&b);
+        assert_eq!((c.rows, c.imported + c.over_limit), (2500, 2500), "{c:?}");
+        let mut rejected = std::collections::BTreeSet::new();
+        for e in errors(&app, &acc, &b.id).await {
+            assert_eq!(e.kind, "over_limit", "{e:?}");
+            rejected.insert(e.line as usize - 2);
+        }
+        assert_eq!(rejected.len() as i64, c.over_limit);
+        // The rows kept are a prefix of the file: what does not fit is its end.
+        let kept = c.imported as usize;
+        assert!(rejected.iter().all(|&i| i >= kept), "{rejected:?}");
+        expected.extend((start..start + kept).map(number));
+        imported += c.imported;
+        over += c.over_limit;
+    }
+    assert_eq!((imported, over), (3000, 2000));
+    assert_eq!(app.get_account(&acc).await.contact_count, 3000);
+    let stored: std::collections::BTreeSet<String> = app
+        .list_all(&acc, Default::default())
+        .await
+        .into_iter()
+        .map(|c| c.phone)
+        .collect();
+    assert_eq!(stored, expected);
 }
 
 /// Imports `file` in 64 KiB pieces; returns the finished batch.
