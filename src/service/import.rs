@@ -167,9 +167,7 @@ impl Pipeline {
     /// Starts parsing `input`; more than `max_bytes` of file fails it with a Cap error.
     async fn start(opts: ParseOptions, mut input: InputStream, max_bytes: u64) -> Result<Pipeline> {
         let (in_tx, in_rx) = mpsc::channel::<Input>(4);
-        // One parsed chunk waits while the writer commits others (two at once on
-        // PostgreSQL): enough to keep it busy, since parsing outruns inserting.
-        let (out_tx, mut parsed) = mpsc::channel(1);
+        let (out_tx, mut parsed) = mpsc::channel(2);
         tokio::task::spawn_blocking(move || pipeline::run(opts, in_rx, out_tx));
         let bytes = Arc::new(AtomicI64::new(0));
         let counter = bytes.clone();
