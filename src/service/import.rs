@@ -20,6 +20,7 @@ use crate::entity::{contact, dnc_entry, import_batch, import_error};
 use crate::error::{Error, Result};
 use crate::import::pipeline::{self, Input, ParseOptions, Parsed, Row, RowError};
 use crate::import::{ColumnMap, Counts, Header, Outcome};
+use crate::metrics::Metrics;
 use crate::store;
 use crate::store::import::status;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -30,7 +31,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 /// Where an import's writer spent its time, logged when the input ends (the figures the
 /// import benchmark's profile is read from). Chunks committing side by side each add
@@ -78,6 +79,24 @@ impl PhaseTimes {
             commit_ms = ms(self.commit),
             "import input written"
         );
+    }
+}
+
+/// What an import's writer has committed so far, and the rows it is committing.
+#[derive(Debug, Default)]
+struct Written {
+    counts: Counts,
+    times: PhaseTimes,
+    in_flight_rows: usize,
+}
+
+impl Written {
+    /// Takes in a chunk that committed.
+    fn settle(&mut self, metrics: &Metrics, (committed, spent): (Counts, PhaseTimes)) {
+        self.in_flight_rows -= committed.rows as usize;
+        metrics.count_import_rows(&committed);
+        self.counts.add(&committed);
+        self.times.add(&spent);
     }
 }
 
@@ -363,14 +382,11 @@ impl Services {
             sea_orm::DbBackend::Postgres => PG_CHUNKS_IN_FLIGHT,
             _ => 1,
         };
-        let mut counts = Counts::default();
-        let mut times = PhaseTimes::default();
+        let mut written = Written::default();
         let mut commits = futures::stream::FuturesUnordered::new();
         // The final encoding, once the input has ended.
         let mut ended = None;
-        // Resolves when the last chunk started has taken its plan slots.
-        let mut previous = None;
-        let outcome = loop {
+        let outcome = 'import: loop {
             if commits.is_empty()
                 && let Some(encoding) = ended.take()
             {
@@ -388,17 +404,13 @@ impl Services {
             let waiting = Instant::now();
             tokio::select! {
                 Some(done) = commits.next() => match done {
-                    Ok((committed, spent)) => {
-                        self.metrics.count_import_rows(&committed);
-                        counts.add(&committed);
-                        times.add(&spent);
-                    }
+                    Ok(done) => written.settle(&self.metrics, done),
                     Err(e) => break Err(e),
                 },
                 next = tokio::time::timeout(wait, pipe.parsed.recv()),
                     if ended.is_none() && commits.len() < in_flight => {
                     if commits.is_empty() {
-                        times.waiting_for_rows += waiting.elapsed();
+                        written.times.waiting_for_rows += waiting.elapsed();
                     }
                     match next {
                         // Nothing to commit for a while (a slow upload): still report.
@@ -406,9 +418,26 @@ impl Services {
                         Ok(None) => break Err(pipe.input_error().await),
                         Ok(Some(Err(e))) => break Err(e),
                         Ok(Some(Ok(Parsed::Rows(rows)))) => {
-                            let (reserved, next_turn) = oneshot::channel();
-                            let turn = previous.replace(next_turn);
-                            commits.push(self.commit_chunk(ctx, rows, turn, reserved));
+                            // Near the limit the chunks before end first: this one then
+                            // reads the room they left, and the rows kept are the file's
+                            // first. (Far from it, every chunk fits whatever the order.)
+                            if !commits.is_empty() {
+                                let needed = (written.in_flight_rows + rows.len()) as i64;
+                                match store::accounts::get(&self.db, ctx.account_id).await {
+                                    Ok(a) if a.contact_limit - a.contact_count >= needed => {}
+                                    Ok(_) => {
+                                        while let Some(done) = commits.next().await {
+                                            match done {
+                                                Ok(done) => written.settle(&self.metrics, done),
+                                                Err(e) => break 'import Err(e),
+                                            }
+                                        }
+                                    }
+                                    Err(e) => break Err(e),
+                                }
+                            }
+                            written.in_flight_rows += rows.len();
+                            commits.push(self.commit_chunk(ctx, rows));
                             continue;
                         }
                         Ok(Some(Ok(Parsed::End { encoding }))) => {
@@ -424,7 +453,7 @@ impl Services {
                 }
             }
             let progress = ImportEvent::Progress {
-                counts,
+                counts: written.counts,
                 bytes_read: pipe.bytes.load(Ordering::Relaxed),
             };
             // Progress never blocks the import: a client too slow to read it misses some.
@@ -435,14 +464,11 @@ impl Services {
         let mut failed = None;
         while let Some(done) = commits.next().await {
             match done {
-                Ok((committed, spent)) => {
-                    self.metrics.count_import_rows(&committed);
-                    times.add(&spent);
-                }
+                Ok(done) => written.settle(&self.metrics, done),
                 Err(e) => failed = failed.or(Some(e)),
             }
         }
-        times.log(ctx.id);
+        written.times.log(ctx.id);
         match (outcome, failed) {
             (Ok(_), Some(e)) => Err(e),
             (outcome, _) => outcome,
@@ -459,16 +485,10 @@ impl Services {
     /// inserted; rows that do not fit after all are removed again, last lines first,
     /// in the same transaction.
     ///
-    /// Chunks of one import take the counter in file order: `turn` resolves once the
-    /// chunk before has reserved its slots (or ended), and `reserved` is this chunk's
-    /// signal to the next one — so near the limit the rows kept are the file's first.
-    async fn commit_chunk(
-        &self,
-        ctx: &Batch<'_>,
-        rows: Vec<Row>,
-        turn: Option<oneshot::Receiver<()>>,
-        reserved: oneshot::Sender<()>,
-    ) -> Result<(Counts, PhaseTimes)> {
+    /// Nothing here waits on anything but the database, whose deadlock detection then
+    /// sees every wait. New rows are inserted, and stored duplicates updated, in number
+    /// order, so two imports into one account lock the numbers they share in one order.
+    async fn commit_chunk(&self, ctx: &Batch<'_>, rows: Vec<Row>) -> Result<(Counts, PhaseTimes)> {
         let started = Instant::now();
         let mut times = PhaseTimes::default();
         let mut d = Counts {
@@ -535,8 +555,10 @@ impl Services {
                 }
             }
             lap(&mut times.lookup);
-            let models: Vec<_> = to_insert
-                .iter()
+            let mut by_number: Vec<_> = to_insert.iter().collect();
+            by_number.sort_unstable_by(|a, b| a.1.phone.e164().cmp(b.1.phone.e164()));
+            let models: Vec<_> = by_number
+                .into_iter()
                 .map(|(_, c, _)| {
                     let entry = dnc.get(c.phone.e164());
                     new_row(ctx.account_id, c, entry, Some(ctx.id.to_string()), now)
@@ -573,6 +595,7 @@ impl Services {
             };
             // Members: (contact id, DNC).
             let mut members: Vec<(i64, bool)> = Vec::new();
+            dups.sort_unstable_by(|a, b| a.1.phone.e164().cmp(b.1.phone.e164()));
             for (_, new_values, _) in &dups {
                 let Some(current) = existing.get(new_values.phone.e164()) else {
                     // Conflicted, yet not readable: deleted again since. Nothing to add.
@@ -590,16 +613,10 @@ impl Services {
                 }
                 members.push((current.id, listed));
             }
-            // The counter row, once every contact row this chunk touches is locked and
-            // the chunk before has taken its slots. (A chunk that ended early dropped
-            // its sender: the wait ends either way.)
-            if let Some(turn) = turn {
-                let _ = turn.await;
-            }
+            // The counter row, once every contact row this chunk touches is locked.
             let granted =
                 store::accounts::reserve_slots(&txn, ctx.account_id, kept.len() as i64, now).await?
                     as usize;
-            drop(reserved);
             if granted < kept.len() {
                 // Another writer took the room since it was read.
                 let removed: Vec<_> = kept.drain(granted..).collect();
