@@ -631,6 +631,12 @@ async fn concurrent_imports_never_pass_the_limit(app: TestApp) {
     assert_eq!(app.list_all(&acc, Default::default()).await.len(), 50);
 }
 
+/// The account's stored numbers.
+async fn stored_phones(app: &TestApp, account: &str) -> std::collections::BTreeSet<String> {
+    let contacts = app.list_all(account, Default::default()).await;
+    contacts.into_iter().map(|c| c.phone).collect()
+}
+
 /// An import of several chunks past the limit keeps exactly the file's first rows: near
 /// the limit its chunks commit one after the other.
 async fn a_large_import_past_the_limit_keeps_the_files_first_rows(app: TestApp) {
@@ -648,12 +654,7 @@ async fn a_large_import_past_the_limit_keeps_the_files_first_rows(app: TestApp) 
         .map(|e| e.line)
         .collect();
     assert_eq!(lines, (3002..5002).collect::<Vec<i64>>());
-    let stored: std::collections::BTreeSet<String> = app
-        .list_all(&acc, Default::default())
-        .await
-        .into_iter()
-        .map(|c| c.phone)
-        .collect();
+    let stored = stored_phones(&app, &acc).await;
     assert_eq!(stored, (0..3000).map(number).collect());
 }
 
@@ -694,12 +695,7 @@ async fn imports_racing_for_the_last_slots_store_exactly_the_limit(app: TestApp)
     }
     assert_eq!((imported, over), (3000, 2000));
     assert_eq!(app.get_account(&acc).await.contact_count, 3000);
-    let stored: std::collections::BTreeSet<String> = app
-        .list_all(&acc, Default::default())
-        .await
-        .into_iter()
-        .map(|c| c.phone)
-        .collect();
+    let stored = stored_phones(&app, &acc).await;
     assert_eq!(stored, expected);
 }
 
