@@ -4,9 +4,9 @@
 //! An import runs as three cooperating parts joined by bounded channels: a forwarder
 //! task passes the client's pieces to the parsing worker (`import::pipeline`, on a
 //! blocking thread), and the writer (here) commits each chunk of checked rows in one
-//! write transaction (two chunks at once on PostgreSQL) that also reserves plan slots and
-//! adds the chunk's counts to the batch row — so the batch's counts are always exactly what is committed, whatever
-//! happens next. A client that goes away leaves a `cancelled` batch; a server that dies
+//! write transaction (two chunks at once on PostgreSQL) that also reserves plan slots
+//! and adds the chunk's counts to the batch row — so the batch's counts are always
+//! exactly what is committed, whatever happens next. A client that goes away leaves a `cancelled` batch; a server that dies
 //! leaves a `running` batch whose heartbeat stops. Every replica sweeps for such batches
 //! at start-up and then periodically ([`Services::fail_interrupted_imports`]) and marks
 //! them `failed`; a live import anywhere keeps its heartbeat fresh from a task of its
@@ -49,8 +49,7 @@ struct PhaseTimes {
     prepare: Duration,
     /// The contact INSERTs.
     insert: Duration,
-    /// Duplicates, the plan slots (after the chunk before has taken its own),
-    /// memberships, rejected rows and the batch counts.
+    /// Duplicates, the plan slots, memberships, rejected rows and the batch counts.
     rest: Duration,
     commit: Duration,
 }
@@ -622,12 +621,10 @@ impl Services {
                 let removed: Vec<_> = kept.drain(granted..).collect();
                 let ids: Vec<i64> = removed.iter().map(|(_, id)| *id).collect();
                 store::contacts::delete_many(&txn, ctx.account_id, &ids).await?;
-                let limit = store::accounts::get(&txn, ctx.account_id)
-                    .await?
-                    .contact_limit;
+                let e = over_limit(account.contact_limit);
                 for ((line, _, raw), _) in removed {
                     d.over_limit += 1;
-                    errors.push((line, error_row(ctx.id, line, &over_limit(limit), &raw)));
+                    errors.push((line, error_row(ctx.id, line, &e, &raw)));
                 }
             }
             for ((_, c, _), id) in &kept {
