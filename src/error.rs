@@ -63,6 +63,10 @@ pub enum Error {
     /// UNAVAILABLE: the database cannot be reached right now; retryable.
     #[error("database unavailable")]
     Unavailable(#[source] DbErr),
+    /// ABORTED: the database gave up this transaction for a concurrent one (a deadlock
+    /// or a serialization failure); nothing of it was stored, and a retry can succeed.
+    #[error("a concurrent change conflicted with this one")]
+    Conflict(#[source] DbErr),
     /// INTERNAL: a database error that is a bug; logged, never sent.
     #[error("database error")]
     Database(#[source] DbErr),
@@ -108,6 +112,8 @@ impl From<DbErr> for Error {
     fn from(err: DbErr) -> Self {
         if is_connection_error(&err) {
             Error::Unavailable(err)
+        } else if is_conflict(&err) {
+            Error::Conflict(err)
         } else {
             Error::Database(err)
         }
@@ -130,6 +136,19 @@ pub fn is_connection_error(err: &DbErr) -> bool {
                     | sqlx::Error::Tls(_)
             ) || is_pg_unavailable(e)
         }
+        _ => false,
+    }
+}
+
+/// PostgreSQL aborted the transaction for another one: `deadlock_detected` (40P01) or
+/// `serialization_failure` (40001).
+fn is_conflict(err: &DbErr) -> bool {
+    match err {
+        DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
+        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) => e
+            .as_database_error()
+            .and_then(|d| d.code())
+            .is_some_and(|code| matches!(code.as_ref(), "40P01" | "40001")),
         _ => false,
     }
 }
@@ -171,6 +190,10 @@ impl From<Error> for Status {
                 tracing::warn!(error = %source, "database unavailable");
                 Status::unavailable("database unavailable; retry")
             }
+            Error::Conflict(source) => {
+                tracing::warn!(error = %source, "transaction aborted for a concurrent one");
+                Status::aborted(format!("{message}: its transaction was rolled back; retry"))
+            }
             Error::Database(source) => {
                 tracing::error!(error = %source, "database error");
                 Status::internal("internal error")
@@ -191,6 +214,15 @@ mod tests {
     fn database_text_never_reaches_the_client() {
         let status: Status = Error::Database(DbErr::Custom("relation secret_table".into())).into();
         assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("secret_table"));
+    }
+
+    #[test]
+    fn a_transaction_aborted_for_another_is_aborted_and_retryable() {
+        let status: Status =
+            Error::Conflict(DbErr::Custom("deadlock on secret_table".into())).into();
+        assert_eq!(status.code(), Code::Aborted);
+        assert!(status.message().contains("retry"), "{}", status.message());
         assert!(!status.message().contains("secret_table"));
     }
 
