@@ -115,6 +115,9 @@ impl Services {
                 break;
             }
             let ids: Vec<i64> = chunk.iter().map(|c| c.0).collect();
+            let targets = store::contacts::Targets::Ids(&ids);
+            let lock = store::contacts::Lock::Update;
+            store::contacts::lock_in_number_order(&txn, account_id, targets, lock).await?;
             let deleted = store::contacts::delete_many(&txn, account_id, &ids).await?;
             store::accounts::adjust_count(&txn, account_id, -(deleted as i64)).await?;
             txn.commit().await?;

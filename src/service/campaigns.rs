@@ -32,6 +32,9 @@ impl Services {
                 });
                 counts.skip("dnc_refused", dnc.len() as i64);
                 let ids: Vec<i64> = ok.iter().map(|c| c.0).collect();
+                let targets = store::contacts::Targets::Ids(&ids);
+                let lock = store::contacts::Lock::KeyShare;
+                store::contacts::lock_in_number_order(&txn, account_id, targets, lock).await?;
                 let added =
                     store::campaigns::add_members(&txn, account_id, campaign_id, &ids, now).await?;
                 counts.changed += added as i64;
@@ -61,6 +64,9 @@ impl Services {
             let txn = store::begin_write(&self.writer).await?;
             let chunk = walk.next(&txn).await?;
             let ids: Vec<i64> = chunk.iter().map(|c| c.0).collect();
+            let targets = store::contacts::Targets::Ids(&ids);
+            let lock = store::contacts::Lock::KeyShare;
+            store::contacts::lock_in_number_order(&txn, account_id, targets, lock).await?;
             let removed =
                 store::campaigns::remove_members(&txn, account_id, campaign_id, &ids).await?;
             counts.changed += removed as i64;

@@ -125,6 +125,9 @@ async fn apply<C: ConnectionTrait>(
     change: &Change<'_>,
     dir: Direction,
 ) -> Result<i64> {
+    let targets = store::contacts::Targets::Phones(phones);
+    let lock = store::contacts::Lock::NoKeyUpdate;
+    store::contacts::lock_in_number_order(txn, account_id, targets, lock).await?;
     match dir {
         Direction::Mark => add_dnc(txn, account_id, phones, change).await,
         Direction::Clear => remove_dnc(txn, account_id, phones, change).await,

@@ -578,15 +578,31 @@ impl Services {
                     None => conflicts.push(row),
                 }
             }
-            if !conflicts.is_empty() {
-                let conflict_phones: Vec<String> = conflicts
+            dups.extend(conflicts);
+            dups.sort_unstable_by(|a, b| a.1.phone.e164().cmp(b.1.phone.e164()));
+            if !dups.is_empty() {
+                let dup_phones: Vec<String> = dups
                     .iter()
                     .map(|(_, c, _)| c.phone.e164().to_string())
                     .collect();
-                for c in store::contacts::by_phones(&txn, ctx.account_id, &conflict_phones).await? {
-                    existing.insert(c.phone.clone(), c);
+                // Stored numbers this chunk writes (updates, or memberships that must not
+                // lose their contact) are locked in number order before the first write,
+                // as every writer of several contacts does; then read as they are now.
+                let lock = match (ctx.policy, ctx.campaign_id) {
+                    (DuplicatePolicy::Skip, None) => None,
+                    (DuplicatePolicy::Skip, Some(_)) => Some(store::contacts::Lock::KeyShare),
+                    _ => Some(store::contacts::Lock::NoKeyUpdate),
+                };
+                if let Some(lock) = lock {
+                    let targets = store::contacts::Targets::Phones(&dup_phones);
+                    store::contacts::lock_in_number_order(&txn, ctx.account_id, targets, lock)
+                        .await?;
                 }
-                dups.extend(conflicts);
+                existing = store::contacts::by_phones(&txn, ctx.account_id, &dup_phones)
+                    .await?
+                    .into_iter()
+                    .map(|c| (c.phone.clone(), c))
+                    .collect();
             }
             let is_dnc = |c: &contact::Model| {
                 ContactStatus::from_stored(&c.status) == ContactStatus::Dnc
@@ -594,7 +610,6 @@ impl Services {
             };
             // Members: (contact id, DNC).
             let mut members: Vec<(i64, bool)> = Vec::new();
-            dups.sort_unstable_by(|a, b| a.1.phone.e164().cmp(b.1.phone.e164()));
             for (_, new_values, _) in &dups {
                 let Some(current) = existing.get(new_values.phone.e164()) else {
                     // Conflicted, yet not readable: deleted again since. Nothing to add.

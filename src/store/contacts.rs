@@ -9,6 +9,55 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait},
 };
 
+/// The contacts a transaction is about to change (or delete, or hang memberships on),
+/// named by id or by number.
+#[derive(Debug, Clone, Copy)]
+pub enum Targets<'a> {
+    Ids(&'a [i64]),
+    Phones(&'a [String]),
+}
+
+/// How strongly [`lock_in_number_order`] locks: for a delete, for an update of other
+/// columns than the key, or only against deletion (new memberships).
+pub use sea_orm::sea_query::LockType as Lock;
+
+/// PostgreSQL: locks the account's contacts among `targets` in phone-number order.
+///
+/// Every transaction that writes several contacts (or their memberships) calls this
+/// before its first write, so all of them take contact row locks in one global order
+/// and no two can each hold a row the other waits for: an import updating stored
+/// numbers while a bulk delete removes them deadlocked when one locked by number and the
+/// other by id. The account's counter row comes after the contacts in every writer.
+/// SQLite: nothing to do, its one writer holds the whole database.
+pub async fn lock_in_number_order<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    targets: Targets<'_>,
+    lock: Lock,
+) -> Result<()> {
+    if super::backend(db) != sea_orm::DbBackend::Postgres {
+        return Ok(());
+    }
+    let query = contact::Entity::find()
+        .select_only()
+        .column(contact::Column::Id)
+        .filter(contact::Column::AccountId.eq(account_id));
+    let query = match targets {
+        Targets::Ids([]) | Targets::Phones([]) => return Ok(()),
+        Targets::Ids(ids) => query.filter(contact::Column::Id.is_in(ids.iter().copied())),
+        Targets::Phones(phones) => {
+            query.filter(contact::Column::Phone.is_in(phones.iter().cloned()))
+        }
+    };
+    query
+        .order_by_asc(contact::Column::Phone)
+        .lock(lock)
+        .into_tuple::<i64>()
+        .all(db)
+        .await?;
+    Ok(())
+}
+
 /// Inserts a contact. A taken phone surfaces as a unique violation (see
 /// [`super::is_unique_violation`]).
 pub async fn insert<C: ConnectionTrait>(

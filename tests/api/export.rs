@@ -175,21 +175,6 @@ async fn four_contacts(app: &TestApp) -> (String, [pb::Contact; 4]) {
     (acc, out.try_into().unwrap())
 }
 
-async fn bulk_delete(
-    app: &TestApp,
-    account: &str,
-    selection: Option<S>,
-) -> Result<pb::BulkResult, tonic::Status> {
-    app.client
-        .clone()
-        .bulk_delete_contacts(pb::BulkDeleteContactsRequest {
-            account_id: account.into(),
-            selection: selection.map(|s| pb::ContactSelection { selection: Some(s) }),
-        })
-        .await
-        .map(|r| r.into_inner().result.unwrap())
-}
-
 fn skipped(result: &pb::BulkResult) -> BTreeMap<String, i64> {
     result
         .skipped
@@ -515,7 +500,7 @@ async fn more_than_10000_ids_is_resource_exhausted(app: TestApp) {
         .unwrap_err();
     assert_eq!(err.code(), Code::ResourceExhausted, "{}", err.message());
     assert!(err.message().contains("10000"), "{}", err.message());
-    let err = bulk_delete(&app, &acc, ids(&too_many)).await.unwrap_err();
+    let err = app.bulk_delete(&acc, ids(&too_many)).await.unwrap_err();
     assert_eq!(err.code(), Code::ResourceExhausted, "{}", err.message());
     // Exactly the cap is accepted.
     let export = read_export(&app, request(&acc, ids(&too_many[..10_000]), &["phone"]))
@@ -806,13 +791,10 @@ async fn bulk_delete_by_ids_counts_deleted_and_not_found(app: TestApp) {
     let (acc, [ann, bob, cat, _]) = four_contacts(&app).await;
     let other = app.account(pb::Plan::Professional).await;
     let foreign = app.contact(&other, "+14155559999", "Eve").await;
-    let result = bulk_delete(
-        &app,
-        &acc,
-        ids(&[ann.id, bob.id, 999_999, foreign.id, ann.id]),
-    )
-    .await
-    .unwrap();
+    let result = app
+        .bulk_delete(&acc, ids(&[ann.id, bob.id, 999_999, foreign.id, ann.id]))
+        .await
+        .unwrap();
     // `matched` counts contacts found (as for MarkDnc and AddToCampaign); the unknown and
     // foreign ids are `not_found`, the repeated id counts once.
     assert_eq!((result.matched, result.changed), (2, 2));
@@ -826,7 +808,7 @@ async fn bulk_delete_by_ids_counts_deleted_and_not_found(app: TestApp) {
     assert_eq!(left, ["Dan", "Cat"]);
     assert_eq!(app.get_account(&acc).await.contact_count, 2);
     assert_eq!(app.get_account(&other).await.contact_count, 1);
-    let again = bulk_delete(&app, &acc, ids(&[cat.id])).await.unwrap();
+    let again = app.bulk_delete(&acc, ids(&[cat.id])).await.unwrap();
     assert_eq!((again.matched, again.changed), (1, 1));
 }
 
@@ -839,7 +821,8 @@ async fn bulk_delete_by_filter_deletes_only_matching_contacts(app: TestApp) {
         query: "seed".into(),
         ..Default::default()
     };
-    let result = bulk_delete(&app, &acc, Some(S::Filter(filter)))
+    let result = app
+        .bulk_delete(&acc, Some(S::Filter(filter)))
         .await
         .unwrap();
     assert_eq!((result.matched, result.changed), (2_500, 2_500));
@@ -853,7 +836,8 @@ async fn bulk_delete_by_filter_deletes_only_matching_contacts(app: TestApp) {
         .collect();
     assert_eq!(left, ["Bob", "Ann"]);
     // An empty filter is an explicit "everything".
-    let all = bulk_delete(&app, &acc, Some(S::Filter(Default::default())))
+    let all = app
+        .bulk_delete(&acc, Some(S::Filter(Default::default())))
         .await
         .unwrap();
     assert_eq!((all.matched, all.changed), (2, 2));
@@ -862,7 +846,7 @@ async fn bulk_delete_by_filter_deletes_only_matching_contacts(app: TestApp) {
 
 async fn bulk_delete_requires_a_selection(app: TestApp) {
     let (acc, _) = four_contacts(&app).await;
-    let err = bulk_delete(&app, &acc, None).await.unwrap_err();
+    let err = app.bulk_delete(&acc, None).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert_eq!(violated_fields(&err), ["selection"]);
     assert_eq!(app.get_account(&acc).await.contact_count, 4);
@@ -873,7 +857,7 @@ async fn dnc_entry_survives_bulk_delete(app: TestApp) {
     let c = app.contact(&acc, "+14155552671", "Ann").await;
     app.fixture_dnc_at(&acc, &c.phone, ms("2026-03-01T09:30:00Z"))
         .await;
-    let result = bulk_delete(&app, &acc, ids(&[c.id])).await.unwrap();
+    let result = app.bulk_delete(&acc, ids(&[c.id])).await.unwrap();
     assert_eq!(result.changed, 1);
 
     let again = app.contact(&acc, "(415) 555-2671", "Ann").await;
@@ -887,7 +871,7 @@ async fn call_records_survive_bulk_delete_unlinked(app: TestApp) {
     let c = app.contact(&acc, "+14155552671", "Ann").await;
     app.fixture_call_stats(&acc, c.id, 1, 1_000, "ANSWERED", 60)
         .await;
-    bulk_delete(&app, &acc, ids(&[c.id])).await.unwrap();
+    app.bulk_delete(&acc, ids(&[c.id])).await.unwrap();
     let call = format!("FROM calls WHERE external_id = 'call-{}'", c.id);
     assert_eq!(
         app.sql_i64(&format!("SELECT COUNT(*) {call}")).await,

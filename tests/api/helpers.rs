@@ -668,6 +668,22 @@ impl TestApp {
     }
 
     /// One contact as stored now.
+    /// BulkDeleteContacts of `selection` (None: the request names no selection).
+    pub async fn bulk_delete(
+        &self,
+        account: &str,
+        selection: Option<pb::contact_selection::Selection>,
+    ) -> Result<pb::BulkResult, tonic::Status> {
+        self.client
+            .clone()
+            .bulk_delete_contacts(pb::BulkDeleteContactsRequest {
+                account_id: account.into(),
+                selection: selection.map(|s| pb::ContactSelection { selection: Some(s) }),
+            })
+            .await
+            .map(|r| r.into_inner().result.unwrap())
+    }
+
     pub async fn get_contact(&self, acc: &str, id: i64) -> pb::Contact {
         self.client
             .clone()

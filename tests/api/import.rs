@@ -30,6 +30,7 @@ both!(
     imports_racing_for_the_last_slots_store_exactly_the_limit,
     chunks_of_stored_and_new_numbers_import_exactly,
     two_imports_of_the_same_numbers_at_once_store_each_number_once,
+    an_updating_import_and_a_bulk_delete_of_the_same_contacts_both_finish,
     campaign_import_excludes_dnc_contacts,
     a_new_contact_on_the_dnc_list_is_stored_as_dnc,
     disconnect_mid_stream_leaves_a_cancelled_batch_with_exact_counts,
@@ -562,6 +563,77 @@ async fn update_policies_fill_or_overwrite_stored_contacts(app: TestApp) {
         by_phone(&app, &acc, "+14155550100").await.first_name,
         "Annie"
     );
+}
+
+/// An import that updates stored contacts (UPDATE_ALL), or adds them to a campaign,
+/// while a bulk delete removes the same contacts, whose ids run opposite to their numbers: a writer locking them by id
+/// and one locking them by number would each hold what the other waits for. Both finish
+/// whatever the timing, every row is accounted for, and the account's count matches the
+/// contacts left.
+async fn an_updating_import_and_a_bulk_delete_of_the_same_contacts_both_finish(app: TestApp) {
+    let app = Arc::new(app);
+    for round in 0..6u64 {
+        let acc = app.account_with_limit(10_000).await;
+        // Inserted highest number first: ids ascend as numbers descend.
+        let rows: Vec<String> = (0..1000)
+            .rev()
+            .map(|i| {
+                let p = number(i);
+                format!("('{acc}', '{p}', '{}', 'Old', 'old', 0, 0)", &p[2..])
+            })
+            .collect();
+        app.exec_sql(&format!(
+            "BEGIN; INSERT INTO contacts (account_id, phone, phone_national, first_name, \
+             name_key, created_at, updated_at) VALUES {}; \
+             UPDATE accounts SET contact_count = 1000 WHERE id = '{acc}'; COMMIT;",
+            rows.join(",")
+        ))
+        .await;
+        let mut opts = options(&acc);
+        if round % 2 == 0 {
+            opts.duplicate_policy = pb::DuplicatePolicy::UpdateAll as i32;
+        } else {
+            // Skipped duplicates still join the campaign: their rows must not vanish
+            // under the new memberships.
+            opts.campaign_id = "spring".into();
+        }
+        let import = {
+            let app = app.clone();
+            tokio::spawn(
+                async move { try_import(&app, opts, numbers_file(0..1000).as_bytes()).await },
+            )
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(round / 2 * 20)).await;
+        let everything = pb::contact_selection::Selection::Filter(Default::default());
+        let deleted = app
+            .bulk_delete(&acc, Some(everything))
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: bulk delete: {e:?}"));
+        let b = import
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("round {round}: import: {e:?}"));
+        assert_eq!(
+            b.status(),
+            pb::ImportStatus::Completed,
+            "round {round}: {b:?}"
+        );
+        let c = counts(&b);
+        assert_eq!(
+            c.imported + c.updated + c.duplicates_existing,
+            1000,
+            "round {round}: {c:?}"
+        );
+        let left = app.list_all(&acc, Default::default()).await;
+        assert_eq!(
+            app.get_account(&acc).await.contact_count,
+            left.len() as i64,
+            "round {round}: deleted {}, import {c:?}",
+            deleted.changed
+        );
+        // What is left is what the import inserted after the delete passed.
+        assert!(left.len() as i64 <= c.imported, "round {round}: {c:?}");
+    }
 }
 
 fn numbers_file(range: std::ops::Range<usize>) -> String {
