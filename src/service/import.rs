@@ -6,12 +6,12 @@
 //! blocking thread), and the writer (here) commits each chunk of checked rows in one
 //! write transaction (two chunks at once on PostgreSQL) that also reserves plan slots
 //! and adds the chunk's counts to the batch row — so the batch's counts are always
-//! exactly what is committed, whatever happens next. A client that goes away leaves a `cancelled` batch; a server that dies
-//! leaves a `running` batch whose heartbeat stops. Every replica sweeps for such batches
-//! at start-up and then periodically ([`Services::fail_interrupted_imports`]) and marks
-//! them `failed`; a live import anywhere keeps its heartbeat fresh from a task of its
-//! own (every [`HEARTBEAT_EVERY`], even while a chunk is committing), so the sweep never
-//! takes it for dead.
+//! exactly what is committed, whatever happens next. A client that goes away leaves a
+//! `cancelled` batch; a server that dies leaves a `running` batch whose heartbeat stops.
+//! Every replica sweeps for such batches at start-up and then periodically
+//! ([`Services::fail_interrupted_imports`]) and marks them `failed`; a live import
+//! anywhere keeps its heartbeat fresh from a task of its own (every [`HEARTBEAT_EVERY`],
+//! even while a chunk is committing), so the sweep never takes it for dead.
 
 use super::{Services, contacts::new_row, page};
 use crate::domain::filter::{ContactStatus, name_key};
@@ -96,6 +96,26 @@ impl Written {
         metrics.count_import_rows(&committed);
         self.counts.add(&committed);
         self.times.add(&spent);
+    }
+
+    /// Waits for every chunk still committing and takes each in; returns the first
+    /// error among them, if any.
+    async fn drain<F>(
+        &mut self,
+        metrics: &Metrics,
+        commits: &mut futures::stream::FuturesUnordered<F>,
+    ) -> Option<Error>
+    where
+        F: Future<Output = Result<(Counts, PhaseTimes)>>,
+    {
+        let mut failed = None;
+        while let Some(done) = commits.next().await {
+            match done {
+                Ok(done) => self.settle(metrics, done),
+                Err(e) => failed = failed.or(Some(e)),
+            }
+        }
+        failed
     }
 }
 
@@ -385,7 +405,7 @@ impl Services {
         let mut commits = futures::stream::FuturesUnordered::new();
         // The final encoding, once the input has ended.
         let mut ended = None;
-        let outcome = 'import: loop {
+        let outcome = loop {
             if commits.is_empty()
                 && let Some(encoding) = ended.take()
             {
@@ -417,23 +437,10 @@ impl Services {
                         Ok(None) => break Err(pipe.input_error().await),
                         Ok(Some(Err(e))) => break Err(e),
                         Ok(Some(Ok(Parsed::Rows(rows)))) => {
-                            // Near the limit the chunks before end first: this one then
-                            // reads the room they left, and the rows kept are the file's
-                            // first. (Far from it, every chunk fits whatever the order.)
-                            if !commits.is_empty() {
-                                let needed = (written.in_flight_rows + rows.len()) as i64;
-                                match store::accounts::get(&self.db, ctx.account_id).await {
-                                    Ok(a) if a.contact_limit - a.contact_count >= needed => {}
-                                    Ok(_) => {
-                                        while let Some(done) = commits.next().await {
-                                            match done {
-                                                Ok(done) => written.settle(&self.metrics, done),
-                                                Err(e) => break 'import Err(e),
-                                            }
-                                        }
-                                    }
-                                    Err(e) => break Err(e),
-                                }
+                            let waited =
+                                self.near_limit_wait(ctx, &mut written, &mut commits, rows.len());
+                            if let Err(e) = waited.await {
+                                break Err(e);
                             }
                             written.in_flight_rows += rows.len();
                             commits.push(self.commit_chunk(ctx, rows));
@@ -460,18 +467,39 @@ impl Services {
                 break Err(gone());
             }
         };
-        let mut failed = None;
-        while let Some(done) = commits.next().await {
-            match done {
-                Ok(done) => written.settle(&self.metrics, done),
-                Err(e) => failed = failed.or(Some(e)),
-            }
-        }
+        let failed = written.drain(&self.metrics, &mut commits).await;
         written.times.log(ctx.id);
         match (outcome, failed) {
             (Ok(_), Some(e)) => Err(e),
             (outcome, _) => outcome,
         }
+    }
+
+    /// Before a chunk of `next` rows starts committing beside the chunks already in
+    /// flight: near the limit those end first, so that this one reads the room they left
+    /// and the rows kept are the file's first. (Far from it, every chunk fits whatever
+    /// the order.)
+    async fn near_limit_wait<F>(
+        &self,
+        ctx: &Batch<'_>,
+        written: &mut Written,
+        commits: &mut futures::stream::FuturesUnordered<F>,
+        next: usize,
+    ) -> Result<()>
+    where
+        F: Future<Output = Result<(Counts, PhaseTimes)>>,
+    {
+        if commits.is_empty() {
+            return Ok(());
+        }
+        let account = store::accounts::get(&self.db, ctx.account_id).await?;
+        let needed = (written.in_flight_rows + next) as i64;
+        if account.contact_limit - account.contact_count < needed
+            && let Some(e) = written.drain(&self.metrics, commits).await
+        {
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// Writes one chunk of rows in one transaction; returns its counts and where the
