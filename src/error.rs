@@ -123,46 +123,42 @@ impl From<DbErr> for Error {
 /// True for errors that mean "the database is not reachable", as opposed to a bad query.
 pub fn is_connection_error(err: &DbErr) -> bool {
     use sea_orm::sqlx;
-    match err {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-        DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
-        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) => {
+    matches!(err, DbErr::ConnectionAcquire(_) | DbErr::Conn(_))
+        || sqlx_error(err).is_some_and(|e| {
             matches!(
-                e.as_ref(),
+                e,
                 sqlx::Error::Io(_)
                     | sqlx::Error::PoolTimedOut
                     | sqlx::Error::PoolClosed
                     | sqlx::Error::WorkerCrashed
                     | sqlx::Error::Tls(_)
-            ) || is_pg_unavailable(e)
-        }
-        _ => false,
-    }
+            )
+        })
+        // PostgreSQL's own "go away" codes: admin shutdown, crash shutdown, cannot
+        // connect now, connection failure, no connection.
+        || sqlstate(err).is_some_and(|code| {
+            matches!(code.as_str(), "57P01" | "57P02" | "57P03" | "08006" | "08003")
+        })
 }
 
 /// PostgreSQL aborted the transaction for another one: `deadlock_detected` (40P01) or
 /// `serialization_failure` (40001).
 fn is_conflict(err: &DbErr) -> bool {
+    sqlstate(err).is_some_and(|code| matches!(code.as_str(), "40P01" | "40001"))
+}
+
+/// The driver's error under a failed statement.
+fn sqlx_error(err: &DbErr) -> Option<&sea_orm::sqlx::Error> {
     match err {
         DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
-        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) => e
-            .as_database_error()
-            .and_then(|d| d.code())
-            .is_some_and(|code| matches!(code.as_ref(), "40P01" | "40001")),
-        _ => false,
+        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) => Some(e.as_ref()),
+        _ => None,
     }
 }
 
-/// PostgreSQL's own "go away" codes: admin shutdown, crash shutdown, cannot connect now.
-fn is_pg_unavailable(err: &sea_orm::sqlx::Error) -> bool {
-    err.as_database_error()
-        .and_then(|d| d.code())
-        .is_some_and(|code| {
-            matches!(
-                code.as_ref(),
-                "57P01" | "57P02" | "57P03" | "08006" | "08003"
-            )
-        })
+/// The SQLSTATE code the database sent with the error, if it sent one.
+fn sqlstate(err: &DbErr) -> Option<String> {
+    Some(sqlx_error(err)?.as_database_error()?.code()?.into_owned())
 }
 
 impl From<Error> for Status {
