@@ -4,6 +4,7 @@ use super::Services;
 pub use crate::domain::bulk::BulkCounts;
 use crate::domain::filter::Selection;
 use crate::error::Result;
+use crate::store::contacts::Lock;
 use crate::store::{self, campaigns::Selected};
 use sea_orm::ConnectionTrait;
 
@@ -116,8 +117,7 @@ impl Services {
             }
             let ids: Vec<i64> = chunk.iter().map(|c| c.0).collect();
             let targets = store::contacts::Targets::Ids(&ids);
-            let lock = store::contacts::Lock::Update;
-            store::contacts::lock_in_number_order(&txn, account_id, targets, lock).await?;
+            store::contacts::lock_in_number_order(&txn, account_id, targets, Lock::Delete).await?;
             let deleted = store::contacts::delete_many(&txn, account_id, &ids).await?;
             store::accounts::adjust_count(&txn, account_id, -(deleted as i64)).await?;
             txn.commit().await?;

@@ -6,6 +6,7 @@ use super::bulk::{BulkCounts, Walk};
 use crate::domain::filter::{ContactStatus, Selection};
 use crate::error::Result;
 use crate::store;
+use crate::store::contacts::Lock;
 
 impl Services {
     /// Adds the selected contacts to a campaign. Skipped: `dnc_refused`,
@@ -33,8 +34,8 @@ impl Services {
                 counts.skip("dnc_refused", dnc.len() as i64);
                 let ids: Vec<i64> = ok.iter().map(|c| c.0).collect();
                 let targets = store::contacts::Targets::Ids(&ids);
-                let lock = store::contacts::Lock::KeyShare;
-                store::contacts::lock_in_number_order(&txn, account_id, targets, lock).await?;
+                store::contacts::lock_in_number_order(&txn, account_id, targets, Lock::Memberships)
+                    .await?;
                 let added =
                     store::campaigns::add_members(&txn, account_id, campaign_id, &ids, now).await?;
                 counts.changed += added as i64;
@@ -65,8 +66,8 @@ impl Services {
             let chunk = walk.next(&txn).await?;
             let ids: Vec<i64> = chunk.iter().map(|c| c.0).collect();
             let targets = store::contacts::Targets::Ids(&ids);
-            let lock = store::contacts::Lock::KeyShare;
-            store::contacts::lock_in_number_order(&txn, account_id, targets, lock).await?;
+            store::contacts::lock_in_number_order(&txn, account_id, targets, Lock::Memberships)
+                .await?;
             let removed =
                 store::campaigns::remove_members(&txn, account_id, campaign_id, &ids).await?;
             counts.changed += removed as i64;

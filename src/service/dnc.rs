@@ -13,6 +13,7 @@ use crate::domain::filter::Selection;
 use crate::domain::{Phone, Region, Validation};
 use crate::entity::{contact, dnc_entry, dnc_event};
 use crate::error::{Error, Result};
+use crate::store::contacts::Lock;
 use crate::store::{self, calls::request_status, dnc::Change};
 use sea_orm::ConnectionTrait;
 use std::collections::HashMap;
@@ -126,8 +127,7 @@ async fn apply<C: ConnectionTrait>(
     dir: Direction,
 ) -> Result<i64> {
     let targets = store::contacts::Targets::Phones(phones);
-    let lock = store::contacts::Lock::NoKeyUpdate;
-    store::contacts::lock_in_number_order(txn, account_id, targets, lock).await?;
+    store::contacts::lock_in_number_order(txn, account_id, targets, Lock::Update).await?;
     match dir {
         Direction::Mark => add_dnc(txn, account_id, phones, change).await,
         Direction::Clear => remove_dnc(txn, account_id, phones, change).await,

@@ -618,8 +618,8 @@ impl Services {
                 // as every writer of several contacts does; then read as they are now.
                 let lock = match (ctx.policy, ctx.campaign_id) {
                     (DuplicatePolicy::Skip, None) => None,
-                    (DuplicatePolicy::Skip, Some(_)) => Some(store::contacts::Lock::KeyShare),
-                    _ => Some(store::contacts::Lock::NoKeyUpdate),
+                    (DuplicatePolicy::Skip, Some(_)) => Some(store::contacts::Lock::Memberships),
+                    _ => Some(store::contacts::Lock::Update),
                 };
                 if let Some(lock) = lock {
                     let targets = store::contacts::Targets::Phones(&dup_phones);

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder,
     QuerySelect,
-    sea_query::{Expr, ExprTrait},
+    sea_query::{Expr, ExprTrait, LockType},
 };
 
 /// The contacts a transaction is about to change (or delete, or hang memberships on),
@@ -17,9 +17,17 @@ pub enum Targets<'a> {
     Phones(&'a [String]),
 }
 
-/// How strongly [`lock_in_number_order`] locks: for a delete, for an update of other
-/// columns than the key, or only against deletion (new memberships).
-pub use sea_orm::sea_query::LockType as Lock;
+/// What the transaction will do to the contacts [`lock_in_number_order`] locks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    /// Delete them (`FOR UPDATE`).
+    Delete,
+    /// Update columns other than the key (`FOR NO KEY UPDATE`).
+    Update,
+    /// Add or remove their campaign memberships; only their deletion must wait
+    /// (`FOR KEY SHARE`).
+    Memberships,
+}
 
 /// PostgreSQL: locks the account's contacts among `targets` in phone-number order.
 ///
@@ -51,7 +59,11 @@ pub async fn lock_in_number_order<C: ConnectionTrait>(
     };
     query
         .order_by_asc(contact::Column::Phone)
-        .lock(lock)
+        .lock(match lock {
+            Lock::Delete => LockType::Update,
+            Lock::Update => LockType::NoKeyUpdate,
+            Lock::Memberships => LockType::KeyShare,
+        })
         .into_tuple::<i64>()
         .all(db)
         .await?;
