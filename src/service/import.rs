@@ -22,7 +22,7 @@ use crate::import::pipeline::{self, Input, ParseOptions, Parsed, Row, RowError};
 use crate::import::{ColumnMap, Counts, Header, Outcome};
 use crate::metrics::Metrics;
 use crate::store;
-use crate::store::import::status;
+use crate::store::import::{NewRows, status};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use futures::{Stream, StreamExt};
 use sea_orm::ActiveValue::{NotSet, Set};
@@ -592,21 +592,26 @@ impl Services {
                 })
                 .collect();
             lap(&mut times.prepare);
-            let inserted = store::import::insert_contacts(&txn, models).await?;
+            // New contacts' ids are needed only as campaign members.
+            let want_ids = ctx.campaign_id.is_some();
+            let inserted = store::import::insert_contacts(&txn, models, want_ids).await?;
             lap(&mut times.insert);
-            let new_ids: HashMap<String, i64> =
-                inserted.into_iter().map(|r| (r.phone, r.id)).collect();
-            // Inserted rows (in line order) with their ids.
-            let mut kept = Vec::new();
-            let mut conflicts = Vec::new();
-            for row in to_insert {
-                match new_ids.get(row.1.phone.e164()) {
-                    Some(&id) => kept.push((row, id)),
-                    // Stored before, or by a concurrent transaction: a duplicate.
-                    None => conflicts.push(row),
+            // Inserted rows (in line order), with their ids when read.
+            let mut kept: Vec<(_, Option<i64>)> = Vec::new();
+            match inserted {
+                NewRows::All => kept.extend(to_insert.into_iter().map(|row| (row, None))),
+                NewRows::Rows(rows) => {
+                    let new_ids: HashMap<String, i64> =
+                        rows.into_iter().map(|r| (r.phone, r.id)).collect();
+                    for row in to_insert {
+                        match new_ids.get(row.1.phone.e164()) {
+                            Some(&id) => kept.push((row, Some(id))),
+                            // Stored before, or by a concurrent transaction: a duplicate.
+                            None => dups.push(row),
+                        }
+                    }
                 }
             }
-            dups.extend(conflicts);
             dups.sort_unstable_by(|a, b| a.1.phone.e164().cmp(b.1.phone.e164()));
             if !dups.is_empty() {
                 let dup_phones: Vec<String> = dups
@@ -662,8 +667,11 @@ impl Services {
             if granted < kept.len() {
                 // Another writer took the room since it was read.
                 let removed: Vec<_> = kept.drain(granted..).collect();
-                let ids: Vec<i64> = removed.iter().map(|(_, id)| *id).collect();
-                store::contacts::delete_many(&txn, ctx.account_id, &ids).await?;
+                let phones: Vec<String> = removed
+                    .iter()
+                    .map(|((_, c, _), _)| c.phone.e164().to_string())
+                    .collect();
+                store::contacts::delete_by_phones(&txn, ctx.account_id, &phones).await?;
                 let e = over_limit(account.contact_limit);
                 for ((line, _, raw), _) in removed {
                     d.over_limit += 1;
@@ -674,7 +682,9 @@ impl Services {
                 let listed = dnc.contains_key(c.phone.e164());
                 d.imported += 1;
                 d.dnc += listed as i64;
-                members.push((*id, listed));
+                if let Some(id) = id {
+                    members.push((*id, listed));
+                }
             }
             if let Some(campaign) = ctx.campaign_id {
                 let (excluded, ids): (Vec<_>, Vec<_>) =

@@ -196,6 +196,25 @@ pub async fn max_id<C: ConnectionTrait>(db: &C, account_id: &str) -> Result<Opti
     Ok(max.flatten())
 }
 
+/// Deletes the account's contacts with the numbers `phones` (normalized); returns how
+/// many existed. Memberships cascade as with [`delete_many`].
+pub async fn delete_by_phones<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    phones: &[String],
+) -> Result<u64> {
+    let mut deleted = 0;
+    for part in phones.chunks(super::KEYS_PER_STATEMENT) {
+        deleted += contact::Entity::delete_many()
+            .filter(contact::Column::AccountId.eq(account_id))
+            .filter(contact::Column::Phone.is_in(part.iter().cloned()))
+            .exec(db)
+            .await?
+            .rows_affected;
+    }
+    Ok(deleted)
+}
+
 /// Deletes the account's contacts among `ids`; returns how many existed. As with
 /// [`delete`]: memberships cascade, call records keep their data with the contact link
 /// set to NULL, and the DNC list is not touched.
