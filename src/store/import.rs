@@ -335,10 +335,10 @@ async fn insert_contacts_pg<C: ConnectionTrait>(
 /// Without `ids` the statements return nothing: when every row went in, the caller needs
 /// no more, and handing a million `(id, phone)` rows back through the driver was a fifth
 /// of a 1,000,000-row import's insert time (14.0–14.3 s of inserts without them against
-/// 17.4–18.4 s with, alternating binaries). When some numbers were stored already, the rows inserted are read
-/// back by id: `contacts.id` is AUTOINCREMENT, so every new id is above the table's
-/// sequence as it stood before, and inside the caller's write transaction (SQLite's one
-/// writer) no one else inserts.
+/// 17.4–18.4 s with, alternating binaries). When some numbers were stored already, the
+/// rows inserted are read back by id: `contacts.id` is AUTOINCREMENT, so every new id is
+/// above the table's sequence as it stood before, and inside the caller's write
+/// transaction (SQLite's one writer) no one else inserts.
 async fn insert_contacts_sqlite<C: ConnectionTrait>(
     db: &C,
     rows: Vec<contact::ActiveModel>,
@@ -389,7 +389,7 @@ async fn insert_contacts_sqlite<C: ConnectionTrait>(
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Sqlite,
-            "SELECT id, phone FROM contacts WHERE id > ? ORDER BY id",
+            "SELECT id, phone FROM contacts WHERE id > ?",
             [before.into()],
         ))
         .await?;
