@@ -15,8 +15,8 @@ use crate::domain::filter::ContactStatus;
 use crate::entity::{campaign_member as cm, contact, dnc_entry};
 use crate::error::Result;
 use sea_orm::sea_query::{
-    Alias, ArrayType, Asterisk, Expr, ExprTrait, Order, PgFunc, PostgresQueryBuilder, Query,
-    SelectStatement, Value, Values,
+    Alias, ArrayType, Expr, ExprTrait, Order, PgFunc, PostgresQueryBuilder, Query, SelectStatement,
+    Value, Values,
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
@@ -183,7 +183,7 @@ async fn lease_eligible_pg(
         Expr::col((cm::Entity, Alias::new("ctid"))),
         Alias::new("member_row"),
     )
-    .column((contact::Entity, Asterisk))
+    .columns(contact::select_columns())
     .and_where(
         Expr::col((cm::Entity, cm::Column::ContactId)).eq(PgFunc::any(Expr::val(Value::Array(
             ArrayType::BigInt,
@@ -203,14 +203,16 @@ async fn lease_eligible_pg(
         owner = n + 1,
         until = n + 2,
     );
-    Ok(contact::Entity::find()
-        .from_raw_sql(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            sql,
-            values,
-        ))
-        .all(db)
-        .await?)
+    // `locked.*` is member_row, then the contact's columns in Column order.
+    db.query_all_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        values,
+    ))
+    .await?
+    .iter()
+    .map(|row| Ok(contact::Model::from_columns_at(row, 1)?))
+    .collect()
 }
 
 /// SQLite has no row locks: the `BEGIN IMMEDIATE` writer transaction holds the single

@@ -10,6 +10,7 @@ use tonic::Code;
 
 both!(
     a_claim_leases_each_contact_to_one_dialer_until_the_lease_ends,
+    a_claimed_contact_carries_every_stored_field,
     dnc_contact_is_never_claimed_by_a_dialer,
     attempts_and_retry_spacing_limit_claims,
     calling_windows_follow_each_contacts_local_time,
@@ -76,6 +77,52 @@ async fn a_claim_leases_each_contact_to_one_dialer_until_the_lease_ends(app: Tes
 
     clock.advance_ms(60_000);
     assert_eq!(app.claim(&acc, "camp", "d3", 10, None).await.len(), 3);
+}
+
+/// The dialer reads the agent's fields from the claim itself: every field as GetContact
+/// shows it (membership aside), call statistics included.
+async fn a_claimed_contact_carries_every_stored_field(app: TestApp) {
+    let clock = clock_at("2026-03-02T18:00:00Z");
+    let app = app.with_clock(&clock).await;
+    let acc = app.account(pb::Plan::Professional).await;
+    let stored = app
+        .try_contact(
+            pb::ContactInput {
+                phone: "+12125550123".into(),
+                first_name: "Ada".into(),
+                last_name: "Lovelace".into(),
+                email: "ada@example.com".into(),
+                company: "Engines Ltd".into(),
+                title: "Analyst".into(),
+                custom_fields: [("plan", "gold"), ("pet", "cat")]
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .into(),
+                time_zone: "America/Chicago".into(),
+                ..Default::default()
+            },
+            &acc,
+        )
+        .await
+        .unwrap();
+    app.add_to_campaign(&acc, "camp", &[stored.id]).await;
+    let call = outbound(
+        "x1",
+        stored.id,
+        "camp",
+        "2026-03-02T17:00:00Z",
+        pb::CallOutcome::NoAnswer,
+    );
+    app.record_call(&acc, call).await.unwrap();
+    let claimed = app
+        .claim(&acc, "camp", "d1", 10, Some(rules(5, 0, (0, 1440))))
+        .await;
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].attempts, 1);
+    assert_eq!(claimed[0].time_zone, "America/Chicago");
+    let mut expected = app.get_contact(&acc, stored.id).await;
+    assert_eq!(expected.call_stats.as_ref().unwrap().call_count, 1);
+    expected.campaign_ids.clear();
+    assert_eq!(claimed[0].contact.as_ref(), Some(&expected));
 }
 
 async fn dnc_contact_is_never_claimed_by_a_dialer(app: TestApp) {

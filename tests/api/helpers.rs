@@ -667,7 +667,6 @@ impl TestApp {
             .map(|r| r.into_inner())
     }
 
-    /// One contact as stored now.
     /// BulkDeleteContacts of `selection` (None: the request names no selection).
     pub async fn bulk_delete(
         &self,
@@ -684,6 +683,7 @@ impl TestApp {
             .map(|r| r.into_inner().result.unwrap())
     }
 
+    /// One contact as stored now.
     pub async fn get_contact(&self, acc: &str, id: i64) -> pb::Contact {
         self.client
             .clone()
