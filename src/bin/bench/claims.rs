@@ -2,8 +2,9 @@
 //! concurrently over gRPC until the campaign is drained. Reports p50/p99 latency, as the
 //! dialers see it, of the claims that leased contacts; apart from them the worst claim of
 //! a warm-up on another campaign (the server's first claims open pool connections) and
-//! the last claims that found the campaign drained. Fails the run if any contact is
-//! handed out twice or any member is never handed out.
+//! the last claims that found the campaign drained, and the latency floor: one dialer
+//! claiming alone from a third campaign, so nothing else competes for the cores. Fails
+//! the run if any contact is handed out twice or any member is never handed out.
 
 use crate::harness::{Backend, BenchDb, Latencies, Report, Row, Server, Target, postgres_cpu};
 use contactd::domain::{NewContact, Phone};
@@ -37,8 +38,9 @@ pub async fn run(
     let server = Server::start(&db.url)?;
     let mut client = server.client().await?;
     // "bench" is measured; "warmup" (the same contacts) is claimed from first, so the
-    // measured claims run on open pool connections whose statements are prepared.
-    for campaign in ["bench", "warmup"] {
+    // measured claims run on open pool connections whose statements are prepared; "solo"
+    // is claimed from last by one dialer alone.
+    for campaign in ["bench", "warmup", "solo"] {
         let added = client
             .add_to_campaign(pb::AddToCampaignRequest {
                 account_id: account.into(),
@@ -75,6 +77,13 @@ pub async fn run(
     let (server_cpu, pg_cpu) = (server.cpu(), postgres_cpu());
     let tasks = run_dialers(&server, dialers, "bench", batch, None).await?;
     let (server_cpu, pg_cpu) = (server.cpu() - server_cpu, postgres_cpu() - pg_cpu);
+    let mut solo = run_dialers(&server, 1, "solo", batch, Some(SOLO_CLAIMS))
+        .await?
+        .into_iter()
+        .fold(Latencies::default(), |mut all, (lat, _, _)| {
+            all.extend(lat);
+            all
+        });
     let mut all = Latencies::default();
     let mut drained = Latencies::default();
     let mut seen = HashSet::new();
@@ -123,6 +132,20 @@ pub async fn run(
             reference: None,
             ratio_target: Target::None,
             target,
+        });
+    }
+    for (name, q) in [("p50", 0.5), ("p99", 0.99)] {
+        report.add(Row {
+            figure: format!(
+                "claim {name}, 1 dialer alone × {batch}, {} claims on another campaign ({}): the floor without contention",
+                solo.len(),
+                backend.name()
+            ),
+            value: solo.quantile_ms(q),
+            unit: "ms",
+            reference: None,
+            ratio_target: Target::None,
+            target: Target::None,
         });
     }
     report.add(Row {
@@ -192,6 +215,8 @@ pub async fn seed(url: &str, account: &str, n: usize) -> anyhow::Result<()> {
 
 /// Claims per dialer in the warm-up.
 const WARMUP_CLAIMS: usize = 5;
+/// Claims of the one dialer that claims alone.
+const SOLO_CLAIMS: usize = 200;
 
 /// What one dialer saw: latencies of claims that leased contacts, of claims that found
 /// nothing, and the contact ids it was handed.
