@@ -692,7 +692,7 @@ impl Services {
                 d.dnc_excluded = excluded.len() as i64;
                 let ids: Vec<i64> = ids.iter().map(|(id, _)| *id).collect();
                 d.added_to_campaign =
-                    store::import::add_members(&txn, ctx.account_id, campaign, &ids, now).await?
+                    store::campaigns::add_members(&txn, ctx.account_id, campaign, &ids, now).await?
                         as i64;
             }
         }

@@ -66,6 +66,11 @@ pub async fn members_among<C: ConnectionTrait>(
 }
 
 /// Adds members (already-members are left alone); returns how many were added.
+///
+/// Rows go in in contact-id order whoever the caller is (AddToCampaign walks ids, an
+/// import chunk meets its stored numbers in number order), so two transactions adding
+/// overlapping contacts to one campaign wait for each other on the unique index
+/// instead of deadlocking on it (PostgreSQL).
 pub async fn add_members<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
@@ -73,24 +78,29 @@ pub async fn add_members<C: ConnectionTrait>(
     ids: &[i64],
     now: i64,
 ) -> Result<u64> {
-    let rows = ids.iter().map(|id| campaign_member::ActiveModel {
-        account_id: Set(account_id.to_string()),
-        campaign_id: Set(campaign_id.to_string()),
-        contact_id: Set(*id),
-        attempts: Set(0),
-        last_attempt_at: Set(None),
-        lease_owner: Set(None),
-        lease_expires_at: Set(None),
-        added_at: Set(now),
-    });
-    let res = campaign_member::Entity::insert_many(rows)
-        .on_conflict_do_nothing()
-        .exec_without_returning(db)
-        .await?;
-    Ok(match res {
-        sea_orm::TryInsertResult::Inserted(n) => n,
-        _ => 0,
-    })
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    let mut added = 0;
+    for part in ids.chunks(super::KEYS_PER_STATEMENT) {
+        let rows = part.iter().map(|id| campaign_member::ActiveModel {
+            account_id: Set(account_id.to_string()),
+            campaign_id: Set(campaign_id.to_string()),
+            contact_id: Set(*id),
+            attempts: Set(0),
+            last_attempt_at: Set(None),
+            lease_owner: Set(None),
+            lease_expires_at: Set(None),
+            added_at: Set(now),
+        });
+        let res = campaign_member::Entity::insert_many(rows)
+            .on_conflict_do_nothing()
+            .exec_without_returning(db)
+            .await?;
+        if let sea_orm::TryInsertResult::Inserted(n) = res {
+            added += n;
+        }
+    }
+    Ok(added)
 }
 
 /// Removes members; returns how many were removed.

@@ -6,10 +6,10 @@
 //! concurrently by another transaction is skipped, not an error (the caller counts it as a
 //! duplicate and releases its slot).
 
-use crate::entity::{campaign_member, contact, import_batch, import_error};
+use crate::entity::{contact, import_batch, import_error};
 use crate::error::{Error, Result};
 use crate::import::Counts;
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Statement,
@@ -429,49 +429,6 @@ fn insert_sql(columns: &[contact::Column], rows: usize, returning: bool) -> Stri
             ""
         }
     )
-}
-
-/// Adds contacts to a campaign (members already there stay); returns how many were new.
-pub async fn add_members<C: ConnectionTrait>(
-    db: &C,
-    account_id: &str,
-    campaign_id: &str,
-    contact_ids: &[i64],
-    now: i64,
-) -> Result<u64> {
-    let mut added = 0;
-    for part in contact_ids.chunks(INSERT_ROWS) {
-        let models = part.iter().map(|&id| {
-            campaign_member::ActiveModel::from(campaign_member::Model {
-                account_id: account_id.to_string(),
-                campaign_id: campaign_id.to_string(),
-                contact_id: id,
-                attempts: 0,
-                last_attempt_at: None,
-                lease_owner: None,
-                lease_expires_at: None,
-                added_at: now,
-            })
-        });
-        let res = campaign_member::Entity::insert_many(models)
-            .on_conflict(
-                OnConflict::columns([
-                    campaign_member::Column::AccountId,
-                    campaign_member::Column::CampaignId,
-                    campaign_member::Column::ContactId,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .exec_without_returning(db)
-            .await;
-        match res {
-            Ok(n) => added += n,
-            Err(sea_orm::DbErr::RecordNotInserted) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(added)
 }
 
 /// Records rejected rows.

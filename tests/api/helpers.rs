@@ -534,18 +534,30 @@ impl TestApp {
         campaign: &str,
         selection: Option<pb::ContactSelection>,
     ) -> pb::BulkResult {
-        self.client
+        self.try_add_selection_to_campaign(acc, campaign, selection)
+            .await
+            .expect("add to campaign")
+    }
+
+    /// [`Self::add_selection_to_campaign`], returning the status on failure.
+    pub async fn try_add_selection_to_campaign(
+        &self,
+        acc: &str,
+        campaign: &str,
+        selection: Option<pb::ContactSelection>,
+    ) -> Result<pb::BulkResult, tonic::Status> {
+        Ok(self
+            .client
             .clone()
             .add_to_campaign(pb::AddToCampaignRequest {
                 account_id: acc.into(),
                 campaign_id: campaign.into(),
                 selection,
             })
-            .await
-            .expect("add to campaign")
+            .await?
             .into_inner()
             .result
-            .unwrap()
+            .unwrap())
     }
 
     /// Removes a selection (ids or filter) from a campaign; returns the counts.

@@ -31,6 +31,7 @@ both!(
     chunks_of_stored_and_new_numbers_import_exactly,
     two_imports_of_the_same_numbers_at_once_store_each_number_once,
     an_updating_import_and_a_bulk_delete_of_the_same_contacts_both_finish,
+    a_campaign_import_and_add_to_campaign_of_the_same_contacts_both_finish,
     campaign_import_excludes_dnc_contacts,
     a_new_contact_on_the_dnc_list_is_stored_as_dnc,
     disconnect_mid_stream_leaves_a_cancelled_batch_with_exact_counts,
@@ -573,22 +574,7 @@ async fn update_policies_fill_or_overwrite_stored_contacts(app: TestApp) {
 async fn an_updating_import_and_a_bulk_delete_of_the_same_contacts_both_finish(app: TestApp) {
     let app = Arc::new(app);
     for round in 0..6u64 {
-        let acc = app.account_with_limit(10_000).await;
-        // Inserted highest number first: ids ascend as numbers descend.
-        let rows: Vec<String> = (0..1000)
-            .rev()
-            .map(|i| {
-                let p = number(i);
-                format!("('{acc}', '{p}', '{}', 'Old', 'old', 0, 0)", &p[2..])
-            })
-            .collect();
-        app.exec_sql(&format!(
-            "BEGIN; INSERT INTO contacts (account_id, phone, phone_national, first_name, \
-             name_key, created_at, updated_at) VALUES {}; \
-             UPDATE accounts SET contact_count = 1000 WHERE id = '{acc}'; COMMIT;",
-            rows.join(",")
-        ))
-        .await;
+        let acc = account_with_reversed_ids(&app).await;
         let mut opts = options(&acc);
         if round % 2 == 0 {
             opts.duplicate_policy = pb::DuplicatePolicy::UpdateAll as i32;
@@ -597,28 +583,13 @@ async fn an_updating_import_and_a_bulk_delete_of_the_same_contacts_both_finish(a
             // under the new memberships.
             opts.campaign_id = "spring".into();
         }
-        let import = {
-            let app = app.clone();
-            tokio::spawn(
-                async move { try_import(&app, opts, numbers_file(0..1000).as_bytes()).await },
-            )
-        };
-        tokio::time::sleep(std::time::Duration::from_millis(round / 2 * 20)).await;
         let everything = pb::contact_selection::Selection::Filter(Default::default());
-        let deleted = app
-            .bulk_delete(&acc, Some(everything))
-            .await
-            .unwrap_or_else(|e| panic!("round {round}: bulk delete: {e:?}"));
-        let b = import
-            .await
-            .unwrap()
-            .unwrap_or_else(|e| panic!("round {round}: import: {e:?}"));
-        assert_eq!(
-            b.status(),
-            pb::ImportStatus::Completed,
-            "round {round}: {b:?}"
-        );
-        let c = counts(&b);
+        let (c, deleted) = import_while(&app, opts, round / 2 * 20, round, async {
+            app.bulk_delete(&acc, Some(everything))
+                .await
+                .unwrap_or_else(|e| panic!("round {round}: bulk delete: {e:?}"))
+        })
+        .await;
         assert_eq!(
             c.imported + c.updated + c.duplicates_existing,
             1000,
@@ -634,6 +605,93 @@ async fn an_updating_import_and_a_bulk_delete_of_the_same_contacts_both_finish(a
         // What is left is what the import inserted after the delete passed.
         assert!(left.len() as i64 <= c.imported, "round {round}: {c:?}");
     }
+}
+
+/// A campaign import of stored contacts while AddToCampaign adds the same contacts to the
+/// same campaign, their ids running opposite to their numbers: the import meets them in
+/// number order, AddToCampaign walks them in id order, and membership rows inserted in
+/// two orders would deadlock on the campaign's unique index. Both finish, and every
+/// contact joins exactly once.
+async fn a_campaign_import_and_add_to_campaign_of_the_same_contacts_both_finish(app: TestApp) {
+    let app = Arc::new(app);
+    for round in 0..16u64 {
+        let acc = account_with_reversed_ids(&app).await;
+        let mut opts = options(&acc);
+        opts.campaign_id = "spring".into();
+        let everything = pb::ContactSelection {
+            selection: Some(pb::contact_selection::Selection::Filter(Default::default())),
+        };
+        let (c, added) = import_while(&app, opts, round % 8 * 5, round, async {
+            app.try_add_selection_to_campaign(&acc, "spring", Some(everything))
+                .await
+                .unwrap_or_else(|e| panic!("round {round}: add to campaign: {e:?}"))
+        })
+        .await;
+        assert_eq!(c.duplicates_existing, 1000, "round {round}: {c:?}");
+        assert_eq!(
+            c.added_to_campaign + added.changed,
+            1000,
+            "round {round}: {c:?}, {added:?}"
+        );
+        let members = pb::ContactFilter {
+            campaign_id: "spring".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            app.list_all(&acc, members).await.len(),
+            1000,
+            "round {round}"
+        );
+    }
+}
+
+/// Imports the numbers of [`account_with_reversed_ids`] with `opts` while `other` runs,
+/// started `delay_ms` later; the import must complete. Returns its counts and what
+/// `other` gave.
+async fn import_while<T>(
+    app: &Arc<TestApp>,
+    opts: pb::ImportOptions,
+    delay_ms: u64,
+    round: u64,
+    other: impl std::future::Future<Output = T>,
+) -> (pb::ImportCounts, T) {
+    let import = {
+        let app = app.clone();
+        tokio::spawn(async move { try_import(&app, opts, numbers_file(0..1000).as_bytes()).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+    let got = other.await;
+    let b = import
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("round {round}: import: {e:?}"));
+    assert_eq!(
+        b.status(),
+        pb::ImportStatus::Completed,
+        "round {round}: {b:?}"
+    );
+    (counts(&b), got)
+}
+
+/// An account holding 1,000 stored contacts, inserted highest number first: ids ascend
+/// as numbers descend.
+async fn account_with_reversed_ids(app: &TestApp) -> String {
+    let acc = app.account_with_limit(10_000).await;
+    let rows: Vec<String> = (0..1000)
+        .rev()
+        .map(|i| {
+            let p = number(i);
+            format!("('{acc}', '{p}', '{}', 'Old', 'old', 0, 0)", &p[2..])
+        })
+        .collect();
+    app.exec_sql(&format!(
+        "BEGIN; INSERT INTO contacts (account_id, phone, phone_national, first_name, \
+         name_key, created_at, updated_at) VALUES {}; \
+         UPDATE accounts SET contact_count = 1000 WHERE id = '{acc}'; COMMIT;",
+        rows.join(",")
+    ))
+    .await;
+    acc
 }
 
 fn numbers_file(range: std::ops::Range<usize>) -> String {
