@@ -72,14 +72,17 @@ fn check_text(field: &str, value: &str, violations: &mut Vec<Violation>) -> Stri
 /// Checks a time zone name; empty is allowed (derived from the number).
 pub fn check_time_zone(field: &str, tz: &str) -> Result<String, Violation> {
     let tz = tz.trim();
-    if tz.is_empty() || tz.parse::<chrono_tz::Tz>().is_ok() {
-        Ok(tz.to_string())
-    } else {
-        Err(Violation::new(
-            field,
-            format!("{tz:?} is not an IANA time zone (e.g. \"America/Chicago\")"),
-        ))
+    if tz.is_empty() || super::timezone::parse_iana(tz).is_some() {
+        return Ok(tz.to_string());
     }
+    let hint = match super::timezone::suggest(tz) {
+        Some(zone) => format!(
+            "{tz:?} is an abbreviation or fixed offset, not a place's time zone (it ignores \
+             daylight saving time); give an IANA name such as {zone:?}"
+        ),
+        None => format!("{tz:?} is not an IANA time zone (e.g. \"America/Chicago\")"),
+    };
+    Err(Violation::new(field, hint))
 }
 
 /// Checks the custom fields map.

@@ -1,6 +1,11 @@
 //! The dialer's rules: who may be called now, and why not. Pure functions over stored
 //! facts, shared by ClaimDialableContacts, CheckDialable and PreviewDialable so the three
 //! can never disagree.
+//!
+//! Two kinds of facts: per campaign member (attempts and retry spacing in that campaign)
+//! and per person ([`PersonState`]: the one live lease, whoever holds it and for whichever
+//! campaign, and the start times of the person's recent dials across every campaign and
+//! Call Now, which the account-wide [`Frequency`] rules look at).
 
 use super::timezone::{Window, Zones};
 
@@ -13,6 +18,140 @@ pub struct DialRules {
     pub retry_interval_ms: i64,
     /// Local-time calling window.
     pub window: Window,
+    /// The campaign's overrides of the account's frequency rules.
+    pub frequency: FrequencyOverride,
+}
+
+/// How often one person may be called, across all campaigns of an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Frequency {
+    /// Dials per rolling 24 hours.
+    pub per_day: i32,
+    /// Dials per rolling 7 days.
+    pub per_week: i32,
+    /// Least time between two dials, ms.
+    pub min_spacing_ms: i64,
+}
+
+impl Default for Frequency {
+    /// 3 a day, 7 a week (the "7 in 7" of US Regulation F), one hour apart.
+    fn default() -> Self {
+        Frequency {
+            per_day: 3,
+            per_week: 7,
+            min_spacing_ms: 3_600_000,
+        }
+    }
+}
+
+/// A campaign's overrides of its account's [`Frequency`]; `None` keeps the account's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FrequencyOverride {
+    pub per_day: Option<i32>,
+    pub per_week: Option<i32>,
+    pub min_spacing_ms: Option<i64>,
+}
+
+/// The most dials a frequency limit may allow (and so how many start times are kept).
+pub const MAX_DIALS: i32 = 50;
+/// A day, ms.
+pub const DAY_MS: i64 = 86_400_000;
+/// A week, ms: how far back dials are kept.
+pub const WEEK_MS: i64 = 7 * DAY_MS;
+
+impl Frequency {
+    /// The account's rules with a campaign's overrides applied.
+    pub fn with(self, o: FrequencyOverride) -> Frequency {
+        Frequency {
+            per_day: o.per_day.unwrap_or(self.per_day),
+            per_week: o.per_week.unwrap_or(self.per_week),
+            min_spacing_ms: o.min_spacing_ms.unwrap_or(self.min_spacing_ms),
+        }
+    }
+
+    /// Whether one more dial is allowed now, given the person's recent dials (newest
+    /// first). The n-th newest dial decides a limit of n: it must lie outside the window.
+    pub fn check(&self, recent: &[i64], now: i64) -> Result<(), Refusal> {
+        let nth = |n: i32| {
+            recent
+                .get(n.max(1) as usize - 1)
+                .copied()
+                .unwrap_or(i64::MIN)
+        };
+        if nth(1) > now - self.min_spacing_ms {
+            return Err(Refusal::CallSpacing);
+        }
+        if nth(self.per_day) > now - DAY_MS {
+            return Err(Refusal::DailyLimit);
+        }
+        if nth(self.per_week) > now - WEEK_MS {
+            return Err(Refusal::WeeklyLimit);
+        }
+        Ok(())
+    }
+}
+
+/// The per-person state: the live lease (if any) and recent dials.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PersonState {
+    pub lease_owner: Option<String>,
+    pub lease_campaign: Option<String>,
+    pub lease_started_at: Option<i64>,
+    pub lease_expires_at: Option<i64>,
+    /// Dial start times, newest first.
+    pub recent: Vec<i64>,
+}
+
+impl PersonState {
+    /// Whether someone other than `dialer` ("" = anyone) holds a live lease.
+    pub fn leased_to_other(&self, dialer: &str, now: i64) -> bool {
+        let live = self.lease_expires_at.is_some_and(|until| until > now);
+        let own = !dialer.is_empty() && self.lease_owner.as_deref() == Some(dialer);
+        live && !own
+    }
+
+    /// Whether a call by `dialer` that started at `started_at` belongs to the lease: the
+    /// lease's holder placed it after the lease began. Only such a call ends the lease.
+    pub fn owns_call(&self, dialer: &str, started_at: i64) -> bool {
+        !dialer.is_empty()
+            && self.lease_owner.as_deref() == Some(dialer)
+            && self.lease_started_at.is_some_and(|from| started_at >= from)
+    }
+}
+
+/// Recent dials as stored: Unix ms, newest first, comma-separated.
+pub fn parse_dials(text: &str) -> Vec<i64> {
+    text.split(',')
+        .filter_map(|t| t.trim().parse().ok())
+        .collect()
+}
+
+/// The stored form of recent dials.
+pub fn format_dials(dials: &[i64]) -> String {
+    let mut out = String::with_capacity(dials.len() * 14);
+    for (i, d) in dials.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&d.to_string());
+    }
+    out
+}
+
+/// Adds a dial at `at`, keeping newest first, dropping dials older than a week before
+/// `now` and keeping at most [`MAX_DIALS`].
+pub fn push_dial(dials: &mut Vec<i64>, at: i64, now: i64) {
+    let pos = dials.iter().position(|&d| d <= at).unwrap_or(dials.len());
+    dials.insert(pos, at);
+    dials.retain(|&d| d > now - WEEK_MS);
+    dials.truncate(MAX_DIALS as usize);
+}
+
+/// Removes one dial at exactly `at` (a lease given back unused).
+pub fn remove_dial(dials: &mut Vec<i64>, at: i64) {
+    if let Some(pos) = dials.iter().position(|&d| d == at) {
+        dials.remove(pos);
+    }
 }
 
 impl Default for DialRules {
@@ -22,6 +161,7 @@ impl Default for DialRules {
             max_attempts: 3,
             retry_interval_ms: 3_600_000,
             window: Window::default(),
+            frequency: FrequencyOverride::default(),
         }
     }
 }
@@ -39,8 +179,14 @@ pub enum Refusal {
     AttemptsExhausted,
     /// Too soon after the last attempt.
     RetrySpacing,
-    /// Another dialer holds a live lease.
+    /// Another dialer holds a live lease on the person (in any campaign, or Call Now).
     Leased,
+    /// The person was dialed less than the minimum spacing ago (any campaign).
+    CallSpacing,
+    /// The person's dials in the last 24 hours reached the daily limit.
+    DailyLimit,
+    /// The person's dials in the last 7 days reached the weekly limit.
+    WeeklyLimit,
     /// Outside the calling window in the contact's local time.
     OutsideWindow,
     /// No such contact, or the number cannot be placed in a time zone.
@@ -52,14 +198,11 @@ pub enum Refusal {
 pub struct MemberState {
     pub attempts: i32,
     pub last_attempt_at: Option<i64>,
-    pub lease_owner: Option<String>,
-    pub lease_expires_at: Option<i64>,
 }
 
 impl DialRules {
-    /// Attempts, spacing and leases; `dialer` is the asking dialer, whose own lease does
-    /// not count against it ("" = anyone's lease counts).
-    pub fn check_member(&self, m: &MemberState, dialer: &str, now: i64) -> Result<(), Refusal> {
+    /// Attempts and retry spacing in the campaign.
+    pub fn check_member(&self, m: &MemberState, now: i64) -> Result<(), Refusal> {
         if m.attempts >= self.max_attempts {
             return Err(Refusal::AttemptsExhausted);
         }
@@ -68,12 +211,28 @@ impl DialRules {
         {
             return Err(Refusal::RetrySpacing);
         }
-        let live = m.lease_expires_at.is_some_and(|until| until > now);
-        let own = !dialer.is_empty() && m.lease_owner.as_deref() == Some(dialer);
-        if live && !own {
+        Ok(())
+    }
+
+    /// The person's lease and the account-wide frequency rules; `dialer` is the asking
+    /// dialer, whose own lease does not count against it ("" = anyone's lease counts).
+    pub fn check_person(
+        &self,
+        p: &PersonState,
+        account: Frequency,
+        dialer: &str,
+        now: i64,
+    ) -> Result<(), Refusal> {
+        if p.leased_to_other(dialer, now) {
             return Err(Refusal::Leased);
         }
-        Ok(())
+        if p.lease_owner.as_deref() == Some(dialer) && !dialer.is_empty() {
+            // Its own live lease: the dial it stands for is already counted.
+            if p.lease_expires_at.is_some_and(|until| until > now) {
+                return Ok(());
+            }
+        }
+        account.with(self.frequency).check(&p.recent, now)
     }
 
     /// The calling window: unknown zones are refused as such.
@@ -93,14 +252,82 @@ mod tests {
     #[test]
     fn own_lease_does_not_count_but_others_do() {
         let rules = DialRules::default();
-        let m = MemberState {
+        let p = PersonState {
             lease_owner: Some("d1".into()),
+            lease_started_at: Some(0),
             lease_expires_at: Some(2_000),
             ..Default::default()
         };
-        assert_eq!(rules.check_member(&m, "d1", 1_000), Ok(()));
-        assert_eq!(rules.check_member(&m, "d2", 1_000), Err(Refusal::Leased));
-        assert_eq!(rules.check_member(&m, "d2", 2_000), Ok(()), "expired");
+        let any = Frequency {
+            min_spacing_ms: 0,
+            ..Frequency::default()
+        };
+        assert_eq!(rules.check_person(&p, any, "d1", 1_000), Ok(()));
+        assert_eq!(
+            rules.check_person(&p, any, "d2", 1_000),
+            Err(Refusal::Leased)
+        );
+        assert_eq!(rules.check_person(&p, any, "d2", 2_000), Ok(()), "expired");
+    }
+
+    #[test]
+    fn the_nth_newest_dial_decides_a_limit_of_n() {
+        let hour = 3_600_000;
+        let f = Frequency {
+            per_day: 2,
+            per_week: 3,
+            min_spacing_ms: hour,
+        };
+        let now = 100 * DAY_MS;
+        assert_eq!(f.check(&[], now), Ok(()));
+        assert_eq!(f.check(&[now - hour + 1], now), Err(Refusal::CallSpacing));
+        assert_eq!(f.check(&[now - hour], now), Ok(()));
+        assert_eq!(
+            f.check(&[now - 2 * hour, now - 3 * hour], now),
+            Err(Refusal::DailyLimit)
+        );
+        assert_eq!(f.check(&[now - 2 * hour, now - DAY_MS], now), Ok(()));
+        assert_eq!(
+            f.check(&[now - DAY_MS, now - 2 * DAY_MS, now - 6 * DAY_MS], now),
+            Err(Refusal::WeeklyLimit)
+        );
+        assert_eq!(
+            f.check(&[now - DAY_MS, now - 2 * DAY_MS, now - WEEK_MS], now),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn dials_stay_newest_first_pruned_and_capped() {
+        let now = 10 * WEEK_MS;
+        let mut d = vec![];
+        push_dial(&mut d, now - 10, now);
+        push_dial(&mut d, now - 5, now);
+        push_dial(&mut d, now - 20, now);
+        push_dial(&mut d, now - WEEK_MS, now);
+        assert_eq!(d, [now - 5, now - 10, now - 20]);
+        assert_eq!(parse_dials(&format_dials(&d)), d);
+        remove_dial(&mut d, now - 10);
+        assert_eq!(d, [now - 5, now - 20]);
+        for i in 0..100 {
+            push_dial(&mut d, now - 100 + i, now);
+        }
+        assert_eq!(d.len(), MAX_DIALS as usize);
+        assert_eq!(d[0], now - 1);
+    }
+
+    #[test]
+    fn only_the_holders_later_call_belongs_to_a_lease() {
+        let p = PersonState {
+            lease_owner: Some("d2".into()),
+            lease_started_at: Some(1_000),
+            lease_expires_at: Some(601_000),
+            ..Default::default()
+        };
+        assert!(p.owns_call("d2", 1_000));
+        assert!(!p.owns_call("d2", 999), "started before the lease");
+        assert!(!p.owns_call("d1", 5_000), "another dialer's call");
+        assert!(!p.owns_call("", 5_000));
     }
 
     #[test]
@@ -109,17 +336,13 @@ mod tests {
         let mut m = MemberState {
             attempts: 3,
             last_attempt_at: Some(0),
-            ..Default::default()
         };
-        assert_eq!(
-            rules.check_member(&m, "", 1),
-            Err(Refusal::AttemptsExhausted)
-        );
+        assert_eq!(rules.check_member(&m, 1), Err(Refusal::AttemptsExhausted));
         m.attempts = 1;
         assert_eq!(
-            rules.check_member(&m, "", 3_599_999),
+            rules.check_member(&m, 3_599_999),
             Err(Refusal::RetrySpacing)
         );
-        assert_eq!(rules.check_member(&m, "", 3_600_000), Ok(()));
+        assert_eq!(rules.check_member(&m, 3_600_000), Ok(()));
     }
 }

@@ -84,6 +84,23 @@ impl Window {
         self.start_minute <= minute && minute < self.end_minute
     }
 
+    /// `08:00–21:00`.
+    pub fn describe(&self) -> String {
+        let hm = |m: u32| format!("{:02}:{:02}", m / 60, m % 60);
+        format!("{}–{}", hm(self.start_minute), hm(self.end_minute))
+    }
+
+    /// The first whole minute at or after `now_ms` (within two days) at which the window
+    /// holds for `zones`; `None` for unknown zones.
+    pub fn next_open(&self, zones: &Zones, now_ms: i64) -> Option<i64> {
+        const MINUTE: i64 = 60_000;
+        let first = now_ms.div_euclid(MINUTE) * MINUTE;
+        (0..=2 * 24 * 60)
+            .map(|i| first + i * MINUTE)
+            .find(|&t| t >= now_ms && self.contains(zones, t))
+            .or_else(|| (self.contains(zones, now_ms)).then_some(now_ms))
+    }
+
     /// Whether `now_ms` is inside the window for `zones` (all of them for [`Zones::All`]).
     pub fn contains(&self, zones: &Zones, now_ms: i64) -> bool {
         match zones {
@@ -96,9 +113,53 @@ impl Window {
     }
 }
 
-/// The zones for a contact with an explicit zone (may be "") and an E.164 number.
+/// A Unix ms instant as `2026-12-06T23:00:00Z`.
+pub fn utc_text(ms: i64) -> String {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|| ms.to_string())
+}
+
+/// An IANA zone of a place (`America/New_York`, `Asia/Tokyo`, or `UTC`). Refused: the
+/// abbreviations and fixed offsets the tz database also carries (`EST`, `MST`, `HST`,
+/// `EST5EDT`, `CET`, `Etc/GMT+5`, …), which follow no place's daylight saving time and
+/// so are wrong by an hour for half the year.
+pub fn parse_iana(name: &str) -> Option<Tz> {
+    let name = name.trim();
+    if name == "UTC" || name == "Etc/UTC" {
+        return Some(Tz::UTC);
+    }
+    if !name.contains('/') || name.starts_with("Etc/") || name.starts_with("SystemV/") {
+        return None;
+    }
+    name.parse::<Tz>().ok()
+}
+
+/// The IANA zone people usually mean by a common abbreviation, for error messages.
+pub fn suggest(name: &str) -> Option<&'static str> {
+    Some(match name.trim().to_ascii_uppercase().as_str() {
+        "EST" | "EDT" | "ET" | "EST5EDT" => "America/New_York",
+        "CST" | "CDT" | "CT" | "CST6CDT" => "America/Chicago",
+        "MST" | "MDT" | "MT" | "MST7MDT" => "America/Denver (or America/Phoenix, without DST)",
+        "PST" | "PDT" | "PT" | "PST8PDT" => "America/Los_Angeles",
+        "AKST" | "AKDT" => "America/Anchorage",
+        "HST" => "Pacific/Honolulu",
+        "GMT" | "BST" | "WET" => "Europe/London",
+        "CET" | "CEST" | "MET" => "Europe/Berlin",
+        "EET" | "EEST" => "Europe/Athens",
+        "JST" => "Asia/Tokyo",
+        "IST" => "Asia/Kolkata",
+        "AEST" | "AEDT" => "Australia/Sydney",
+        _ => return None,
+    })
+}
+
+/// The zones for a contact with an explicit zone (may be "") and an E.164 number. An
+/// explicit name that is not an IANA place zone (see [`parse_iana`]; stored before they
+/// were refused) is ignored, and the number decides.
 pub fn resolve(explicit: &str, e164: &str) -> Zones {
-    if let Ok(tz) = explicit.trim().parse::<Tz>() {
+    if let Some(tz) = parse_iana(explicit) {
         return Zones::One(tz);
     }
     let Some(digits) = e164.strip_prefix('+') else {

@@ -14,6 +14,9 @@ pub struct Model {
     pub default_region: String,
     pub created_at: i64,
     pub updated_at: i64,
+    pub max_calls_per_day: i32,
+    pub max_calls_per_week: i32,
+    pub min_call_spacing_seconds: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -16,6 +16,8 @@ pub struct Model {
     pub lease_expires_at: Option<i64>,
     pub created_at: i64,
     pub done_at: Option<i64>,
+    /// A person placed it outside the calling window on purpose (`requested_by`).
+    pub window_override: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

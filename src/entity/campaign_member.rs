@@ -13,8 +13,6 @@ pub struct Model {
     pub contact_id: i64,
     pub attempts: i32,
     pub last_attempt_at: Option<i64>,
-    pub lease_owner: Option<String>,
-    pub lease_expires_at: Option<i64>,
     pub added_at: i64,
 }
 

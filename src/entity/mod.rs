@@ -6,6 +6,7 @@ pub mod call;
 pub mod call_request;
 pub mod campaign_member;
 pub mod contact;
+pub mod dial_state;
 pub mod dnc_entry;
 pub mod dnc_event;
 pub mod import_batch;

@@ -1,6 +1,7 @@
 //! Account handlers.
 
 use super::convert::{account_id, ts};
+use crate::domain::dialing::Frequency;
 use crate::domain::{Plan, Region};
 use crate::entity::account;
 use crate::error::{Error, Result};
@@ -61,7 +62,32 @@ pub fn to_proto(a: account::Model) -> pb::Account {
         contact_count: a.contact_count,
         default_region: a.default_region,
         create_time: Some(ts(a.created_at)),
+        frequency: Some(pb::FrequencyRules {
+            max_calls_per_day: a.max_calls_per_day,
+            max_calls_per_week: a.max_calls_per_week,
+            min_call_spacing_seconds: a.min_call_spacing_seconds,
+        }),
     }
+}
+
+/// Frequency rules from UpdateAccount: every field given, 0 meaning the default.
+fn frequency(f: Option<pb::FrequencyRules>) -> Result<Frequency> {
+    let f = f.ok_or_else(|| Error::invalid("frequency", "is required with the frequency path"))?;
+    let d = Frequency::default();
+    Ok(Frequency {
+        per_day: match f.max_calls_per_day {
+            0 => d.per_day,
+            n => super::campaigns::dial_limit("frequency.max_calls_per_day", n)?,
+        },
+        per_week: match f.max_calls_per_week {
+            0 => d.per_week,
+            n => super::campaigns::dial_limit("frequency.max_calls_per_week", n)?,
+        },
+        min_spacing_ms: match f.min_call_spacing_seconds {
+            0 => d.min_spacing_ms,
+            n => super::campaigns::spacing("frequency.min_call_spacing_seconds", n)?,
+        },
+    })
 }
 
 pub async fn create_account(
@@ -112,6 +138,7 @@ pub async fn update_account(
             "plan" | "contact_limit" => {
                 changes.plan = Some(plan("plan", req.plan, req.contact_limit)?)
             }
+            "frequency" => changes.frequency = Some(frequency(req.frequency)?),
             "default_region" => {
                 changes.default_region = Some(
                     Region::parse(&req.default_region)

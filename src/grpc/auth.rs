@@ -45,7 +45,7 @@ impl Gate {
         request: &mut Request<T>,
         scope: impl FnOnce(&T) -> Scope<'_>,
     ) -> Result<(), Status> {
-        let principal = self.principal(request.metadata()).await?;
+        let (principal, token) = self.principal(request.metadata()).await?;
         match scope(request.get_ref()) {
             Scope::Account(account) => check(&principal, account)?,
             Scope::Global if !principal.is_internal() => {
@@ -56,10 +56,16 @@ impl Gate {
             Scope::Global | Scope::Deferred => {}
         }
         request.extensions_mut().insert(principal);
+        if let Some(token) = token {
+            request.extensions_mut().insert(BearerToken(token));
+        }
         Ok(())
     }
 
-    async fn principal(&self, metadata: &MetadataMap) -> Result<Principal, Status> {
+    async fn principal(
+        &self,
+        metadata: &MetadataMap,
+    ) -> Result<(Principal, Option<String>), Status> {
         let Some(value) = metadata.get("authorization") else {
             if self.required {
                 return Err(Error::Unauthenticated(
@@ -67,7 +73,7 @@ impl Gate {
                 )
                 .into());
             }
-            return Ok(Principal::Internal);
+            return Ok((Principal::Internal, None));
         };
         let text = value
             .to_str()
@@ -78,8 +84,22 @@ impl Gate {
             .ok_or_else(|| {
                 Error::Unauthenticated("the authorization header must be `Bearer <key>`".into())
             })?;
-        Ok(self.svc.authenticate(token.trim()).await?)
+        let token = token.trim();
+        Ok((self.svc.authenticate(token).await?, Some(token.to_string())))
     }
+}
+
+/// The API key a request was admitted with, kept for long-lived streams that check it
+/// again while they run (a revoked key ends them).
+#[derive(Debug, Clone)]
+pub struct BearerToken(pub String);
+
+/// The key a request was admitted with, if it sent one.
+pub fn token_of<T>(request: &Request<T>) -> Option<String> {
+    request
+        .extensions()
+        .get::<BearerToken>()
+        .map(|t| t.0.clone())
 }
 
 /// PERMISSION_DENIED unless `principal` may act on `account_id`. An empty id passes here

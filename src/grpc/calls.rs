@@ -82,12 +82,36 @@ fn call_input(call: Option<pb::Call>, region: &str) -> Result<CallInput> {
         duration_seconds: c.duration_seconds,
         outcome: stored_name(outcome.as_str_name(), "CALL_OUTCOME_"),
         sentiment,
-        recording_url: convert::free_text("call.recording_url", &c.recording_url, MAX_URL)?,
+        recording_url: web_url("call.recording_url", &c.recording_url)?,
         transcript: convert::free_text("call.transcript", &c.transcript, MAX_TRANSCRIPT)?,
-        transcript_url: convert::free_text("call.transcript_url", &c.transcript_url, MAX_URL)?,
+        transcript_url: web_url("call.transcript_url", &c.transcript_url)?,
         dnc_requested: c.dnc_requested,
         dialer_id: convert::free_text("call.dialer_id", &c.dialer_id, MAX_ID)?,
     })
+}
+
+/// An optional http(s) URL (recordings and transcripts are fetched by people's browsers
+/// and by other services: no `javascript:`, `file:` or other schemes).
+fn web_url(field: &str, value: &str) -> Result<String> {
+    let url = convert::free_text(field, value, MAX_URL)?;
+    if url.is_empty() {
+        return Ok(url);
+    }
+    let lower = url.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"));
+    match rest {
+        Some(host)
+            if !host.is_empty() && !host.starts_with('/') && !url.contains(char::is_whitespace) =>
+        {
+            Ok(url)
+        }
+        _ => Err(Error::invalid(
+            field,
+            "must be an http:// or https:// URL with a host",
+        )),
+    }
 }
 
 /// A stored call to its message.
@@ -122,7 +146,29 @@ pub async fn record_call(
 ) -> Result<Response<pb::RecordCallResponse>, Status> {
     let req = request.into_inner();
     let account = account_id(&req.account_id)?;
-    let input = call_input(req.call, &req.region)?;
+    // A DNC request is honoured even when the rest of the call is refused.
+    let dnc = req
+        .call
+        .as_ref()
+        .filter(|c| c.dnc_requested || c.outcome == pb::CallOutcome::DncRequested as i32);
+    let dnc = dnc.map(|c| (c.contact_id, c.phone.clone(), c.external_id.clone()));
+    let input = match call_input(req.call, &req.region) {
+        Ok(input) => input,
+        Err(e) => {
+            if let Some((contact, phone, external_id)) = dnc {
+                let region = convert::region("region", &req.region).unwrap_or(None);
+                svc.dnc_from_refused_call(
+                    account,
+                    (contact > 0).then_some(contact),
+                    &phone,
+                    region,
+                    &external_id,
+                )
+                .await?;
+            }
+            return Err(e.into());
+        }
+    };
     let recorded = svc.record_call(account, input).await?;
     Ok(Response::new(pb::RecordCallResponse {
         call: Some(call_message(recorded.call)),

@@ -5,13 +5,13 @@ use super::BoxStream;
 use super::calls::{MAX_ID, campaign_id};
 use super::convert::bulk_result;
 use super::convert::{self, account_id, contact_id};
-use crate::domain::dialing::{DialRules, Refusal};
+use crate::domain::dialing::{DialRules, FrequencyOverride, MAX_DIALS, Refusal, WEEK_MS};
 use crate::domain::timezone::Window;
 use crate::entity::call_request;
 use crate::error::{Error, Result};
 use crate::pb;
 use crate::service::Services;
-use crate::service::dialer::{Claim, DialTarget, Leased};
+use crate::service::dialer::{Claim, DialTarget, Leased, StreamInput, WindowPolicy};
 use std::time::Duration;
 use tokio_stream::{StreamExt, wrappers::ReceiverStream};
 use tonic::{Request, Response, Status};
@@ -62,7 +62,48 @@ fn rules(field: &str, r: Option<pb::DialRules>) -> Result<DialRules> {
         out.window = Window::new(w.start_minute, w.end_minute)
             .map_err(|reason| Error::invalid(format!("{field}.window"), reason))?;
     }
+    out.frequency = FrequencyOverride {
+        per_day: r
+            .max_calls_per_day
+            .map(|n| dial_limit(&format!("{field}.max_calls_per_day"), n))
+            .transpose()?,
+        per_week: r
+            .max_calls_per_week
+            .map(|n| dial_limit(&format!("{field}.max_calls_per_week"), n))
+            .transpose()?,
+        min_spacing_ms: r
+            .min_call_spacing_seconds
+            .map(|n| spacing(&format!("{field}.min_call_spacing_seconds"), n))
+            .transpose()?,
+    };
     Ok(out)
+}
+
+/// A frequency limit: 1..=50 dials.
+pub(super) fn dial_limit(field: &str, n: i32) -> Result<i32> {
+    if (1..=MAX_DIALS).contains(&n) {
+        Ok(n)
+    } else {
+        Err(Error::invalid(
+            field,
+            format!("must be between 1 and {MAX_DIALS}; got {n}"),
+        ))
+    }
+}
+
+/// A spacing between two dials: 0..=7 days, in seconds; returns ms.
+pub(super) fn spacing(field: &str, seconds: i64) -> Result<i64> {
+    if (0..=WEEK_MS / 1000).contains(&seconds) {
+        Ok(seconds * 1000)
+    } else {
+        Err(Error::invalid(
+            field,
+            format!(
+                "must be between 0 and {} seconds; got {seconds}",
+                WEEK_MS / 1000
+            ),
+        ))
+    }
 }
 
 fn claim(req: Option<pb::ClaimDialableContactsRequest>, prefix: &str) -> Result<(String, Claim)> {
@@ -123,6 +164,7 @@ fn call_request_message(r: call_request::Model) -> pb::CallRequest {
         requested_by: r.requested_by,
         create_time: Some(convert::ts(r.created_at)),
         lease_expire_time: convert::opt_ts(r.lease_expires_at),
+        window_override: r.window_override,
     }
 }
 
@@ -167,21 +209,94 @@ pub async fn claim_dialable_contacts(
     }))
 }
 
+/// Open demand one message may add.
+const MAX_DEMAND: i32 = 10_000;
+
+fn demand(n: i32) -> Result<u64> {
+    if (0..=MAX_DEMAND).contains(&n) {
+        Ok(n as u64)
+    } else {
+        Err(Error::invalid(
+            "demand",
+            format!("must be between 0 and {MAX_DEMAND}; got {n}"),
+        ))
+    }
+}
+
+/// The dialer's side of the stream failed (it went away, or sent too much).
+fn dialer_gone(status: Status) -> Error {
+    Error::Cancelled(format!("the dialer's stream ended: {}", status.message()))
+}
+
+/// A later message of the dialer's side: demand and/or releases, nothing else.
+fn stream_input(m: pb::StreamDialableContactsRequest) -> Result<Vec<StreamInput>> {
+    if m.claim.is_some() || m.poll_interval_ms != 0 {
+        return Err(Error::invalid(
+            "claim",
+            "is only allowed in the first message of the stream",
+        ));
+    }
+    for id in &m.release_contact_ids {
+        contact_id("release_contact_ids", *id)?;
+    }
+    let mut out = Vec::new();
+    if !m.release_contact_ids.is_empty() {
+        out.push(StreamInput::Release(m.release_contact_ids));
+    }
+    let n = demand(m.demand)?;
+    if n > 0 {
+        out.push(StreamInput::Demand(n));
+    }
+    Ok(out)
+}
+
 pub async fn stream_dialable_contacts(
     svc: &Services,
-    request: Request<pb::StreamDialableContactsRequest>,
+    request: Request<tonic::Streaming<pb::StreamDialableContactsRequest>>,
 ) -> Result<Response<BoxStream<pb::StreamDialableContactsResponse>>, Status> {
-    let req = request.into_inner();
-    let (account, claim) = claim(req.claim, "claim.")?;
-    let poll_ms = match req.poll_interval_ms {
+    let principal = super::auth::principal_of(&request);
+    let token = super::auth::token_of(&request);
+    let mut input = request.into_inner();
+    let first = match input.next().await {
+        Some(Ok(m)) => m,
+        Some(Err(status)) => return Err(status),
+        None => {
+            return Err(Error::invalid("claim", "the first message must carry the claim").into());
+        }
+    };
+    let account_in_request = first.claim.as_ref().map_or("", |c| c.account_id.as_str());
+    super::auth::check_admitted(principal.as_ref(), account_in_request)?;
+    let (account, claim) = claim(first.claim, "claim.")?;
+    let poll_ms = match first.poll_interval_ms {
         0 => 1000,
         n if (10..=60_000).contains(&n) => n,
         _ => {
             return Err(Error::invalid("poll_interval_ms", "must be between 10 and 60000").into());
         }
     };
+    if !first.release_contact_ids.is_empty() {
+        return Err(Error::invalid(
+            "release_contact_ids",
+            "nothing is leased yet in the first message",
+        )
+        .into());
+    }
+    let first_demand = demand(first.demand)?;
     svc.get_account(&account).await?;
-    let rx = svc.stream_dialable(account, claim, Duration::from_millis(poll_ms as u64));
+    let later = futures::StreamExt::flat_map(input, |m| {
+        futures::stream::iter(match m.map_err(dialer_gone).and_then(stream_input) {
+            Ok(items) => items.into_iter().map(Ok).collect::<Vec<_>>(),
+            Err(e) => vec![Err(e)],
+        })
+    });
+    let rx = svc.stream_dialable(
+        account,
+        claim,
+        Duration::from_millis(poll_ms as u64),
+        first_demand,
+        token,
+        Box::pin(later),
+    );
     let stream = ReceiverStream::new(rx).map(|batch| {
         batch
             .map(|b| pb::StreamDialableContactsResponse {
@@ -245,6 +360,9 @@ pub async fn check_dialable(
         Some(Refusal::AttemptsExhausted) => pb::NotDialableReason::AttemptsExhausted,
         Some(Refusal::RetrySpacing) => pb::NotDialableReason::RetrySpacing,
         Some(Refusal::Leased) => pb::NotDialableReason::Leased,
+        Some(Refusal::CallSpacing) => pb::NotDialableReason::CallSpacing,
+        Some(Refusal::DailyLimit) => pb::NotDialableReason::DailyLimit,
+        Some(Refusal::WeeklyLimit) => pb::NotDialableReason::WeeklyLimit,
         Some(Refusal::OutsideWindow) => pb::NotDialableReason::OutsideWindow,
         Some(Refusal::Unknown) => pb::NotDialableReason::Unknown,
     };
@@ -272,6 +390,9 @@ pub async fn preview_dialable(
         attempts_exhausted: p.attempts_exhausted,
         retry_spacing: p.retry_spacing,
         leased: p.leased,
+        call_spacing: p.call_spacing,
+        daily_limit: p.daily_limit,
+        weekly_limit: p.weekly_limit,
     }))
 }
 
@@ -283,7 +404,19 @@ pub async fn call_now(
     let account = account_id(&req.account_id)?;
     let id = contact_id("contact_id", req.contact_id)?;
     let requested_by = convert::free_text("requested_by", &req.requested_by, MAX_ID)?;
-    let stored = svc.call_now(account, id, &requested_by).await?;
+    let window = if req.override_calling_window {
+        if requested_by.is_empty() {
+            return Err(Error::invalid(
+                "requested_by",
+                "is required with override_calling_window (who decided to call outside the window)",
+            )
+            .into());
+        }
+        WindowPolicy::Override
+    } else {
+        WindowPolicy::Obey(Window::default())
+    };
+    let stored = svc.call_now(account, id, &requested_by, window).await?;
     Ok(Response::new(pb::CallNowResponse {
         request: Some(call_request_message(stored)),
     }))

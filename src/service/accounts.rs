@@ -1,6 +1,7 @@
 //! Accounts: create, read, change plan and region.
 
 use super::Services;
+use crate::domain::dialing::Frequency;
 use crate::domain::{Plan, Region};
 use crate::entity::account;
 use crate::error::{Error, Result};
@@ -21,6 +22,7 @@ pub struct AccountChanges {
     pub name: Option<String>,
     pub plan: Option<Plan>,
     pub default_region: Option<Region>,
+    pub frequency: Option<Frequency>,
 }
 
 impl Services {
@@ -36,6 +38,9 @@ impl Services {
             default_region: new.default_region.code().to_string(),
             created_at: now,
             updated_at: now,
+            max_calls_per_day: Frequency::default().per_day,
+            max_calls_per_week: Frequency::default().per_week,
+            min_call_spacing_seconds: Frequency::default().min_spacing_ms / 1000,
         };
         store::accounts::insert(&self.db, model).await
     }
@@ -70,6 +75,11 @@ impl Services {
         }
         if let Some(region) = changes.default_region {
             active.default_region = Set(region.code().to_string());
+        }
+        if let Some(f) = changes.frequency {
+            active.max_calls_per_day = Set(f.per_day);
+            active.max_calls_per_week = Set(f.per_week);
+            active.min_call_spacing_seconds = Set(f.min_spacing_ms / 1000);
         }
         active.updated_at = Set(self.now());
         let updated = store::accounts::update(&txn, active).await?;

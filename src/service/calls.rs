@@ -1,9 +1,14 @@
 //! Call outcomes: RecordCall (idempotent by the call service's id) and the call history.
 //!
 //! Recording a call is one transaction: the call row, the contact's statistics, the
-//! campaign attempt (which ends the dialer's lease), a DNC request, and closing the
-//! contact's open "Call Now" request. An inbound call from an unknown number creates the
-//! contact when the plan has room; otherwise the call is kept without a contact.
+//! campaign attempt, the person's dial state (the call ends the lease it belongs to —
+//! placed by the lease's holder after the lease began — and no other; an outbound call
+//! of no lease counts as a dial), a DNC request, and closing the contact's open "Call
+//! Now" request. An inbound call from an unknown number creates the contact when the
+//! plan has room; otherwise the call is kept without a contact.
+//!
+//! Calls are bounded where they enter ([`check_bounds`]): a refused call that carries a
+//! DNC request still puts the number on the list ([`Services::dnc_from_refused_call`]).
 
 use super::{Services, page};
 use crate::domain::contact::{NewContact, check_phone};
@@ -82,10 +87,104 @@ fn repeat(stored: call::Model, input: &CallInput, phone: Option<&Phone>) -> Resu
     }
 }
 
+/// Longest call accepted, seconds (a day).
+pub const MAX_DURATION_SECONDS: i64 = 86_400;
+/// How far in the future a call may say it started (clock skew between services), ms.
+pub const MAX_CLOCK_SKEW_MS: i64 = 5 * 60_000;
+
+/// The call's times against the clock and the account: it may not start more than the
+/// clock skew in the future, nor before the account existed (less the skew), and may
+/// last at most a day.
+pub fn check_bounds(input: &CallInput, account_created_at: i64, now: i64) -> Result<()> {
+    if !(0..=MAX_DURATION_SECONDS).contains(&input.duration_seconds) {
+        return Err(Error::invalid(
+            "call.duration_seconds",
+            format!(
+                "must be between 0 and {MAX_DURATION_SECONDS} (a day); got {}",
+                input.duration_seconds
+            ),
+        ));
+    }
+    if input.started_at > now + MAX_CLOCK_SKEW_MS {
+        return Err(Error::invalid(
+            "call.start_time",
+            format!(
+                "is in the future ({}; now is {})",
+                crate::domain::timezone::utc_text(input.started_at),
+                crate::domain::timezone::utc_text(now)
+            ),
+        ));
+    }
+    if input.started_at < account_created_at - MAX_CLOCK_SKEW_MS {
+        return Err(Error::invalid(
+            "call.start_time",
+            format!(
+                "is before the account existed ({} < {})",
+                crate::domain::timezone::utc_text(input.started_at),
+                crate::domain::timezone::utc_text(account_created_at)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl Services {
+    /// A call that was refused (bad input) but carried a DNC request: the request is
+    /// honoured anyway, for the contact or number the call names, when that can be told.
+    pub async fn dnc_from_refused_call(
+        &self,
+        account_id: &str,
+        contact_id: Option<i64>,
+        phone: &str,
+        region: Option<Region>,
+        external_id: &str,
+    ) -> Result<()> {
+        let account_region = self.account_region(account_id).await?;
+        let number = match contact_id {
+            Some(id) => store::contacts::get(&self.db, account_id, id)
+                .await
+                .ok()
+                .map(|c| c.phone),
+            None => None,
+        };
+        let number = match number {
+            Some(n) => n,
+            None => match Phone::parse(phone, region.or(Some(account_region)), Validation::Lenient)
+            {
+                Ok(p) => p.e164().to_string(),
+                Err(_) => return Ok(()),
+            },
+        };
+        let reason = format!("requested during call {external_id} (the call itself was refused)");
+        let change = Change {
+            source: DncSource::CallRequest.as_str(),
+            reason: &reason,
+            actor: "call-service",
+            at: self.now(),
+        };
+        let txn = store::begin_write(&self.writer).await?;
+        super::dnc::mark_numbers(&txn, account_id, &[number], &change).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
     /// Records a call's outcome; see the module docs.
     pub async fn record_call(&self, account_id: &str, input: CallInput) -> Result<Recorded> {
-        let region = self.account_region(account_id).await?;
+        let account = self.get_account(account_id).await?;
+        let region = Region::parse(&account.default_region).map_err(Error::Internal)?;
+        if let Err(e) = check_bounds(&input, account.created_at, self.now()) {
+            if input.dnc_requested || input.outcome == DNC_REQUESTED {
+                self.dnc_from_refused_call(
+                    account_id,
+                    input.contact_id,
+                    &input.phone,
+                    input.region,
+                    &input.external_id,
+                )
+                .await?;
+            }
+            return Err(e);
+        }
         let phone = if input.phone.trim().is_empty() {
             None
         } else {
@@ -212,6 +311,16 @@ impl Services {
             }
             store::calls::close_requests(txn, account_id, &[c.id], request_status::DONE, now)
                 .await?;
+            store::leases::record_call(
+                txn,
+                account_id,
+                c.id,
+                &input.dialer_id,
+                input.started_at,
+                input.direction == OUTBOUND,
+                now,
+            )
+            .await?;
         }
         if input.dnc_requested || input.outcome == DNC_REQUESTED {
             let reason = format!("requested during call {}", input.external_id);

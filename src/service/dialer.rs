@@ -1,6 +1,10 @@
 //! The dialer's feed: claim (lease) dialable contacts, the streaming form, releasing
 //! leases, CheckDialable, PreviewDialable, "Call Now" requests and script templates.
 //!
+//! A lease is on the person, not the campaign member: one live lease per contact across
+//! every campaign and Call Now (`store::leases`), and each lease counts as a dial for the
+//! account-wide frequency rules ([`Frequency`]) until its holder gives it back unused.
+//!
 //! A claim scans the campaign's eligible members (every stored condition, DNC checked
 //! against the list itself) in id order without locks, applies the calling window in
 //! Rust, then re-checks and leases the chosen rows under a lock in a short write
@@ -11,14 +15,16 @@
 //! every claim. The hint only picks a starting point; correctness never depends on it.
 
 use super::Services;
-use crate::domain::dialing::{DialRules, MemberState, Refusal};
+use crate::domain::dialing::{
+    DialRules, Frequency, MemberState, PersonState, Refusal, parse_dials,
+};
 use crate::domain::filter::ContactStatus;
 use crate::domain::template;
 use crate::domain::timezone::{self, Zones};
 use crate::domain::{Phone, Region, Validation};
 use crate::entity::{call_request, contact};
 use crate::error::{Error, Result};
-use crate::store::{self, calls::request_status, dialer::Eligibility};
+use crate::store::{self, calls::request_status, contacts::Lock, dialer::Eligibility};
 use sea_orm::{ActiveValue::Set, NotSet};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -40,6 +46,12 @@ fn first_scan_page(want: usize) -> u64 {
 const PREVIEW_PAGE: u64 = 2_000;
 /// How often a waiting ClaimCallRequests looks for new requests.
 const CALL_REQUEST_POLL: Duration = Duration::from_millis(100);
+/// Most contacts a stream's dialer may have asked for and not yet received.
+pub const MAX_STREAM_CREDIT: u64 = 10_000;
+/// An open stream re-reads its API key from the database (bypassing the cache) at most
+/// this often while it claims, and at least this often while idle: a revoked key ends
+/// the stream within this time on every replica.
+pub const STREAM_KEY_RECHECK: Duration = Duration::from_secs(5);
 
 /// Per (account, campaign): this replica's scan cursor, the contact id after which the
 /// next scan step starts. A claim holds the cursor only while one step reads and picks its
@@ -107,6 +119,36 @@ pub struct Preview {
     pub attempts_exhausted: i64,
     pub retry_spacing: i64,
     pub leased: i64,
+    pub call_spacing: i64,
+    pub daily_limit: i64,
+    pub weekly_limit: i64,
+}
+
+/// What a streaming dialer says after the first message.
+#[derive(Debug, Clone)]
+pub enum StreamInput {
+    /// Send this many more contacts.
+    Demand(u64),
+    /// Give back these leases (not dialed).
+    Release(Vec<i64>),
+}
+
+/// A Call Now request's calling-window decision.
+#[derive(Debug, Clone, Copy)]
+pub enum WindowPolicy {
+    /// Refuse outside this window.
+    Obey(crate::domain::timezone::Window),
+    /// A person decided to call outside the window (recorded with `requested_by`).
+    Override,
+}
+
+/// The account's frequency rules.
+pub fn account_frequency(a: &crate::entity::account::Model) -> Frequency {
+    Frequency {
+        per_day: a.max_calls_per_day,
+        per_week: a.max_calls_per_week,
+        min_spacing_ms: a.min_call_spacing_seconds.saturating_mul(1000),
+    }
 }
 
 fn refuse(refusal: Refusal, detail: impl Into<String>) -> Verdict {
@@ -119,12 +161,14 @@ fn refuse(refusal: Refusal, detail: impl Into<String>) -> Verdict {
 impl Services {
     /// Leases up to `claim.max_contacts` contacts that may be dialed now.
     pub async fn claim_dialable(&self, account_id: &str, claim: &Claim) -> Result<Vec<Leased>> {
+        let account = store::accounts::get(&self.claim_reads, account_id).await?;
         let now = self.now();
         let rules = claim.rules;
         let e = Eligibility {
             now,
             max_attempts: rules.max_attempts,
             last_attempt_before: now - rules.retry_interval_ms,
+            frequency: account_frequency(&account).with(rules.frequency),
         };
         let until = now + claim.lease_ms;
         let campaign = claim.campaign_id.as_str();
@@ -159,6 +203,12 @@ impl Services {
                         break;
                     }
                     last = c.contact_id;
+                    if e.frequency
+                        .check(&parse_dials(&c.recent_dials), now)
+                        .is_err()
+                    {
+                        continue;
+                    }
                     let zones = timezone::resolve(&c.time_zone, &c.phone);
                     if rules.check_window(&zones, now).is_ok() {
                         picked.push((c.contact_id, c.attempts, zones.name()));
@@ -176,11 +226,6 @@ impl Services {
                 self.lease_picked(account_id, claim, &e, picked, until)
                     .await?,
             );
-        }
-        if out.is_empty() {
-            // Nothing to hand out: say NOT_FOUND if the account does not exist (checked
-            // only here, so that claims that lease skip a round trip).
-            store::accounts::get(&self.db, account_id).await?;
         }
         Ok(out)
     }
@@ -220,42 +265,93 @@ impl Services {
             .collect())
     }
 
-    /// A continuous feed of claims for a dialer: a batch whenever contacts are eligible,
-    /// polling every `poll` when none are. The feed claims the next batch only once the
-    /// previous one was taken (channel of one), and stops as soon as the client is gone.
-    pub fn stream_dialable(
+    /// A feed of claims driven by the dialer's demand: the feed leases and sends only
+    /// what the dialer has asked for and not yet received (its credit, from `first` and
+    /// each [`StreamInput::Demand`]), at most `claim.max_contacts` per message; with
+    /// credit left and nothing eligible it looks again every `poll`. Releases are applied
+    /// as they come. With a `token`, the API key is re-read from the database every
+    /// [`STREAM_KEY_RECHECK`] at the most while claiming (and at least that often while
+    /// idle): a revoked key ends the feed with UNAUTHENTICATED. The feed stops when the
+    /// dialer goes away, or has closed its side and has no credit left.
+    pub fn stream_dialable<S>(
         &self,
         account_id: String,
         claim: Claim,
         poll: Duration,
-    ) -> mpsc::Receiver<Result<Vec<Leased>>> {
+        first: u64,
+        token: Option<String>,
+        mut input: S,
+    ) -> mpsc::Receiver<Result<Vec<Leased>>>
+    where
+        S: futures::Stream<Item = Result<StreamInput>> + Send + Unpin + 'static,
+    {
+        use futures::StreamExt;
         let (tx, rx) = mpsc::channel(1);
         let svc = self.clone();
         tokio::spawn(async move {
+            let mut credit = first.min(MAX_STREAM_CREDIT);
+            let mut input_open = true;
+            let mut key_checked = tokio::time::Instant::now();
             loop {
-                let Ok(permit) = tx.reserve().await else {
-                    return;
-                };
-                match svc.claim_dialable(&account_id, &claim).await {
-                    Ok(batch) if batch.is_empty() => {
-                        drop(permit);
-                        tokio::select! {
-                            _ = tokio::time::sleep(poll) => {}
-                            _ = tx.closed() => return,
-                        }
-                    }
-                    Ok(batch) => permit.send(Ok(batch)),
-                    Err(e) => {
-                        permit.send(Err(e));
+                if token.is_some() && key_checked.elapsed() >= STREAM_KEY_RECHECK {
+                    if let Err(e) = svc.authenticate_fresh(token.as_deref().unwrap_or("")).await {
+                        let _ = tx.send(Err(e)).await;
                         return;
                     }
+                    key_checked = tokio::time::Instant::now();
+                }
+                if credit > 0 {
+                    let mut one = claim.clone();
+                    one.max_contacts = claim.max_contacts.min(credit as usize);
+                    match svc.claim_dialable(&account_id, &one).await {
+                        Ok(batch) if !batch.is_empty() => {
+                            credit -= batch.len() as u64;
+                            if tx.send(Ok(batch)).await.is_err() {
+                                return;
+                            }
+                            continue;
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            let _ = tx.send(Err(e)).await;
+                            return;
+                        }
+                    }
+                } else if !input_open {
+                    return;
+                }
+                let wait = if credit > 0 { poll } else { STREAM_KEY_RECHECK };
+                tokio::select! {
+                    msg = input.next(), if input_open => match msg {
+                        Some(Ok(StreamInput::Demand(n))) => {
+                            credit = credit.saturating_add(n).min(MAX_STREAM_CREDIT);
+                        }
+                        Some(Ok(StreamInput::Release(ids))) => {
+                            if let Err(e) = svc
+                                .release_leases(&account_id, &claim.campaign_id, &claim.dialer_id, &ids)
+                                .await
+                            {
+                                let _ = tx.send(Err(e)).await;
+                                return;
+                            }
+                        }
+                        Some(Err(e)) => {
+                            let _ = tx.send(Err(e)).await;
+                            return;
+                        }
+                        None => input_open = false,
+                    },
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = tx.closed() => return,
                 }
             }
         });
         rx
     }
 
-    /// Gives back a dialer's leases (all of them in the campaign when `ids` is empty).
+    /// Gives back a dialer's leases in a campaign (all of them when `ids` is empty): each
+    /// ends, and its dial no longer counts for the frequency rules. Leases the dialer
+    /// does not hold (another's, or already ended) are left alone.
     pub async fn release_leases(
         &self,
         account_id: &str,
@@ -265,8 +361,10 @@ impl Services {
     ) -> Result<u64> {
         store::accounts::get(&self.db, account_id).await?;
         let txn = store::begin_write(&self.writer).await?;
-        let n =
-            store::campaigns::release_leases(&txn, account_id, campaign_id, dialer_id, ids).await?;
+        let held = store::leases::held_by(&txn, account_id, campaign_id, dialer_id, ids).await?;
+        let targets = store::contacts::Targets::Ids(&held);
+        store::contacts::lock_in_number_order(&txn, account_id, targets, Lock::Update).await?;
+        let n = store::leases::release(&txn, account_id, campaign_id, dialer_id, &held).await?;
         txn.commit().await?;
         Ok(n)
     }
@@ -333,11 +431,20 @@ impl Services {
             let state = MemberState {
                 attempts: m.attempts,
                 last_attempt_at: m.last_attempt_at,
-                lease_owner: m.lease_owner,
-                lease_expires_at: m.lease_expires_at,
             };
-            if let Err(r) = rules.check_member(&state, dialer_id, now) {
+            if let Err(r) = rules.check_member(&state, now) {
                 return Ok(refuse(r, member_detail(r, &state, &rules)));
+            }
+        }
+        if let Some(c) = &contact {
+            let account = store::accounts::get(&self.db, account_id).await?;
+            let person = store::leases::person(&self.db, account_id, c.id).await?;
+            let frequency = account_frequency(&account);
+            if let Err(r) = rules.check_person(&person, frequency, dialer_id, now) {
+                return Ok(refuse(
+                    r,
+                    person_detail(r, &person, frequency.with(rules.frequency)),
+                ));
             }
         }
         let explicit = contact.as_ref().map(|c| c.time_zone.as_str()).unwrap_or("");
@@ -359,7 +466,8 @@ impl Services {
         campaign_id: &str,
         rules: DialRules,
     ) -> Result<Preview> {
-        store::accounts::get(&self.db, account_id).await?;
+        let account = store::accounts::get(&self.db, account_id).await?;
+        let frequency = account_frequency(&account);
         let now = self.now();
         let mut p = Preview::default();
         let mut after = 0;
@@ -367,15 +475,21 @@ impl Services {
             let page =
                 store::dialer::member_facts(&self.db, account_id, campaign_id, after, PREVIEW_PAGE)
                     .await?;
+            let ids: Vec<i64> = page.iter().map(|m| m.contact_id).collect();
+            let mut persons = store::leases::persons(&self.db, account_id, &ids).await?;
             for m in &page {
                 p.members += 1;
+                let person = persons.remove(&m.contact_id).unwrap_or_default();
                 let verdict =
                     if m.listed || ContactStatus::from_stored(&m.status) != ContactStatus::Active {
                         Err(Refusal::Dnc)
                     } else {
-                        rules.check_member(&m.state, "", now).and_then(|()| {
-                            rules.check_window(&timezone::resolve(&m.time_zone, &m.phone), now)
-                        })
+                        rules
+                            .check_member(&m.state, now)
+                            .and_then(|()| rules.check_person(&person, frequency, "", now))
+                            .and_then(|()| {
+                                rules.check_window(&timezone::resolve(&m.time_zone, &m.phone), now)
+                            })
                     };
                 match verdict {
                     Ok(()) => p.dialable += 1,
@@ -383,6 +497,9 @@ impl Services {
                     Err(Refusal::AttemptsExhausted) => p.attempts_exhausted += 1,
                     Err(Refusal::RetrySpacing) => p.retry_spacing += 1,
                     Err(Refusal::Leased) => p.leased += 1,
+                    Err(Refusal::CallSpacing) => p.call_spacing += 1,
+                    Err(Refusal::DailyLimit) => p.daily_limit += 1,
+                    Err(Refusal::WeeklyLimit) => p.weekly_limit += 1,
                     Err(_) => p.outside_window += 1,
                 }
             }
@@ -393,14 +510,16 @@ impl Services {
         }
     }
 
-    /// The "Call Now" button: refuses a DNC contact; otherwise stores a pending call
-    /// request. A contact with an open request gets that one back (a double click does
-    /// not place two calls).
+    /// The "Call Now" button: refuses a DNC contact, and one outside the calling window
+    /// in its local time (FAILED_PRECONDITION naming when the window opens) unless a
+    /// person overrides the window; otherwise stores a pending call request. A contact
+    /// with an open request gets that one back (a double click does not place two calls).
     pub async fn call_now(
         &self,
         account_id: &str,
         contact_id: i64,
         requested_by: &str,
+        window: WindowPolicy,
     ) -> Result<call_request::Model> {
         let now = self.now();
         let txn = store::begin_write(&self.writer).await?;
@@ -410,6 +529,21 @@ impl Services {
             return Err(Error::FailedPrecondition(format!(
                 "contact {contact_id} is on the Do-Not-Call list and cannot be called"
             )));
+        }
+        if let WindowPolicy::Obey(w) = window {
+            let zones = timezone::resolve(&c.time_zone, &c.phone);
+            if !w.contains(&zones, now) {
+                return Err(Error::FailedPrecondition(format!(
+                    "contact {contact_id} is outside the calling window ({}) in its local time ({}); \
+                     {}; set override_calling_window (with requested_by) to call anyway",
+                    w.describe(),
+                    zones_name(&zones),
+                    match w.next_open(&zones, now) {
+                        Some(at) => format!("the window opens at {}", timezone::utc_text(at)),
+                        None => "the number cannot be placed in a time zone".to_string(),
+                    }
+                )));
+            }
         }
         if let Some(open) = store::calls::open_request(&txn, account_id, contact_id).await? {
             return Ok(open);
@@ -425,6 +559,7 @@ impl Services {
             lease_expires_at: Set(None),
             created_at: Set(now),
             done_at: Set(None),
+            window_override: Set(matches!(window, WindowPolicy::Override)),
         };
         let stored = store::calls::insert_request(&txn, row).await?;
         txn.commit().await?;
@@ -432,8 +567,10 @@ impl Services {
     }
 
     /// Leases up to `max` call requests to a telephony worker, waiting up to `wait` for
-    /// one to arrive (checking every 100 ms). Requests whose contact became DNC are
-    /// cancelled, never handed out.
+    /// one to arrive (checking every 100 ms). Requests whose contact became DNC, or whose
+    /// contact's calling window closed since (unless a person overrode it), are
+    /// cancelled, never handed out. A request is handed out only with the person's lease
+    /// (one per person, across campaigns): while a dialer holds the person, it waits.
     pub async fn claim_call_requests(
         &self,
         account_id: Option<&str>,
@@ -467,20 +604,39 @@ impl Services {
         let now = self.now();
         let txn = store::begin_write(&self.writer).await?;
         let rows = store::calls::lock_claimable_requests(&txn, account_id, now, max).await?;
+        let until = now + lease_ms;
         let (mut keep, mut drop) = (Vec::new(), Vec::new());
         for r in rows {
+            // SKIP LOCKED: a contact busy in another transaction (a call being recorded,
+            // a DNC mark) is left for the next claim; waiting could deadlock with a
+            // RecordCall that holds the contact and closes this request.
+            if !store::contacts::try_lock(&txn, &r.account_id, r.contact_id).await? {
+                continue;
+            }
             let listed = store::dnc::entry(&txn, &r.account_id, &r.phone).await?;
             let contact = store::contacts::get(&txn, &r.account_id, r.contact_id).await;
             let active = matches!(&contact, Ok(c)
                 if ContactStatus::from_stored(&c.status) == ContactStatus::Active
                     && c.phone == r.phone);
-            if listed.is_none() && active {
-                keep.push(r);
-            } else {
+            let in_window = r.window_override
+                || matches!(&contact, Ok(c) if timezone::Window::default()
+                    .contains(&timezone::resolve(&c.time_zone, &c.phone), now));
+            if !(listed.is_none() && active && in_window) {
                 drop.push(r.id);
+            } else if store::leases::take(
+                &txn,
+                &r.account_id,
+                r.contact_id,
+                worker_id,
+                "",
+                now,
+                until,
+            )
+            .await?
+            {
+                keep.push(r);
             }
         }
-        let until = now + lease_ms;
         let ids: Vec<i64> = keep.iter().map(|r| r.id).collect();
         store::calls::lease_requests(&txn, &ids, worker_id, until).await?;
         store::calls::cancel_requests(&txn, &drop, now).await?;
@@ -542,12 +698,44 @@ fn member_detail(r: Refusal, m: &MemberState, rules: &DialRules) -> String {
             m.last_attempt_at.unwrap_or_default(),
             rules.retry_interval_ms
         ),
+        _ => String::new(),
+    }
+}
+
+fn person_detail(r: Refusal, p: &PersonState, f: Frequency) -> String {
+    match r {
         Refusal::Leased => format!(
-            "leased by dialer {} until {} ms",
-            m.lease_owner.as_deref().unwrap_or(""),
-            m.lease_expires_at.unwrap_or_default()
+            "leased by dialer {} ({}) until {} ms",
+            p.lease_owner.as_deref().unwrap_or(""),
+            match p.lease_campaign.as_deref() {
+                Some("") => "Call Now".to_string(),
+                Some(c) => format!("campaign {c}"),
+                None => String::new(),
+            },
+            p.lease_expires_at.unwrap_or_default()
+        ),
+        Refusal::CallSpacing => format!(
+            "last dialed at {} ms (any campaign); at least {} s between two calls",
+            p.recent.first().copied().unwrap_or_default(),
+            f.min_spacing_ms / 1000
+        ),
+        Refusal::DailyLimit => format!(
+            "already dialed {} times in the last 24 hours (limit {})",
+            f.per_day, f.per_day
+        ),
+        Refusal::WeeklyLimit => format!(
+            "already dialed {} times in the last 7 days (limit {})",
+            f.per_week, f.per_week
         ),
         _ => String::new(),
+    }
+}
+
+fn zones_name(zones: &Zones) -> String {
+    match zones {
+        Zones::One(tz) => tz.name().to_string(),
+        Zones::All(all) => format!("all {} zones of its country", all.len()),
+        Zones::Unknown => "unknown".to_string(),
     }
 }
 

@@ -62,7 +62,7 @@ pub(crate) async fn add_dnc<C: ConnectionTrait>(
     let flip: Vec<i64> = flipped.values().copied().collect();
     store::dnc::set_contacts_dnc(txn, &flip, change.source, change.at).await?;
     let ids: Vec<i64> = holders.values().map(|c| c.id).collect();
-    store::campaigns::revoke_leases(txn, account_id, &ids).await?;
+    store::leases::revoke(txn, account_id, &ids).await?;
     store::calls::close_requests(txn, account_id, &ids, request_status::CANCELLED, change.at)
         .await?;
     let events: Vec<(String, Option<i64>)> = phones
@@ -116,6 +116,17 @@ async fn holders<C: ConnectionTrait>(
         .into_iter()
         .map(|c| (c.phone.clone(), c))
         .collect())
+}
+
+/// Puts numbers (E.164, distinct) on the list inside the caller's write transaction,
+/// locking their contacts first (the lock order every writer keeps).
+pub(crate) async fn mark_numbers<C: ConnectionTrait>(
+    txn: &C,
+    account_id: &str,
+    phones: &[String],
+    change: &Change<'_>,
+) -> Result<i64> {
+    apply(txn, account_id, phones, change, Direction::Mark).await
 }
 
 /// Applies a change to numbers (E.164, distinct); returns how many changed.

@@ -52,6 +52,18 @@ impl Services {
         store::keys::count_live(&self.db).await
     }
 
+    /// [`Services::authenticate`] without the cache: the database's word now (open
+    /// streams re-check their key this way, so a revocation reaches them on every replica).
+    pub async fn authenticate_fresh(&self, token: &str) -> Result<Principal> {
+        let key = store::keys::find_live(&self.db, &apikey::hash(token))
+            .await?
+            .ok_or_else(|| Error::Unauthenticated("unknown or revoked API key".into()))?;
+        Ok(match key.account_id {
+            Some(a) => Principal::Account(a),
+            None => Principal::Internal,
+        })
+    }
+
     /// The principal a bearer token stands for; UNAUTHENTICATED if it is unknown or revoked.
     pub async fn authenticate(&self, token: &str) -> Result<Principal> {
         let hash = apikey::hash(token);

@@ -1,4 +1,4 @@
-//! Campaign membership and the per-campaign attempt and lease data. Campaigns themselves
+//! Campaign membership and the per-campaign attempt data. Campaigns themselves
 //! belong to the campaign service; only their ids are stored here.
 
 use crate::domain::filter::Selection;
@@ -88,8 +88,6 @@ pub async fn add_members<C: ConnectionTrait>(
             contact_id: Set(*id),
             attempts: Set(0),
             last_attempt_at: Set(None),
-            lease_owner: Set(None),
-            lease_expires_at: Set(None),
             added_at: Set(now),
         });
         let res = campaign_member::Entity::insert_many(rows)
@@ -135,60 +133,8 @@ pub async fn member<C: ConnectionTrait>(
         .await?)
 }
 
-/// Clears every lease on these contacts, in all campaigns (they became DNC or were called).
-pub async fn revoke_leases<C: ConnectionTrait>(
-    db: &C,
-    account_id: &str,
-    contact_ids: &[i64],
-) -> Result<u64> {
-    let mut revoked = 0;
-    for part in contact_ids.chunks(super::KEYS_PER_STATEMENT) {
-        revoked += campaign_member::Entity::update_many()
-            .col_expr(
-                campaign_member::Column::LeaseOwner,
-                Expr::value(Option::<String>::None),
-            )
-            .col_expr(
-                campaign_member::Column::LeaseExpiresAt,
-                Expr::value(Option::<i64>::None),
-            )
-            .filter(campaign_member::Column::AccountId.eq(account_id))
-            .filter(campaign_member::Column::ContactId.is_in(part.iter().copied()))
-            .filter(campaign_member::Column::LeaseOwner.is_not_null())
-            .exec(db)
-            .await?
-            .rows_affected;
-    }
-    Ok(revoked)
-}
-
-/// Gives back a dialer's leases in a campaign (all of them when `ids` is empty).
-pub async fn release_leases<C: ConnectionTrait>(
-    db: &C,
-    account_id: &str,
-    campaign_id: &str,
-    dialer_id: &str,
-    ids: &[i64],
-) -> Result<u64> {
-    let mut q = campaign_member::Entity::update_many()
-        .col_expr(
-            campaign_member::Column::LeaseOwner,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            campaign_member::Column::LeaseExpiresAt,
-            Expr::value(Option::<i64>::None),
-        )
-        .filter(of_campaign(account_id, campaign_id))
-        .filter(campaign_member::Column::LeaseOwner.eq(dialer_id));
-    if !ids.is_empty() {
-        q = q.filter(campaign_member::Column::ContactId.is_in(ids.iter().copied()));
-    }
-    Ok(q.exec(db).await?.rows_affected)
-}
-
 /// Counts an attempt at `started_at` (the later of it and any earlier attempt stays the
-/// last one) and ends the member's lease.
+/// last one). The person's lease is `store::leases`' business.
 pub async fn record_attempt<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
@@ -207,8 +153,6 @@ pub async fn record_attempt<C: ConnectionTrait>(
     let res = campaign_member::Entity::update_many()
         .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
         .col_expr(Column::LastAttemptAt, last.into())
-        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
-        .col_expr(Column::LeaseExpiresAt, Expr::value(Option::<i64>::None))
         .filter(of_campaign(account_id, campaign_id))
         .filter(Column::ContactId.eq(contact_id))
         .exec(db)

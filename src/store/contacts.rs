@@ -70,6 +70,28 @@ pub async fn lock_in_number_order<C: ConnectionTrait>(
     Ok(())
 }
 
+/// PostgreSQL: locks one contact for an update unless another transaction holds it
+/// (`FOR NO KEY UPDATE SKIP LOCKED`); returns whether it is now held (false also when it
+/// is gone). SQLite: always true (its one writer holds the whole database).
+pub async fn try_lock<C: ConnectionTrait>(db: &C, account_id: &str, id: i64) -> Result<bool> {
+    if super::backend(db) != sea_orm::DbBackend::Postgres {
+        return Ok(true);
+    }
+    let row: Option<i64> = contact::Entity::find()
+        .select_only()
+        .column(contact::Column::Id)
+        .filter(contact::Column::AccountId.eq(account_id))
+        .filter(contact::Column::Id.eq(id))
+        .lock_with_behavior(
+            LockType::NoKeyUpdate,
+            sea_orm::sea_query::LockBehavior::SkipLocked,
+        )
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(row.is_some())
+}
+
 /// Inserts a contact. A taken phone surfaces as a unique violation (see
 /// [`super::is_unique_violation`]).
 pub async fn insert<C: ConnectionTrait>(

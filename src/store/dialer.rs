@@ -1,18 +1,19 @@
-//! The dialer's queries: eligible campaign members, and leasing them so that no contact
-//! is handed to two dialers.
+//! The dialer's queries: eligible campaign members, and leasing them so that no person
+//! is held by two dialers, in one campaign or across campaigns.
 //!
 //! A claim first reads candidates without locks ([`candidates`]), lets the service apply
-//! the calling window in Rust, then re-checks and leases only the chosen rows
-//! ([`lease_eligible`]), the one backend-specific function: on PostgreSQL a single
-//! statement that locks with `SKIP LOCKED` and leases, so concurrent claimers skip each
-//! other's rows instead of waiting; its SQLite twin runs the same check and the lease
-//! inside the `BEGIN IMMEDIATE` writer transaction that already excludes every other
-//! writer. Both re-check every condition under the lock, so a row leased or marked DNC by
-//! someone else in between is never leased again.
+//! the calling window and the frequency rules in Rust, then re-checks and leases only the
+//! chosen rows ([`lease_eligible`]), the one backend-specific function: on PostgreSQL a
+//! single statement that locks the contacts with `SKIP LOCKED` and upserts their
+//! `dial_state` rows, so concurrent claimers skip each other's rows instead of waiting;
+//! its SQLite twin runs the same check and the lease inside the `BEGIN IMMEDIATE` writer
+//! transaction that already excludes every other writer. Both re-check every condition
+//! under the lock — the person's lease and frequency on the latest `dial_state` row — so
+//! a person leased, dialed or marked DNC by someone else in between is never leased.
 
-use crate::domain::dialing::MemberState;
+use crate::domain::dialing::{DAY_MS, Frequency, MAX_DIALS, MemberState, PersonState, WEEK_MS};
 use crate::domain::filter::ContactStatus;
-use crate::entity::{campaign_member as cm, contact, dnc_entry};
+use crate::entity::{campaign_member as cm, contact, dial_state as ds, dnc_entry};
 use crate::error::Result;
 use sea_orm::sea_query::{
     Alias, ArrayType, Expr, ExprTrait, Order, PgFunc, PostgresQueryBuilder, Query, SelectStatement,
@@ -32,6 +33,8 @@ pub struct Eligibility {
     pub max_attempts: i32,
     /// The last attempt must be at or before this (now − retry interval).
     pub last_attempt_before: i64,
+    /// The account's frequency rules with the campaign's overrides.
+    pub frequency: Frequency,
 }
 
 /// A campaign member that passed the stored conditions.
@@ -41,12 +44,15 @@ pub struct Candidate {
     pub attempts: i32,
     pub phone: String,
     pub time_zone: String,
+    /// The person's recent dials, as stored ("" when none).
+    pub recent_dials: String,
 }
 
-/// `campaign_members JOIN contacts` with every stored eligibility condition: ACTIVE, not
-/// listed in `dnc_entries` (checked directly, not only through the status), member, under
-/// max attempts, past the retry spacing, no live lease. No columns yet: each use picks
-/// its own.
+/// `campaign_members JOIN contacts LEFT JOIN dial_state` with every stored eligibility
+/// condition: ACTIVE, not listed in `dnc_entries` (checked directly, not only through the
+/// status), member, under max attempts, past the retry spacing, no live lease on the
+/// person. The frequency rules are checked on the person's recent dials in Rust (and, at
+/// lease time, in SQL on PostgreSQL). No columns yet: each use picks its own.
 fn eligible_select(account_id: &str, campaign_id: &str, e: &Eligibility) -> SelectStatement {
     let listed = Query::select()
         .expr(Expr::val(1))
@@ -77,10 +83,15 @@ fn eligible_select(account_id: &str, campaign_id: &str, e: &Eligibility) -> Sele
                 .is_null()
                 .or(Expr::col((cm::Entity, cm::Column::LastAttemptAt)).lte(e.last_attempt_before)),
         )
+        .left_join(
+            ds::Entity,
+            Expr::col((ds::Entity, ds::Column::ContactId))
+                .equals((cm::Entity, cm::Column::ContactId)),
+        )
         .and_where(
-            Expr::col((cm::Entity, cm::Column::LeaseExpiresAt))
+            Expr::col((ds::Entity, ds::Column::LeaseExpiresAt))
                 .is_null()
-                .or(Expr::col((cm::Entity, cm::Column::LeaseExpiresAt)).lte(e.now)),
+                .or(Expr::col((ds::Entity, ds::Column::LeaseExpiresAt)).lte(e.now)),
         )
         // No `contacts.account_id = ?` here: membership rows only ever point at the
         // account's own contacts, and that predicate lets a planner without fresh
@@ -100,6 +111,9 @@ fn candidate(row: &sea_orm::QueryResult) -> Result<Candidate> {
         attempts: row.try_get("", "attempts")?,
         phone: row.try_get("", "phone")?,
         time_zone: row.try_get("", "time_zone")?,
+        recent_dials: row
+            .try_get::<Option<String>>("", "recent_dials")?
+            .unwrap_or_default(),
     })
 }
 
@@ -119,6 +133,7 @@ pub async fn candidates<C: ConnectionTrait>(
         .column((cm::Entity, cm::Column::Attempts))
         .column((contact::Entity, contact::Column::Phone))
         .column((contact::Entity, contact::Column::TimeZone))
+        .column((ds::Entity, ds::Column::RecentDials))
         .and_where(Expr::col((cm::Entity, cm::Column::ContactId)).gt(after))
         .and_where(Expr::col((contact::Entity, contact::Column::Id)).gt(after));
     q.order_by((cm::Entity, cm::Column::ContactId), Order::Asc)
@@ -126,10 +141,11 @@ pub async fn candidates<C: ConnectionTrait>(
     db.query_all(&q).await?.iter().map(candidate).collect()
 }
 
-/// Re-checks `ids` and leases those still eligible to `owner` until `until`, atomically;
-/// returns the leased contacts in id order. A member leased, or a contact marked DNC, by
-/// someone else since the candidates were read is not leased. PostgreSQL:
-/// [`lease_eligible_pg`]; SQLite: [`lease_eligible_sqlite`].
+/// Re-checks `ids` and leases those still eligible to `owner` until `until`, atomically,
+/// counting a dial for each; returns the leased contacts in id order. A person leased,
+/// dialed past the frequency rules, or marked DNC by someone else since the candidates
+/// were read is not leased. PostgreSQL: [`lease_eligible_pg`]; SQLite:
+/// [`lease_eligible_sqlite`].
 pub async fn lease_eligible(
     writer: &DatabaseConnection,
     lease: &Lease<'_>,
@@ -141,8 +157,8 @@ pub async fn lease_eligible(
     }
     let q = eligible_select(lease.account_id, lease.campaign_id, e);
     let mut leased = match super::backend(writer) {
-        DbBackend::Postgres => lease_eligible_pg(writer, q, lease, ids).await?,
-        _ => lease_eligible_sqlite(writer, q, lease, ids).await?,
+        DbBackend::Postgres => lease_eligible_pg(writer, q, lease, e, ids).await?,
+        _ => lease_eligible_sqlite(writer, q, lease, e, ids).await?,
     };
     leased.sort_unstable_by_key(|c| c.id);
     Ok(leased)
@@ -160,31 +176,27 @@ pub struct Lease<'a> {
 }
 
 /// PostgreSQL: one statement, so one round trip and no explicit transaction. The
-/// eligibility query locks the members `FOR UPDATE SKIP LOCKED` (concurrent claimers skip
-/// each other's rows instead of waiting) and their contacts `FOR SHARE SKIP LOCKED`: a
-/// contact being marked DNC right now is skipped, and one whose DNC mark committed after
-/// this statement's snapshot is re-checked on its new version and dropped (PostgreSQL
-/// re-evaluates the conditions on a row it locks after a concurrent update), so the lease
-/// never goes to a contact that is DNC by the time it is taken. A DNC mark that starts
-/// later waits for this statement and then revokes the lease.
+/// eligibility query locks the contacts `FOR NO KEY UPDATE SKIP LOCKED`: concurrent
+/// claimers (of this campaign or another) skip each other's people instead of waiting, a
+/// contact being marked DNC or having a call recorded right now is skipped, and one whose
+/// DNC mark committed after this statement's snapshot is re-checked on its new version
+/// and dropped (PostgreSQL re-evaluates the conditions on a row it locks after a
+/// concurrent update). A DNC mark that starts later waits for this statement and then
+/// revokes the lease.
 ///
-/// The ids come as one array, so the statement text (and its cached plan) is the same for
-/// every claim; the locked members are updated by their row address (`ctid`, stable while
-/// this statement holds their lock) instead of a second primary-key search, and the
-/// contacts are returned from the locked rows instead of being read again.
+/// The lease itself is an upsert of the person's `dial_state` row whose `WHERE` decides
+/// on the row's latest committed version, not the snapshot: no live lease, and the
+/// frequency rules on its recent dials (newest first, so the n-th newest dial decides a
+/// limit of n). The dial is counted in the same write.
 async fn lease_eligible_pg(
     db: &DatabaseConnection,
     mut q: SelectStatement,
     lease: &Lease<'_>,
+    e: &Eligibility,
     ids: &[i64],
 ) -> Result<Vec<contact::Model>> {
     let ids: Vec<Value> = ids.iter().map(|&id| id.into()).collect();
-    q.expr_as(
-        Expr::col((cm::Entity, Alias::new("ctid"))),
-        Alias::new("member_row"),
-    )
-    .columns(contact::select_columns())
-    .and_where(
+    q.columns(contact::select_columns()).and_where(
         Expr::col((cm::Entity, cm::Column::ContactId)).eq(PgFunc::any(Expr::val(Value::Array(
             ArrayType::BigInt,
             Some(Box::new(ids)),
@@ -192,18 +204,51 @@ async fn lease_eligible_pg(
     );
     let (select, Values(mut values)) = q.build(PostgresQueryBuilder);
     let n = values.len();
-    values.extend([lease.owner.into(), lease.until.into()]);
+    let f = e.frequency;
+    values.extend([
+        lease.account_id.into(),
+        lease.owner.into(),
+        lease.campaign_id.into(),
+        e.now.into(),
+        lease.until.into(),
+        (e.now - f.min_spacing_ms).into(),
+        f.per_day.clamp(1, MAX_DIALS).into(),
+        (e.now - DAY_MS).into(),
+        f.per_week.clamp(1, MAX_DIALS).into(),
+        (e.now - WEEK_MS).into(),
+    ]);
+    let p = |i: usize| format!("${}", n + i);
+    let dials = "(string_to_array(NULLIF(dial_state.recent_dials, ''), ',')::bigint[])";
     let sql = format!(
-        "WITH locked AS ({select} \
-           FOR UPDATE OF campaign_members SKIP LOCKED FOR SHARE OF contacts SKIP LOCKED) \
-         UPDATE campaign_members \
-           SET lease_owner = ${owner}, lease_expires_at = ${until} FROM locked \
-           WHERE campaign_members.ctid = locked.member_row \
-         RETURNING locked.*",
-        owner = n + 1,
-        until = n + 2,
+        "WITH picked AS ({select} FOR NO KEY UPDATE OF contacts SKIP LOCKED), \
+         leased AS (\
+           INSERT INTO dial_state AS dial_state (contact_id, account_id, lease_owner, \
+             lease_campaign, lease_started_at, lease_expires_at, recent_dials) \
+           SELECT picked.id, {account}, {owner}, {campaign}, {now}, {until}, {now}::text \
+           FROM picked \
+           ON CONFLICT (contact_id) DO UPDATE SET \
+             lease_owner = excluded.lease_owner, lease_campaign = excluded.lease_campaign, \
+             lease_started_at = excluded.lease_started_at, \
+             lease_expires_at = excluded.lease_expires_at, \
+             recent_dials = array_to_string((ARRAY[{now}::bigint] || {dials})[1:{max}], ',') \
+           WHERE (dial_state.lease_expires_at IS NULL OR dial_state.lease_expires_at <= {now}) \
+             AND COALESCE({dials}[1], 0) <= {spacing} \
+             AND COALESCE({dials}[{per_day}::int], 0) <= {day} \
+             AND COALESCE({dials}[{per_week}::int], 0) <= {week} \
+           RETURNING contact_id) \
+         SELECT picked.* FROM picked JOIN leased ON leased.contact_id = picked.id",
+        account = p(1),
+        owner = p(2),
+        campaign = p(3),
+        now = p(4),
+        until = p(5),
+        spacing = p(6),
+        per_day = p(7),
+        day = p(8),
+        per_week = p(9),
+        week = p(10),
+        max = MAX_DIALS,
     );
-    // `locked.*` is member_row, then the contact's columns in Column order.
     db.query_all_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         sql,
@@ -211,42 +256,52 @@ async fn lease_eligible_pg(
     ))
     .await?
     .iter()
-    .map(|row| Ok(contact::Model::from_columns_at(row, 1)?))
+    .map(|row| Ok(contact::Model::from_columns_at(row, 0)?))
     .collect()
 }
 
 /// SQLite has no row locks: the `BEGIN IMMEDIATE` writer transaction holds the single
-/// write lock, so nobody can change a member or contact between the check and the lease.
+/// write lock, so nobody can change a member, contact or dial state between the check
+/// and the lease. The frequency rules are checked in Rust on the rows read there.
 async fn lease_eligible_sqlite(
     writer: &DatabaseConnection,
     mut q: SelectStatement,
     lease: &Lease<'_>,
+    e: &Eligibility,
     ids: &[i64],
 ) -> Result<Vec<contact::Model>> {
     q.column((cm::Entity, cm::Column::ContactId))
         .and_where(Expr::col((cm::Entity, cm::Column::ContactId)).is_in(ids.iter().copied()))
         .and_where(Expr::col((contact::Entity, contact::Column::Id)).is_in(ids.iter().copied()));
     let txn = super::begin_write(writer).await?;
-    let ids: Vec<i64> = txn
+    let eligible: Vec<i64> = txn
         .query_all(&q)
         .await?
         .iter()
         .map(|r| r.try_get("", "contact_id"))
         .collect::<Result<_, _>>()?;
-    if ids.is_empty() {
+    let mut persons = super::leases::persons(&txn, lease.account_id, &eligible).await?;
+    let mut chosen: Vec<(i64, PersonState)> = Vec::new();
+    for id in eligible {
+        let mut p = persons.remove(&id).unwrap_or_default();
+        if p.leased_to_other("", e.now) || e.frequency.check(&p.recent, e.now).is_err() {
+            continue;
+        }
+        p.lease_owner = Some(lease.owner.to_string());
+        p.lease_campaign = Some(lease.campaign_id.to_string());
+        p.lease_started_at = Some(e.now);
+        p.lease_expires_at = Some(lease.until);
+        crate::domain::dialing::push_dial(&mut p.recent, e.now, e.now);
+        chosen.push((id, p));
+    }
+    if chosen.is_empty() {
         return Ok(vec![]);
     }
-    cm::Entity::update_many()
-        .col_expr(cm::Column::LeaseOwner, Expr::value(lease.owner))
-        .col_expr(cm::Column::LeaseExpiresAt, Expr::value(lease.until))
-        .filter(cm::Column::AccountId.eq(lease.account_id))
-        .filter(cm::Column::CampaignId.eq(lease.campaign_id))
-        .filter(cm::Column::ContactId.is_in(ids.iter().copied()))
-        .exec(&txn)
-        .await?;
+    let refs: Vec<(i64, &PersonState)> = chosen.iter().map(|(id, p)| (*id, p)).collect();
+    super::leases::put_many(&txn, lease.account_id, &refs).await?;
     let contacts = contact::Entity::find()
         .filter(contact::Column::AccountId.eq(lease.account_id))
-        .filter(contact::Column::Id.is_in(ids))
+        .filter(contact::Column::Id.is_in(chosen.iter().map(|c| c.0)))
         .all(&txn)
         .await?;
     txn.commit().await?;
@@ -276,8 +331,6 @@ pub async fn member_facts<C: ConnectionTrait>(
         .column((cm::Entity, cm::Column::ContactId))
         .column((cm::Entity, cm::Column::Attempts))
         .column((cm::Entity, cm::Column::LastAttemptAt))
-        .column((cm::Entity, cm::Column::LeaseOwner))
-        .column((cm::Entity, cm::Column::LeaseExpiresAt))
         .column((contact::Entity, contact::Column::Status))
         .column((contact::Entity, contact::Column::Phone))
         .column((contact::Entity, contact::Column::TimeZone))
@@ -315,8 +368,6 @@ pub async fn member_facts<C: ConnectionTrait>(
                 state: MemberState {
                     attempts: r.try_get("", "attempts")?,
                     last_attempt_at: r.try_get("", "last_attempt_at")?,
-                    lease_owner: r.try_get("", "lease_owner")?,
-                    lease_expires_at: r.try_get("", "lease_expires_at")?,
                 },
                 status: r.try_get("", "status")?,
                 listed: r.try_get("", "listed")?,

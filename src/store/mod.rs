@@ -16,6 +16,7 @@ pub mod export;
 pub mod filter;
 pub mod import;
 pub mod keys;
+pub mod leases;
 pub mod nodelay;
 pub mod stats;
 

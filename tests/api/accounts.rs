@@ -108,6 +108,7 @@ async fn update_account_changes_only_named_fields(app: TestApp) {
             plan: pb::Plan::RealEstate as i32,
             contact_limit: 0,
             default_region: "GB".into(),
+            frequency: None,
         })
         .await
         .unwrap()

@@ -10,18 +10,18 @@ use std::sync::Arc;
 use tonic::{Code, Request};
 
 /// A server that requires keys, two accounts, and keys for them.
-struct Secured {
-    app: TestApp,
-    svc: Services,
-    clock: FixedClock,
-    internal: String,
-    account_a: String,
-    key_a: String,
-    account_b: String,
+pub(crate) struct Secured {
+    pub app: TestApp,
+    pub svc: Services,
+    pub clock: FixedClock,
+    pub internal: String,
+    pub account_a: String,
+    pub key_a: String,
+    pub account_b: String,
 }
 
 /// Built on `app`'s database (already migrated); `app` itself is not used further.
-async fn secured(app: TestApp) -> Secured {
+pub(crate) async fn secured(app: TestApp) -> Secured {
     let db = app.db.clone();
     let clock = FixedClock::at(1_800_000_000_000);
     let svc = Services::new(
@@ -50,7 +50,7 @@ async fn secured(app: TestApp) -> Secured {
     }
 }
 
-fn with_key<T>(message: T, key: &str) -> Request<T> {
+pub(crate) fn with_key<T>(message: T, key: &str) -> Request<T> {
     let mut r = Request::new(message);
     r.metadata_mut()
         .insert("authorization", format!("Bearer {key}").parse().unwrap());

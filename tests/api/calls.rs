@@ -1,6 +1,6 @@
 //! RecordCall and ListCalls: idempotency, statistics, unknown inbound numbers, history.
 
-use crate::helpers::{TestApp, outbound, ts_at};
+use crate::helpers::{TestApp, ms_at, outbound, ts_at};
 use contactd::pb;
 use tonic::Code;
 
@@ -14,8 +14,10 @@ both!(
 );
 
 async fn record_call_updates_the_contacts_statistics(app: TestApp) {
+    let (app, clock) = app.in_march_2026().await;
     let acc = app.account(pb::Plan::Professional).await;
     let c = app.contact(&acc, "+14155552671", "Ann").await;
+    clock.set(ms_at("2026-03-20T00:00:00Z"));
     let mut first = outbound(
         "a",
         c.id,
@@ -47,8 +49,10 @@ async fn record_call_updates_the_contacts_statistics(app: TestApp) {
 }
 
 async fn record_call_is_idempotent_by_external_id(app: TestApp) {
+    let (app, clock) = app.in_march_2026().await;
     let acc = app.account(pb::Plan::Professional).await;
     let c = app.contact(&acc, "+14155552671", "Ann").await;
+    clock.set(ms_at("2026-03-20T00:00:00Z"));
     let call = outbound(
         "ext-1",
         c.id,
@@ -91,7 +95,9 @@ fn inbound(external_id: &str, phone: &str) -> pb::Call {
 }
 
 async fn inbound_call_from_an_unknown_number_creates_the_contact_when_there_is_room(app: TestApp) {
+    let (app, clock) = app.in_march_2026().await;
     let acc = app.account_with_limit(1).await;
+    clock.set(ms_at("2026-03-20T00:00:00Z"));
     let call = app
         .record_call(&acc, inbound("in-1", "(415) 555-2671"))
         .await
@@ -107,8 +113,10 @@ async fn inbound_call_from_an_unknown_number_creates_the_contact_when_there_is_r
 }
 
 async fn inbound_call_from_an_unknown_number_is_kept_without_contact_when_full(app: TestApp) {
+    let (app, clock) = app.in_march_2026().await;
     let acc = app.account_with_limit(1).await;
     app.contact(&acc, "+12122345678", "Full").await;
+    clock.set(ms_at("2026-03-20T00:00:00Z"));
     let r = app
         .record_call(&acc, inbound("in-1", "+14155552671"))
         .await
@@ -133,8 +141,10 @@ async fn inbound_call_from_an_unknown_number_is_kept_without_contact_when_full(a
 }
 
 async fn list_calls_is_newest_first_and_paged(app: TestApp) {
+    let (app, clock) = app.in_march_2026().await;
     let acc = app.account(pb::Plan::Professional).await;
     let c = app.contact(&acc, "+14155552671", "Ann").await;
+    clock.set(ms_at("2026-03-20T00:00:00Z"));
     let other = app.contact(&acc, "+12122345678", "Bob").await;
     for i in 0..5 {
         let at = format!("2026-03-0{}T15:00:00Z", i + 1);

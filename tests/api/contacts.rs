@@ -1,6 +1,6 @@
 //! Contact CRUD, validation, plan limits and listing.
 
-use crate::helpers::{TestApp, outbound, ts_at, violated_fields};
+use crate::helpers::{TestApp, ms_at, outbound, ts_at, violated_fields};
 use contactd::pb;
 use std::collections::HashSet;
 use tonic::Code;
@@ -560,7 +560,9 @@ async fn page_tokens_are_validated(app: TestApp) {
 }
 
 async fn list_items_carry_what_the_contacts_page_shows(app: TestApp) {
+    let (app, clock) = app.in_march_2026().await;
     let acc = app.account(pb::Plan::Professional).await;
+    clock.set(ms_at("2026-03-20T00:00:00Z"));
     let input = pb::ContactInput {
         phone: "(415) 555-2671".into(),
         first_name: "Ann".into(),

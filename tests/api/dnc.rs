@@ -1,7 +1,7 @@
 //! The Do-Not-Call list: every way onto it, the only way off it, its history, and that
 //! it holds for numbers without contacts and across delete and re-create.
 
-use crate::helpers::{TestApp, clock_at, ids, outbound, violated_fields};
+use crate::helpers::{TestApp, clock_at, ids, ms_at, outbound, violated_fields};
 use contactd::pb;
 use contactd::pb::CallOutcome;
 use tonic::Code;
@@ -127,8 +127,10 @@ async fn dnc_survives_delete_and_re_create(app: TestApp) {
 }
 
 async fn dnc_requested_during_a_call_marks_the_number(app: TestApp) {
+    let (app, clock) = app.in_march_2026().await;
     let acc = app.account(pb::Plan::Professional).await;
     let c = app.contact(&acc, "+14155552671", "Ann").await;
+    clock.set(ms_at("2026-03-20T00:00:00Z"));
     let mut call = outbound(
         "call-1",
         c.id,
@@ -424,8 +426,10 @@ async fn dnc_by_filter_over_several_chunks_counts_every_contact_once(app: TestAp
 /// PostgreSQL cannot store a NUL in text: each free-text field refuses it up front, by name,
 /// on both backends, before anything is written.
 async fn a_nul_in_free_text_is_invalid_argument_naming_the_field_and_stores_nothing(app: TestApp) {
+    let (app, clock) = app.in_march_2026().await;
     let acc = app.account(pb::Plan::Professional).await;
     let c = app.contact(&acc, "+14155552671", "Ann").await;
+    clock.set(ms_at("2026-03-20T00:00:00Z"));
     let mark = |reason: &str, actor: &str| pb::MarkDncRequest {
         account_id: acc.clone(),
         targets: Some(pb::DncTargets {
@@ -478,6 +482,7 @@ async fn a_nul_in_free_text_is_invalid_argument_naming_the_field_and_stores_noth
             account_id: acc.clone(),
             contact_id: c.id,
             requested_by: "a\0b".into(),
+            override_calling_window: false,
         })
         .await
         .unwrap_err();

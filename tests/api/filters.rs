@@ -1,7 +1,7 @@
 //! ListContacts filters that need calls, campaigns and DNC to exist: status, campaign,
 //! last-called range and never called.
 
-use crate::helpers::{TestApp, outbound, ts_at};
+use crate::helpers::{TestApp, ms_at, outbound, ts_at};
 use contactd::pb;
 
 both!(
@@ -59,7 +59,9 @@ async fn list_filters_by_campaign(app: TestApp) {
 }
 
 async fn list_filters_by_last_called_range_and_never_called(app: TestApp) {
+    let (app, clock) = app.in_march_2026().await;
     let acc = app.account(pb::Plan::Professional).await;
+    clock.set(ms_at("2026-03-20T00:00:00Z"));
     let [a, b, _] = three(&app, &acc).await;
     app.record_call(
         &acc,

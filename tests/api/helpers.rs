@@ -497,7 +497,9 @@ pub fn ids(ids: &[i64]) -> Option<pb::ContactSelection> {
     })
 }
 
-/// Dialing rules: max attempts, retry seconds, window minutes.
+/// Dialing rules: max attempts, retry seconds, window minutes; the account-wide
+/// frequency rules overridden to let every dial through (tests of the campaign's own
+/// rules), see [`with_frequency`].
 pub fn rules(max_attempts: i32, retry_seconds: i64, window: (i32, i32)) -> pb::DialRules {
     pb::DialRules {
         max_attempts,
@@ -506,11 +508,31 @@ pub fn rules(max_attempts: i32, retry_seconds: i64, window: (i32, i32)) -> pb::D
             start_minute: window.0,
             end_minute: window.1,
         }),
+        max_calls_per_day: Some(50),
+        max_calls_per_week: Some(50),
+        min_call_spacing_seconds: Some(0),
     }
+}
+
+/// `rules` with the account's frequency rules in force (no overrides).
+pub fn with_frequency(mut r: pb::DialRules) -> pb::DialRules {
+    r.max_calls_per_day = None;
+    r.max_calls_per_week = None;
+    r.min_call_spacing_seconds = None;
+    r
 }
 
 /// Dialer and DNC conveniences.
 impl TestApp {
+    /// Another server on this database whose clock starts at 2026-03-01T00:00:00Z, for
+    /// tests of call history dated in March 2026: create the account, then move the
+    /// returned clock past the calls (a call may not start before its account existed,
+    /// nor in the future).
+    pub async fn in_march_2026(&self) -> (TestApp, FixedClock) {
+        let clock = clock_at("2026-03-01T00:00:00Z");
+        (self.with_clock(&clock).await, clock)
+    }
+
     /// Another server on this database whose clock is `clock` (tests move it).
     pub async fn with_clock(&self, clock: &FixedClock) -> TestApp {
         Self::spawn_on(self.db.clone(), Arc::new(clock.clone())).await
@@ -846,5 +868,87 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A dialer's side of StreamDialableContacts: it sends demand and releases, and reads
+/// the batches the server leased for it.
+pub struct DialerStream {
+    tx: tokio::sync::mpsc::UnboundedSender<pb::StreamDialableContactsRequest>,
+    pub rx: tonic::Streaming<pb::StreamDialableContactsResponse>,
+}
+
+impl DialerStream {
+    /// Asks for `n` more contacts.
+    pub fn demand(&self, n: i32) {
+        let _ = self.tx.send(pb::StreamDialableContactsRequest {
+            demand: n,
+            ..Default::default()
+        });
+    }
+
+    /// Gives leases back.
+    pub fn release(&self, ids: Vec<i64>) {
+        let _ = self.tx.send(pb::StreamDialableContactsRequest {
+            release_contact_ids: ids,
+            ..Default::default()
+        });
+    }
+
+    /// Sends a raw message.
+    pub fn send(&self, m: pb::StreamDialableContactsRequest) {
+        let _ = self.tx.send(m);
+    }
+
+    /// The next batch (None when the server ended the stream).
+    pub async fn next(&mut self) -> Option<Result<Vec<pb::DialableContact>, tonic::Status>> {
+        use tokio_stream::StreamExt;
+        self.rx.next().await.map(|r| r.map(|m| m.contacts))
+    }
+
+    /// Closes the dialer's side (no more demand).
+    pub fn close(self) -> tonic::Streaming<pb::StreamDialableContactsResponse> {
+        self.rx
+    }
+}
+
+impl TestApp {
+    /// Opens a claim stream with `demand` contacts asked for at once.
+    pub async fn open_stream(
+        &self,
+        claim: pb::ClaimDialableContactsRequest,
+        demand: i32,
+        poll_interval_ms: i32,
+    ) -> Result<DialerStream, tonic::Status> {
+        open_stream_on(self.client.clone(), claim, demand, poll_interval_ms, None).await
+    }
+}
+
+/// Opens a claim stream over `client`, sending `key` as the bearer token when given.
+pub async fn open_stream_on(
+    mut client: ContactServiceClient<Channel>,
+    claim: pb::ClaimDialableContactsRequest,
+    demand: i32,
+    poll_interval_ms: i32,
+    key: Option<&str>,
+) -> Result<DialerStream, tonic::Status> {
+    {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tx.send(pb::StreamDialableContactsRequest {
+            claim: Some(claim),
+            poll_interval_ms,
+            demand,
+            release_contact_ids: vec![],
+        })
+        .unwrap();
+        let mut request =
+            tonic::Request::new(tokio_stream::wrappers::UnboundedReceiverStream::new(rx));
+        if let Some(key) = key {
+            request
+                .metadata_mut()
+                .insert("authorization", format!("Bearer {key}").parse().unwrap());
+        }
+        let rx = client.stream_dialable_contacts(request).await?.into_inner();
+        Ok(DialerStream { tx, rx })
     }
 }

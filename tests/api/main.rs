@@ -11,6 +11,7 @@ mod calls;
 mod cli;
 mod contacts;
 mod dialer;
+mod dialer_safety;
 mod dnc;
 mod export;
 mod faults;
