@@ -22,3 +22,4 @@ mod import;
 mod interleavings;
 mod server;
 mod tls;
+mod upgrade;

@@ -14,16 +14,21 @@
 //! Suites: `normalize` (phone numbers/s on 1 and 2 threads), `import` (1,000,000 CSV rows
 //! via gRPC vs the database's bulk loader), `search` (search and GetContact latency in a
 //! 50,000-contact account among 1,000,000 rows, unary throughput), `claims` (dialer claim
-//! latency with 4 concurrent dialers over a 50,000-member campaign), `bulk` (MarkDnc by
+//! latency, open loop at 200 claims/s and closed loop, and CPU per leased contact, over a
+//! 50,000-member campaign), `bulk` (MarkDnc by
 //! filter over 50,000 contacts), `export` (1,000,000
-//! contacts vs `psql \copy … TO STDOUT`).
+//! contacts vs `psql \copy … TO STDOUT`), `safety` (the interleaving checker against two
+//! replicas: violations must be 0).
 
 mod bulk;
+#[path = "../../../tests/api/checker.rs"]
+mod checker;
 mod claims;
 mod export;
 mod harness;
 mod import;
 mod normalize;
+mod safety;
 mod search;
 
 use harness::{Backend, Report};
@@ -94,6 +99,9 @@ async fn main() -> anyhow::Result<()> {
         }
         if wants("bulk") {
             bulk::run(&mut report, backend, &args.pg_url, args.quick).await?;
+        }
+        if wants("safety") {
+            safety::run(&mut report, backend, &args.pg_url, args.quick).await?;
         }
     }
     if wants("export") && backends.contains(&Backend::Postgres) {
