@@ -17,5 +17,6 @@ mod faults;
 mod filters;
 mod fuzz;
 mod import;
+mod import_formats;
 mod server;
 mod tls;
