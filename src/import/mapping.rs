@@ -78,6 +78,8 @@ pub struct Mapping {
     /// Email columns, best first (Outlook, vCard converters and Pipedrive have several):
     /// a row takes the first that is not empty.
     emails: Vec<usize>,
+    /// The country column, if any.
+    country: Option<usize>,
 }
 
 impl Mapping {
@@ -205,11 +207,15 @@ impl Mapping {
                 ),
             ));
         }
+        let targets: Vec<Target> = targets
+            .into_iter()
+            .map(|t| t.unwrap_or(Target::Unmapped))
+            .collect();
         Ok(Mapping {
-            targets: targets
-                .into_iter()
-                .map(|t| t.unwrap_or(Target::Unmapped))
-                .collect(),
+            country: targets
+                .iter()
+                .position(|t| *t == Target::Field(Field::Country)),
+            targets,
             header,
             phones,
             emails: email_rank.into_iter().map(|(_, i)| i).collect(),
@@ -323,14 +329,8 @@ impl Mapping {
     /// The row's country cell, when the file has a country column and the cell is not
     /// empty (whether or not it names a known country).
     pub fn country_cell<'a>(&self, fields: &[&'a str]) -> Option<&'a str> {
-        let i = self.position(&Target::Field(Field::Country))?;
-        let v = undo_neutralization(fields.get(i)?.trim());
+        let v = undo_neutralization(fields.get(self.country?)?.trim());
         (!v.is_empty()).then_some(v)
-    }
-
-    /// Whether a column maps to `field`.
-    pub fn maps(&self, field: Field) -> bool {
-        self.position(&Target::Field(field)).is_some()
     }
 
     /// The column a checked field's value came from (`phone`, `email`, `custom_fields.K` …).

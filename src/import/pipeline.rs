@@ -417,7 +417,7 @@ impl Worker {
         let mut text = Vec::new();
         decoder.decode(&first, ended, &mut text);
         // Enough text to see the header line, for delimiter detection.
-        while !text.contains(&b'\n') && text.len() < 64 * 1024 {
+        while !ended && !text.contains(&b'\n') && text.len() < 64 * 1024 {
             match input.blocking_recv() {
                 None => return Ok(()),
                 Some(Input::Chunk(c)) => decoder.decode(&c, false, &mut text),

@@ -15,6 +15,7 @@ both!(
     a_full_name_keeps_middle_names_with_the_first_name,
     an_xlsx_workbook_imports_like_its_csv_twin,
     preview_counts_rows_by_region_and_names_empty_mapped_columns,
+    a_file_shorter_than_a_workbook_signature_is_read_as_csv,
 );
 
 /// One export layout and what its one data row must become.
@@ -733,4 +734,12 @@ async fn preview_counts_rows_by_region_and_names_empty_mapped_columns(app: TestA
         .collect();
     assert_eq!(regions, [("DE", 2), ("US", 1)]);
     assert_eq!(p.empty_columns, ["Vorname", "Nachname"]);
+}
+
+/// A file shorter than a workbook's signature is still read as CSV to its end.
+async fn a_file_shorter_than_a_workbook_signature_is_read_as_csv(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let b = import(&app, options(&acc), b"phone").await;
+    assert_eq!(b.status(), pb::ImportStatus::Completed);
+    assert_eq!(b.counts.unwrap().rows, 0);
 }
