@@ -320,7 +320,7 @@ pub struct Settings {
         value_parser = clap::value_parser!(u64).range(5..)
     )]
     pub import_stale_secs: u64,
-    /// The largest CSV file one import accepts, in bytes (beyond it the import fails with
+    /// The largest file (CSV or workbook) one import accepts, in bytes (beyond it the import fails with
     /// RESOURCE_EXHAUSTED; rows already committed stay, counted on the batch).
     #[arg(long, env = "CONTACTD_MAX_IMPORT_BYTES", default_value_t = crate::service::DEFAULT_MAX_IMPORT_BYTES)]
     pub max_import_bytes: u64,
