@@ -17,7 +17,7 @@ use super::records::{MAX_FIELDS, MAX_RECORD_BYTES, Record, RecordReader, detect_
 use super::seen::SeenNumbers;
 use super::{country, spreadsheet};
 use crate::domain::contact::ContactDraft;
-use crate::domain::{NewContact, Region, Validation, phone};
+use crate::domain::{NewContact, Phone, Region, Validation, phone};
 use crate::error::{Error, Result};
 use tokio::sync::mpsc::{self, error::TryRecvError};
 
@@ -745,7 +745,10 @@ fn check(
 ) -> Result<NewContact, RowError> {
     match draft.check("row", opts.region, opts.mode) {
         Ok(contact) => Ok(contact),
-        Err(violations) => {
+        Err(mut violations) => {
+            if let Some(v) = violations.iter_mut().find(|v| v.field == "row.phone") {
+                explain_phone(opts, draft, &mut v.reason);
+            }
             let first = &violations[0];
             let field = first.field.strip_prefix("row.").unwrap_or(&first.field);
             let (column, raw_value) = source(field);
@@ -776,6 +779,31 @@ fn check(
 /// A delimiter as reported to clients.
 fn delimiter_name(d: u8) -> String {
     (d as char).to_string()
+}
+
+/// Makes a rejected phone's reason point at what helps. A STRICT failure that LENIENT
+/// would fail too is told by LENIENT's reason (how many digits the country's numbers
+/// have), not by the hint that LENIENT accepts it; a local number that fits no number
+/// of the region it was read in is probably from another country, and the reason says
+/// where to give that country.
+fn explain_phone(opts: &ParseOptions, draft: &ContactDraft, reason: &mut String) {
+    let raw = draft.phone.trim();
+    if raw.is_empty() {
+        return;
+    }
+    let region = draft.region.or(opts.region);
+    let lenient = Phone::parse(raw, region, Validation::Lenient);
+    if let Err(e) = lenient {
+        if opts.mode == Validation::Strict {
+            *reason = e.0;
+        }
+        if let Some(r) = region.filter(|_| !is_international(raw)) {
+            reason.push_str(&format!(
+                " (read as a local number of {r}: if it is from another country, give the \
+                 row's country in a country column, or the import's region)"
+            ));
+        }
+    }
 }
 
 fn mixed() -> Error {

@@ -16,6 +16,7 @@ both!(
     an_xlsx_workbook_imports_like_its_csv_twin,
     preview_counts_rows_by_region_and_names_empty_mapped_columns,
     a_file_shorter_than_a_workbook_signature_is_read_as_csv,
+    a_foreign_local_number_is_explained_by_its_region_not_by_lenient,
 );
 
 /// One export layout and what its one data row must become.
@@ -742,4 +743,21 @@ async fn a_file_shorter_than_a_workbook_signature_is_read_as_csv(app: TestApp) {
     let b = import(&app, options(&acc), b"phone").await;
     assert_eq!(b.status(), pb::ImportStatus::Completed);
     assert_eq!(b.counts.unwrap().rows, 0);
+}
+
+/// A German mobile number in a US import is not "a fictional +1 555 number that
+/// LENIENT accepts": the reason says it was read as a US number and where to give its
+/// country.
+async fn a_foreign_local_number_is_explained_by_its_region_not_by_lenient(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await; // region US
+    let b = import(&app, options(&acc), b"phone\n0151 23456789\n+15551234567\n").await;
+    let errs = crate::import::errors(&app, &acc, &b.id).await;
+    assert_eq!(errs.len(), 2);
+    let foreign = &errs[0].reason;
+    assert!(
+        !foreign.contains("LENIENT") && foreign.contains("local number of US"),
+        "{foreign}"
+    );
+    assert!(foreign.contains("country column"), "{foreign}");
+    assert!(errs[1].reason.contains("LENIENT"), "{}", errs[1].reason);
 }
