@@ -179,26 +179,23 @@ pub async fn import(args: ImportArgs) -> Result<()> {
     let c = batch.counts.unwrap_or_default();
     let rejected = c.invalid + c.over_limit;
     if rejected > 0 {
-        let errors = stored_errors(&mut client, &batch).await?;
-        let region = import_region(&mut client, source).await?;
-        let has_country = batch
-            .mapping
-            .iter()
-            .any(|m| m.field() == pb::ContactField::Country);
-        let columns: Vec<String> = batch.mapping.iter().map(|m| m.column.clone()).collect();
-        println!();
-        let of = if (errors.len() as i64) < rejected {
-            format!(" (the first {} of {rejected})", errors.len())
-        } else {
-            String::new()
-        };
-        println!("rejected rows, by reason{of}:");
-        print_advice(&advice::group(
-            &errors,
-            region.as_deref(),
-            has_country,
-            &columns,
-        ));
+        // The import is done whatever happens here: the advice is best effort.
+        match stored_errors(&mut client, &batch).await {
+            Ok(errors) => {
+                let region = import_region(&mut client, source).await;
+                let has_country = batch
+                    .mapping
+                    .iter()
+                    .any(|m| m.field() == pb::ContactField::Country);
+                let columns: Vec<String> = batch.mapping.iter().map(|m| m.column.clone()).collect();
+                let advice = advice::group(&errors, region.as_deref(), has_country, &columns);
+                print_advice(&advice, errors.len(), rejected);
+            }
+            Err(e) => println!(
+                "(the rejected rows could not be listed: {})",
+                super::readable(e)
+            ),
+        }
         match &args.rejected {
             Some(path) => {
                 let (n, encoding) = write_rejected(&mut client, &batch, path).await?;
@@ -291,25 +288,37 @@ async fn stored_errors(
     }
 }
 
-/// The region local numbers were read in: `--region`, else the account's.
-async fn import_region(client: &mut super::Client, args: &SourceArgs) -> Result<Option<String>> {
+/// The region local numbers were read in: `--region`, else the account's (`None` if
+/// the account cannot be read).
+async fn import_region(client: &mut super::Client, args: &SourceArgs) -> Option<String> {
     if let Some(r) = &args.region {
-        return Ok(Some(r.clone()));
+        return Some(r.clone());
     }
-    let account = client
+    client
         .get_account(pb::GetAccountRequest {
             account_id: args.account.clone(),
         })
-        .await?
+        .await
+        .ok()?
         .into_inner()
         .account
         .map(|a| a.default_region)
-        .filter(|r| !r.is_empty());
-    Ok(account)
+        .filter(|r| !r.is_empty())
 }
 
-/// One line per kind of reason: the count, what is wrong, what helps, and an example.
-fn print_advice(advice: &[Advice]) {
+/// One line per kind of reason among the `listed` rejected rows (of `rejected`): the
+/// count, what is wrong, what helps, and an example.
+fn print_advice(advice: &[Advice], listed: usize, rejected: i64) {
+    if advice.is_empty() {
+        return;
+    }
+    let of = if (listed as i64) < rejected {
+        format!(" (the first {listed} of {rejected})")
+    } else {
+        String::new()
+    };
+    println!();
+    println!("rejected rows, by reason{of}:");
     let rows: Vec<Vec<String>> = advice
         .iter()
         .map(|a| {
@@ -488,7 +497,7 @@ pub async fn preview(args: SourceArgs) -> Result<()> {
             })
             .collect();
         print_table(&["line", "column", "value", "reason"], &errors);
-        let region = import_region(&mut client, &args).await?;
+        let region = import_region(&mut client, &args).await;
         let has_country = p
             .mapping
             .iter()
@@ -499,20 +508,8 @@ pub async fn preview(args: SourceArgs) -> Result<()> {
             .map(|m| m.column.clone())
             .chain(p.unmapped_columns.iter().cloned())
             .collect();
-        println!();
-        let rejected = c.invalid + c.over_limit;
-        let of = if (p.errors.len() as i64) < rejected {
-            format!(" (the first {} of {rejected})", p.errors.len())
-        } else {
-            String::new()
-        };
-        println!("rejected rows, by reason{of}:");
-        print_advice(&advice::group(
-            &p.errors,
-            region.as_deref(),
-            has_country,
-            &columns,
-        ));
+        let advice = advice::group(&p.errors, region.as_deref(), has_country, &columns);
+        print_advice(&advice, p.errors.len(), c.invalid + c.over_limit);
     }
     Ok(())
 }

@@ -60,7 +60,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// `err` with a gRPC status in its chain replaced by the status's message.
-fn readable(err: anyhow::Error) -> anyhow::Error {
+pub(crate) fn readable(err: anyhow::Error) -> anyhow::Error {
     let Some(status) = err.chain().find_map(|e| e.downcast_ref::<tonic::Status>()) else {
         return err;
     };
