@@ -14,6 +14,7 @@ both!(
     an_ambiguous_name_column_is_read_by_its_neighbours,
     a_full_name_keeps_middle_names_with_the_first_name,
     an_xlsx_workbook_imports_like_its_csv_twin,
+    an_ods_workbook_imports_like_its_csv_twin,
     preview_counts_rows_by_region_and_names_empty_mapped_columns,
     a_file_shorter_than_a_workbook_signature_is_read_as_csv,
     a_foreign_local_number_is_explained_by_its_region_not_by_lenient,
@@ -618,18 +619,18 @@ async fn a_full_name_keeps_middle_names_with_the_first_name(app: TestApp) {
     }
 }
 
-/// The rows of the Excel twin test: text cells, and numbers Excel stores as floats.
+/// The rows of the workbook twin tests: text cells, and numbers a spreadsheet stores
+/// as floats.
 enum Cell {
     Text(&'static str),
     Number(f64),
 }
 
-/// An .xlsx workbook and the CSV a "Save as CSV" of it would give import the same
-/// contacts: numbers Excel holds as floats (`14155550101`, shown as `1.41556E+10`) keep
-/// their digits, empty trailing cells do not make a row short.
-async fn an_xlsx_workbook_imports_like_its_csv_twin(app: TestApp) {
+/// A sheet whose phone column holds numbers stored as floats (`14155550101`, shown as
+/// `1.41556E+10`), a German local number with its country, and empty trailing cells.
+const TWIN: [[Cell; 5]; 4] = {
     use Cell::*;
-    let rows: [[Cell; 5]; 4] = [
+    [
         [
             Text("Telefon"),
             Text("Vorname"),
@@ -658,37 +659,103 @@ async fn an_xlsx_workbook_imports_like_its_csv_twin(app: TestApp) {
             Text(""),
             Text(""),
         ],
-    ];
+    ]
+};
+
+/// What "Save as CSV" of [`TWIN`] gives.
+fn twin_csv() -> String {
+    let mut csv = String::new();
+    for row in &TWIN {
+        let cells: Vec<String> = row
+            .iter()
+            .map(|c| match c {
+                Cell::Text(t) => t.to_string(),
+                Cell::Number(n) => format!("{n}"),
+            })
+            .collect();
+        csv.push_str(&cells.join(","));
+        csv.push('\n');
+    }
+    csv
+}
+
+/// [`TWIN`] as an .xlsx workbook.
+fn twin_xlsx() -> Vec<u8> {
     let mut book = rust_xlsxwriter::Workbook::new();
     let sheet = book.add_worksheet();
-    let mut csv = String::new();
-    for (r, row) in rows.iter().enumerate() {
-        let mut line = Vec::new();
+    for (r, row) in TWIN.iter().enumerate() {
         for (c, cell) in row.iter().enumerate() {
             match cell {
-                Text("") => line.push(String::new()),
-                Text(t) => {
+                Cell::Text("") => {}
+                Cell::Text(t) => {
                     sheet.write_string(r as u32, c as u16, *t).unwrap();
-                    line.push(t.to_string());
                 }
-                Number(n) => {
+                Cell::Number(n) => {
                     sheet.write_number(r as u32, c as u16, *n).unwrap();
-                    line.push(format!("{n}"));
                 }
             }
         }
-        csv.push_str(&line.join(","));
-        csv.push('\n');
     }
-    let xlsx = book.save_to_buffer().unwrap();
+    book.save_to_buffer().unwrap()
+}
+
+/// [`TWIN`] as an OpenDocument spreadsheet (.ods), written part by part.
+fn twin_ods() -> Vec<u8> {
+    use std::io::Write;
+    use zip::write::SimpleFileOptions;
+    let mut rows = String::new();
+    for row in &TWIN {
+        rows.push_str("<table:table-row>");
+        for cell in row {
+            match cell {
+                Cell::Text("") => rows.push_str("<table:table-cell/>"),
+                Cell::Text(t) => rows.push_str(&format!(
+                    "<table:table-cell office:value-type=\"string\"><text:p>{t}</text:p></table:table-cell>"
+                )),
+                Cell::Number(n) => rows.push_str(&format!(
+                    "<table:table-cell office:value-type=\"float\" office:value=\"{n}\"><text:p>{n:e}</text:p></table:table-cell>"
+                )),
+            }
+        }
+        rows.push_str("</table:table-row>");
+    }
+    let ns = "xmlns:office=\"urn:oasis:names:tc:opendocument:xmlns:office:1.0\" \
+              xmlns:table=\"urn:oasis:names:tc:opendocument:xmlns:table:1.0\" \
+              xmlns:text=\"urn:oasis:names:tc:opendocument:xmlns:text:1.0\"";
+    let content = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><office:document-content {ns} office:version=\"1.2\">\
+         <office:body><office:spreadsheet><table:table table:name=\"Kontakte\">{rows}</table:table>\
+         </office:spreadsheet></office:body></office:document-content>"
+    );
+    let manifest = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+        <manifest:manifest xmlns:manifest=\"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0\" manifest:version=\"1.2\">\
+        <manifest:file-entry manifest:full-path=\"/\" manifest:media-type=\"application/vnd.oasis.opendocument.spreadsheet\"/>\
+        <manifest:file-entry manifest:full-path=\"content.xml\" manifest:media-type=\"text/xml\"/>\
+        </manifest:manifest>";
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, body) in [
+        ("mimetype", "application/vnd.oasis.opendocument.spreadsheet"),
+        ("META-INF/manifest.xml", manifest),
+        ("content.xml", content.as_str()),
+    ] {
+        zip.start_file(name, stored).unwrap();
+        zip.write_all(body.as_bytes()).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+/// Imports `workbook` and its CSV twin into two accounts: the same counts, mapping and
+/// contacts.
+async fn imports_like_its_csv_twin(app: &TestApp, workbook: &[u8], format: &str) {
     let from_csv = app.account(pb::Plan::Professional).await;
-    let from_xlsx = app.account(pb::Plan::Professional).await;
-    let b_csv = import(&app, options(&from_csv), csv.as_bytes()).await;
-    let b_xlsx = import(&app, options(&from_xlsx), &xlsx).await;
-    assert_eq!(b_xlsx.counts, b_csv.counts);
-    assert_eq!(b_xlsx.counts.unwrap().imported, 3);
-    assert_eq!(b_xlsx.encoding, "xlsx");
-    assert_eq!(b_xlsx.mapping, b_csv.mapping);
+    let from_book = app.account(pb::Plan::Professional).await;
+    let b_csv = import(app, options(&from_csv), twin_csv().as_bytes()).await;
+    let b_book = import(app, options(&from_book), workbook).await;
+    assert_eq!(b_book.counts, b_csv.counts, "{format}");
+    assert_eq!(b_book.counts.unwrap().imported, 3, "{format}");
+    assert_eq!(b_book.encoding, format);
+    assert_eq!(b_book.mapping, b_csv.mapping, "{format}");
     let contacts = async |acc: &str| {
         let mut v: Vec<[String; 5]> = app
             .list_all(acc, Default::default())
@@ -699,9 +766,19 @@ async fn an_xlsx_workbook_imports_like_its_csv_twin(app: TestApp) {
         v.sort();
         v
     };
-    let stored = contacts(&from_xlsx).await;
-    assert_eq!(stored, contacts(&from_csv).await);
-    assert_eq!(stored[0][0], "+14155550101");
+    let stored = contacts(&from_book).await;
+    assert_eq!(stored, contacts(&from_csv).await, "{format}");
+    assert_eq!(stored[0][0], "+14155550101", "{format}");
+}
+
+/// An .xlsx workbook imports like the CSV "Save as CSV" of it would.
+async fn an_xlsx_workbook_imports_like_its_csv_twin(app: TestApp) {
+    imports_like_its_csv_twin(&app, &twin_xlsx(), "xlsx").await;
+}
+
+/// An OpenDocument spreadsheet imports like its CSV twin.
+async fn an_ods_workbook_imports_like_its_csv_twin(app: TestApp) {
+    imports_like_its_csv_twin(&app, &twin_ods(), "ods").await;
 }
 
 async fn preview_counts_rows_by_region_and_names_empty_mapped_columns(app: TestApp) {
