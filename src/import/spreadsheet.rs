@@ -88,7 +88,13 @@ pub fn read_first_sheet(
             }
             Err(xlsx) => match open_workbook_from_rs::<Ods<_>, _>(reopen(&file)?) {
                 Ok(mut book) => whole_first_sheet(&mut book, "ods", each),
-                Err(_) => Err(unreadable("xlsx", xlsx)),
+                Err(_) => Err(Error::invalid(
+                    "chunk",
+                    format!(
+                        "the file is a zip archive but not an Excel (.xlsx) or OpenDocument \
+                         (.ods) workbook ({xlsx}); send a CSV file or a workbook"
+                    ),
+                )),
             },
         },
         Container::Ole => {

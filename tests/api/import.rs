@@ -100,7 +100,7 @@ async fn import_events(
 }
 
 /// Imports `file`; returns the finished batch.
-async fn try_import(
+pub(crate) async fn try_import(
     app: &TestApp,
     opts: pb::ImportOptions,
     file: &[u8],

@@ -15,6 +15,7 @@ both!(
     a_full_name_keeps_middle_names_with_the_first_name,
     an_xlsx_workbook_imports_like_its_csv_twin,
     an_ods_workbook_imports_like_its_csv_twin,
+    a_zip_that_is_no_workbook_is_refused_before_anything_is_stored,
     preview_counts_rows_by_region_and_names_empty_mapped_columns,
     a_file_shorter_than_a_workbook_signature_is_read_as_csv,
     a_foreign_local_number_is_explained_by_its_region_not_by_lenient,
@@ -837,4 +838,22 @@ async fn a_foreign_local_number_is_explained_by_its_region_not_by_lenient(app: T
     );
     assert!(foreign.contains("country column"), "{foreign}");
     assert!(errs[1].reason.contains("LENIENT"), "{}", errs[1].reason);
+}
+
+/// A zipped CSV is not a workbook: refused with INVALID_ARGUMENT saying so, no batch.
+async fn a_zip_that_is_no_workbook_is_refused_before_anything_is_stored(app: TestApp) {
+    use std::io::Write;
+    let acc = app.account(pb::Plan::Professional).await;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    zip.start_file("leads.csv", stored).unwrap();
+    zip.write_all(b"phone\n(415) 555-0100\n").unwrap();
+    let bytes = zip.finish().unwrap().into_inner();
+    let err = crate::import::try_import(&app, options(&acc), &bytes)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(err.message().contains("not an Excel"), "{}", err.message());
+    assert!(app.list_all(&acc, Default::default()).await.is_empty());
 }
