@@ -77,17 +77,27 @@ pub enum Command {
     Keys(KeysArgs),
     /// Export contacts as CSV from a running server (`-o -` writes to stdout).
     Export(ExportArgs),
-    /// Import a CSV file into an account through a running server, with progress.
+    /// Import a CSV file or Excel workbook into an account through a running server,
+    /// with progress.
     Import(ImportArgs),
-    /// Show what importing a CSV file would do (mapping, sample, counts); stores nothing.
-    Preview(ImportArgs),
+    /// Show what importing a CSV file or workbook would do (mapping, sample, counts,
+    /// rejected rows); stores nothing.
+    Preview(SourceArgs),
 }
 
-/// `contactd keys …`
+/// `contactd keys …`: the database flags may come before or after the action
+/// (`keys --database-url U create` or `keys create --internal --database-url U`).
 #[derive(Debug, Args)]
 pub struct KeysArgs {
-    #[command(flatten)]
-    pub database: DatabaseArgs,
+    /// `sqlite:PATH` (created if missing) or `postgres://user@host/db`.
+    #[arg(
+        id = "keys_database_url",
+        long = "database-url",
+        env = "CONTACTD_DATABASE_URL",
+        default_value = "sqlite:contactd.db",
+        global = true
+    )]
+    pub database_url: String,
     #[command(subcommand)]
     pub action: KeysAction,
 }
@@ -200,44 +210,57 @@ pub enum OnDuplicate {
     UpdateAll,
 }
 
-/// Arguments of `import` and `preview`.
+/// The file and how to read it: the arguments `import` and `preview` share.
 #[derive(Debug, Clone, Args)]
-pub struct ImportArgs {
-    /// The CSV file (UTF-8, UTF-16 with BOM or Windows-1252; `,` `;` or tab separated).
+pub struct SourceArgs {
+    /// The file: CSV (UTF-8, UTF-16 with BOM or Windows-1252; `,` `;` or tab separated)
+    /// or an Excel/OpenDocument workbook (.xlsx, .xls, .ods; its first sheet).
     pub file: std::path::PathBuf,
     /// The account to import into.
     #[arg(long)]
     pub account: String,
-    /// Add the imported (and already stored) contacts to this campaign; DNC ones are not.
-    #[arg(long)]
-    pub campaign: Option<String>,
-    /// Region for local-format numbers (ISO 3166, e.g. US); default: the account's.
+    /// Region for local-format numbers of rows without a country column (ISO 3166,
+    /// e.g. US); default: the account's.
     #[arg(long)]
     pub region: Option<String>,
-    /// Accept numbers of a possible length even if not in an assigned range.
+    /// Accept numbers of a possible length even if not in an assigned range (e.g. the
+    /// fictional +1 555 01xx).
     #[arg(long)]
     pub lenient: bool,
-    /// Map a column explicitly, FIELD=COLUMN (repeatable): phone, first_name, last_name,
-    /// full_name, email, company, title, time_zone, ignore, custom.KEY.
+    /// Map a column explicitly, FIELD=COLUMN (repeatable): phone, first_name,
+    /// middle_name, last_name, full_name, email, company, title, time_zone, country,
+    /// ignore, custom.KEY.
     #[arg(long = "map", value_name = "FIELD=COLUMN")]
     pub map: Vec<String>,
     /// Keep columns that map to no field as custom fields.
     #[arg(long)]
     pub custom_fields: bool,
-    /// What to do with numbers already stored.
-    #[arg(long, value_enum, default_value_t = OnDuplicate::Skip)]
-    pub on_duplicate: OnDuplicate,
     /// Field delimiter: `,` `;` or `tab`; detected when omitted.
     #[arg(long)]
     pub delimiter: Option<String>,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// Arguments of `import`.
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Add the imported (and already stored) contacts to this campaign; DNC ones are not.
+    #[arg(long)]
+    pub campaign: Option<String>,
+    /// What to do with numbers already stored.
+    #[arg(long, value_enum, default_value_t = OnDuplicate::Skip)]
+    pub on_duplicate: OnDuplicate,
     /// Idempotency key: a retry with the same id does not import twice (default: random).
     #[arg(long)]
     pub request_id: Option<String>,
-    /// Write the rejected rows (with a `reason` column) to this CSV file.
+    /// Write the rejected rows (with a `reason` column) to this CSV file, in the source
+    /// file's encoding and delimiter (a workbook's as UTF-8 with BOM). Not written when
+    /// no row was rejected.
     #[arg(long, value_name = "FILE")]
     pub rejected: Option<std::path::PathBuf>,
-    #[command(flatten)]
-    pub server: ServerArgs,
 }
 
 /// Where the database is.
@@ -297,7 +320,7 @@ pub struct Settings {
         value_parser = clap::value_parser!(u64).range(5..)
     )]
     pub import_stale_secs: u64,
-    /// The largest CSV file one import accepts, in bytes (beyond it the import fails with
+    /// The largest file (CSV or workbook) one import accepts, in bytes (beyond it the import fails with
     /// RESOURCE_EXHAUSTED; rows already committed stay, counted on the batch).
     #[arg(long, env = "CONTACTD_MAX_IMPORT_BYTES", default_value_t = crate::service::DEFAULT_MAX_IMPORT_BYTES)]
     pub max_import_bytes: u64,
@@ -398,9 +421,45 @@ mod tests {
     }
 
     #[test]
+    fn keys_take_the_database_url_after_the_action() {
+        let cli = parse(&[
+            "keys",
+            "create",
+            "--internal",
+            "--database-url",
+            "sqlite:k.db",
+        ])
+        .unwrap();
+        let Some(Command::Keys(k)) = cli.command else {
+            panic!("keys parses to Keys");
+        };
+        assert_eq!(k.database_url, "sqlite:k.db");
+        let cli = parse(&["keys", "--database-url", "sqlite:k.db", "list"]).unwrap();
+        let Some(Command::Keys(k)) = cli.command else {
+            panic!("keys parses to Keys");
+        };
+        assert_eq!(k.database_url, "sqlite:k.db");
+    }
+
+    #[test]
+    fn preview_refuses_the_options_only_an_import_has() {
+        for flag in ["--rejected", "--campaign", "--on-duplicate", "--request-id"] {
+            let err = parse(&["preview", "f.csv", "--account", "a", flag, "x"]).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::UnknownArgument,
+                "{flag}"
+            );
+        }
+        parse(&["import", "f.csv", "--account", "a", "--rejected", "r.csv"]).unwrap();
+    }
+
+    #[test]
     fn the_global_log_format_may_precede_a_subcommand() {
         let cli = parse(&["--log-format", "json", "migrate"]).unwrap();
         assert_eq!(cli.log_format, LogFormat::Json);
         assert!(matches!(cli.command, Some(Command::Migrate(_))));
+        let cli = parse(&["migrate", "--log-format", "json"]).unwrap();
+        assert_eq!(cli.log_format, LogFormat::Json, "and may follow it");
     }
 }

@@ -9,7 +9,8 @@
 //!   lives here, one function per need with its SQLite twin beside it.
 //! - [`entity`]: the SeaORM entities of the schema in `migrations/`.
 //! - [`domain`]: values parsed once at the edge (phone numbers, emails, plans, filters).
-//! - [`import`]: the streaming CSV import pipeline (decode, records, mapping, checks).
+//! - [`import`]: the streaming import pipeline for CSV files and Excel/ODS workbooks
+//!   (decode, records, header synonyms, per-row countries, mapping, checks).
 //! - [`error`]: the one error type and its one mapping to gRPC status codes.
 //! - [`export`]: the CSV side of exports (columns, formula-injection neutralization,
 //!   chunking); the service feeds it pages read from one snapshot.

@@ -1,8 +1,11 @@
-//! `contactd import` and `contactd preview`: stream a CSV file to a running server in
-//! chunks (never reading it whole), show progress (rows/s, ETA from bytes) and print the
-//! result. Any outcome other than a completed import exits non-zero.
+//! `contactd import` and `contactd preview`: stream a CSV file or workbook to a running
+//! server in chunks (never reading it whole), show progress (rows/s, ETA from bytes) and
+//! print the result, then what to do about the rows it rejected: one line per kind of
+//! reason, with its count and the flag or fix that helps. An import that did not complete,
+//! or that stored nothing from a non-empty file, exits non-zero.
 
-use crate::config::{ImportArgs, OnDuplicate};
+use super::advice::{self, Advice};
+use crate::config::{ImportArgs, OnDuplicate, SourceArgs};
 use crate::pb;
 use anyhow::{Context, Result, anyhow, bail};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -26,6 +29,8 @@ fn column_mapping(arg: &str) -> Result<pb::ColumnMapping> {
         "company" => (pb::ContactField::Company, ""),
         "title" => (pb::ContactField::Title, ""),
         "time_zone" => (pb::ContactField::TimeZone, ""),
+        "country" => (pb::ContactField::Country, ""),
+        "middle_name" => (pb::ContactField::MiddleName, ""),
         "ignore" => (pb::ContactField::Ignore, ""),
         other => match other.strip_prefix("custom.") {
             Some(key) if !key.is_empty() => (pb::ContactField::Custom, key),
@@ -39,7 +44,7 @@ fn column_mapping(arg: &str) -> Result<pb::ColumnMapping> {
     })
 }
 
-fn options(args: &ImportArgs) -> Result<pb::ImportOptions> {
+fn options(args: &SourceArgs, import: Option<&ImportArgs>) -> Result<pb::ImportOptions> {
     Ok(pb::ImportOptions {
         account_id: args.account.clone(),
         mapping: args
@@ -53,20 +58,19 @@ fn options(args: &ImportArgs) -> Result<pb::ImportOptions> {
         } else {
             pb::ValidationMode::Strict
         } as i32,
-        duplicate_policy: match args.on_duplicate {
-            OnDuplicate::Skip => pb::DuplicatePolicy::Skip,
-            OnDuplicate::UpdateEmpty => pb::DuplicatePolicy::UpdateEmpty,
-            OnDuplicate::UpdateAll => pb::DuplicatePolicy::UpdateAll,
+        duplicate_policy: match import.map(|i| i.on_duplicate) {
+            None | Some(OnDuplicate::Skip) => pb::DuplicatePolicy::Skip,
+            Some(OnDuplicate::UpdateEmpty) => pb::DuplicatePolicy::UpdateEmpty,
+            Some(OnDuplicate::UpdateAll) => pb::DuplicatePolicy::UpdateAll,
         } as i32,
-        campaign_id: args.campaign.clone().unwrap_or_default(),
+        campaign_id: import.and_then(|i| i.campaign.clone()).unwrap_or_default(),
         file_name: args
             .file
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
-        client_request_id: args
-            .request_id
-            .clone()
+        client_request_id: import
+            .and_then(|i| i.request_id.clone())
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
         unmapped_as_custom_fields: args.custom_fields,
         delimiter: match args.delimiter.as_deref() {
@@ -146,19 +150,20 @@ pub async fn stream_import(
 
 /// `contactd import`.
 pub async fn import(args: ImportArgs) -> Result<()> {
-    let total = tokio::fs::metadata(&args.file)
+    let source = &args.source;
+    let total = tokio::fs::metadata(&source.file)
         .await
-        .with_context(|| format!("cannot read {}", args.file.display()))?
+        .with_context(|| format!("cannot read {}", source.file.display()))?
         .len();
-    let opts = options(&args)?;
-    let mut client = super::connect(&args.server).await?;
+    let opts = options(source, Some(&args))?;
+    let mut client = super::connect(&source.server).await?;
     let bar = ProgressBar::new(total);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg} (ETA {eta})")
             .expect("a valid template"),
     );
     let started = Instant::now();
-    let batch = stream_import(&mut client, opts, &args.file, |p| {
+    let batch = stream_import(&mut client, opts, &source.file, |p| {
         let c = p.counts.unwrap_or_default();
         let rate = c.rows as f64 / started.elapsed().as_secs_f64().max(0.001);
         bar.set_position(p.bytes_read as u64);
@@ -171,9 +176,40 @@ pub async fn import(args: ImportArgs) -> Result<()> {
     bar.finish_and_clear();
     let batch = batch?;
     print_summary(&batch, started.elapsed().as_secs_f64());
-    if let Some(path) = &args.rejected {
-        let n = write_rejected(&mut client, &batch, path).await?;
-        println!("rejected rows written to {} ({n} bytes)", path.display());
+    let c = batch.counts.unwrap_or_default();
+    let rejected = c.invalid + c.over_limit;
+    if rejected > 0 {
+        // The import is done whatever happens here: the advice is best effort.
+        match stored_errors(&mut client, &batch).await {
+            Ok(errors) => {
+                let region = import_region(&mut client, source).await;
+                let has_country = batch
+                    .mapping
+                    .iter()
+                    .any(|m| m.field() == pb::ContactField::Country);
+                let columns: Vec<String> = batch.mapping.iter().map(|m| m.column.clone()).collect();
+                let advice = advice::group(&errors, region.as_deref(), has_country, &columns);
+                print_advice(&advice, errors.len(), rejected);
+            }
+            Err(e) => println!(
+                "(the rejected rows could not be listed: {})",
+                super::readable(e)
+            ),
+        }
+        match &args.rejected {
+            Some(path) => {
+                let (n, encoding) = write_rejected(&mut client, &batch, path).await?;
+                println!(
+                    "rejected rows written to {} ({n} bytes, {encoding})",
+                    path.display()
+                );
+            }
+            None => {
+                println!("(use --rejected FILE to download the rejected rows with their reasons)")
+            }
+        }
+    } else if let Some(path) = &args.rejected {
+        println!("no row was rejected: {} not written", path.display());
     }
     if batch.status() != pb::ImportStatus::Completed {
         bail!(
@@ -183,18 +219,27 @@ pub async fn import(args: ImportArgs) -> Result<()> {
             batch.error_message
         );
     }
+    if c.rows > 0 && c.imported + c.updated + c.duplicates_existing == 0 {
+        bail!(
+            "no row of {} was imported ({} rows read); see the reasons above",
+            source.file.display(),
+            c.rows
+        );
+    }
     Ok(())
 }
 
 fn print_summary(b: &pb::ImportBatch, seconds: f64) {
     let c = b.counts.unwrap_or_default();
-    println!("batch       {} ({:?})", b.id, b.status());
+    println!("batch         {} ({:?})", b.id, b.status());
+    let format = if b.delimiter.is_empty() {
+        b.encoding.clone()
+    } else {
+        format!("{}, {:?}", b.encoding, b.delimiter)
+    };
+    println!("file          {} ({format})", b.file_name);
     println!(
-        "file        {} ({}, {:?})",
-        b.file_name, b.encoding, b.delimiter
-    );
-    println!(
-        "rows        {} in {seconds:.1} s ({:.0} rows/s)",
+        "rows          {} in {seconds:.1} s ({:.0} rows/s)",
         c.rows,
         c.rows as f64 / seconds.max(0.001)
     );
@@ -210,20 +255,91 @@ fn print_summary(b: &pb::ImportBatch, seconds: f64) {
         ("to campaign", c.added_to_campaign),
     ] {
         if n > 0 || label == "imported" {
-            println!("{label:<12}{n}");
+            println!("{label:<13} {n}");
         }
-    }
-    if c.invalid + c.over_limit > 0 {
-        println!("(use --rejected FILE to download the rejected rows with their reasons)");
     }
 }
 
+/// Most rejected rows read back for the advice (the counts cover them all).
+const ADVICE_ROWS: usize = 10_000;
+
+/// The batch's rejected rows, up to [`ADVICE_ROWS`].
+async fn stored_errors(
+    client: &mut super::Client,
+    b: &pb::ImportBatch,
+) -> Result<Vec<pb::ImportError>> {
+    let mut out = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_import_errors(pb::ListImportErrorsRequest {
+                account_id: b.account_id.clone(),
+                batch_id: b.id.clone(),
+                page_size: 1000,
+                page_token,
+            })
+            .await?
+            .into_inner();
+        out.extend(page.errors);
+        if page.next_page_token.is_empty() || out.len() >= ADVICE_ROWS {
+            return Ok(out);
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+/// The region local numbers were read in: `--region`, else the account's (`None` if
+/// the account cannot be read).
+async fn import_region(client: &mut super::Client, args: &SourceArgs) -> Option<String> {
+    if let Some(r) = &args.region {
+        return Some(r.clone());
+    }
+    client
+        .get_account(pb::GetAccountRequest {
+            account_id: args.account.clone(),
+        })
+        .await
+        .ok()?
+        .into_inner()
+        .account
+        .map(|a| a.default_region)
+        .filter(|r| !r.is_empty())
+}
+
+/// One line per kind of reason among the `listed` rejected rows (of `rejected`): the
+/// count, what is wrong, what helps, and an example.
+fn print_advice(advice: &[Advice], listed: usize, rejected: i64) {
+    if advice.is_empty() {
+        return;
+    }
+    let of = if (listed as i64) < rejected {
+        format!(" (the first {listed} of {rejected})")
+    } else {
+        String::new()
+    };
+    println!();
+    println!("rejected rows, by reason{of}:");
+    let rows: Vec<Vec<String>> = advice
+        .iter()
+        .map(|a| {
+            vec![
+                a.rows.to_string(),
+                format!("{} — {}", a.what, a.fix),
+                format!("line {}: {}", a.example_line, a.example),
+            ]
+        })
+        .collect();
+    print_table(&["rows", "reason and what helps", "example"], &rows);
+}
+
+/// Downloads the batch's rejected rows into `path`, in the source file's encoding and
+/// delimiter; returns the bytes written and the encoding used.
 async fn write_rejected(
     client: &mut super::Client,
     b: &pb::ImportBatch,
     path: &std::path::Path,
-) -> Result<u64> {
-    use tokio::io::AsyncWriteExt;
+) -> Result<(u64, &'static str)> {
+    use std::io::Write;
     let mut stream = client
         .export_import_errors(pb::ExportImportErrorsRequest {
             account_id: b.account_id.clone(),
@@ -231,21 +347,23 @@ async fn write_rejected(
         })
         .await?
         .into_inner();
-    let mut out = tokio::fs::File::create(path)
-        .await
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    let mut n = 0;
+    // The server's CSV (UTF-8, commas) goes to a temporary file, then is rewritten.
+    let mut utf8 = tempfile::tempfile().context("a temporary file for the rejected rows")?;
     while let Some(m) = stream.message().await? {
-        n += m.chunk.len() as u64;
-        out.write_all(&m.chunk).await?;
+        utf8.write_all(&m.chunk)?;
     }
-    out.flush().await?;
-    Ok(n)
+    let (encoding, delimiter) = (b.encoding.clone(), b.delimiter.clone());
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        super::rejected::rewrite(utf8, &path, &encoding, &delimiter)
+            .with_context(|| format!("cannot write {}", path.display()))
+    })
+    .await?
 }
 
 /// `contactd preview`.
-pub async fn preview(args: ImportArgs) -> Result<()> {
-    let opts = options(&args)?;
+pub async fn preview(args: SourceArgs) -> Result<()> {
+    let opts = options(&args, None)?;
     let mut client = super::connect(&args.server).await?;
     use pb::preview_import_request::Payload;
     let (rx, reader) = spawn_reader(
@@ -264,23 +382,25 @@ pub async fn preview(args: ImportArgs) -> Result<()> {
         .await?
         .into_inner();
     reader.await??;
-    println!("encoding {}, delimiter {:?}", p.encoding, p.delimiter);
+    if p.delimiter.is_empty() {
+        println!("workbook {}", p.encoding);
+    } else {
+        println!("encoding {}, delimiter {:?}", p.encoding, p.delimiter);
+    }
+    let field_name = |m: &pb::ColumnMapping| {
+        if m.custom_field_name.is_empty() {
+            m.field()
+                .as_str_name()
+                .trim_start_matches("CONTACT_FIELD_")
+                .to_lowercase()
+        } else {
+            format!("custom.{}", m.custom_field_name)
+        }
+    };
     let mapping: Vec<Vec<String>> = p
         .mapping
         .iter()
-        .map(|m| {
-            let field = m
-                .field()
-                .as_str_name()
-                .trim_start_matches("CONTACT_FIELD_")
-                .to_lowercase();
-            let field = if m.custom_field_name.is_empty() {
-                field
-            } else {
-                format!("custom.{}", m.custom_field_name)
-            };
-            vec![m.column.clone(), field]
-        })
+        .map(|m| vec![m.column.clone(), field_name(m)])
         .chain(
             p.unmapped_columns
                 .iter()
@@ -288,6 +408,18 @@ pub async fn preview(args: ImportArgs) -> Result<()> {
         )
         .collect();
     print_table(&["column", "field"], &mapping);
+    for column in &p.empty_columns {
+        let field = p
+            .mapping
+            .iter()
+            .find(|m| &m.column == column)
+            .map(field_name)
+            .unwrap_or_default();
+        println!(
+            "warning: column {column:?} is mapped to {field} but empty in every row; \
+             if the values are in another column, --map {field}=COLUMN"
+        );
+    }
     let sample: Vec<Vec<String>> = p
         .sample
         .iter()
@@ -314,6 +446,15 @@ pub async fn preview(args: ImportArgs) -> Result<()> {
         ],
         &sample,
     );
+    if !p.regions.is_empty() {
+        println!();
+        let regions: Vec<Vec<String>> = p
+            .regions
+            .iter()
+            .map(|r| vec![r.region.clone(), r.rows.to_string()])
+            .collect();
+        print_table(&["local numbers read in", "rows"], &regions);
+    }
     let c = p.counts.unwrap_or_default();
     println!();
     print_table(
@@ -356,29 +497,47 @@ pub async fn preview(args: ImportArgs) -> Result<()> {
             })
             .collect();
         print_table(&["line", "column", "value", "reason"], &errors);
+        let region = import_region(&mut client, &args).await;
+        let has_country = p
+            .mapping
+            .iter()
+            .any(|m| m.field() == pb::ContactField::Country);
+        let columns: Vec<String> = p
+            .mapping
+            .iter()
+            .map(|m| m.column.clone())
+            .chain(p.unmapped_columns.iter().cloned())
+            .collect();
+        let advice = advice::group(&p.errors, region.as_deref(), has_country, &columns);
+        print_advice(&advice, p.errors.len(), c.invalid + c.over_limit);
     }
     Ok(())
 }
 
-/// Prints rows under a header, columns padded to their widest cell.
+/// Widest a table cell is printed; longer text wraps onto more lines, never cut.
+const CELL_WIDTH: usize = 60;
+
+/// Prints rows under a header, columns padded to their widest cell; a cell wider than
+/// [`CELL_WIDTH`] wraps at spaces onto continuation lines.
 fn print_table(header: &[&str], rows: &[Vec<String>]) {
     let clean = |s: &str| s.replace(['\n', '\r', '\t'], " ");
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(clean(cell).chars().count().min(60));
+            *w = (*w).max(clean(cell).chars().count().min(CELL_WIDTH));
         }
     }
     let line = |cells: Vec<String>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| {
-                let c: String = c.chars().take(60).collect();
-                format!("{c:<w$}")
-            })
-            .collect();
-        println!("{}", padded.join("  ").trim_end());
+        let wrapped: Vec<Vec<String>> = cells.iter().map(|c| wrap(c, CELL_WIDTH)).collect();
+        let height = wrapped.iter().map(Vec::len).max().unwrap_or(1);
+        for i in 0..height {
+            let padded: Vec<String> = wrapped
+                .iter()
+                .zip(&widths)
+                .map(|(c, w)| format!("{:<w$}", c.get(i).map(String::as_str).unwrap_or("")))
+                .collect();
+            println!("{}", padded.join("  ").trim_end());
+        }
     };
     line(header.iter().map(|h| h.to_string()).collect());
     line(widths.iter().map(|w| "-".repeat(*w)).collect());
@@ -387,9 +546,53 @@ fn print_table(header: &[&str], rows: &[Vec<String>]) {
     }
 }
 
+/// `text` in lines of at most `width` characters, broken at spaces (a longer word is
+/// split).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split(' ') {
+        let mut word: Vec<char> = word.chars().collect();
+        loop {
+            let last = lines.last_mut().expect("one line");
+            let used = last.chars().count();
+            let room = if used == 0 {
+                width
+            } else {
+                width.saturating_sub(used + 1)
+            };
+            if word.len() <= room {
+                if used > 0 {
+                    last.push(' ');
+                }
+                last.extend(word);
+                break;
+            }
+            if used > 0 {
+                lines.push(String::new());
+                continue;
+            }
+            last.extend(word.drain(..width));
+            lines.push(String::new());
+        }
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_cells_wrap_and_lose_nothing() {
+        let text = "+15551234567 is not a valid phone number: its digits are not in any range \
+                    assigned in +1 (fictional numbers such as +1 555 01xx fail here; LENIENT \
+                    validation accepts them)";
+        let lines = wrap(text, 60);
+        assert!(lines.len() > 1);
+        assert!(lines.iter().all(|l| l.chars().count() <= 60), "{lines:?}");
+        assert_eq!(lines.join(" "), text);
+        assert_eq!(wrap(&"x".repeat(130), 60).concat(), "x".repeat(130));
+    }
 
     #[test]
     fn map_arguments_name_fields_and_custom_keys() {

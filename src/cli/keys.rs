@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 /// Runs a keys subcommand.
 pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
-    crate::store::migrate(&args.database.database_url).await?;
-    let db = crate::store::connect(&args.database.database_url, 2).await?;
+    crate::store::migrate(&args.database_url).await?;
+    let db = crate::store::connect(&args.database_url, 2).await?;
     let svc = Services::new(db, Arc::new(SystemClock));
     match args.action {
         KeysAction::Create {

@@ -1,9 +1,11 @@
 //! The `contactd` command line: the server, `migrate`, and client subcommands that talk
 //! to a running server over gRPC.
 
+pub mod advice;
 pub mod export;
 pub mod import;
 pub mod keys;
+pub mod rejected;
 
 use crate::config::{Cli, Command, ServerArgs};
 use crate::pb::contact_service_client::ContactServiceClient;
@@ -51,8 +53,31 @@ pub async fn connect(args: &ServerArgs) -> anyhow::Result<Client> {
 }
 use crate::startup::{Application, shutdown_signal};
 
-/// Runs the parsed command line.
+/// Runs the parsed command line. A server's refusal is reported by its message (which
+/// names the field and what to do), not as gRPC status text.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    run_command(cli).await.map_err(readable)
+}
+
+/// `err` with a gRPC status in its chain replaced by the status's message.
+pub(crate) fn readable(err: anyhow::Error) -> anyhow::Error {
+    let Some(status) = err.chain().find_map(|e| e.downcast_ref::<tonic::Status>()) else {
+        return err;
+    };
+    let mut parts: Vec<String> = err
+        .chain()
+        .take_while(|e| e.downcast_ref::<tonic::Status>().is_none())
+        .map(|e| e.to_string())
+        .collect();
+    parts.push(if status.message().is_empty() {
+        format!("the server answered {:?}", status.code())
+    } else {
+        status.message().to_string()
+    });
+    anyhow::anyhow!(parts.join(": "))
+}
+
+async fn run_command(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve(cli.serve)) {
         Command::Serve(settings) => {
             let app = Application::build(settings).await?;

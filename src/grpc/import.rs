@@ -73,6 +73,16 @@ pub async fn preview_import(
             .iter()
             .map(|(line, e)| row_error(*line, e))
             .collect(),
+        regions: {
+            let mut regions: Vec<pb::RegionRows> = preview
+                .regions
+                .into_iter()
+                .map(|(region, rows)| pb::RegionRows { region, rows })
+                .collect();
+            regions.sort_by_key(|r| std::cmp::Reverse(r.rows));
+            regions
+        },
+        empty_columns: preview.empty_columns,
     }))
 }
 
@@ -240,6 +250,8 @@ fn options_from(o: pb::ImportOptions) -> Result<ImportRequest> {
             Ok(pb::ContactField::Company) => Field::Company,
             Ok(pb::ContactField::Title) => Field::Title,
             Ok(pb::ContactField::TimeZone) => Field::TimeZone,
+            Ok(pb::ContactField::Country) => Field::Country,
+            Ok(pb::ContactField::MiddleName) => Field::MiddleName,
             Ok(pb::ContactField::Custom) => Field::Custom,
             Ok(pb::ContactField::Ignore) => Field::Ignore,
             _ => return Err(Error::invalid(format!("{f}.field"), "is required")),
@@ -321,6 +333,8 @@ fn column_mapping(m: &ColumnMap) -> pb::ColumnMapping {
         Field::Company => pb::ContactField::Company,
         Field::Title => pb::ContactField::Title,
         Field::TimeZone => pb::ContactField::TimeZone,
+        Field::Country => pb::ContactField::Country,
+        Field::MiddleName => pb::ContactField::MiddleName,
         Field::Custom => pb::ContactField::Custom,
         Field::Ignore => pb::ContactField::Ignore,
     };

@@ -1,12 +1,13 @@
-//! Which CSV column fills which contact field: auto-detected from the header, overridden
+//! Which column fills which contact field: auto-detected from the header, overridden
 //! by an explicit mapping.
 //!
-//! Detection compares headers case-, space- and punctuation-insensitively against the
-//! names real exports use (Outlook, Google Contacts, HubSpot, hand-made sheets). Every
-//! phone-like column maps to the phone, best first (mobile, then phone, then business,
-//! home, …): a row takes the first one that is not empty. Other fields take the best
-//! matching column only. "Name" is split into first and last only when the file has
-//! no first/last name columns.
+//! Detection looks headers up in [`synonyms`](super::synonyms) (seven languages and the
+//! exports of the common CRMs and address books). Every phone-like column maps to the
+//! phone, best first (mobile, then phone, then business, home, …): a row takes the first
+//! one that is not empty. Other fields take the best matching column only. A full name
+//! is split into first and last only when the file has no first/last name columns; a
+//! middle-name column is kept with the first name. A country column gives the region
+//! of the row's local number ([`country`](super::country)).
 
 use crate::domain::ContactDraft;
 use crate::error::{Error, Result};
@@ -25,6 +26,10 @@ pub enum Field {
     Company,
     Title,
     TimeZone,
+    /// The country of the row's local phone number (ISO code or name).
+    Country,
+    /// Middle names or initials: kept with the first name.
+    MiddleName,
     Custom,
     Ignore,
 }
@@ -52,135 +57,9 @@ impl ColumnMap {
     }
 }
 
-/// Header names, normalized, by field and rank (lower rank wins).
-const KNOWN: &[(Field, u8, &[&str])] = &[
-    (
-        Field::Phone,
-        0,
-        &[
-            "mobile",
-            "mobilephone",
-            "mobilenumber",
-            "mobilephonenumber",
-            "mobileno",
-            "cell",
-            "cellphone",
-            "cellnumber",
-            "cellular",
-        ],
-    ),
-    (
-        Field::Phone,
-        1,
-        &[
-            "phone",
-            "phonenumber",
-            "phoneno",
-            "telephone",
-            "telephonenumber",
-            "tel",
-            "contactnumber",
-            "primaryphone",
-            "phone1value",
-            "phone1",
-            "e164",
-            "msisdn",
-            "number",
-        ],
-    ),
-    (
-        Field::Phone,
-        2,
-        &[
-            "businessphone",
-            "workphone",
-            "officephone",
-            "directphone",
-            "homephone",
-            "phone2value",
-            "phone2",
-            "businessphone2",
-            "homephone2",
-            "otherphone",
-            "companymainphone",
-            "phone3value",
-        ],
-    ),
-    (
-        Field::FirstName,
-        0,
-        &["firstname", "givenname", "first", "fname", "forename"],
-    ),
-    (
-        Field::LastName,
-        0,
-        &["lastname", "surname", "familyname", "last", "lname"],
-    ),
-    (
-        Field::FullName,
-        0,
-        &["name", "fullname", "contactname", "displayname", "contact"],
-    ),
-    (
-        Field::Email,
-        0,
-        &[
-            "email",
-            "emailaddress",
-            "email1value",
-            "mail",
-            "primaryemail",
-            "email1",
-            "workemail",
-        ],
-    ),
-    (
-        Field::Company,
-        0,
-        &[
-            "company",
-            "companyname",
-            "organization",
-            "organisation",
-            "organizationname",
-            "organization1name",
-            "org",
-            "employer",
-            "accountname",
-        ],
-    ),
-    (
-        Field::Title,
-        0,
-        &[
-            "jobtitle",
-            "position",
-            "role",
-            "organizationtitle",
-            "organization1title",
-            "designation",
-        ],
-    ),
-    (Field::Title, 1, &["title"]),
-    (Field::TimeZone, 0, &["timezone", "tz"]),
-];
-
-/// A header reduced to lowercase letters and digits.
-pub fn normalize(header: &str) -> String {
-    header
-        .chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
-}
-
-fn detect(header: &str) -> Option<(Field, u8)> {
-    let n = normalize(header);
-    KNOWN
-        .iter()
-        .find(|(_, _, names)| names.contains(&n.as_str()))
-        .map(|(f, r, _)| (*f, *r))
-}
+use super::country;
+pub use super::synonyms::normalize;
+use super::synonyms::{Sense, detect};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Target {
@@ -196,6 +75,11 @@ pub struct Mapping {
     targets: Vec<Target>,
     /// Phone columns, best first.
     phones: Vec<usize>,
+    /// Email columns, best first (Outlook, vCard converters and Pipedrive have several):
+    /// a row takes the first that is not empty.
+    emails: Vec<usize>,
+    /// The country column, if any.
+    country: Option<usize>,
 }
 
 impl Mapping {
@@ -205,6 +89,7 @@ impl Mapping {
     pub fn resolve(header: Vec<String>, explicit: &[ColumnMap]) -> Result<Mapping> {
         let mut targets = vec![None::<Target>; header.len()];
         let mut phone_rank: Vec<(u8, usize)> = Vec::new();
+        let mut email_rank: Vec<(u8, usize)> = Vec::new();
         let mut explicit_fields = Vec::new();
         for (i, m) in explicit.iter().enumerate() {
             let idx = header
@@ -228,15 +113,17 @@ impl Mapping {
                 Field::Custom => Target::Custom(m.custom_name.clone()),
                 f => {
                     explicit_fields.push(f);
-                    if f == Field::Phone {
-                        phone_rank.push((0, idx));
+                    match f {
+                        Field::Phone => phone_rank.push((0, idx)),
+                        Field::Email => email_rank.push((0, idx)),
+                        _ => {}
                     }
                     Target::Field(f)
                 }
             });
         }
-        // Auto-detection for the rest: best rank per field, leftmost on ties.
-        let mut best: Vec<(Field, u8, usize)> = Vec::new();
+        // Auto-detection for the rest: best rank per meaning, leftmost on ties.
+        let mut best: Vec<(Sense, u8, usize)> = Vec::new();
         for (idx, h) in header.iter().enumerate() {
             if targets[idx].is_some() {
                 continue;
@@ -246,36 +133,69 @@ impl Mapping {
                 targets[idx] = Some(Target::Custom(key.trim().to_string()));
                 continue;
             }
-            let Some((field, rank)) = detect(h) else {
+            let Some((sense, rank)) = detect(h) else {
                 continue;
             };
-            if explicit_fields.contains(&field) {
-                continue;
+            if let Sense::Field(field) = sense {
+                if explicit_fields.contains(&field) {
+                    continue;
+                }
+                let ranked = match field {
+                    Field::Phone => Some(&mut phone_rank),
+                    Field::Email => Some(&mut email_rank),
+                    _ => None,
+                };
+                if let Some(ranked) = ranked {
+                    ranked.push((rank + 1, idx));
+                    targets[idx] = Some(Target::Field(field));
+                    continue;
+                }
             }
-            if field == Field::Phone {
-                phone_rank.push((rank + 1, idx));
-                targets[idx] = Some(Target::Field(Field::Phone));
-                continue;
-            }
-            match best.iter_mut().find(|(f, _, _)| *f == field) {
-                Some(b) if rank < b.1 => *b = (field, rank, idx),
+            match best.iter_mut().find(|(s, _, _)| *s == sense) {
+                Some(b) if rank < b.1 => *b = (sense, rank, idx),
                 Some(_) => {}
-                None => best.push((field, rank, idx)),
+                None => best.push((sense, rank, idx)),
             }
         }
-        let has_split_name = best
+        let mut chosen: Vec<(Field, usize)> = best
             .iter()
-            .any(|(f, _, _)| matches!(f, Field::FirstName | Field::LastName))
+            .filter_map(|(s, _, idx)| match s {
+                Sense::Field(f) => Some((*f, *idx)),
+                _ => None,
+            })
+            .collect();
+        // Names whose meaning depends on the other columns, settled in this order.
+        for sense in [Sense::GivenOrFull, Sense::NameOrLast] {
+            let Some(&(_, _, idx)) = best.iter().find(|(s, _, _)| *s == sense) else {
+                continue;
+            };
+            let has =
+                |f: Field| chosen.iter().any(|(c, _)| *c == f) || explicit_fields.contains(&f);
+            let (first, last) = (has(Field::FirstName), has(Field::LastName));
+            let field = match sense {
+                Sense::GivenOrFull if last && !first => Some(Field::FirstName),
+                Sense::NameOrLast if first && !last => Some(Field::LastName),
+                _ if !first && !last && !has(Field::FullName) => Some(Field::FullName),
+                _ => None,
+            };
+            if let Some(f) = field {
+                chosen.push((f, idx));
+            }
+        }
+        let has_split_name = chosen
+            .iter()
+            .any(|(f, _)| matches!(f, Field::FirstName | Field::LastName))
             || explicit_fields
                 .iter()
                 .any(|f| matches!(f, Field::FirstName | Field::LastName));
-        for (field, _, idx) in best {
+        for (field, idx) in chosen {
             if field == Field::FullName && has_split_name {
                 continue;
             }
             targets[idx] = Some(Target::Field(field));
         }
         phone_rank.sort();
+        email_rank.sort();
         let phones: Vec<usize> = phone_rank.into_iter().map(|(_, i)| i).collect();
         if phones.is_empty() {
             return Err(Error::invalid(
@@ -287,13 +207,18 @@ impl Mapping {
                 ),
             ));
         }
+        let targets: Vec<Target> = targets
+            .into_iter()
+            .map(|t| t.unwrap_or(Target::Unmapped))
+            .collect();
         Ok(Mapping {
-            targets: targets
-                .into_iter()
-                .map(|t| t.unwrap_or(Target::Unmapped))
-                .collect(),
+            country: targets
+                .iter()
+                .position(|t| *t == Target::Field(Field::Country)),
+            targets,
             header,
             phones,
+            emails: email_rank.into_iter().map(|(_, i)| i).collect(),
         })
     }
 
@@ -350,9 +275,16 @@ impl Mapping {
             .unwrap_or(self.phones[0]);
         let mut d = ContactDraft {
             phone: get(phone_col).to_string(),
+            email: self
+                .emails
+                .iter()
+                .map(|&i| get(i))
+                .find(|v| !v.is_empty())
+                .unwrap_or("")
+                .to_string(),
             ..Default::default()
         };
-        let mut full_name = "";
+        let (mut full_name, mut middle) = ("", "");
         for (i, t) in self.targets.iter().enumerate() {
             let v = get(i);
             if v.is_empty() {
@@ -362,7 +294,10 @@ impl Mapping {
                 Target::Field(Field::FirstName) => d.first_name = v.to_string(),
                 Target::Field(Field::LastName) => d.last_name = v.to_string(),
                 Target::Field(Field::FullName) => full_name = v,
-                Target::Field(Field::Email) => d.email = v.to_string(),
+                Target::Field(Field::MiddleName) => middle = v,
+                Target::Field(Field::Country) => d.region = country::region_of(v),
+                // The best email column that is not empty, below.
+                Target::Field(Field::Email) => {}
                 Target::Field(Field::Company) => d.company = v.to_string(),
                 Target::Field(Field::Title) => d.title = v.to_string(),
                 Target::Field(Field::TimeZone) => d.time_zone = v.to_string(),
@@ -381,7 +316,21 @@ impl Mapping {
             d.first_name = first;
             d.last_name = last;
         }
+        if !middle.is_empty() {
+            d.first_name = if d.first_name.is_empty() {
+                middle.to_string()
+            } else {
+                format!("{} {middle}", d.first_name)
+            };
+        }
         (d, phone_col)
+    }
+
+    /// The row's country cell, when the file has a country column and the cell is not
+    /// empty (whether or not it names a known country).
+    pub fn country_cell<'a>(&self, fields: &[&'a str]) -> Option<&'a str> {
+        let v = undo_neutralization(fields.get(self.country?)?.trim());
+        (!v.is_empty()).then_some(v)
     }
 
     /// The column a checked field's value came from (`phone`, `email`, `custom_fields.K` …).
@@ -402,6 +351,7 @@ impl Mapping {
             "company" => Field::Company,
             "title" => Field::Title,
             "time_zone" => Field::TimeZone,
+            "country" => Field::Country,
             other => {
                 let key = other.strip_prefix("custom_fields.")?;
                 return self
@@ -417,15 +367,16 @@ impl Mapping {
     }
 }
 
-/// Splits a full name: "Ann Lee" → (Ann, Lee), "Lee, Ann" → (Ann, Lee). Without a comma
-/// the first word is the given name and the rest the family name.
+/// Splits a full name the way people read one: "Ida B. Wells" → (Ida B., Wells): the
+/// last word is the family name, every word before it the given name (middle names and
+/// initials stay with it); "Wells, Ida B." → (Ida B., Wells); one word is a given name.
 pub fn split_name(full: &str) -> (String, String) {
     let full = full.trim();
     if let Some((last, first)) = full.split_once(',') {
         return (first.trim().to_string(), last.trim().to_string());
     }
-    match full.split_once(char::is_whitespace) {
-        Some((first, last)) => (first.to_string(), last.trim().to_string()),
+    match full.rsplit_once(char::is_whitespace) {
+        Some((first, last)) => (first.trim().to_string(), last.to_string()),
         None => (full.to_string(), String::new()),
     }
 }

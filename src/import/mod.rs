@@ -1,14 +1,19 @@
-//! The CSV import pipeline, streaming in bounded memory: [`decode`] turns bytes of any
+//! The import pipeline, streaming in bounded memory: [`decode`] turns bytes of any
 //! supported encoding into UTF-8, [`records`] splits RFC 4180 records (knowing each
-//! one's line), [`mapping`] decides which column fills which field, and [`pipeline`] runs
-//! them on a worker thread, checking every row and handing chunks of rows to the writer
-//! in `service::import`.
+//! one's line), [`spreadsheet`] reads Excel and OpenDocument workbooks into the same
+//! rows, [`mapping`] decides which column fills which field (by the names in
+//! [`synonyms`]; a [`country`] column places each row's local number), and [`pipeline`]
+//! runs them on a worker thread, checking every row and handing chunks of rows to the
+//! writer in `service::import`.
 
+pub mod country;
 pub mod decode;
 pub mod mapping;
 pub mod pipeline;
 pub mod records;
 pub mod seen;
+pub mod spreadsheet;
+pub mod synonyms;
 
 pub use mapping::{ColumnMap, Field};
 pub use pipeline::{Header, Input, Outcome, ParseOptions, Parsed, Row, RowError};

@@ -15,8 +15,9 @@ use super::decode::TextDecoder;
 use super::mapping::{ColumnMap, Field, Mapping};
 use super::records::{MAX_FIELDS, MAX_RECORD_BYTES, Record, RecordReader, detect_delimiter};
 use super::seen::SeenNumbers;
+use super::{country, spreadsheet};
 use crate::domain::contact::ContactDraft;
-use crate::domain::{NewContact, Region, Validation, phone};
+use crate::domain::{NewContact, Phone, Region, Validation, phone};
 use crate::error::{Error, Result};
 use tokio::sync::mpsc::{self, error::TryRecvError};
 
@@ -100,6 +101,9 @@ pub struct Row {
     /// The record's fields as read (for the rejected-rows CSV).
     pub raw: Vec<String>,
     pub outcome: Outcome,
+    /// The region the row's local phone number was read in: the row's country, else the
+    /// import's (`None` for an international number, or a row not checked).
+    pub region: Option<Region>,
 }
 
 /// The worker's output.
@@ -107,9 +111,11 @@ pub struct Row {
 pub enum Parsed {
     Header(Header),
     Rows(Vec<Row>),
-    /// Every row was sent; the final encoding (it may have fallen back to Windows-1252).
+    /// Every row was sent; the final encoding (it may have fallen back to Windows-1252)
+    /// and the mapped columns that are empty in every data row.
     End {
         encoding: String,
+        empty_columns: Vec<String>,
     },
 }
 
@@ -129,6 +135,7 @@ pub fn run(
             header_pending: true,
             next_index: 0,
             failed: false,
+            filled: Vec::new(),
         };
         if let Err(e) = w.run(&mut input) {
             let _ = w.output.blocking_send(Err(e));
@@ -163,6 +170,8 @@ struct Worker {
     next_index: i64,
     /// A send failed: stop.
     failed: bool,
+    /// Per header column, how many data rows have a value in it.
+    filled: Vec<u64>,
 }
 
 impl Worker {
@@ -171,8 +180,85 @@ impl Worker {
             None => Ok(()),
             Some(Input::End) => Err(Error::invalid("chunk", "the file is empty")),
             Some(Input::Rows(rows)) => self.structured(rows, input),
-            Some(Input::Chunk(first)) => self.csv(first, input),
+            Some(Input::Chunk(mut first)) => {
+                // Enough bytes to tell a workbook from text.
+                let mut ended = false;
+                while first.len() < spreadsheet::SNIFF_BYTES && !ended {
+                    match input.blocking_recv() {
+                        None => return Ok(()),
+                        Some(Input::Chunk(c)) => first.extend_from_slice(&c),
+                        Some(Input::End) => ended = true,
+                        Some(Input::Rows(_)) => return Err(mixed()),
+                    }
+                }
+                match spreadsheet::sniff(&first) {
+                    Some(container) => self.workbook(container, first, ended, input),
+                    None => self.csv(first, ended, input),
+                }
+            }
         }
+    }
+
+    /// A workbook: the upload goes to a temporary file (its reader seeks), then the
+    /// first sheet's rows go through the same path as CSV records.
+    fn workbook(
+        &mut self,
+        container: spreadsheet::Container,
+        first: Vec<u8>,
+        mut ended: bool,
+        input: &mut mpsc::Receiver<Input>,
+    ) -> Result<()> {
+        use std::io::Write;
+        let temp = |e: std::io::Error| Error::Internal(format!("the import's temporary file: {e}"));
+        let file = tempfile::tempfile().map_err(temp)?;
+        let mut out = std::io::BufWriter::new(&file);
+        out.write_all(&first).map_err(temp)?;
+        while !ended {
+            match input.blocking_recv() {
+                None => return Ok(()),
+                Some(Input::Chunk(c)) => out.write_all(&c).map_err(temp)?,
+                Some(Input::End) => ended = true,
+                Some(Input::Rows(_)) => return Err(mixed()),
+            }
+        }
+        out.flush().map_err(temp)?;
+        drop(out);
+        let mut error = None;
+        let format = spreadsheet::read_first_sheet(file, container, &mut |row| {
+            let mut fields: Vec<&str> = row.cells.iter().map(String::as_str).collect();
+            // A sheet leaves out trailing empty cells: a row is as wide as the header.
+            if let Some(m) = &self.mapping {
+                fields.resize(fields.len().max(m.header().len()), "");
+            }
+            let rec = Record {
+                line: row.line,
+                fields,
+                oversized: row.oversized,
+            };
+            let result = self.record(rec, "", "");
+            match result {
+                Ok(()) => !self.failed,
+                Err(e) => {
+                    error = Some(e);
+                    false
+                }
+            }
+        });
+        let format = match (format, error) {
+            (_, Some(e)) | (Err(e), None) => return Err(e),
+            (Ok(f), None) => f,
+        };
+        if self.failed {
+            return Ok(());
+        }
+        if self.header_pending {
+            return Err(Error::invalid(
+                "chunk",
+                "the workbook's first sheet is empty",
+            ));
+        }
+        self.finish(format);
+        Ok(())
     }
 
     fn send(&mut self, item: Parsed) -> std::result::Result<(), Stop> {
@@ -192,6 +278,13 @@ impl Worker {
         let mut rows = Vec::with_capacity(pending.len());
         // Numbers seen earlier in the file are decided in line order, after the checks.
         for (p, result) in pending.into_iter().zip(checked) {
+            let region = match &p {
+                Pending::Check { draft, .. } if !is_international(&draft.phone) => {
+                    draft.region.or(self.opts.region)
+                }
+                Pending::Check { .. } => None,
+                Pending::Ready(_) => None,
+            };
             rows.push(match (p, result) {
                 (Pending::Ready(row), _) => row,
                 (Pending::Check { line, raw, .. }, Some(Ok(contact))) => Row {
@@ -202,11 +295,13 @@ impl Worker {
                     } else {
                         Outcome::DuplicateInFile
                     },
+                    region,
                 },
                 (Pending::Check { line, raw, .. }, Some(Err(e))) => Row {
                     line,
                     raw,
                     outcome: Outcome::Invalid(e),
+                    region,
                 },
                 (Pending::Check { .. }, None) => unreachable!("every draft is checked"),
             });
@@ -303,6 +398,7 @@ impl Worker {
                     if self.flush().is_ok() {
                         let _ = self.send(Parsed::End {
                             encoding: String::new(),
+                            empty_columns: Vec::new(),
                         });
                     }
                     return Ok(());
@@ -311,13 +407,17 @@ impl Worker {
         }
     }
 
-    fn csv(&mut self, first: Vec<u8>, input: &mut mpsc::Receiver<Input>) -> Result<()> {
+    fn csv(
+        &mut self,
+        first: Vec<u8>,
+        mut ended: bool,
+        input: &mut mpsc::Receiver<Input>,
+    ) -> Result<()> {
         let mut decoder = TextDecoder::new();
         let mut text = Vec::new();
-        decoder.decode(&first, false, &mut text);
-        let mut ended = false;
+        decoder.decode(&first, ended, &mut text);
         // Enough text to see the header line, for delimiter detection.
-        while !text.contains(&b'\n') && text.len() < 64 * 1024 {
+        while !ended && !text.contains(&b'\n') && text.len() < 64 * 1024 {
             match input.blocking_recv() {
                 None => return Ok(()),
                 Some(Input::Chunk(c)) => decoder.decode(&c, false, &mut text),
@@ -361,12 +461,30 @@ impl Worker {
         if self.header_pending {
             return Err(Error::invalid("chunk", "the file has no header row"));
         }
+        self.finish(decoder.encoding().name());
+        Ok(())
+    }
+
+    /// Sends the last rows and the end.
+    fn finish(&mut self, encoding: &str) {
         if self.flush().is_ok() {
+            let empty_columns = match &self.mapping {
+                Some(m) if self.next_index > 0 => m
+                    .used()
+                    .into_iter()
+                    .filter(|c| {
+                        let i = m.header().iter().position(|h| *h == c.column);
+                        i.is_some_and(|i| self.filled.get(i).is_none_or(|n| *n == 0))
+                    })
+                    .map(|c| c.column)
+                    .collect(),
+                _ => Vec::new(),
+            };
             let _ = self.send(Parsed::End {
-                encoding: decoder.encoding().name().to_string(),
+                encoding: encoding.to_string(),
+                empty_columns,
             });
         }
-        Ok(())
     }
 
     /// Feeds decoded text to the record reader, handling each record.
@@ -379,10 +497,11 @@ impl Worker {
         encoding: &str,
     ) -> Result<()> {
         let mut error = None;
+        let name = delimiter_name(delimiter);
         reader.feed(
             text,
             last,
-            &mut |rec| match self.record(rec, delimiter, encoding) {
+            &mut |rec| match self.record(rec, &name, encoding) {
                 Ok(()) => !self.failed,
                 Err(e) => {
                     error = Some(e);
@@ -394,7 +513,7 @@ impl Worker {
     }
 
     /// Handles one record: the header, or a data row.
-    fn record(&mut self, rec: Record<'_>, delimiter: u8, encoding: &str) -> Result<()> {
+    fn record(&mut self, rec: Record<'_>, delimiter: &str, encoding: &str) -> Result<()> {
         if self.header_pending {
             if rec.oversized {
                 return Err(Error::invalid(
@@ -413,10 +532,7 @@ impl Worker {
             };
             let mapping = Mapping::resolve(columns, &self.opts.explicit)?;
             let header = Header {
-                delimiter: match delimiter {
-                    b'\t' => "\t".into(),
-                    d => (d as char).to_string(),
-                },
+                delimiter: delimiter.to_string(),
                 encoding: encoding.to_string(),
                 columns: mapping.header().to_vec(),
                 mapping: mapping.used(),
@@ -440,6 +556,13 @@ impl Worker {
 
     fn csv_row(&mut self, rec: Record<'_>) -> Pending {
         let mapping = self.mapping.as_ref().expect("header read first");
+        self.next_index += 1;
+        if self.filled.len() < rec.fields.len() {
+            self.filled.resize(rec.fields.len(), 0);
+        }
+        for (n, f) in self.filled.iter_mut().zip(&rec.fields) {
+            *n += !f.trim().is_empty() as u64;
+        }
         csv_row(mapping, self.opts.unmapped_as_custom, rec)
     }
 }
@@ -496,16 +619,67 @@ fn csv_row(mapping: &Mapping, unmapped_as_custom: bool, rec: Record<'_>) -> Pend
             format!("is longer than {MAX_FIELD_BYTES} bytes"),
             "field_too_long",
         )
-    } else {
+    } else if let Some(country) = mapping
+        .country_cell(&rec.fields)
+        .filter(|c| country::region_of(c).is_none())
+    {
         let (draft, phone_col) = mapping.draft(&rec.fields, unmapped_as_custom);
-        return Pending::Check {
-            line,
-            raw,
-            draft,
-            phone_col: Some(phone_col),
-        };
+        if is_international(&draft.phone) {
+            // The country only places local numbers: an international one needs none.
+            return Pending::Check {
+                line,
+                raw,
+                draft,
+                phone_col: Some(phone_col),
+            };
+        }
+        let column = mapping
+            .column_of("country", 0)
+            .and_then(|i| mapping.header().get(i).cloned())
+            .unwrap_or_default();
+        invalid(
+            &column,
+            country,
+            format!(
+                "{country:?} is not a country this import knows, so the local number {:?} \
+                 cannot be placed: write an ISO code (e.g. \"DE\") or the country's name, \
+                 or the number as +<country code>…",
+                draft.phone
+            ),
+            "invalid_country",
+        )
+    } else {
+        return check_later(line, raw, mapping, &rec.fields, unmapped_as_custom);
     };
-    Pending::Ready(Row { line, raw, outcome })
+    Pending::Ready(Row {
+        line,
+        raw,
+        outcome,
+        region: None,
+    })
+}
+
+/// A row whose shape is right, to be checked with the others of its chunk.
+fn check_later(
+    line: i64,
+    raw: Vec<String>,
+    mapping: &Mapping,
+    fields: &[&str],
+    unmapped_as_custom: bool,
+) -> Pending {
+    let (draft, phone_col) = mapping.draft(fields, unmapped_as_custom);
+    Pending::Check {
+        line,
+        raw,
+        draft,
+        phone_col: Some(phone_col),
+    }
+}
+
+/// Whether a phone cell is written with its country code (`+49…`, `0049…`).
+fn is_international(phone: &str) -> bool {
+    let p = phone.trim_start();
+    p.starts_with('+') || p.starts_with("00")
 }
 
 /// Checks the drafts among `pending` (`None` for rows already decided), on two threads
@@ -571,7 +745,10 @@ fn check(
 ) -> Result<NewContact, RowError> {
     match draft.check("row", opts.region, opts.mode) {
         Ok(contact) => Ok(contact),
-        Err(violations) => {
+        Err(mut violations) => {
+            if let Some(v) = violations.iter_mut().find(|v| v.field == "row.phone") {
+                explain_phone(opts, draft, &mut v.reason);
+            }
             let first = &violations[0];
             let field = first.field.strip_prefix("row.").unwrap_or(&first.field);
             let (column, raw_value) = source(field);
@@ -595,6 +772,36 @@ fn check(
                 reason,
                 kind,
             })
+        }
+    }
+}
+
+/// A delimiter as reported to clients.
+fn delimiter_name(d: u8) -> String {
+    (d as char).to_string()
+}
+
+/// Makes a rejected phone's reason point at what helps. A STRICT failure that LENIENT
+/// would fail too is told by LENIENT's reason (how many digits the country's numbers
+/// have), not by the hint that LENIENT accepts it; a local number that fits no number
+/// of the region it was read in is probably from another country, and the reason says
+/// where to give that country.
+fn explain_phone(opts: &ParseOptions, draft: &ContactDraft, reason: &mut String) {
+    let raw = draft.phone.trim();
+    if raw.is_empty() {
+        return;
+    }
+    let region = draft.region.or(opts.region);
+    let lenient = Phone::parse(raw, region, Validation::Lenient);
+    if let Err(e) = lenient {
+        if opts.mode == Validation::Strict {
+            *reason = e.0;
+        }
+        if let Some(r) = region.filter(|_| !is_international(raw)) {
+            reason.push_str(&format!(
+                " (read as a local number of {r}: if it is from another country, give the \
+                 row's country in a country column, or the import's region)"
+            ));
         }
     }
 }

@@ -191,6 +191,11 @@ pub struct Preview {
     pub counts: Counts,
     /// The first invalid or over-limit rows: (line, error).
     pub errors: Vec<(i64, RowError)>,
+    /// Rows with a local number, by the region it was read in (the row's country, else
+    /// the import's).
+    pub regions: BTreeMap<String, i64>,
+    /// Mapped columns that are empty in every row.
+    pub empty_columns: Vec<String>,
 }
 
 /// A started parsing pipeline whose header is known.
@@ -446,7 +451,7 @@ impl Services {
                             commits.push(self.commit_chunk(ctx, rows));
                             continue;
                         }
-                        Ok(Some(Ok(Parsed::End { encoding }))) => {
+                        Ok(Some(Ok(Parsed::End { encoding, .. }))) => {
                             ended = Some(encoding);
                             continue;
                         }
@@ -733,6 +738,8 @@ impl Services {
             sample: Vec::new(),
             counts: Counts::default(),
             errors: Vec::new(),
+            regions: BTreeMap::new(),
+            empty_columns: Vec::new(),
         };
         let mut room = (account.contact_limit - account.contact_count).max(0);
         let over = over_limit(account.contact_limit);
@@ -741,8 +748,12 @@ impl Services {
                 None => return Err(pipe.input_error().await),
                 Some(Err(e)) => return Err(e),
                 Some(Ok(Parsed::Rows(rows))) => rows,
-                Some(Ok(Parsed::End { encoding })) => {
+                Some(Ok(Parsed::End {
+                    encoding,
+                    empty_columns,
+                })) => {
                     preview.header.encoding = encoding;
+                    preview.empty_columns = empty_columns;
                     return Ok(preview);
                 }
                 Some(Ok(Parsed::Header(_))) => continue,
@@ -751,6 +762,9 @@ impl Services {
             c.rows += rows.len() as i64;
             let mut valid = Vec::new();
             for row in rows {
+                if let Some(r) = row.region {
+                    *preview.regions.entry(r.code().to_string()).or_default() += 1;
+                }
                 match row.outcome {
                     Outcome::Invalid(e) => {
                         c.invalid += 1;

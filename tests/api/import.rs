@@ -100,7 +100,7 @@ async fn import_events(
 }
 
 /// Imports `file`; returns the finished batch.
-async fn try_import(
+pub(crate) async fn try_import(
     app: &TestApp,
     opts: pb::ImportOptions,
     file: &[u8],
@@ -125,7 +125,7 @@ fn counts(b: &pb::ImportBatch) -> pb::ImportCounts {
     b.counts.expect("counts")
 }
 
-async fn errors(app: &TestApp, account: &str, batch: &str) -> Vec<pb::ImportError> {
+pub(crate) async fn errors(app: &TestApp, account: &str, batch: &str) -> Vec<pb::ImportError> {
     all_pages(async |page_token| {
         let page = app
             .client

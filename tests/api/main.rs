@@ -19,6 +19,7 @@ mod faults;
 mod filters;
 mod fuzz;
 mod import;
+mod import_formats;
 mod interleavings;
 mod server;
 mod tls;
