@@ -1,8 +1,7 @@
 //! The parsing worker: input pieces in, checked rows out, on a blocking thread.
 //!
 //! It decodes, splits records, maps columns, checks each row (phone normalization is the
-//! expensive part: each chunk is checked on two threads when there are two cores, each
-//! against a phone database of its own) and then, in line order, marks numbers already
+//! expensive part: each chunk is checked on two threads when there are two cores) and then, in line order, marks numbers already
 //! seen earlier in the file. Rows go out in chunks of at most
 //! [`CHUNK_ROWS`] through a bounded channel, so memory holds a few chunks, never the
 //! file; the only state that grows is the set of numbers seen ([`SeenNumbers`], 8 bytes a
@@ -16,7 +15,7 @@ use super::mapping::{ColumnMap, Field, Mapping};
 use super::records::{MAX_FIELDS, MAX_RECORD_BYTES, Record, RecordReader, detect_delimiter};
 use super::seen::SeenNumbers;
 use crate::domain::contact::ContactDraft;
-use crate::domain::{NewContact, Region, Validation, phone};
+use crate::domain::{NewContact, Region, Validation};
 use crate::error::{Error, Result};
 use tokio::sync::mpsc::{self, error::TryRecvError};
 
@@ -119,21 +118,19 @@ pub fn run(
     mut input: mpsc::Receiver<Input>,
     output: mpsc::Sender<Result<Parsed>>,
 ) {
-    phone::with_private_database(|| {
-        let mut w = Worker {
-            opts,
-            output,
-            seen: SeenNumbers::default(),
-            pending: Vec::new(),
-            mapping: None,
-            header_pending: true,
-            next_index: 0,
-            failed: false,
-        };
-        if let Err(e) = w.run(&mut input) {
-            let _ = w.output.blocking_send(Err(e));
-        }
-    })
+    let mut w = Worker {
+        opts,
+        output,
+        seen: SeenNumbers::default(),
+        pending: Vec::new(),
+        mapping: None,
+        header_pending: true,
+        next_index: 0,
+        failed: false,
+    };
+    if let Err(e) = w.run(&mut input) {
+        let _ = w.output.blocking_send(Err(e));
+    }
 }
 
 /// Why the worker stopped early: the client went away or nobody listens any more.
@@ -509,8 +506,7 @@ fn csv_row(mapping: &Mapping, unmapped_as_custom: bool, rec: Record<'_>) -> Pend
 }
 
 /// Checks the drafts among `pending` (`None` for rows already decided), on two threads
-/// when the machine has two cores: phone parsing is the costly part of an import, and
-/// each thread parses against a phone database of its own.
+/// when the machine has two cores: phone parsing is the costly part of an import.
 fn check_all(
     opts: &ParseOptions,
     mapping: Option<&Mapping>,
@@ -533,8 +529,7 @@ fn check_all(
     }
     let (first, second) = pending.split_at(pending.len() / 2);
     std::thread::scope(|s| {
-        let other =
-            s.spawn(|| phone::with_private_database(|| second.iter().map(one).collect::<Vec<_>>()));
+        let other = s.spawn(|| second.iter().map(one).collect::<Vec<_>>());
         let mut out: Vec<_> = first.iter().map(one).collect();
         out.extend(other.join().expect("the checking thread does not panic"));
         out

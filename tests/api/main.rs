@@ -17,5 +17,6 @@ mod faults;
 mod filters;
 mod fuzz;
 mod import;
+mod phone_corpus;
 mod server;
 mod tls;

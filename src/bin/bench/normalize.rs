@@ -1,8 +1,8 @@
 //! Phone normalization throughput (STRICT, to E.164) on 1 and 2 threads, as the import
-//! worker runs it: each thread with its own phone-number database.
+//! worker runs it.
 
 use crate::harness::{Report, Row, Target};
-use contactd::domain::{Phone, Region, Validation, phone};
+use contactd::domain::{Phone, Region, Validation};
 use std::time::Instant;
 
 /// Spellings as found in real files: E.164, national with punctuation, other countries.
@@ -22,12 +22,10 @@ fn inputs(n: usize, seed: usize) -> Vec<String> {
 
 fn normalize_all(numbers: &[String]) -> usize {
     let us = Region::parse("US").ok();
-    phone::with_private_database(|| {
-        numbers
-            .iter()
-            .filter(|n| Phone::parse(n, us, Validation::Strict).is_ok())
-            .count()
-    })
+    numbers
+        .iter()
+        .filter(|n| Phone::parse(n, us, Validation::Strict).is_ok())
+        .count()
 }
 
 fn rate(threads: usize, per_thread: usize) -> f64 {
