@@ -18,5 +18,6 @@ mod filters;
 mod fuzz;
 mod import;
 mod phone_corpus;
+mod phones;
 mod server;
 mod tls;
