@@ -26,6 +26,7 @@ fn column_mapping(arg: &str) -> Result<pb::ColumnMapping> {
         "company" => (pb::ContactField::Company, ""),
         "title" => (pb::ContactField::Title, ""),
         "time_zone" => (pb::ContactField::TimeZone, ""),
+        "phone_extension" | "extension" => (pb::ContactField::PhoneExtension, ""),
         "ignore" => (pb::ContactField::Ignore, ""),
         other => match other.strip_prefix("custom.") {
             Some(key) if !key.is_empty() => (pb::ContactField::Custom, key),

@@ -57,6 +57,7 @@ pub async fn preview_import(
             .into_iter()
             .map(|c| pb::ContactInput {
                 phone: c.phone.e164().to_string(),
+                phone_extension: c.phone_extension,
                 region: String::new(),
                 first_name: c.first_name,
                 last_name: c.last_name,
@@ -240,6 +241,7 @@ fn options_from(o: pb::ImportOptions) -> Result<ImportRequest> {
             Ok(pb::ContactField::Company) => Field::Company,
             Ok(pb::ContactField::Title) => Field::Title,
             Ok(pb::ContactField::TimeZone) => Field::TimeZone,
+            Ok(pb::ContactField::PhoneExtension) => Field::PhoneExtension,
             Ok(pb::ContactField::Custom) => Field::Custom,
             Ok(pb::ContactField::Ignore) => Field::Ignore,
             _ => return Err(Error::invalid(format!("{f}.field"), "is required")),
@@ -321,6 +323,7 @@ fn column_mapping(m: &ColumnMap) -> pb::ColumnMapping {
         Field::Company => pb::ContactField::Company,
         Field::Title => pb::ContactField::Title,
         Field::TimeZone => pb::ContactField::TimeZone,
+        Field::PhoneExtension => pb::ContactField::PhoneExtension,
         Field::Custom => pb::ContactField::Custom,
         Field::Ignore => pb::ContactField::Ignore,
     };

@@ -25,6 +25,7 @@ pub enum Field {
     Company,
     Title,
     TimeZone,
+    PhoneExtension,
     Custom,
     Ignore,
 }
@@ -163,6 +164,11 @@ const KNOWN: &[(Field, u8, &[&str])] = &[
     ),
     (Field::Title, 1, &["title"]),
     (Field::TimeZone, 0, &["timezone", "tz"]),
+    (
+        Field::PhoneExtension,
+        0,
+        &["extension", "ext", "extn", "phoneextension", "phoneext"],
+    ),
 ];
 
 /// A header reduced to lowercase letters and digits.
@@ -366,6 +372,7 @@ impl Mapping {
                 Target::Field(Field::Company) => d.company = v.to_string(),
                 Target::Field(Field::Title) => d.title = v.to_string(),
                 Target::Field(Field::TimeZone) => d.time_zone = v.to_string(),
+                Target::Field(Field::PhoneExtension) => d.phone_extension = v.to_string(),
                 Target::Custom(name) => {
                     d.custom_fields.insert(name.clone(), v.to_string());
                 }
@@ -402,6 +409,7 @@ impl Mapping {
             "company" => Field::Company,
             "title" => Field::Title,
             "time_zone" => Field::TimeZone,
+            "phone_extension" => Field::PhoneExtension,
             other => {
                 let key = other.strip_prefix("custom_fields.")?;
                 return self

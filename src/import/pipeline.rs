@@ -24,7 +24,7 @@ pub const CHUNK_ROWS: usize = 2000;
 /// Longest accepted field, in bytes.
 pub const MAX_FIELD_BYTES: usize = 8 * 1024;
 /// The columns of structured rows (the header of their rejected-rows CSV).
-pub const STRUCTURED_COLUMNS: [&str; 7] = [
+pub const STRUCTURED_COLUMNS: [&str; 8] = [
     "phone",
     "first_name",
     "last_name",
@@ -32,6 +32,7 @@ pub const STRUCTURED_COLUMNS: [&str; 7] = [
     "company",
     "title",
     "time_zone",
+    "phone_extension",
 ];
 
 /// How to read and check the input.
@@ -245,6 +246,7 @@ impl Worker {
             Field::Company,
             Field::Title,
             Field::TimeZone,
+            Field::PhoneExtension,
         ];
         let header = Header {
             mapping: columns
@@ -273,6 +275,7 @@ impl Worker {
                     &draft.company,
                     &draft.title,
                     &draft.time_zone,
+                    &draft.phone_extension,
                 ]
                 .into_iter()
                 .cloned()

@@ -2,7 +2,7 @@
 //! national number starts with `1` keeps that digit under a US default region (the
 //! `phonenumber` crate this service used before stripped it as a US national prefix).
 
-use crate::helpers::{TestApp, outbound};
+use crate::helpers::{TestApp, clock_at, outbound, rules};
 use crate::import::import;
 use contactd::pb;
 
@@ -17,6 +17,11 @@ both!(
     record_call_by_plus_number_finds_the_contact,
     check_dialable_by_plus_number_sees_its_dnc_entry,
     search_by_a_plus_numbers_digits_finds_the_contact,
+    an_extension_written_in_the_phone_is_kept_beside_the_number,
+    an_extension_given_twice_must_agree,
+    update_sets_an_extension_and_a_new_number_drops_the_old_one,
+    extensions_import_from_their_column_or_the_phone_and_export_back,
+    a_claimed_contact_carries_its_extension,
 );
 
 /// A German mobile number as people write it, and its E.164 form.
@@ -262,4 +267,188 @@ async fn search_by_a_plus_numbers_digits_finds_the_contact(app: TestApp) {
         .await;
     let ids: Vec<i64> = found.iter().map(|c| c.id).collect();
     assert_eq!(ids, [id]);
+}
+
+async fn update(
+    app: &TestApp,
+    acc: &str,
+    id: i64,
+    input: pb::ContactInput,
+    paths: &[&str],
+) -> Result<pb::Contact, tonic::Status> {
+    app.client
+        .clone()
+        .update_contact(pb::UpdateContactRequest {
+            account_id: acc.into(),
+            contact_id: id,
+            contact: Some(input),
+            update_mask: Some(prost_types::FieldMask {
+                paths: paths.iter().map(|p| p.to_string()).collect(),
+            }),
+        })
+        .await
+        .map(|r| r.into_inner().contact.unwrap())
+}
+
+async fn an_extension_written_in_the_phone_is_kept_beside_the_number(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    for (raw, e164) in [
+        ("+1 212 736 5000 ext. 22", "+12127365000"),
+        ("+1 212 736 5001 x22", "+12127365001"),
+        ("+1 212 736 5002;ext=22", "+12127365002"),
+        ("(212) 736-5003 extension 22", "+12127365003"),
+    ] {
+        let c = app.contact(&acc, raw, "Ann").await;
+        assert_eq!(
+            (c.phone.as_str(), c.phone_extension.as_str()),
+            (e164, "22"),
+            "{raw}"
+        );
+        let stored = app.get_contact(&acc, c.id).await;
+        assert_eq!(stored.phone_extension, "22");
+    }
+    // The extension is not part of the number: the same number with another extension is
+    // the same contact.
+    let again = app
+        .try_contact(
+            pb::ContactInput {
+                phone: "+1 212 736 5000 x23".into(),
+                ..Default::default()
+            },
+            &acc,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), tonic::Code::AlreadyExists, "{again:?}");
+}
+
+/// A contact input with a phone and an extension field.
+fn input(phone: &str, ext: &str) -> pb::ContactInput {
+    pb::ContactInput {
+        phone: phone.into(),
+        phone_extension: ext.into(),
+        ..Default::default()
+    }
+}
+
+async fn an_extension_given_twice_must_agree(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let c = app
+        .try_contact(input("+1 212 736 5000", "22"), &acc)
+        .await
+        .unwrap();
+    assert_eq!(c.phone_extension, "22");
+    for (phone, ext) in [("+1 212 736 5001 x22", "23"), ("+1 212 736 5002", "22a")] {
+        let err = app.try_contact(input(phone, ext), &acc).await.unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+        assert_eq!(
+            crate::helpers::violated_fields(&err),
+            ["contact.phone_extension"],
+            "{phone} {ext}: {err:?}"
+        );
+    }
+}
+
+async fn update_sets_an_extension_and_a_new_number_drops_the_old_one(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let c = app.contact(&acc, "+1 212 736 5000 x22", "Ann").await;
+    let steps: [(&str, &str, &[&str], &str, &str); 3] = [
+        ("", "7", &["phone_extension"], "+12127365000", "7"),
+        ("+1 212 736 5009", "", &["phone"], "+12127365009", ""),
+        (
+            "+1 212 736 5008",
+            "31",
+            &["phone", "phone_extension"],
+            "+12127365008",
+            "31",
+        ),
+    ];
+    for (phone, ext, paths, want_phone, want_ext) in steps {
+        let u = update(&app, &acc, c.id, input(phone, ext), paths)
+            .await
+            .unwrap();
+        let got = (u.phone.as_str(), u.phone_extension.as_str());
+        assert_eq!(got, (want_phone, want_ext), "{paths:?}");
+    }
+}
+
+async fn export_csv(app: &TestApp, acc: &str) -> String {
+    let mut stream = app
+        .client
+        .clone()
+        .export_contacts(pb::ExportContactsRequest {
+            account_id: acc.into(),
+            selection: None,
+            columns: vec![
+                "phone".into(),
+                "phone_extension".into(),
+                "first_name".into(),
+            ],
+        })
+        .await
+        .expect("export")
+        .into_inner();
+    let mut bytes = Vec::new();
+    while let Some(msg) = stream.message().await.expect("export message") {
+        if let Some(pb::export_contacts_response::Event::Chunk(c)) = msg.event {
+            bytes.extend_from_slice(&c);
+        }
+    }
+    String::from_utf8(bytes).unwrap()
+}
+
+async fn extensions_of(app: &TestApp, acc: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = app
+        .list_all(acc, pb::ContactFilter::default())
+        .await
+        .into_iter()
+        .map(|c| (c.phone, c.phone_extension))
+        .collect();
+    out.sort();
+    out
+}
+
+async fn extensions_import_from_their_column_or_the_phone_and_export_back(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let file = "Phone,Ext,First Name\n\
+                +1 212 736 5000,22,Ann\n\
+                (212) 736-5001 x7,,Bo\n\
+                +1 212 736 5002,,Cy\n";
+    let opts = |acc: &str| pb::ImportOptions {
+        account_id: acc.into(),
+        ..Default::default()
+    };
+    let batch = import(&app, opts(&acc), file.as_bytes()).await;
+    assert_eq!(batch.counts.unwrap().imported, 3);
+    let expected = [
+        ("+12127365000".to_string(), "22".to_string()),
+        ("+12127365001".to_string(), "7".to_string()),
+        ("+12127365002".to_string(), String::new()),
+    ];
+    assert_eq!(extensions_of(&app, &acc).await, expected);
+    let csv = export_csv(&app, &acc).await;
+    assert!(
+        csv.starts_with("phone,phone_extension,first_name\n"),
+        "{csv}"
+    );
+    assert!(csv.contains("+12127365000,22,Ann\n"), "{csv}");
+    let other = app.account(pb::Plan::Professional).await;
+    import(&app, opts(&other), csv.as_bytes()).await;
+    assert_eq!(extensions_of(&app, &other).await, expected);
+}
+
+async fn a_claimed_contact_carries_its_extension(app: TestApp) {
+    let clock = clock_at("2026-03-02T18:00:00Z");
+    let app = app.with_clock(&clock).await;
+    let acc = app.account(pb::Plan::Professional).await;
+    let c = app.contact(&acc, "+1 212 736 5000 ext. 22", "Ann").await;
+    app.add_to_campaign(&acc, "camp", &[c.id]).await;
+    let claimed = app
+        .claim(&acc, "camp", "d1", 10, Some(rules(5, 0, (0, 1440))))
+        .await;
+    let contact = claimed[0].contact.as_ref().unwrap();
+    assert_eq!(
+        (contact.phone.as_str(), contact.phone_extension.as_str()),
+        ("+12127365000", "22")
+    );
 }
