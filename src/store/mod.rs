@@ -17,6 +17,7 @@ pub mod filter;
 pub mod import;
 pub mod keys;
 pub mod nodelay;
+pub mod renormalize;
 pub mod stats;
 
 use crate::error::{Error, Result};

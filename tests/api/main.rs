@@ -19,5 +19,6 @@ mod fuzz;
 mod import;
 mod phone_corpus;
 mod phones;
+mod renormalize;
 mod server;
 mod tls;
