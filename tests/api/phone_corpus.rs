@@ -8,7 +8,13 @@
 //! (LENIENT), the E.164 form and the extension. The only exceptions are contactd's
 //! written policies in [`policy`], each checked to be the reason the row differs.
 
+use crate::helpers::TestApp;
+use crate::import::import;
 use contactd::domain::{Phone, Region, Validation};
+use contactd::pb;
+use std::collections::BTreeMap;
+
+both!(a_corpus_sample_goes_through_create_contact_and_import_as_libphonenumber_says);
 
 const CORPUS: &str = include_str!("../data/phone_corpus.tsv");
 
@@ -138,4 +144,110 @@ fn every_corpus_number_is_decided_as_googles_libphonenumber_decides_it() {
     );
     // Each policy is exercised by the corpus (a policy no row hits is a dead exception).
     assert_eq!(by_policy.len(), 3, "{by_policy:?}");
+}
+
+/// Every `step`-th row with a default region, one row per expected number (spellings of
+/// one number would be duplicates): (region, input, expected E.164 and extension if valid).
+/// Rows whose extension differs only are one number too, so the first spelling wins.
+/// The E.164 form and extension libphonenumber stores for a valid number.
+type Stored = (String, String);
+
+fn sample(step: usize) -> Vec<(Region, &'static str, Option<Stored>)> {
+    let mut seen = std::collections::HashSet::new();
+    rows()
+        .into_iter()
+        .step_by(step)
+        .filter_map(|(region, raw, expected)| {
+            let want = match expected {
+                Expected::Refused => None,
+                Expected::Parsed {
+                    e164,
+                    valid,
+                    extension,
+                    ..
+                } => valid.then_some((e164, extension)),
+            };
+            // Rows refused by a written policy are the other test's business.
+            let by_policy = ours(raw, region, Validation::Strict)
+                .err()
+                .is_some_and(|e| policy(raw, &e).is_some());
+            let key = want.as_ref().map(|(e164, _)| e164.clone());
+            (!by_policy && key.is_none_or(|k| seen.insert(k))).then_some((region?, raw, want))
+        })
+        .collect()
+}
+
+/// A sample of the corpus through CreateContact (each row with its region) and through a
+/// CSV import per region: stored exactly when libphonenumber calls it valid, as its E.164
+/// form and extension.
+async fn a_corpus_sample_goes_through_create_contact_and_import_as_libphonenumber_says(
+    app: TestApp,
+) {
+    let rows = sample(97);
+    assert!(rows.len() > 300, "{} rows sampled", rows.len());
+    let acc = app.account(pb::Plan::Professional).await;
+    for (region, raw, want) in &rows {
+        let got = app
+            .try_contact(
+                pb::ContactInput {
+                    phone: raw.to_string(),
+                    region: region.code().to_string(),
+                    ..Default::default()
+                },
+                &acc,
+            )
+            .await;
+        match (got, want) {
+            (Ok(c), Some((e164, ext))) => {
+                assert_eq!(
+                    (&c.phone, &c.phone_extension),
+                    (e164, ext),
+                    "{raw:?} in {region}"
+                )
+            }
+            (Err(e), None) => assert_eq!(e.code(), tonic::Code::InvalidArgument, "{raw:?}: {e:?}"),
+            (got, want) => panic!("{raw:?} in {region}: got {got:?}, libphonenumber {want:?}"),
+        }
+    }
+    // The same rows imported, one file per region, into a fresh account each.
+    let mut by_region: BTreeMap<&str, Vec<(&str, &Option<Stored>)>> = BTreeMap::new();
+    for (region, raw, want) in &rows {
+        by_region
+            .entry(region.code())
+            .or_default()
+            .push((raw, want));
+    }
+    for (region, rows) in by_region {
+        let acc = app.account(pb::Plan::Professional).await;
+        let mut file = String::from("phone\n");
+        for (raw, _) in &rows {
+            file += &format!("\"{}\"\n", raw.replace('"', "\"\""));
+        }
+        let batch = import(
+            &app,
+            pb::ImportOptions {
+                account_id: acc.clone(),
+                default_region: region.into(),
+                ..Default::default()
+            },
+            file.as_bytes(),
+        )
+        .await;
+        let counts = batch.counts.unwrap();
+        let mut expected: Vec<Stored> = rows.iter().filter_map(|(_, w)| (*w).clone()).collect();
+        expected.sort();
+        let mut stored: Vec<Stored> = app
+            .list_all(&acc, pb::ContactFilter::default())
+            .await
+            .into_iter()
+            .map(|c| (c.phone, c.phone_extension))
+            .collect();
+        stored.sort();
+        assert_eq!(stored, expected, "import under {region}");
+        assert_eq!(
+            counts.invalid as usize,
+            rows.len() - expected.len(),
+            "import under {region}"
+        );
+    }
 }
