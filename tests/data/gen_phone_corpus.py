@@ -12,7 +12,7 @@ deterministic (seeded), so a re-run changes the file only if the inputs here cha
 Rows: `region <TAB> input <TAB> outcome`, where region is the default region ("" for none)
 and outcome is either `ERR <reason>` (libphonenumber does not parse it) or
 `<E.164> <TAB> <valid 0/1> <TAB> <possible 0/1> <TAB> <extension>`.
-The Rust test `tests/phone_corpus.rs` requires contactd's parser to agree on every row.
+The Rust test `tests/api/phone_corpus.rs` requires contactd's parser to agree on every row.
 """
 
 import random
