@@ -73,6 +73,9 @@ pub enum Command {
     Serve(Settings),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Re-read every stored number (contacts, DNC list) with today's phone parser and
+    /// rewrite those it writes differently; collisions are reported, never merged.
+    Renormalize(RenormalizeArgs),
     /// Manage API keys (works on the database directly).
     Keys(KeysArgs),
     /// Export contacts as CSV from a running server (`-o -` writes to stdout).
@@ -83,6 +86,16 @@ pub enum Command {
     /// Show what importing a CSV file or workbook would do (mapping, sample, counts,
     /// rejected rows); stores nothing.
     Preview(SourceArgs),
+}
+
+/// `contactd renormalize …`
+#[derive(Debug, Args)]
+pub struct RenormalizeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Report what would change; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `contactd keys …`: the database flags may come before or after the action

@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m0001_initial;
 mod m0002_member_fillfactor;
 mod m0003_member_fillfactor_half;
+mod m0004_phone_extension;
 mod m0005_dial_state;
 
 /// The list of migrations, oldest first.
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_initial::Migration),
             Box::new(m0002_member_fillfactor::Migration),
             Box::new(m0003_member_fillfactor_half::Migration),
+            Box::new(m0004_phone_extension::Migration),
             Box::new(m0005_dial_state::Migration),
         ]
     }

@@ -31,6 +31,7 @@ fn column_mapping(arg: &str) -> Result<pb::ColumnMapping> {
         "time_zone" => (pb::ContactField::TimeZone, ""),
         "country" => (pb::ContactField::Country, ""),
         "middle_name" => (pb::ContactField::MiddleName, ""),
+        "phone_extension" | "extension" => (pb::ContactField::PhoneExtension, ""),
         "ignore" => (pb::ContactField::Ignore, ""),
         other => match other.strip_prefix("custom.") {
             Some(key) if !key.is_empty() => (pb::ContactField::Custom, key),

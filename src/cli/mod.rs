@@ -1,11 +1,12 @@
-//! The `contactd` command line: the server, `migrate`, and client subcommands that talk
-//! to a running server over gRPC.
+//! The `contactd` command line: the server, `migrate`, `renormalize`, and client
+//! subcommands that talk to a running server over gRPC.
 
 pub mod advice;
 pub mod export;
 pub mod import;
 pub mod keys;
 pub mod rejected;
+pub mod renormalize;
 
 use crate::config::{Cli, Command, ServerArgs};
 use crate::pb::contact_service_client::ContactServiceClient;
@@ -87,6 +88,7 @@ async fn run_command(cli: Cli) -> anyhow::Result<()> {
             crate::store::migrate(&db.database_url).await?;
             println!("migrations applied");
         }
+        Command::Renormalize(args) => renormalize::run(args).await?,
         Command::Keys(args) => keys::run(args).await?,
         Command::Export(args) => export::run(args).await?,
         Command::Import(args) => import::import(args).await?,

@@ -1,6 +1,7 @@
 //! A contact's fields as a client gives them ([`ContactDraft`]) and as checked
 //! ([`NewContact`]): phone normalized, email validated, lengths capped, time zone known.
 
+use super::phone::check_extension;
 use super::{Email, Phone, Region, Validation};
 use crate::error::Violation;
 use std::collections::BTreeMap;
@@ -18,6 +19,8 @@ pub const MAX_CUSTOM_VALUE: usize = 2048;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ContactDraft {
     pub phone: String,
+    /// The extension given on its own ("" for none; one written in `phone` also counts).
+    pub phone_extension: String,
     /// Region for a local-format phone (already parsed; falls back to the account's).
     pub region: Option<Region>,
     pub first_name: String,
@@ -33,6 +36,8 @@ pub struct ContactDraft {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewContact {
     pub phone: Phone,
+    /// Digits the dialer sends after connect ("" for none).
+    pub phone_extension: String,
     pub first_name: String,
     pub last_name: String,
     pub email: Option<Email>,
@@ -53,6 +58,33 @@ pub fn check_phone(
         return Err(Violation::new(field, "is required"));
     }
     Phone::parse(raw, region, mode).map_err(|e| Violation::new(field, e.0))
+}
+
+/// Checks a phone that may carry an extension (`… ext. 22`), and the extension given on
+/// its own (`extension_field`, may be ""): one extension comes out, or a violation when
+/// both are given and differ.
+pub fn check_phone_with_extension(
+    raw: &str,
+    extension: &str,
+    region: Option<Region>,
+    mode: Validation,
+    (field, extension_field): (&str, &str),
+) -> Result<(Phone, String), Violation> {
+    if raw.trim().is_empty() {
+        return Err(Violation::new(field, "is required"));
+    }
+    let (phone, written) =
+        Phone::parse_extended(raw, region, mode).map_err(|e| Violation::new(field, e.0))?;
+    let given = check_extension(extension).map_err(|e| Violation::new(extension_field, e.0))?;
+    match (written.is_empty(), given.is_empty()) {
+        (_, true) => Ok((phone, written)),
+        (true, false) => Ok((phone, given)),
+        (false, false) if written == given => Ok((phone, given)),
+        (false, false) => Err(Violation::new(
+            extension_field,
+            format!("is {given:?} but the phone number says extension {written:?}"),
+        )),
+    }
 }
 
 fn check_text(field: &str, value: &str, violations: &mut Vec<Violation>) -> String {
@@ -128,11 +160,12 @@ impl ContactDraft {
     ) -> Result<NewContact, Vec<Violation>> {
         let f = |name: &str| format!("{prefix}.{name}");
         let mut violations = Vec::new();
-        let phone = check_phone(
+        let phone = check_phone_with_extension(
             &self.phone,
+            &self.phone_extension,
             self.region.or(default_region),
             mode,
-            &f("phone"),
+            (&f("phone"), &f("phone_extension")),
         )
         .map_err(|v| violations.push(v))
         .ok();
@@ -153,8 +186,9 @@ impl ContactDraft {
             .map_err(|v| violations.push(v))
             .unwrap_or_default();
         match phone {
-            Some(phone) if violations.is_empty() => Ok(NewContact {
+            Some((phone, phone_extension)) if violations.is_empty() => Ok(NewContact {
                 phone,
+                phone_extension,
                 first_name,
                 last_name,
                 email,
@@ -196,6 +230,29 @@ mod tests {
         let errs = d.check("contact", None, Validation::Strict).unwrap_err();
         let fields: Vec<_> = errs.iter().map(|v| v.field.as_str()).collect();
         assert_eq!(fields, ["contact.email", "contact.time_zone"]);
+    }
+
+    #[test]
+    fn an_extension_comes_from_the_phone_or_its_own_field_and_they_must_agree() {
+        let ext = |phone: &str, extension: &str| {
+            let mut d = draft(phone);
+            d.phone_extension = extension.into();
+            d.check("contact", None, Validation::Strict)
+                .map(|c| c.phone_extension)
+                .map_err(|v| v[0].field.clone())
+        };
+        assert_eq!(ext("+1 212 736 5000 x22", ""), Ok("22".into()));
+        assert_eq!(ext("+1 212 736 5000", "22"), Ok("22".into()));
+        assert_eq!(ext("+1 212 736 5000 x22", "22"), Ok("22".into()));
+        assert_eq!(ext("+1 212 736 5000", ""), Ok("".into()));
+        assert_eq!(
+            ext("+1 212 736 5000 x22", "23"),
+            Err("contact.phone_extension".into())
+        );
+        assert_eq!(
+            ext("+1 212 736 5000", "2a"),
+            Err("contact.phone_extension".into())
+        );
     }
 
     #[test]

@@ -1,23 +1,27 @@
 //! ISO 3166 region codes, as used for local-format phone numbers.
 
-use std::str::FromStr;
+use rlibphonenumber::PHONE_NUMBER_UTIL;
 
-/// A region the phone number library knows, e.g. `US`.
+/// A region the phone number library has numbering metadata for, e.g. `US`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Region(pub(crate) phonenumber::country::Id);
+pub struct Region(pub(crate) rlibphonenumber::Region, [u8; 2]);
 
 impl Region {
     /// Parses a two-letter region code, case-insensitively.
     pub fn parse(code: &str) -> Result<Self, String> {
         let upper = code.trim().to_ascii_uppercase();
-        phonenumber::country::Id::from_str(&upper)
-            .map(Region)
-            .map_err(|_| format!("{code:?} is not an ISO 3166 region code (e.g. \"US\", \"GB\")"))
+        let refused = || format!("{code:?} is not an ISO 3166 region code (e.g. \"US\", \"GB\")");
+        let letters: [u8; 2] = upper.as_bytes().try_into().map_err(|_| refused())?;
+        let id = rlibphonenumber::Region::from_code(&upper).map_err(|_| refused())?;
+        match PHONE_NUMBER_UTIL.get_country_code_for_region(id) {
+            Some(_) => Ok(Region(id, letters)),
+            None => Err(refused()),
+        }
     }
 
     /// The two-letter code.
     pub fn code(&self) -> &str {
-        self.0.as_ref()
+        std::str::from_utf8(&self.1).unwrap_or_default()
     }
 }
 

@@ -16,6 +16,7 @@
 
 use chrono::{TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
+use rlibphonenumber::{PHONE_NUMBER_UTIL, Region};
 
 /// The zone(s) a number's calling window is checked in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,7 +183,7 @@ fn resolve_nanp(national: &str) -> Zones {
     if let Some(zone) = nanp_zone(area) {
         return Zones::One(zone);
     }
-    if let Some(country) = nanp_other_country(&area.to_string()) {
+    if let Some(country) = nanp_other_country(national) {
         return country_zones(&country);
     }
     if CANADA_STRADDLING.contains(&area) {
@@ -197,29 +198,29 @@ const CANADA_STRADDLING: &[u16] = &[
     236, 250, 306, 367, 418, 474, 581, 639, 672, 709, 778, 807, 867, 879,
 ];
 
-/// The NANP country (other than US and CA) whose leading digits are this area code.
-fn nanp_other_country(area: &str) -> Option<String> {
-    let db = &*phonenumber::metadata::DATABASE;
-    db.region(&1u16)?
-        .into_iter()
-        .filter(|r| *r != "US" && *r != "CA")
-        .find(|r| {
-            db.by_id(*r)
-                .and_then(|m| m.leading_digits())
-                .and_then(|p| p.find(area))
-                .is_some_and(|m| m.start() == 0)
-        })
-        .map(str::to_string)
+/// The NANP country (other than US and CA) whose leading digits begin this national
+/// number (libphonenumber's region lookup tries leading digits before validity, so a
+/// fictional number in a Caribbean area code still finds its country).
+fn nanp_other_country(national: &str) -> Option<String> {
+    let parsed = PHONE_NUMBER_UTIL
+        .parse(format!("+1{national}"), None)
+        .ok()?;
+    PHONE_NUMBER_UTIL
+        .get_region_for_number(&parsed)
+        .filter(|r| !matches!(r, Region::US | Region::CA))
+        .map(|r| r.as_region_str().as_str().to_string())
 }
 
 /// The one region of the number's calling code, when the code is not shared.
 fn single_region(digits: &str) -> Option<String> {
-    let db = &*phonenumber::metadata::DATABASE;
+    let util = &*PHONE_NUMBER_UTIL;
     (1..=3).find_map(|len| {
-        let code: u16 = digits.get(..len)?.parse().ok()?;
-        let regions = db.region(&code)?;
-        match regions.as_slice() {
-            [only] => Some((*only).to_string()),
+        let code: i32 = digits.get(..len)?.parse().ok()?;
+        let mut regions = util.get_regions_for_country_calling_code(code)?;
+        match (regions.next(), regions.next()) {
+            (Some(only), None) if only != Region::World => {
+                Some(only.as_region_str().as_str().to_string())
+            }
             _ => None,
         }
     })
@@ -227,8 +228,11 @@ fn single_region(digits: &str) -> Option<String> {
 
 /// The number's country by libphonenumber (slower; for shared calling codes).
 fn country_of(e164: &str) -> Option<String> {
-    let parsed = phonenumber::parse(None, e164).ok()?;
-    parsed.country().id().map(|id| id.as_ref().to_string())
+    let parsed = PHONE_NUMBER_UTIL.parse(e164, None).ok()?;
+    PHONE_NUMBER_UTIL
+        .get_region_for_number(&parsed)
+        .filter(|r| *r != Region::World)
+        .map(|r| r.as_region_str().as_str().to_string())
 }
 
 /// The zones of a country from [`COUNTRY_ZONES`].

@@ -30,6 +30,8 @@ pub struct Model {
     pub import_batch_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Digits sent after connect ("" for none).
+    pub phone_extension: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -75,6 +77,7 @@ impl Model {
             import_batch_id: at(row, &mut i)?,
             created_at: at(row, &mut i)?,
             updated_at: at(row, &mut i)?,
+            phone_extension: at(row, &mut i)?,
         })
     }
 }
@@ -128,6 +131,7 @@ mod tests {
             import_batch_id: Set(Some("batch".into())),
             created_at: Set(17),
             updated_at: Set(19),
+            phone_extension: text("22"),
             ..Default::default()
         }
         .insert(&db)

@@ -2,7 +2,7 @@
 //! with formula-injection neutralization into chunks of about [`CHUNK_BYTES`].
 //!
 //! The header uses the names the import's column auto-detection understands (`phone`,
-//! `first_name`, `last_name`, `email`, `company`, `title`, `time_zone`, `custom.<key>`),
+//! `phone_extension`, `first_name`, `last_name`, `email`, `company`, `title`, `time_zone`, `custom.<key>`),
 //! so an export imported into an empty account gives back the same contacts; the other
 //! columns (status, DNC, campaigns, call statistics, ids and times) are read-only
 //! information that an import ignores unless asked to keep unknown columns.
@@ -36,6 +36,7 @@ pub const CUSTOM_PREFIX: &str = "custom.";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Column {
     Phone,
+    PhoneExtension,
     FirstName,
     LastName,
     Email,
@@ -60,8 +61,9 @@ pub enum Column {
 }
 
 /// The fixed columns that come before the custom ones in a full export.
-const CONTACT_FIELDS: [Column; 7] = [
+const CONTACT_FIELDS: [Column; 8] = [
     Column::Phone,
+    Column::PhoneExtension,
     Column::FirstName,
     Column::LastName,
     Column::Email,
@@ -111,6 +113,7 @@ impl Column {
 fn fixed_name(c: &Column) -> &'static str {
     match c {
         Column::Phone => "phone",
+        Column::PhoneExtension => "phone_extension",
         Column::FirstName => "first_name",
         Column::LastName => "last_name",
         Column::Email => "email",
@@ -299,6 +302,7 @@ impl CsvSink {
             match column {
                 // Exempt from neutralization: always a validated E.164 number.
                 Column::Phone => w.write_field(&c.phone).map_err(csv_error)?,
+                Column::PhoneExtension => write_cell(w, &c.phone_extension)?,
                 Column::FirstName => write_cell(w, &c.first_name)?,
                 Column::LastName => write_cell(w, &c.last_name)?,
                 Column::Email => write_cell(w, &c.email)?,
@@ -398,6 +402,7 @@ mod tests {
             import_batch_id: None,
             created_at: 0,
             updated_at: 0,
+            phone_extension: "22".into(),
         }
     }
 

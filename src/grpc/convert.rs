@@ -101,6 +101,7 @@ pub fn draft(field: &str, input: Option<pb::ContactInput>) -> Result<ContactDraf
     Ok(ContactDraft {
         region: region(&format!("{field}.region"), &input.region)?,
         phone: input.phone,
+        phone_extension: input.phone_extension,
         first_name: input.first_name,
         last_name: input.last_name,
         email: input.email,
@@ -142,6 +143,7 @@ pub fn contact(c: contact::Model, campaign_ids: Vec<String>) -> pb::Contact {
         id: c.id,
         account_id: c.account_id,
         phone: c.phone,
+        phone_extension: c.phone_extension,
         first_name: c.first_name,
         last_name: c.last_name,
         email: c.email,

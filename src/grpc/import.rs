@@ -57,6 +57,7 @@ pub async fn preview_import(
             .into_iter()
             .map(|c| pb::ContactInput {
                 phone: c.phone.e164().to_string(),
+                phone_extension: c.phone_extension,
                 region: String::new(),
                 first_name: c.first_name,
                 last_name: c.last_name,
@@ -252,6 +253,7 @@ fn options_from(o: pb::ImportOptions) -> Result<ImportRequest> {
             Ok(pb::ContactField::TimeZone) => Field::TimeZone,
             Ok(pb::ContactField::Country) => Field::Country,
             Ok(pb::ContactField::MiddleName) => Field::MiddleName,
+            Ok(pb::ContactField::PhoneExtension) => Field::PhoneExtension,
             Ok(pb::ContactField::Custom) => Field::Custom,
             Ok(pb::ContactField::Ignore) => Field::Ignore,
             _ => return Err(Error::invalid(format!("{f}.field"), "is required")),
@@ -335,6 +337,7 @@ fn column_mapping(m: &ColumnMap) -> pb::ColumnMapping {
         Field::TimeZone => pb::ContactField::TimeZone,
         Field::Country => pb::ContactField::Country,
         Field::MiddleName => pb::ContactField::MiddleName,
+        Field::PhoneExtension => pb::ContactField::PhoneExtension,
         Field::Custom => pb::ContactField::Custom,
         Field::Ignore => pb::ContactField::Ignore,
     };

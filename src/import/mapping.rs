@@ -30,6 +30,8 @@ pub enum Field {
     Country,
     /// Middle names or initials: kept with the first name.
     MiddleName,
+    /// The phone's extension (digits sent after connect).
+    PhoneExtension,
     Custom,
     Ignore,
 }
@@ -301,6 +303,7 @@ impl Mapping {
                 Target::Field(Field::Company) => d.company = v.to_string(),
                 Target::Field(Field::Title) => d.title = v.to_string(),
                 Target::Field(Field::TimeZone) => d.time_zone = v.to_string(),
+                Target::Field(Field::PhoneExtension) => d.phone_extension = v.to_string(),
                 Target::Custom(name) => {
                     d.custom_fields.insert(name.clone(), v.to_string());
                 }
@@ -352,6 +355,7 @@ impl Mapping {
             "title" => Field::Title,
             "time_zone" => Field::TimeZone,
             "country" => Field::Country,
+            "phone_extension" => Field::PhoneExtension,
             other => {
                 let key = other.strip_prefix("custom_fields.")?;
                 return self

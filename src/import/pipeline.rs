@@ -1,8 +1,7 @@
 //! The parsing worker: input pieces in, checked rows out, on a blocking thread.
 //!
 //! It decodes, splits records, maps columns, checks each row (phone normalization is the
-//! expensive part: each chunk is checked on two threads when there are two cores, each
-//! against a phone database of its own) and then, in line order, marks numbers already
+//! expensive part: each chunk is checked on two threads when there are two cores) and then, in line order, marks numbers already
 //! seen earlier in the file. Rows go out in chunks of at most
 //! [`CHUNK_ROWS`] through a bounded channel, so memory holds a few chunks, never the
 //! file; the only state that grows is the set of numbers seen ([`SeenNumbers`], 8 bytes a
@@ -17,7 +16,7 @@ use super::records::{MAX_FIELDS, MAX_RECORD_BYTES, Record, RecordReader, detect_
 use super::seen::SeenNumbers;
 use super::{country, spreadsheet};
 use crate::domain::contact::ContactDraft;
-use crate::domain::{NewContact, Phone, Region, Validation, phone};
+use crate::domain::{NewContact, Phone, Region, Validation};
 use crate::error::{Error, Result};
 use tokio::sync::mpsc::{self, error::TryRecvError};
 
@@ -26,7 +25,7 @@ pub const CHUNK_ROWS: usize = 2000;
 /// Longest accepted field, in bytes.
 pub const MAX_FIELD_BYTES: usize = 8 * 1024;
 /// The columns of structured rows (the header of their rejected-rows CSV).
-pub const STRUCTURED_COLUMNS: [&str; 7] = [
+pub const STRUCTURED_COLUMNS: [&str; 8] = [
     "phone",
     "first_name",
     "last_name",
@@ -34,6 +33,7 @@ pub const STRUCTURED_COLUMNS: [&str; 7] = [
     "company",
     "title",
     "time_zone",
+    "phone_extension",
 ];
 
 /// How to read and check the input.
@@ -125,22 +125,21 @@ pub fn run(
     mut input: mpsc::Receiver<Input>,
     output: mpsc::Sender<Result<Parsed>>,
 ) {
-    phone::with_private_database(|| {
-        let mut w = Worker {
-            opts,
-            output,
-            seen: SeenNumbers::default(),
-            pending: Vec::new(),
-            mapping: None,
-            header_pending: true,
-            next_index: 0,
-            failed: false,
-            filled: Vec::new(),
-        };
-        if let Err(e) = w.run(&mut input) {
-            let _ = w.output.blocking_send(Err(e));
-        }
-    })
+    let mut w = Worker {
+        opts,
+        output,
+        seen: SeenNumbers::default(),
+        pending: Vec::new(),
+        mapping: None,
+        header_pending: true,
+        next_index: 0,
+        failed: false,
+        filled: Vec::new(),
+        helper: None,
+    };
+    if let Err(e) = w.run(&mut input) {
+        let _ = w.output.blocking_send(Err(e));
+    }
 }
 
 /// Why the worker stopped early: the client went away or nobody listens any more.
@@ -172,6 +171,8 @@ struct Worker {
     failed: bool,
     /// Per header column, how many data rows have a value in it.
     filled: Vec<u64>,
+    /// The second checking thread, started with the first chunk that needs it.
+    helper: Option<Helper>,
 }
 
 impl Worker {
@@ -274,7 +275,7 @@ impl Worker {
             return Ok(());
         }
         let pending = std::mem::take(&mut self.pending);
-        let checked = check_all(&self.opts, self.mapping.as_ref(), &pending);
+        let (pending, checked) = self.check_all(pending);
         let mut rows = Vec::with_capacity(pending.len());
         // Numbers seen earlier in the file are decided in line order, after the checks.
         for (p, result) in pending.into_iter().zip(checked) {
@@ -343,6 +344,7 @@ impl Worker {
             Field::Company,
             Field::Title,
             Field::TimeZone,
+            Field::PhoneExtension,
         ];
         let header = Header {
             mapping: columns
@@ -371,6 +373,7 @@ impl Worker {
                     &draft.company,
                     &draft.title,
                     &draft.time_zone,
+                    &draft.phone_extension,
                 ]
                 .into_iter()
                 .cloned()
@@ -682,37 +685,77 @@ fn is_international(phone: &str) -> bool {
     p.starts_with('+') || p.starts_with("00")
 }
 
-/// Checks the drafts among `pending` (`None` for rows already decided), on two threads
-/// when the machine has two cores: phone parsing is the costly part of an import, and
-/// each thread parses against a phone database of its own.
-fn check_all(
-    opts: &ParseOptions,
-    mapping: Option<&Mapping>,
-    pending: &[Pending],
-) -> Vec<Option<Result<NewContact, RowError>>> {
-    let one = |p: &Pending| match p {
-        Pending::Ready(_) => None,
-        Pending::Check {
-            raw,
-            draft,
-            phone_col,
-            ..
-        } => Some(check(opts, draft, |field| {
-            source(mapping, *phone_col, raw, field)
-        })),
-    };
-    let parallel = std::thread::available_parallelism().map_or(1, |n| n.get()) > 1;
-    if !parallel || pending.len() < 256 {
-        return pending.iter().map(one).collect();
+type Checked = Vec<Option<Result<NewContact, RowError>>>;
+
+/// Checks the drafts among `pending` (`None` for rows already decided).
+fn check_each(opts: &ParseOptions, mapping: Option<&Mapping>, pending: &[Pending]) -> Checked {
+    pending
+        .iter()
+        .map(|p| match p {
+            Pending::Ready(_) => None,
+            Pending::Check {
+                raw,
+                draft,
+                phone_col,
+                ..
+            } => Some(check(opts, draft, |field| {
+                source(mapping, *phone_col, raw, field)
+            })),
+        })
+        .collect()
+}
+
+/// A thread that checks half of each chunk for the whole import. One thread for the
+/// import, not one per chunk: the phone parser's regexes keep a match cache per thread
+/// (the first thread to use a regex keeps its own; the others share eight pools picked by
+/// thread id), so a new thread per chunk filled all eight pools and grew the server by
+/// ~16 MiB more than one long-lived thread does (measured with rlibphonenumber 2.2.15).
+struct Helper {
+    jobs: std::sync::mpsc::Sender<(ParseOptions, Option<Mapping>, Vec<Pending>)>,
+    done: std::sync::mpsc::Receiver<(Vec<Pending>, Checked)>,
+}
+
+impl Helper {
+    fn start() -> Helper {
+        let (jobs, job_rx) =
+            std::sync::mpsc::channel::<(ParseOptions, Option<Mapping>, Vec<Pending>)>();
+        let (done_tx, done) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for (opts, mapping, pending) in job_rx {
+                let checked = check_each(&opts, mapping.as_ref(), &pending);
+                if done_tx.send((pending, checked)).is_err() {
+                    return;
+                }
+            }
+        });
+        Helper { jobs, done }
     }
-    let (first, second) = pending.split_at(pending.len() / 2);
-    std::thread::scope(|s| {
-        let other =
-            s.spawn(|| phone::with_private_database(|| second.iter().map(one).collect::<Vec<_>>()));
-        let mut out: Vec<_> = first.iter().map(one).collect();
-        out.extend(other.join().expect("the checking thread does not panic"));
-        out
-    })
+}
+
+impl Worker {
+    /// Checks a chunk, on two threads when the machine has two cores (phone parsing is
+    /// the costly part of an import); returns the rows in order with their checks.
+    fn check_all(&mut self, mut pending: Vec<Pending>) -> (Vec<Pending>, Checked) {
+        let parallel = std::thread::available_parallelism().map_or(1, |n| n.get()) > 1;
+        if !parallel || pending.len() < 256 {
+            let checked = check_each(&self.opts, self.mapping.as_ref(), &pending);
+            return (pending, checked);
+        }
+        let second = pending.split_off(pending.len() / 2);
+        let helper = self.helper.get_or_insert_with(Helper::start);
+        helper
+            .jobs
+            .send((self.opts.clone(), self.mapping.clone(), second))
+            .expect("the checking thread runs while the import does");
+        let mut checked = check_each(&self.opts, self.mapping.as_ref(), &pending);
+        let (second, more) = helper
+            .done
+            .recv()
+            .expect("the checking thread does not panic");
+        pending.extend(second);
+        checked.extend(more);
+        (pending, checked)
+    }
 }
 
 /// The column and raw value a checked field came from.

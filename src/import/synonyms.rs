@@ -538,6 +538,21 @@ pub const KNOWN: &[(Sense, u8, &[&str])] = &[
             "tijdzone",
         ],
     ),
+    (
+        F(PhoneExtension),
+        0,
+        &[
+            "extension",
+            "ext",
+            "extn",
+            "phoneextension",
+            "phoneext",
+            "durchwahl",
+            "poste",
+            "toestel",
+            "ramal",
+        ],
+    ),
 ];
 
 /// A header reduced to lowercase letters and digits, accents taken off (`Téléphone` →

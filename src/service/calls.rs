@@ -352,6 +352,7 @@ impl Services {
     ) -> Result<Option<contact::Model>> {
         let new = NewContact {
             phone: phone.clone(),
+            phone_extension: String::new(),
             first_name: String::new(),
             last_name: String::new(),
             email: None,

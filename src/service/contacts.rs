@@ -3,9 +3,10 @@
 
 use super::{Services, page};
 use crate::domain::contact::{
-    ContactDraft, NewContact, check_custom_fields, check_phone, check_time_zone,
+    ContactDraft, NewContact, check_custom_fields, check_phone_with_extension, check_time_zone,
 };
 use crate::domain::filter::{ContactFilter, ContactStatus, name_key};
+use crate::domain::phone::check_extension;
 use crate::domain::{Email, Validation};
 use crate::entity::contact;
 use crate::error::{Error, Result, Violation};
@@ -43,6 +44,7 @@ pub fn new_row(
         account_id: Set(account_id.to_string()),
         phone: Set(c.phone.e164().to_string()),
         phone_national: Set(c.phone.national().to_string()),
+        phone_extension: Set(c.phone_extension.clone()),
         first_name: Set(c.first_name.clone()),
         last_name: Set(c.last_name.clone()),
         email: Set(c
@@ -161,17 +163,34 @@ impl Services {
         let mut violations: Vec<Violation> = Vec::new();
         let (mut first, mut last) = (current.first_name.clone(), current.last_name.clone());
         let mut new_phone = None;
+        let with_phone = mask.iter().any(|p| p == "phone");
+        let with_extension = mask.iter().any(|p| p == "phone_extension");
         for path in mask {
             let field = format!("contact.{path}");
             match path.as_str() {
-                "phone" => match check_phone(
+                // A new number takes the extension written in it (or given beside it
+                // under the "phone_extension" path), never the old number's.
+                "phone" => match check_phone_with_extension(
                     &draft.phone,
+                    if with_extension {
+                        &draft.phone_extension
+                    } else {
+                        ""
+                    },
                     draft.region.or(Some(region)),
                     Validation::Strict,
-                    &field,
+                    (&field, "contact.phone_extension"),
                 ) {
-                    Ok(p) => new_phone = Some(p),
+                    Ok((p, ext)) => {
+                        new_phone = Some(p);
+                        active.phone_extension = Set(ext);
+                    }
                     Err(v) => violations.push(v),
+                },
+                "phone_extension" if with_phone => {}
+                "phone_extension" => match check_extension(&draft.phone_extension) {
+                    Ok(ext) => active.phone_extension = Set(ext),
+                    Err(e) => violations.push(Violation::new(&field, e.0)),
                 },
                 "first_name" | "last_name" | "company" | "title" => {
                     let value = draft_text(&draft, path).trim().to_string();

@@ -1088,6 +1088,11 @@ fn merge(
         (&current.company, &row.company, &mut active.company),
         (&current.title, &row.title, &mut active.title),
         (&current.time_zone, &row.time_zone, &mut active.time_zone),
+        (
+            &current.phone_extension,
+            &row.phone_extension,
+            &mut active.phone_extension,
+        ),
     ] {
         if let Some(v) = pick(cur, new) {
             *slot = Set(v);

@@ -12,6 +12,7 @@ pub mod export;
 pub mod import;
 pub mod keys;
 pub mod page;
+pub mod renormalize;
 
 use crate::domain::Clock;
 use crate::domain::apikey::Principal;

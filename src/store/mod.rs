@@ -18,6 +18,7 @@ pub mod import;
 pub mod keys;
 pub mod leases;
 pub mod nodelay;
+pub mod renormalize;
 pub mod stats;
 
 use crate::error::{Error, Result};

@@ -235,6 +235,7 @@ async fn export_lists_every_field_with_call_statistics(app: TestApp) {
         csv.header,
         [
             "phone",
+            "phone_extension",
             "first_name",
             "last_name",
             "email",

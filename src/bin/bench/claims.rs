@@ -234,6 +234,7 @@ pub async fn seed(url: &str, account: &str, n: usize) -> anyhow::Result<()> {
             let national = format!("212{:07}", 2_000_000 + i);
             let phone = Phone::from_stored(format!("+1{national}"), national, 1);
             let c = NewContact {
+                phone_extension: String::new(),
                 phone,
                 first_name: format!("C{i}"),
                 last_name: String::new(),

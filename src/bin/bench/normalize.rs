@@ -1,20 +1,36 @@
 //! Phone normalization throughput (STRICT, to E.164) on 1 and 2 threads, as the import
-//! worker runs it: each thread with its own phone-number database.
+//! worker runs it (see `run` for why the main thread parses first).
 
 use crate::harness::{Report, Row, Target};
-use contactd::domain::{Phone, Region, Validation, phone};
+use contactd::domain::{Phone, Region, Validation};
 use std::time::Instant;
 
-/// Spellings as found in real files: E.164, national with punctuation, other countries.
+/// A realistic import mix under a US default region: mostly local numbers spelled as
+/// spreadsheets hold them, some `+1`, some other countries' `+CC` numbers.
 fn inputs(n: usize, seed: usize) -> Vec<String> {
     (0..n)
         .map(|i| {
             let k = (i * 7919 + seed * 104_729) % 10_000_000;
-            match i % 4 {
-                0 => format!("+1415{:07}", 2_000_000 + k % 8_000_000),
-                1 => format!("(212) {:03}-{:04}", 200 + k % 800, k % 10_000),
-                2 => format!("1-646-{:03}-{:04}", 200 + k % 800, k % 10_000),
-                _ => format!("+44 20 7{:03} {:04}", k % 1000, k % 10_000),
+            let (x, line) = (200 + k % 800, k % 10_000);
+            match i % 10 {
+                0 | 1 => format!("({:03}) {x:03}-{line:04}", [212, 415, 646, 312][i % 4]),
+                2 => format!("212-{x:03}-{line:04}"),
+                3 => format!("1-646-{x:03}-{line:04}"),
+                4 => format!("415.{x:03}.{line:04}"),
+                5 => format!("312{x:03}{line:04}"),
+                6 | 7 => format!("+1415{:07}", 2_000_000 + k % 8_000_000),
+                8 => format!("+44 20 7{:03} {line:04}", k % 1000),
+                _ => match i % 3 {
+                    0 => format!("+49 151 {:08}", k % 100_000_000),
+                    1 => format!(
+                        "+33 6 {:02} {:02} {:02} {:02}",
+                        k % 100,
+                        x % 100,
+                        line % 100,
+                        i % 100
+                    ),
+                    _ => format!("+52 55 {:04} {line:04}", k % 10_000),
+                },
             }
         })
         .collect()
@@ -22,12 +38,10 @@ fn inputs(n: usize, seed: usize) -> Vec<String> {
 
 fn normalize_all(numbers: &[String]) -> usize {
     let us = Region::parse("US").ok();
-    phone::with_private_database(|| {
-        numbers
-            .iter()
-            .filter(|n| Phone::parse(n, us, Validation::Strict).is_ok())
-            .count()
-    })
+    numbers
+        .iter()
+        .filter(|n| Phone::parse(n, us, Validation::Strict).is_ok())
+        .count()
 }
 
 fn rate(threads: usize, per_thread: usize) -> f64 {
@@ -58,6 +72,11 @@ fn rate(threads: usize, per_thread: usize) -> f64 {
 pub fn run(report: &mut Report, quick: bool) {
     let per_thread = if quick { 20_000 } else { 200_000 };
     println!("normalization suite: {per_thread} numbers per thread…");
+    // The parser's regexes give the first thread that uses each one a private match
+    // cache and pool the caches of every other thread. In a server the import threads
+    // are never that first thread, so it is this one, and both runs measure the pooled
+    // path the import worker takes.
+    normalize_all(&inputs(2_000, 99));
     let one = rate(1, per_thread);
     let two = rate(2, per_thread);
     report.add(Row {
@@ -73,7 +92,7 @@ pub fn run(report: &mut Report, quick: bool) {
         value: two,
         unit: "numbers/s",
         reference: Some(("1 thread".into(), one)),
-        ratio_target: Target::None,
-        target: Target::AtLeast(250_000.0),
+        ratio_target: Target::AtLeast(1.8),
+        target: Target::AtLeast(500_000.0),
     });
 }
