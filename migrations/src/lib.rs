@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m0001_initial;
 mod m0002_member_fillfactor;
 mod m0003_member_fillfactor_half;
+mod m0006_rejected_not_stored;
 
 /// The list of migrations, oldest first.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_initial::Migration),
             Box::new(m0002_member_fillfactor::Migration),
             Box::new(m0003_member_fillfactor_half::Migration),
+            Box::new(m0006_rejected_not_stored::Migration),
         ]
     }
 }

@@ -174,6 +174,14 @@ pub async fn import(args: ImportArgs) -> Result<()> {
     if let Some(path) = &args.rejected {
         let n = write_rejected(&mut client, &batch, path).await?;
         println!("rejected rows written to {} ({n} bytes)", path.display());
+        let missing = batch.counts.unwrap_or_default().rejected_not_stored;
+        if missing > 0 {
+            println!(
+                "the file is incomplete: {missing} more rejected rows were counted but not \
+                 kept (a batch keeps the first {})",
+                crate::service::import::MAX_STORED_REJECTED_ROWS
+            );
+        }
     }
     if batch.status() != pb::ImportStatus::Completed {
         bail!(

@@ -77,6 +77,32 @@ pub fn free_text(field: &str, value: &str, max: usize) -> Result<String> {
     Ok(value.trim().to_string())
 }
 
+/// A page size as requested: 0 means the default, larger than the cap means the cap,
+/// and a negative size is refused (it was once silently the default).
+pub fn page_size(value: i32) -> Result<i32> {
+    if value < 0 {
+        return Err(Error::invalid(
+            "page_size",
+            format!("must not be negative (0 = the default), got {value}"),
+        ));
+    }
+    Ok(value)
+}
+
+/// An enum field's value: 0 (unset) is `None`; a number the enum does not define is
+/// refused as unknown, never reported as missing.
+pub fn known_enum<E: TryFrom<i32>>(field: &str, value: i32) -> Result<Option<E>> {
+    if value == 0 {
+        return Ok(None);
+    }
+    E::try_from(value).map(Some).map_err(|_| {
+        Error::invalid(
+            field,
+            format!("{value} is an unknown value (not one this API defines)"),
+        )
+    })
+}
+
 /// A positive contact id.
 pub fn contact_id(field: &str, id: i64) -> Result<i64> {
     if id <= 0 {

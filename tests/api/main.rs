@@ -7,6 +7,7 @@ mod helpers;
 
 mod accounts;
 mod auth;
+mod bounds;
 mod calls;
 mod cli;
 mod contacts;
