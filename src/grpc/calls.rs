@@ -62,8 +62,8 @@ fn call_input(call: Option<pb::Call>, region: &str) -> Result<CallInput> {
     let started_at = c
         .start_time
         .as_ref()
-        .map(convert::ms)
-        .ok_or_else(|| Error::invalid("call.start_time", "is required"))?;
+        .map(|t| convert::timestamp("call.start_time", t))
+        .ok_or_else(|| Error::invalid("call.start_time", "is required"))??;
     if c.duration_seconds < 0 {
         return Err(Error::invalid(
             "call.duration_seconds",

@@ -31,6 +31,20 @@ pub fn ms(t: &Timestamp) -> i64 {
     t.seconds * 1000 + i64::from(t.nanos) / 1_000_000
 }
 
+/// A request's timestamp to Unix milliseconds, checked: the protobuf range (years 1
+/// to 9999, nanos below a second), else INVALID_ARGUMENT naming `field`.
+pub fn timestamp(field: &str, t: &Timestamp) -> Result<i64> {
+    const MIN_SECONDS: i64 = -62_135_596_800; // 0001-01-01T00:00:00Z
+    const MAX_SECONDS: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+    if !(MIN_SECONDS..=MAX_SECONDS).contains(&t.seconds) || !(0..1_000_000_000).contains(&t.nanos) {
+        return Err(Error::invalid(
+            field,
+            "is not a valid timestamp (years 1 to 9999, nanos 0 to 999999999)",
+        ));
+    }
+    Ok(ms(t))
+}
+
 /// A required, non-empty account id.
 pub fn account_id(id: &str) -> Result<&str> {
     let id = id.trim();
@@ -234,8 +248,16 @@ pub fn filter(field: &str, f: Option<pb::ContactFilter>) -> Result<ContactFilter
             "is longer than 256 characters",
         ));
     }
-    let after = f.last_called_after.as_ref().map(ms);
-    let before = f.last_called_before.as_ref().map(ms);
+    let after = f
+        .last_called_after
+        .as_ref()
+        .map(|t| timestamp(&format!("{field}.last_called_after"), t))
+        .transpose()?;
+    let before = f
+        .last_called_before
+        .as_ref()
+        .map(|t| timestamp(&format!("{field}.last_called_before"), t))
+        .transpose()?;
     if let (Some(a), Some(b)) = (after, before)
         && a >= b
     {

@@ -233,6 +233,10 @@ fn batch_id(id: &str) -> Result<&str> {
     if id.is_empty() {
         return Err(Error::invalid("batch_id", "is required"));
     }
+    if id.len() > MAX_NAME || id.chars().any(char::is_control) {
+        // Not an id this API gives out (and PostgreSQL cannot even compare a NUL).
+        return Err(Error::not_found("import batch", id.escape_debug()));
+    }
     Ok(id)
 }
 

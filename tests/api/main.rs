@@ -18,5 +18,6 @@ mod faults;
 mod filters;
 mod fuzz;
 mod import;
+mod request_fuzz;
 mod server;
 mod tls;
