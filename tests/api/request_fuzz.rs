@@ -10,7 +10,7 @@
 //! be set with `REQUEST_FUZZ_SEED`, so a failure replays.
 
 use crate::bounds::{Keyed, keyed, with_key};
-use crate::helpers::{RawCodec, TestApp};
+use crate::helpers::{RawCodec, Rng, TestApp};
 use contactd::pb;
 use prost::Message;
 use prost::encoding::{self, WireType};
@@ -26,24 +26,6 @@ both!(random_requests_to_every_rpc_are_never_internal_and_change_nothing_when_re
 const ROUNDS: usize = 40;
 /// Deepest nesting of generated messages.
 const MAX_DEPTH: usize = 4;
-
-/// xorshift64*: small and deterministic.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-}
 
 /// Messages and enums of the descriptor set by full name (`.contacts.v1.Contact`).
 struct Schema {
