@@ -396,7 +396,22 @@ impl Services {
                     status::FAILED
                 };
                 tracing::info!(batch = ctx.id, error = %e, "import ended early: {end}");
-                store::import::finish(&self.db, ctx.id, end, &e.to_string(), None, now).await?;
+                let why = match &e {
+                    Error::Unavailable(_) => {
+                        "the database became unavailable during the import; the counts say \
+                         what was committed"
+                            .to_string()
+                    }
+                    other => other.to_string(),
+                };
+                if let Err(not_recorded) =
+                    store::import::finish(&self.db, ctx.id, end, &why, None, now).await
+                {
+                    // Most likely the database is still away: record the real cause once it
+                    // is back, before a sweep takes the batch for an interrupted one.
+                    tracing::warn!(batch = ctx.id, error = %not_recorded, "recording the end of an import later");
+                    self.finish_later(ctx.id.to_string(), end, why);
+                }
                 Err(e)
             }
         }
@@ -949,6 +964,30 @@ impl Services {
         Ok((not_stored, rx))
     }
 
+    /// Retries recording how a batch ended, every second, for as long as the sweep would
+    /// still take it for a live one (`--import-stale-secs`).
+    fn finish_later(&self, batch_id: String, end: &'static str, why: String) {
+        let svc = self.clone();
+        tokio::spawn(async move {
+            let give_up = Instant::now() + svc.import_stale;
+            while Instant::now() < give_up {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let now = svc.now();
+                if store::import::finish(&svc.db, &batch_id, end, &why, None, now)
+                    .await
+                    .is_ok()
+                {
+                    tracing::info!(batch = batch_id, "import end recorded: {end}");
+                    return;
+                }
+            }
+            tracing::warn!(
+                batch = batch_id,
+                "the end of an import could not be recorded"
+            );
+        });
+    }
+
     /// Refreshes the batch's heartbeat every [`HEARTBEAT_EVERY`] until the returned
     /// guard is dropped (the import ended, however it ended).
     fn keep_alive(&self, batch_id: &str) -> AbortOnDrop {
@@ -973,7 +1012,8 @@ impl Services {
             &self.db,
             now - self.import_stale.as_millis() as i64,
             now,
-            "interrupted: the server stopped during the import; the counts say what was committed",
+            "interrupted: the server stopped (or lost its database for longer than \
+             --import-stale-secs) during the import; the counts say what was committed",
         )
         .await?;
         if n > 0 {
