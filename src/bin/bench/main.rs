@@ -16,8 +16,11 @@
 //! 50,000-contact account among 1,000,000 rows, unary throughput), `claims` (dialer claim
 //! latency with 4 concurrent dialers over a 50,000-member campaign), `bulk` (MarkDnc by
 //! filter over 50,000 contacts), `export` (1,000,000
-//! contacts vs `psql \copy … TO STDOUT`).
+//! contacts vs `psql \copy … TO STDOUT`), `bounds` (a 20 MiB all-invalid import: time,
+//! rejected rows stored, database growth; an export beside four stalled exports of
+//! another account).
 
+mod bounds;
 mod bulk;
 mod claims;
 mod export;
@@ -98,6 +101,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if wants("export") && backends.contains(&Backend::Postgres) {
         export::run(&mut report, &args.pg_url, args.quick).await?;
+    }
+    if wants("bounds") {
+        bounds::run(&mut report, &backends, &args.pg_url, args.quick).await?;
     }
     report.print();
     if let Some(path) = args.write {
