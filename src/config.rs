@@ -289,6 +289,16 @@ pub struct DatabaseArgs {
     /// Connection pool size.
     #[arg(long, env = "CONTACTD_DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: u32,
+    /// PostgreSQL: the longest a request waits for a database connection (and a new
+    /// connection takes to open), in ms; then it fails with UNAVAILABLE. Keep it below
+    /// clients' deadlines, so that an outage is reported as one.
+    #[arg(
+        long,
+        env = "CONTACTD_DB_ACQUIRE_TIMEOUT_MS",
+        default_value_t = crate::store::DEFAULT_ACQUIRE_TIMEOUT.as_millis() as u64,
+        value_parser = clap::value_parser!(u64).range(100..=60_000)
+    )]
+    pub db_acquire_timeout_ms: u64,
 }
 
 /// Server settings.
@@ -356,6 +366,34 @@ pub struct Settings {
         value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
     )]
     pub max_concurrent_imports: usize,
+    /// Exports of one account that may run at once on this server (below
+    /// --max-concurrent-exports, so one tenant never takes every slot); one more is
+    /// refused with RESOURCE_EXHAUSTED.
+    #[arg(
+        long,
+        env = "CONTACTD_MAX_ACCOUNT_EXPORTS",
+        default_value_t = crate::service::DEFAULT_MAX_ACCOUNT_EXPORTS,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    pub max_account_exports: usize,
+    /// Imports and previews of one account that may run at once on this server; one more
+    /// is refused with RESOURCE_EXHAUSTED before anything is stored.
+    #[arg(
+        long,
+        env = "CONTACTD_MAX_ACCOUNT_IMPORTS",
+        default_value_t = crate::service::DEFAULT_MAX_ACCOUNT_IMPORTS,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    pub max_account_imports: usize,
+    /// Seconds an export waits for its client to read before it gives up: the export
+    /// ends with DEADLINE_EXCEEDED and frees its slot, connection and snapshot.
+    #[arg(
+        long,
+        env = "CONTACTD_EXPORT_STALL_SECS",
+        default_value_t = crate::service::DEFAULT_EXPORT_STALL.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub export_stall_secs: u64,
 }
 
 impl Settings {
@@ -366,6 +404,7 @@ impl Settings {
             database: DatabaseArgs {
                 database_url: database_url.into(),
                 db_max_connections: 16,
+                db_acquire_timeout_ms: crate::store::DEFAULT_ACQUIRE_TIMEOUT.as_millis() as u64,
             },
             no_migrate: false,
             tls_cert: None,
@@ -379,6 +418,9 @@ impl Settings {
             max_import_bytes: crate::service::DEFAULT_MAX_IMPORT_BYTES,
             max_concurrent_exports: crate::service::DEFAULT_MAX_CONCURRENT_EXPORTS,
             max_concurrent_imports: crate::service::DEFAULT_MAX_CONCURRENT_IMPORTS,
+            max_account_exports: crate::service::DEFAULT_MAX_ACCOUNT_EXPORTS,
+            max_account_imports: crate::service::DEFAULT_MAX_ACCOUNT_IMPORTS,
+            export_stall_secs: crate::service::DEFAULT_EXPORT_STALL.as_secs(),
         }
     }
 }

@@ -112,6 +112,14 @@ impl From<DbErr> for Error {
     fn from(err: DbErr) -> Self {
         if is_connection_error(&err) {
             Error::Unavailable(err)
+        } else if is_text_the_database_cannot_hold(&err) {
+            // A backstop: handlers refuse NUL in the fields they check, and any that
+            // reaches PostgreSQL came from the request all the same.
+            tracing::warn!(error = %err, "a request's text reached the database with a NUL");
+            Error::invalid(
+                "request",
+                "a text field contains a NUL character, which cannot be stored",
+            )
         } else if is_conflict(&err) {
             Error::Conflict(err)
         } else {
@@ -141,6 +149,12 @@ pub fn is_connection_error(err: &DbErr) -> bool {
         })
 }
 
+/// PostgreSQL refused a text value it cannot hold (a NUL byte: `untranslatable_character`
+/// 22P05, `character_not_in_repertoire` 22021).
+fn is_text_the_database_cannot_hold(err: &DbErr) -> bool {
+    sqlstate(err).is_some_and(|code| matches!(code.as_str(), "22021" | "22P05"))
+}
+
 /// PostgreSQL aborted the transaction for another one: `deadlock_detected` (40P01) or
 /// `serialization_failure` (40001).
 fn is_conflict(err: &DbErr) -> bool {
@@ -161,9 +175,37 @@ fn sqlstate(err: &DbErr) -> Option<String> {
     Some(sqlx_error(err)?.as_database_error()?.code()?.into_owned())
 }
 
+/// The longest field path or reason sent in an error, in bytes. Reasons may quote the
+/// request (an unknown column name, a bad value): a request could otherwise make its
+/// answer's headers larger than a client accepts (16 KiB by default), and the client
+/// would see a protocol error instead of the reason.
+const MAX_ERROR_TEXT: usize = 512;
+
+/// `text` cut to [`MAX_ERROR_TEXT`] bytes at a character boundary, marked when cut.
+fn clip(text: String) -> String {
+    if text.len() <= MAX_ERROR_TEXT {
+        return text;
+    }
+    let mut end = MAX_ERROR_TEXT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
 impl From<Error> for Status {
     fn from(err: Error) -> Self {
-        let message = err.to_string();
+        let err = match err {
+            Error::Invalid(violations) => Error::Invalid(
+                violations
+                    .into_iter()
+                    .take(20)
+                    .map(|v| Violation::new(clip(v.field), clip(v.reason)))
+                    .collect(),
+            ),
+            other => other,
+        };
+        let message = clip(err.to_string());
         match err {
             Error::Invalid(violations) => {
                 let details = ErrorDetails::with_bad_request(
@@ -220,6 +262,20 @@ mod tests {
         assert_eq!(status.code(), Code::Aborted);
         assert!(status.message().contains("retry"), "{}", status.message());
         assert!(!status.message().contains("secret_table"));
+    }
+
+    #[test]
+    fn an_error_quoting_a_huge_value_stays_small() {
+        let huge = "ü".repeat(10_000);
+        let status: Status = Error::invalid("columns", format!("{huge:?} is unknown")).into();
+        assert!(
+            status.message().len() <= MAX_ERROR_TEXT + 3,
+            "{}",
+            status.message().len()
+        );
+        let details = status.get_error_details();
+        let bad = details.bad_request().expect("bad request details");
+        assert!(bad.field_violations[0].description.len() <= MAX_ERROR_TEXT + 3);
     }
 
     #[test]

@@ -70,7 +70,12 @@ impl Application {
         if !settings.no_migrate {
             store::migrate(url).await?;
         }
-        let db = store::connect(url, settings.database.db_max_connections).await?;
+        let db = store::connect_with(
+            url,
+            settings.database.db_max_connections,
+            Duration::from_millis(settings.database.db_acquire_timeout_ms),
+        )
+        .await?;
         let pending = store::pending_migrations(&db).await;
         if pending > 0 {
             tracing::error!(
@@ -83,8 +88,15 @@ impl Application {
         let services = Services::new(db, clock)
             .with_import_stale(Duration::from_secs(settings.import_stale_secs))
             .with_max_import_bytes(settings.max_import_bytes)
-            .with_max_concurrent_exports(settings.max_concurrent_exports)
-            .with_max_concurrent_imports(settings.max_concurrent_imports);
+            .with_max_concurrent_exports(
+                settings.max_concurrent_exports,
+                settings.max_account_exports,
+            )
+            .with_max_concurrent_imports(
+                settings.max_concurrent_imports,
+                settings.max_account_imports,
+            )
+            .with_export_stall(Duration::from_secs(settings.export_stall_secs));
         // Imports a dead server left running would otherwise say "running" forever
         // (and [`sweep_interrupted_imports`] keeps looking while serving).
         if let Err(e) = services.fail_interrupted_imports().await {

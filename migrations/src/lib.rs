@@ -11,6 +11,7 @@ mod m0002_member_fillfactor;
 mod m0003_member_fillfactor_half;
 mod m0004_phone_extension;
 mod m0005_dial_state;
+mod m0006_rejected_not_stored;
 
 /// The list of migrations, oldest first.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_member_fillfactor_half::Migration),
             Box::new(m0004_phone_extension::Migration),
             Box::new(m0005_dial_state::Migration),
+            Box::new(m0006_rejected_not_stored::Migration),
         ]
     }
 }

@@ -204,6 +204,14 @@ pub async fn import(args: ImportArgs) -> Result<()> {
                     "rejected rows written to {} ({n} bytes, {encoding})",
                     path.display()
                 );
+                let missing = c.rejected_not_stored;
+                if missing > 0 {
+                    println!(
+                        "the file is incomplete: {missing} more rejected rows were counted but \
+                         not kept (a batch keeps the first {})",
+                        crate::service::import::MAX_STORED_REJECTED_ROWS
+                    );
+                }
             }
             None => {
                 println!("(use --rejected FILE to download the rejected rows with their reasons)")

@@ -26,6 +26,7 @@ pub struct Model {
     pub dnc: i64,
     pub dnc_excluded: i64,
     pub added_to_campaign: i64,
+    pub rejected_not_stored: i64,
     pub error_message: String,
     pub started_at: i64,
     pub heartbeat_at: i64,

@@ -121,22 +121,42 @@ pub async fn get_account(
     }))
 }
 
+/// UpdateAccount paths that are billing: what the customer pays for. Only an internal
+/// key (the billing system, an operator) may change them; an account's own key may not.
+const BILLING_PATHS: [&str; 2] = ["plan", "contact_limit"];
+
 pub async fn update_account(
     svc: &Services,
     request: Request<pb::UpdateAccountRequest>,
 ) -> Result<Response<pb::UpdateAccountResponse>, Status> {
+    let internal = super::auth::principal_of(&request).is_some_and(|p| p.is_internal());
     let req = request.into_inner();
     let id = account_id(&req.account_id)?;
     let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
     if paths.is_empty() {
         return Err(Error::invalid("update_mask", "names no field to update").into());
     }
+    // Authority first, for the whole mask: nothing is validated or changed for a key
+    // that may not make the change.
+    if !internal && let Some(path) = paths.iter().find(|p| BILLING_PATHS.contains(&p.as_str())) {
+        return Err(Error::PermissionDenied(format!(
+            "{path}: only an internal API key may change an account's plan or contact limit"
+        ))
+        .into());
+    }
     let mut changes = AccountChanges::default();
+    let has = |name: &str| paths.iter().any(|p| p == name);
     for path in &paths {
         match path.as_str() {
             "name" => changes.name = Some(name(&req.name)?),
-            "plan" | "contact_limit" => {
-                changes.plan = Some(plan("plan", req.plan, req.contact_limit)?)
+            "plan" => changes.plan = Some(plan("plan", req.plan, req.contact_limit)?),
+            // With `plan` in the mask, the limit goes with it (above).
+            "contact_limit" if has("plan") => {}
+            "contact_limit" => {
+                changes.custom_limit = Some(
+                    Plan::custom(req.contact_limit)
+                        .map_err(|r| Error::invalid("contact_limit", r))?,
+                )
             }
             "frequency" => changes.frequency = Some(frequency(req.frequency)?),
             "default_region" => {

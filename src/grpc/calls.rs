@@ -42,8 +42,8 @@ fn call_input(call: Option<pb::Call>, region: &str) -> Result<CallInput> {
             "give contact_id or phone to say who was called",
         ));
     }
-    let direction = match pb::CallDirection::try_from(c.direction) {
-        Ok(d) if d != pb::CallDirection::Unspecified => d,
+    let direction = match convert::known_enum::<pb::CallDirection>("call.direction", c.direction)? {
+        Some(d) if d != pb::CallDirection::Unspecified => d,
         _ => {
             return Err(Error::invalid(
                 "call.direction",
@@ -51,20 +51,19 @@ fn call_input(call: Option<pb::Call>, region: &str) -> Result<CallInput> {
             ));
         }
     };
-    let outcome = match pb::CallOutcome::try_from(c.outcome) {
-        Ok(o) if o != pb::CallOutcome::Unspecified => o,
+    let outcome = match convert::known_enum::<pb::CallOutcome>("call.outcome", c.outcome)? {
+        Some(o) if o != pb::CallOutcome::Unspecified => o,
         _ => return Err(Error::invalid("call.outcome", "is required")),
     };
-    let sentiment = match pb::Sentiment::try_from(c.sentiment) {
-        Ok(pb::Sentiment::Unspecified) => String::new(),
-        Ok(s) => stored_name(s.as_str_name(), "SENTIMENT_"),
-        Err(_) => return Err(Error::invalid("call.sentiment", "is not a sentiment")),
+    let sentiment = match convert::known_enum::<pb::Sentiment>("call.sentiment", c.sentiment)? {
+        None | Some(pb::Sentiment::Unspecified) => String::new(),
+        Some(s) => stored_name(s.as_str_name(), "SENTIMENT_"),
     };
     let started_at = c
         .start_time
         .as_ref()
-        .map(convert::ms)
-        .ok_or_else(|| Error::invalid("call.start_time", "is required"))?;
+        .map(|t| convert::timestamp("call.start_time", t))
+        .ok_or_else(|| Error::invalid("call.start_time", "is required"))??;
     if c.duration_seconds < 0 {
         return Err(Error::invalid(
             "call.duration_seconds",
@@ -187,7 +186,12 @@ pub async fn list_calls(
     }
     let contact = (req.contact_id > 0).then_some(req.contact_id);
     let (rows, next_page_token) = svc
-        .list_calls(account, contact, req.page_size, &req.page_token)
+        .list_calls(
+            account,
+            contact,
+            super::convert::page_size(req.page_size)?,
+            &req.page_token,
+        )
         .await?;
     Ok(Response::new(pb::ListCallsResponse {
         calls: rows.into_iter().map(call_message).collect(),

@@ -333,6 +333,16 @@ pub async fn check_dialable(
     let req = request.into_inner();
     let account = account_id(&req.account_id)?;
     let target = match (req.contact_id, req.phone.trim()) {
+        (id, phone) if id != 0 && !phone.is_empty() => {
+            return Err(Error::invalid(
+                "phone",
+                "give contact_id or phone, not both (which one is checked would be a guess)",
+            )
+            .into());
+        }
+        (id, _) if id < 0 => {
+            return Err(Error::invalid("contact_id", "must be positive").into());
+        }
         (id, _) if id > 0 => DialTarget::Contact(id),
         (0, phone) if !phone.is_empty() => {
             DialTarget::Phone(phone.to_string(), convert::region("region", &req.region)?)
@@ -433,11 +443,14 @@ pub async fn claim_call_requests(
         Some(account_id(&req.account_id)?)
     };
     let worker = worker("worker_id", &req.worker_id)?;
-    let max = match req.max_requests {
-        0 => 1,
-        n if (1..=100).contains(&n) => n,
-        _ => return Err(Error::invalid("max_requests", "must be between 1 and 100").into()),
-    };
+    if !(1..=100).contains(&req.max_requests) {
+        return Err(Error::invalid(
+            "max_requests",
+            format!("must be between 1 and 100, got {}", req.max_requests),
+        )
+        .into());
+    }
+    let max = req.max_requests;
     let lease_seconds = match req.lease_seconds {
         0 => 60,
         n if (1..=MAX_LEASE_SECONDS).contains(&n) => n,

@@ -70,7 +70,12 @@ pub async fn list_contacts(
     let account = account_id(&req.account_id)?;
     let filter = convert::filter("filter", req.filter)?;
     let (rows, next_page_token) = svc
-        .list_contacts(account, &filter, req.page_size, &req.page_token)
+        .list_contacts(
+            account,
+            &filter,
+            super::convert::page_size(req.page_size)?,
+            &req.page_token,
+        )
         .await?;
     Ok(Response::new(pb::ListContactsResponse {
         contacts: rows

@@ -31,6 +31,20 @@ pub fn ms(t: &Timestamp) -> i64 {
     t.seconds * 1000 + i64::from(t.nanos) / 1_000_000
 }
 
+/// A request's timestamp to Unix milliseconds, checked: the protobuf range (years 1
+/// to 9999, nanos below a second), else INVALID_ARGUMENT naming `field`.
+pub fn timestamp(field: &str, t: &Timestamp) -> Result<i64> {
+    const MIN_SECONDS: i64 = -62_135_596_800; // 0001-01-01T00:00:00Z
+    const MAX_SECONDS: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+    if !(MIN_SECONDS..=MAX_SECONDS).contains(&t.seconds) || !(0..1_000_000_000).contains(&t.nanos) {
+        return Err(Error::invalid(
+            field,
+            "is not a valid timestamp (years 1 to 9999, nanos 0 to 999999999)",
+        ));
+    }
+    Ok(ms(t))
+}
+
 /// A required, non-empty account id.
 pub fn account_id(id: &str) -> Result<&str> {
     let id = id.trim();
@@ -75,6 +89,32 @@ pub fn free_text(field: &str, value: &str, max: usize) -> Result<String> {
         return Err(Error::invalid(field, "contains a NUL character"));
     }
     Ok(value.trim().to_string())
+}
+
+/// A page size as requested: 0 means the default, larger than the cap means the cap,
+/// and a negative size is refused (it was once silently the default).
+pub fn page_size(value: i32) -> Result<i32> {
+    if value < 0 {
+        return Err(Error::invalid(
+            "page_size",
+            format!("must not be negative (0 = the default), got {value}"),
+        ));
+    }
+    Ok(value)
+}
+
+/// An enum field's value: 0 (unset) is `None`; a number the enum does not define is
+/// refused as unknown, never reported as missing.
+pub fn known_enum<E: TryFrom<i32>>(field: &str, value: i32) -> Result<Option<E>> {
+    if value == 0 {
+        return Ok(None);
+    }
+    E::try_from(value).map(Some).map_err(|_| {
+        Error::invalid(
+            field,
+            format!("{value} is an unknown value (not one this API defines)"),
+        )
+    })
 }
 
 /// A positive contact id.
@@ -210,8 +250,16 @@ pub fn filter(field: &str, f: Option<pb::ContactFilter>) -> Result<ContactFilter
             "is longer than 256 characters",
         ));
     }
-    let after = f.last_called_after.as_ref().map(ms);
-    let before = f.last_called_before.as_ref().map(ms);
+    let after = f
+        .last_called_after
+        .as_ref()
+        .map(|t| timestamp(&format!("{field}.last_called_after"), t))
+        .transpose()?;
+    let before = f
+        .last_called_before
+        .as_ref()
+        .map(|t| timestamp(&format!("{field}.last_called_before"), t))
+        .transpose()?;
     if let (Some(a), Some(b)) = (after, before)
         && a >= b
     {

@@ -56,10 +56,10 @@ pub async fn mark_dnc(
 ) -> Result<Response<pb::MarkDncResponse>, Status> {
     let req = request.into_inner();
     let account = account_id(&req.account_id)?;
-    let source = match pb::DncSource::try_from(req.source) {
-        Ok(pb::DncSource::Manual) => DncSource::Manual,
-        Ok(pb::DncSource::CallRequest) => DncSource::CallRequest,
-        Ok(pb::DncSource::Api) => DncSource::Api,
+    let source = match super::convert::known_enum("source", req.source)? {
+        Some(pb::DncSource::Manual) => DncSource::Manual,
+        Some(pb::DncSource::CallRequest) => DncSource::CallRequest,
+        Some(pb::DncSource::Api) => DncSource::Api,
         _ => {
             return Err(Error::invalid("source", "must be MANUAL, CALL_REQUEST or API").into());
         }
@@ -121,7 +121,12 @@ pub async fn list_dnc_events(
     let req = request.into_inner();
     let account = account_id(&req.account_id)?;
     let (rows, next_page_token) = svc
-        .list_dnc_events(account, &req.phone, req.page_size, &req.page_token)
+        .list_dnc_events(
+            account,
+            &req.phone,
+            super::convert::page_size(req.page_size)?,
+            &req.page_token,
+        )
         .await?;
     Ok(Response::new(pb::ListDncEventsResponse {
         events: rows

@@ -161,7 +161,11 @@ pub async fn list_import_batches(
 ) -> Result<Response<pb::ListImportBatchesResponse>, Status> {
     let req = request.into_inner();
     let (rows, next_page_token) = svc
-        .list_import_batches(account_id(&req.account_id)?, req.page_size, &req.page_token)
+        .list_import_batches(
+            account_id(&req.account_id)?,
+            super::convert::page_size(req.page_size)?,
+            &req.page_token,
+        )
         .await?;
     Ok(Response::new(pb::ListImportBatchesResponse {
         batches: rows.into_iter().map(batch).collect(),
@@ -174,17 +178,18 @@ pub async fn list_import_errors(
     request: Request<pb::ListImportErrorsRequest>,
 ) -> Result<Response<pb::ListImportErrorsResponse>, Status> {
     let req = request.into_inner();
-    let (rows, next_page_token) = svc
+    let (rows, next_page_token, rejected_not_stored) = svc
         .list_import_errors(
             account_id(&req.account_id)?,
             batch_id(&req.batch_id)?,
-            req.page_size,
+            super::convert::page_size(req.page_size)?,
             &req.page_token,
         )
         .await?;
     Ok(Response::new(pb::ListImportErrorsResponse {
         errors: rows.into_iter().map(stored_error).collect(),
         next_page_token,
+        rejected_not_stored,
     }))
 }
 
@@ -193,12 +198,22 @@ pub async fn export_import_errors(
     request: Request<pb::ExportImportErrorsRequest>,
 ) -> Result<Response<BoxStream<pb::ExportImportErrorsResponse>>, Status> {
     let req = request.into_inner();
-    let rx = svc
+    let (not_stored, rx) = svc
         .export_import_errors(account_id(&req.account_id)?, batch_id(&req.batch_id)?)
         .await?;
-    let out = ReceiverStream::new(rx).map(|r| {
-        r.map(|chunk| pb::ExportImportErrorsResponse { chunk })
-            .map_err(Status::from)
+    // The first message says how many rejected rows the CSV lacks.
+    let mut first = true;
+    let out = ReceiverStream::new(rx).map(move |r| {
+        let rejected_not_stored = if std::mem::take(&mut first) {
+            not_stored
+        } else {
+            0
+        };
+        r.map(|chunk| pb::ExportImportErrorsResponse {
+            chunk,
+            rejected_not_stored,
+        })
+        .map_err(Status::from)
     });
     Ok(Response::new(Box::pin(out)))
 }
@@ -229,6 +244,10 @@ fn batch_id(id: &str) -> Result<&str> {
     if id.is_empty() {
         return Err(Error::invalid("batch_id", "is required"));
     }
+    if id.len() > MAX_NAME || id.chars().any(char::is_control) {
+        // Not an id this API gives out (and PostgreSQL cannot even compare a NUL).
+        return Err(Error::not_found("import batch", id.escape_debug()));
+    }
     Ok(id)
 }
 
@@ -242,20 +261,20 @@ fn options_from(o: pb::ImportOptions) -> Result<ImportRequest> {
     let mut explicit = Vec::with_capacity(o.mapping.len());
     for (i, m) in o.mapping.into_iter().enumerate() {
         let f = format!("options.mapping[{i}]");
-        let field = match pb::ContactField::try_from(m.field) {
-            Ok(pb::ContactField::Phone) => Field::Phone,
-            Ok(pb::ContactField::FirstName) => Field::FirstName,
-            Ok(pb::ContactField::LastName) => Field::LastName,
-            Ok(pb::ContactField::FullName) => Field::FullName,
-            Ok(pb::ContactField::Email) => Field::Email,
-            Ok(pb::ContactField::Company) => Field::Company,
-            Ok(pb::ContactField::Title) => Field::Title,
-            Ok(pb::ContactField::TimeZone) => Field::TimeZone,
-            Ok(pb::ContactField::Country) => Field::Country,
-            Ok(pb::ContactField::MiddleName) => Field::MiddleName,
-            Ok(pb::ContactField::PhoneExtension) => Field::PhoneExtension,
-            Ok(pb::ContactField::Custom) => Field::Custom,
-            Ok(pb::ContactField::Ignore) => Field::Ignore,
+        let field = match super::convert::known_enum(&format!("{f}.field"), m.field)? {
+            Some(pb::ContactField::Phone) => Field::Phone,
+            Some(pb::ContactField::FirstName) => Field::FirstName,
+            Some(pb::ContactField::LastName) => Field::LastName,
+            Some(pb::ContactField::FullName) => Field::FullName,
+            Some(pb::ContactField::Email) => Field::Email,
+            Some(pb::ContactField::Company) => Field::Company,
+            Some(pb::ContactField::Title) => Field::Title,
+            Some(pb::ContactField::TimeZone) => Field::TimeZone,
+            Some(pb::ContactField::Country) => Field::Country,
+            Some(pb::ContactField::MiddleName) => Field::MiddleName,
+            Some(pb::ContactField::PhoneExtension) => Field::PhoneExtension,
+            Some(pb::ContactField::Custom) => Field::Custom,
+            Some(pb::ContactField::Ignore) => Field::Ignore,
             _ => return Err(Error::invalid(format!("{f}.field"), "is required")),
         };
         if m.column.trim().is_empty() {
@@ -360,6 +379,7 @@ fn counts(c: &Counts) -> pb::ImportCounts {
         dnc: c.dnc,
         dnc_excluded: c.dnc_excluded,
         added_to_campaign: c.added_to_campaign,
+        rejected_not_stored: c.rejected_not_stored,
     }
 }
 
@@ -407,6 +427,7 @@ fn batch(b: import_batch::Model) -> pb::ImportBatch {
             dnc: b.dnc,
             dnc_excluded: b.dnc_excluded,
             added_to_campaign: b.added_to_campaign,
+            rejected_not_stored: b.rejected_not_stored,
         }),
         mapping: ColumnMap::decode_list(&b.mapping)
             .iter()

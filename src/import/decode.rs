@@ -3,11 +3,23 @@
 //!
 //! The encoding comes from the byte-order mark: UTF-8 (BOM dropped), UTF-16LE or
 //! UTF-16BE. Without a BOM the text is read as UTF-8 until the first byte sequence that
-//! is not UTF-8; from there on it is read as Windows-1252 (which covers Latin-1), the
-//! encoding of most spreadsheet exports that are not UTF-8. Everything before that point
-//! was plain ASCII or valid UTF-8, so it decodes the same either way.
+//! is not UTF-8. Then the file is judged once, for the whole of it:
+//!
+//! - if it is UTF-8 — a valid multi-byte UTF-8 character came before that point, or
+//!   comes within the next [`LOOKAHEAD`] bytes — it stays UTF-8, and each invalid
+//!   sequence becomes U+FFFD (�) where it stands: the row that held it shows it, and no
+//!   other row changes;
+//! - otherwise it is Windows-1252 (which covers Latin-1), the encoding of most
+//!   spreadsheet exports that are not UTF-8; everything before that point was plain
+//!   ASCII, which decodes the same either way.
+//!
+//! Either way the encoding reported is the one every row was decoded with.
 
 use encoding_rs::{Decoder, UTF_16BE, UTF_16LE, WINDOWS_1252};
+
+/// Bytes read past the first invalid UTF-8 sequence (when no multi-byte UTF-8 came
+/// before it) to judge whether the file is UTF-8 with a bad byte or Windows-1252.
+pub const LOOKAHEAD: usize = 64 * 1024;
 
 /// A detected encoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +51,12 @@ pub struct TextDecoder {
     /// incomplete UTF-8 sequence at a chunk's end.
     held: Vec<u8>,
     utf16: Option<Decoder>,
+    /// A valid multi-byte UTF-8 character was seen: the file is UTF-8.
+    seen_multibyte: bool,
+    /// UTF-8 with invalid sequences, each replaced with U+FFFD.
+    lossy: bool,
+    /// Bytes from the first invalid sequence on, held until the file can be judged.
+    undecided: Option<Vec<u8>>,
 }
 
 impl Default for TextDecoder {
@@ -54,6 +72,9 @@ impl TextDecoder {
             encoding: None,
             held: Vec::new(),
             utf16: None,
+            seen_multibyte: false,
+            lossy: false,
+            undecided: None,
         }
     }
 
@@ -98,23 +119,85 @@ impl TextDecoder {
             windows_1252(chunk, out);
             return;
         }
+        if let Some(mut pending) = self.undecided.take() {
+            pending.extend_from_slice(chunk);
+            if pending.len() < LOOKAHEAD && !last {
+                self.undecided = Some(pending);
+                return;
+            }
+            if has_multibyte(&pending) {
+                self.lossy = true;
+                self.held = lossy_utf8(&pending, last, out);
+            } else {
+                self.encoding = Some(Encoding::Windows1252);
+                windows_1252(&pending, out);
+            }
+            return;
+        }
         let mut data = std::mem::take(&mut self.held);
         data.extend_from_slice(chunk);
-        match std::str::from_utf8(&data) {
-            Ok(_) => out.extend_from_slice(&data),
+        if self.lossy {
+            self.held = lossy_utf8(&data, last, out);
+            return;
+        }
+        let valid = match std::str::from_utf8(&data) {
+            Ok(_) => data.len(),
+            Err(e) => e.valid_up_to(),
+        };
+        self.seen_multibyte |= data[..valid].iter().any(|b| *b >= 0x80);
+        out.extend_from_slice(&data[..valid]);
+        if valid == data.len() {
+            return;
+        }
+        let rest = &data[valid..];
+        if !last && std::str::from_utf8(rest).is_err_and(|e| e.error_len().is_none()) {
+            // An incomplete sequence at the end: wait for the next chunk.
+            self.held = rest.to_vec();
+        } else if self.seen_multibyte {
+            self.lossy = true;
+            self.held = lossy_utf8(rest, last, out);
+        } else {
+            self.undecided = Some(rest.to_vec());
+            if last {
+                self.decode_known(&[], true, out);
+            }
+        }
+    }
+}
+
+/// Decodes UTF-8 with each invalid sequence as U+FFFD; returns an incomplete sequence
+/// at the end to hold for the next chunk (none when `last`).
+fn lossy_utf8(mut bytes: &[u8], last: bool, out: &mut Vec<u8>) -> Vec<u8> {
+    loop {
+        match std::str::from_utf8(bytes) {
+            Ok(_) => {
+                out.extend_from_slice(bytes);
+                return Vec::new();
+            }
             Err(e) => {
                 let valid = e.valid_up_to();
-                out.extend_from_slice(&data[..valid]);
-                if e.error_len().is_none() && !last {
-                    // An incomplete sequence at the end: wait for the next chunk.
-                    self.held = data[valid..].to_vec();
-                } else {
-                    self.encoding = Some(Encoding::Windows1252);
-                    windows_1252(&data[valid..], out);
+                out.extend_from_slice(&bytes[..valid]);
+                match e.error_len() {
+                    Some(n) => {
+                        out.extend_from_slice("\u{FFFD}".as_bytes());
+                        bytes = &bytes[valid + n..];
+                    }
+                    None if last => {
+                        out.extend_from_slice("\u{FFFD}".as_bytes());
+                        return Vec::new();
+                    }
+                    None => return bytes[valid..].to_vec(),
                 }
             }
         }
     }
+}
+
+/// Whether `bytes` hold a valid multi-byte UTF-8 character.
+fn has_multibyte(bytes: &[u8]) -> bool {
+    bytes
+        .utf8_chunks()
+        .any(|c| c.valid().bytes().any(|b| b >= 0x80))
 }
 
 fn windows_1252(bytes: &[u8], out: &mut Vec<u8>) {
@@ -178,6 +261,30 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_bad_byte_in_a_utf8_file_changes_only_its_own_place() {
+        // The bad byte before any other non-ASCII character, and after one.
+        for text in [
+            &b"phone,name\n1,Bad\xff\n2,Jos\xc3\xa9\n"[..],
+            &b"phone,name\n1,Jos\xc3\xa9\n2,Bad\xff\n3,Zo\xc3\xab\n"[..],
+        ] {
+            for size in [1, 2, 5, 1000] {
+                let (decoded, encoding) = decode_in_pieces(text, size);
+                assert_eq!(encoding, Encoding::Utf8, "pieces of {size}");
+                assert!(decoded.contains("Bad\u{FFFD}\n"), "{decoded:?}");
+                assert!(decoded.contains("José"), "{decoded:?}");
+                assert!(!decoded.contains('Ã'), "{decoded:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_latin1_file_is_still_windows_1252() {
+        let (decoded, encoding) = decode_in_pieces(b"phone,name\n1,Ren\xe9e M\xfcller\n", 3);
+        assert_eq!(encoding, Encoding::Windows1252);
+        assert_eq!(decoded, "phone,name\n1,Renée Müller\n");
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub struct Counts {
     pub dnc: i64,
     pub dnc_excluded: i64,
     pub added_to_campaign: i64,
+    /// Rejected rows counted above but not kept in the batch's rejected-row list (it
+    /// keeps at most `service::import::MAX_STORED_REJECTED_ROWS`).
+    pub rejected_not_stored: i64,
 }
 
 impl Counts {
@@ -46,5 +49,6 @@ impl Counts {
         self.dnc += other.dnc;
         self.dnc_excluded += other.dnc_excluded;
         self.added_to_campaign += other.added_to_campaign;
+        self.rejected_not_stored += other.rejected_not_stored;
     }
 }

@@ -527,6 +527,15 @@ impl Worker {
             if rec.fields.iter().all(|f| f.trim().is_empty()) {
                 return Ok(());
             }
+            // Column names are stored with the batch, and PostgreSQL text cannot hold a
+            // NUL; nor is it ever part of a name a person typed.
+            if self.opts.has_header && rec.fields.iter().any(|f| f.contains('\0')) {
+                return Err(Error::invalid(
+                    "chunk",
+                    "the header row contains a NUL byte (a binary file, or UTF-16 without \
+                     its byte-order mark?)",
+                ));
+            }
             self.header_pending = false;
             let columns: Vec<String> = if self.opts.has_header {
                 rec.fields.iter().map(|f| f.trim().to_string()).collect()

@@ -83,6 +83,11 @@ impl RecordReader {
         if self.done {
             return;
         }
+        // No text yet (the decoder may hold bytes back while it judges the encoding):
+        // an empty input would end the current record, as at the end of the file.
+        if input.is_empty() && !last {
+            return;
+        }
         loop {
             let (res, nin, nout, nend) = self.core.read_record(
                 input,
@@ -209,6 +214,21 @@ mod tests {
             assert_eq!(got[2].1, ["3", "x\"y"]);
             assert_eq!(got[3].1, ["4", "last"]);
         }
+    }
+
+    #[test]
+    fn an_empty_piece_before_the_end_does_not_end_a_record() {
+        let mut r = RecordReader::new(b',');
+        let mut got = Vec::new();
+        let mut push = |rec: Record<'_>| {
+            got.push(rec.fields.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+            true
+        };
+        r.feed(b"a,b,c\n1,Jos", false, &mut push);
+        r.feed(b"", false, &mut push);
+        r.feed("é,Müller\n".as_bytes(), false, &mut push);
+        r.feed(&[], true, &mut push);
+        assert_eq!(got, [vec!["a", "b", "c"], vec!["1", "José", "Müller"]]);
     }
 
     #[test]

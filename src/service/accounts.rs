@@ -21,6 +21,8 @@ pub struct NewAccount {
 pub struct AccountChanges {
     pub name: Option<String>,
     pub plan: Option<Plan>,
+    /// A new limit for an account already on a custom plan (its plan unchanged).
+    pub custom_limit: Option<Plan>,
     pub default_region: Option<Region>,
     pub frequency: Option<Frequency>,
 }
@@ -65,11 +67,24 @@ impl Services {
     ) -> Result<account::Model> {
         let txn = store::begin_write(&self.writer).await?;
         let current = store::accounts::get(&txn, id).await?;
+        if changes.custom_limit.is_some()
+            && changes.plan.is_none()
+            && !matches!(
+                Plan::from_stored(&current.plan, current.contact_limit),
+                Some(Plan::Custom(_))
+            )
+        {
+            return Err(Error::FailedPrecondition(
+                "contact_limit: only an account on PLAN_CUSTOM has a limit of its own; \
+                 change plan to PLAN_CUSTOM with the limit"
+                    .into(),
+            ));
+        }
         let mut active: account::ActiveModel = current.into();
         if let Some(name) = changes.name {
             active.name = Set(name);
         }
-        if let Some(plan) = changes.plan {
+        if let Some(plan) = changes.plan.or(changes.custom_limit) {
             active.plan = Set(plan.name().to_string());
             active.contact_limit = Set(plan.limit());
         }

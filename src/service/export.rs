@@ -14,9 +14,13 @@
 //! that goes away drops the response stream: the writer's send fails and it stops, which
 //! makes the reader's send fail, and the reader ends (rolling back) the snapshot.
 //!
-//! An export takes one of the server's export slots (`--max-concurrent-exports`) before
-//! it opens its snapshot and keeps it until its event stream is dropped, finished or
-//! abandoned by the client; with every slot taken it is refused with RESOURCE_EXHAUSTED.
+//! An export takes one of the server's export slots (`--max-concurrent-exports`, at most
+//! `--max-account-exports` of them for one account) before it opens its snapshot, and
+//! keeps it until its work ends; with no slot free it is refused with RESOURCE_EXHAUSTED.
+//! A client that stops reading stalls the writer: after `--export-stall-secs` without
+//! room for the next event the export gives up — its slot, connection and snapshot are
+//! freed at once, and the client, if it ever reads on, gets what was buffered and then
+//! DEADLINE_EXCEEDED saying why.
 //!
 //! The header of a full export has one column per custom key, so the keys are collected
 //! first, inside the same snapshot, by one database-side pass (`store::export::custom_keys`);
@@ -25,10 +29,12 @@
 use super::Services;
 use super::bulk::{BulkCounts, distinct_ids};
 use crate::domain::filter::Selection;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::export::{Column, ColumnChoice, CsvSink, ExportEvent, Page};
 use crate::store;
 use sea_orm::DatabaseTransaction;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// Contacts read per query inside the snapshot.
@@ -48,8 +54,8 @@ impl Services {
         account_id: &str,
         selection: Selection,
         columns: ColumnChoice,
-    ) -> Result<Running<Result<ExportEvent>>> {
-        let slot = self.export_slots.take()?;
+    ) -> Result<Running> {
+        let slot = self.export_slots.take(account_id)?;
         let txn = store::begin_snapshot(&self.db).await?;
         // The first read pins the snapshot (and answers NOT_FOUND for a wrong account).
         store::accounts::get(&txn, account_id).await?;
@@ -70,30 +76,82 @@ impl Services {
             selection,
             with_campaigns,
         };
+        let stalled = Arc::new(Mutex::new(None));
+        let out = Events {
+            tx: event_tx,
+            stall: self.export_stall,
+            stalled: stalled.clone(),
+        };
         tokio::spawn(reader.run(page_tx));
-        tokio::spawn(write_csv(sink, asked, page_rx, event_tx));
+        tokio::spawn(async move {
+            write_csv(sink, asked, page_rx, out).await;
+            // The slot is the writer's: a stalled export frees it although its client
+            // still holds the response stream.
+            drop(slot);
+        });
         Ok(Running {
             events: event_rx,
-            _slot: slot,
+            stalled,
         })
     }
 }
 
-/// The events of a running export, holding its export slot until dropped.
+/// Why an export stopped early while its client was not reading, for the client.
+type Stalled = Arc<Mutex<Option<Error>>>;
+
+/// The events of a running export: those sent, then the reason it gave up, if it did.
 #[derive(Debug)]
-pub struct Running<T> {
-    events: mpsc::Receiver<T>,
-    _slot: tokio::sync::OwnedSemaphorePermit,
+pub struct Running {
+    events: mpsc::Receiver<Result<ExportEvent>>,
+    stalled: Stalled,
 }
 
-impl<T> tokio_stream::Stream for Running<T> {
-    type Item = T;
+impl tokio_stream::Stream for Running {
+    type Item = Result<ExportEvent>;
 
     fn poll_next(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<T>> {
-        self.events.poll_recv(cx)
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        match self.events.poll_recv(cx) {
+            Poll::Ready(None) => {
+                let why = self
+                    .stalled
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take();
+                Poll::Ready(why.map(Err))
+            }
+            other => other,
+        }
+    }
+}
+
+/// Where the writer sends events: waits at most `stall` for the client to make room.
+struct Events {
+    tx: mpsc::Sender<Result<ExportEvent>>,
+    stall: Duration,
+    stalled: Stalled,
+}
+
+impl Events {
+    /// Sends an event; false when the export must stop (the client went away, or read
+    /// nothing for the stall time: then the reason is left for the client).
+    async fn send(&self, event: Result<ExportEvent>) -> bool {
+        match tokio::time::timeout(self.stall, self.tx.send(event)).await {
+            Ok(sent) => sent.is_ok(),
+            Err(_) => {
+                let secs = self.stall.as_secs_f64();
+                tracing::info!(stall_secs = secs, "export stopped: its client read nothing");
+                *self.stalled.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some(Error::DeadlineExceeded(format!(
+                        "the export was stopped: its client read nothing for {secs} s \
+                         (--export-stall-secs); the file is incomplete, export again"
+                    )));
+                false
+            }
+        }
     }
 }
 
@@ -155,7 +213,7 @@ async fn write_csv(
     mut sink: CsvSink,
     asked: Option<i64>,
     mut pages: mpsc::Receiver<Result<Page>>,
-    events: mpsc::Sender<Result<ExportEvent>>,
+    events: Events,
 ) {
     let result: Result<bool> = async {
         while let Some(page) = pages.recv().await {
@@ -164,29 +222,20 @@ async fn write_csv(
                 let campaigns = page.campaigns.get(&row.id).map(Vec::as_slice);
                 sink.write(row, campaigns.unwrap_or_default())?;
                 if let Some(chunk) = sink.full_chunk()?
-                    && events.send(Ok(ExportEvent::Chunk(chunk))).await.is_err()
+                    && !events.send(Ok(ExportEvent::Chunk(chunk))).await
                 {
                     return Ok(false);
                 }
             }
-            if !page.rows.is_empty()
-                && events
-                    .send(Ok(ExportEvent::Progress(sink.rows())))
-                    .await
-                    .is_err()
-            {
+            if !page.rows.is_empty() && !events.send(Ok(ExportEvent::Progress(sink.rows()))).await {
                 return Ok(false);
             }
         }
         let rest = sink.take()?;
-        if !rest.is_empty() && events.send(Ok(ExportEvent::Chunk(rest))).await.is_err() {
+        if !rest.is_empty() && !events.send(Ok(ExportEvent::Chunk(rest))).await {
             return Ok(false);
         }
-        if events
-            .send(Ok(ExportEvent::Progress(sink.rows())))
-            .await
-            .is_err()
-        {
+        if !events.send(Ok(ExportEvent::Progress(sink.rows()))).await {
             return Ok(false);
         }
         let mut counts = BulkCounts {
@@ -196,14 +245,14 @@ async fn write_csv(
         if let Some(asked) = asked {
             counts.skip("not_found", asked - counts.matched);
         }
-        Ok(events.send(Ok(ExportEvent::Done(counts))).await.is_ok())
+        Ok(events.send(Ok(ExportEvent::Done(counts))).await)
     }
     .await;
     match result {
         Ok(true) => {}
-        Ok(false) => tracing::info!("export stopped: the client went away"),
+        Ok(false) => tracing::info!("export stopped: the client went away or stalled"),
         Err(e) => {
-            let _ = events.send(Err(e)).await;
+            events.send(Err(e)).await;
         }
     }
 }

@@ -135,6 +135,17 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 const PG_CHUNKS_IN_FLIGHT: usize = 2;
 /// An import that added at least this many contacts refreshes the planner's statistics.
 const ANALYZE_AFTER_ROWS: i64 = 10_000;
+/// Most rejected rows (invalid or over the limit) one batch keeps in its rejected-row
+/// list. Every rejected row is still counted; the batch's `rejected_not_stored` says how
+/// many the list lacks. Without a cap, one 20 MiB file of junk lines stored ten million
+/// rejected rows (2.5 GB); at the 1 GiB file cap that would be about 100 GB.
+pub const MAX_STORED_REJECTED_ROWS: i64 = 10_000;
+/// An import gives up once it has read at least this many rows …
+pub const GIVE_UP_AFTER_ROWS: i64 = 10_000;
+/// … and at least this percentage of them were invalid: the file is not a contact list
+/// (or its phone column or region is wrong), and reading on would only count junk. The
+/// batch ends failed; the rows committed before stay, counted.
+pub const GIVE_UP_INVALID_PERCENT: i64 = 90;
 
 /// What an import does with a row whose number is already stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -268,6 +279,9 @@ struct Batch<'a> {
     policy: DuplicatePolicy,
     campaign_id: Option<&'a str>,
     deadline: Option<tokio::time::Instant>,
+    /// Rejected rows kept (or being kept by chunks in flight) so far, against
+    /// [`MAX_STORED_REJECTED_ROWS`].
+    rejected_kept: AtomicI64,
 }
 
 impl Services {
@@ -314,7 +328,7 @@ impl Services {
             return replay(existing, events).await;
         }
         // Held until the import has ended, whichever way.
-        let _slot = self.import_slots.take()?;
+        let _slot = self.import_slots.take(&req.account_id)?;
         let mut pipe = by_deadline(
             req.deadline,
             Pipeline::start(
@@ -345,6 +359,7 @@ impl Services {
             policy: req.policy,
             campaign_id: req.campaign_id.as_deref(),
             deadline: req.deadline,
+            rejected_kept: AtomicI64::new(0),
         };
         let outcome = if events
             .send(Ok(ImportEvent::Started(batch.clone())))
@@ -386,7 +401,22 @@ impl Services {
                     status::FAILED
                 };
                 tracing::info!(batch = ctx.id, error = %e, "import ended early: {end}");
-                store::import::finish(&self.db, ctx.id, end, &e.to_string(), None, now).await?;
+                let why = match &e {
+                    Error::Unavailable(_) => {
+                        "the database became unavailable during the import; the counts say \
+                         what was committed"
+                            .to_string()
+                    }
+                    other => other.to_string(),
+                };
+                if let Err(not_recorded) =
+                    store::import::finish(&self.db, ctx.id, end, &why, None, now).await
+                {
+                    // Most likely the database is still away: record the real cause once it
+                    // is back, before a sweep takes the batch for an interrupted one.
+                    tracing::warn!(batch = ctx.id, error = %not_recorded, "recording the end of an import later");
+                    self.finish_later(ctx.id.to_string(), end, why);
+                }
                 Err(e)
             }
         }
@@ -428,7 +458,12 @@ impl Services {
             let waiting = Instant::now();
             tokio::select! {
                 Some(done) = commits.next() => match done {
-                    Ok(done) => written.settle(&self.metrics, done),
+                    Ok(done) => {
+                        written.settle(&self.metrics, done);
+                        if let Some(e) = mostly_invalid(&written.counts) {
+                            break Err(e);
+                        }
+                    }
                     Err(e) => break Err(e),
                 },
                 next = tokio::time::timeout(wait, pipe.parsed.recv()),
@@ -701,8 +736,14 @@ impl Services {
                         as i64;
             }
         }
-        // Invalid and over-limit rows interleave; stored in line order.
+        // Invalid and over-limit rows interleave; stored in line order, as many as the
+        // batch still has room for.
         errors.sort_by_key(|(line, _)| *line);
+        let rejected = errors.len() as i64;
+        let before = ctx.rejected_kept.fetch_add(rejected, Ordering::Relaxed);
+        let keep = (MAX_STORED_REJECTED_ROWS - before).clamp(0, rejected);
+        errors.truncate(keep as usize);
+        d.rejected_not_stored = rejected - keep;
         store::import::insert_errors(&txn, errors.into_iter().map(|(_, e)| e).collect()).await?;
         if !store::import::add_counts(&txn, ctx.id, &d, now).await? {
             txn.rollback().await?;
@@ -726,7 +767,7 @@ impl Services {
     ) -> Result<Preview> {
         let account = store::accounts::get(&self.db, &req.account_id).await?;
         let region = Region::parse(&account.default_region).ok();
-        let _slot = self.import_slots.take()?;
+        let _slot = self.import_slots.take(&req.account_id)?;
         let mut pipe = Pipeline::start(
             self.parse_options(&req, region),
             input,
@@ -857,15 +898,16 @@ impl Services {
         Ok((rows, next))
     }
 
-    /// A page of a batch's rejected rows in line order, and the next page's token.
+    /// A page of a batch's rejected rows in line order, the next page's token, and how
+    /// many rejected rows the batch counted but did not keep.
     pub async fn list_import_errors(
         &self,
         account_id: &str,
         batch_id: &str,
         page_size: i32,
         page_token: &str,
-    ) -> Result<(Vec<import_error::Model>, String)> {
-        store::import::get_batch(&self.db, account_id, batch_id).await?;
+    ) -> Result<(Vec<import_error::Model>, String, i64)> {
+        let batch = store::import::get_batch(&self.db, account_id, batch_id).await?;
         let size = if page_size <= 0 {
             100
         } else {
@@ -879,17 +921,19 @@ impl Services {
         let next = next_page(&mut rows, size, |e| {
             encode_cursor(e.line, &e.id.to_string())
         });
-        Ok((rows, next))
+        Ok((rows, next, batch.rejected_not_stored))
     }
 
     /// The batch's rejected rows as CSV — the file's own columns plus `reason` — in
-    /// pieces on the receiver, read page by page (bounded memory).
+    /// pieces on the receiver, read page by page (bounded memory); and how many rejected
+    /// rows the batch counted but did not keep (missing from the CSV).
     pub async fn export_import_errors(
         &self,
         account_id: &str,
         batch_id: &str,
-    ) -> Result<mpsc::Receiver<Result<Vec<u8>>>> {
+    ) -> Result<(i64, mpsc::Receiver<Result<Vec<u8>>>)> {
         let batch = store::import::get_batch(&self.db, account_id, batch_id).await?;
+        let not_stored = batch.rejected_not_stored;
         let columns: Vec<String> = serde_json::from_str(&batch.header).unwrap_or_default();
         let (tx, rx) = mpsc::channel(4);
         let db = self.db.clone();
@@ -931,7 +975,31 @@ impl Services {
                 }
             }
         });
-        Ok(rx)
+        Ok((not_stored, rx))
+    }
+
+    /// Retries recording how a batch ended, every second, for as long as the sweep would
+    /// still take it for a live one (`--import-stale-secs`).
+    fn finish_later(&self, batch_id: String, end: &'static str, why: String) {
+        let svc = self.clone();
+        tokio::spawn(async move {
+            let give_up = Instant::now() + svc.import_stale;
+            while Instant::now() < give_up {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let now = svc.now();
+                if store::import::finish(&svc.db, &batch_id, end, &why, None, now)
+                    .await
+                    .is_ok()
+                {
+                    tracing::info!(batch = batch_id, "import end recorded: {end}");
+                    return;
+                }
+            }
+            tracing::warn!(
+                batch = batch_id,
+                "the end of an import could not be recorded"
+            );
+        });
     }
 
     /// Refreshes the batch's heartbeat every [`HEARTBEAT_EVERY`] until the returned
@@ -958,7 +1026,8 @@ impl Services {
             &self.db,
             now - self.import_stale.as_millis() as i64,
             now,
-            "interrupted: the server stopped during the import; the counts say what was committed",
+            "interrupted: the server stopped (or lost its database for longer than \
+             --import-stale-secs) during the import; the counts say what was committed",
         )
         .await?;
         if n > 0 {
@@ -1000,6 +1069,22 @@ async fn by_deadline<T>(
     }
 }
 
+/// The error that ends an import whose rows are overwhelmingly invalid
+/// ([`GIVE_UP_AFTER_ROWS`], [`GIVE_UP_INVALID_PERCENT`]), once its counts say so.
+fn mostly_invalid(c: &Counts) -> Option<Error> {
+    (c.rows >= GIVE_UP_AFTER_ROWS && c.invalid * 100 >= c.rows * GIVE_UP_INVALID_PERCENT).then(
+        || {
+            Error::FailedPrecondition(format!(
+                "stopped after {} rows: {} of them were invalid (at least \
+                 {GIVE_UP_INVALID_PERCENT} % after {GIVE_UP_AFTER_ROWS} rows); is this a \
+                 contact list, with the right phone column and region? The rows before \
+                 were committed and are counted",
+                c.rows, c.invalid
+            ))
+        },
+    )
+}
+
 fn gone() -> Error {
     Error::Cancelled("the client went away during the import".into())
 }
@@ -1026,6 +1111,7 @@ fn new_batch(req: &ImportRequest, header: &Header, now: i64) -> import_batch::Mo
         dnc: 0,
         dnc_excluded: 0,
         added_to_campaign: 0,
+        rejected_not_stored: 0,
         error_message: String::new(),
         started_at: now,
         heartbeat_at: now,

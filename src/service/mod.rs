@@ -39,51 +39,124 @@ pub const DEFAULT_MAX_CONCURRENT_EXPORTS: usize = 4;
 /// parsing thread and about 40 MiB of buffers while it runs.
 pub const DEFAULT_MAX_CONCURRENT_IMPORTS: usize = 4;
 
+/// The default cap on one account's exports running at once on one server: half the
+/// server's, so that one tenant's exports (stalled ones included) never take every slot.
+pub const DEFAULT_MAX_ACCOUNT_EXPORTS: usize = 2;
+
+/// The default cap on one account's imports and previews running at once on one server.
+pub const DEFAULT_MAX_ACCOUNT_IMPORTS: usize = 2;
+
+/// The default time an export waits for its client to read before it gives up: the
+/// export ends with DEADLINE_EXCEEDED and frees its slot, connection and snapshot.
+pub const DEFAULT_EXPORT_STALL: Duration = Duration::from_secs(60);
+
 /// Slots for one kind of long-running work on this server (imports, exports): whoever
 /// holds a permit runs; with none left, the work is refused with RESOURCE_EXHAUSTED.
+/// Each account also has a cap of its own, below the server's, so that one tenant can
+/// never hold every slot and refuse the others.
 #[derive(Debug, Clone)]
 pub(crate) struct Slots {
     permits: Arc<tokio::sync::Semaphore>,
     cap: usize,
+    /// Slots each account holds now (accounts holding none are not listed).
+    held: Arc<Mutex<HashMap<String, usize>>>,
+    per_account: usize,
     /// What runs, plural ("exports").
     what: &'static str,
-    /// The flag that sets the cap.
-    flag: &'static str,
+    /// The flags that set the caps (server, account).
+    flags: (&'static str, &'static str),
+}
+
+/// A slot of [`Slots`], given back (to the server and to its account) when dropped.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    held: Arc<Mutex<HashMap<String, usize>>>,
+    account: String,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = held.get_mut(&self.account) {
+            *n -= 1;
+            if *n == 0 {
+                held.remove(&self.account);
+            }
+        }
+    }
 }
 
 impl Slots {
-    fn new(cap: usize, what: &'static str, flag: &'static str) -> Self {
+    fn new(
+        cap: usize,
+        per_account: usize,
+        what: &'static str,
+        flags: (&'static str, &'static str),
+    ) -> Self {
         let cap = cap.max(1);
         Slots {
             permits: Arc::new(tokio::sync::Semaphore::new(cap)),
             cap,
+            held: Default::default(),
+            per_account: per_account.max(1),
             what,
-            flag,
+            flags,
         }
     }
 
-    /// A slot, held until the permit is dropped.
-    pub(crate) fn take(&self) -> crate::error::Result<tokio::sync::OwnedSemaphorePermit> {
-        self.permits
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| crate::error::Error::Cap {
+    /// A slot for `account`, held until dropped. Refused when the account holds its
+    /// cap already, or the server has none left.
+    pub(crate) fn take(&self, account: &str) -> crate::error::Result<Slot> {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let mine = held.get(account).copied().unwrap_or(0);
+        if mine >= self.per_account {
+            return Err(crate::error::Error::Cap {
                 what: format!(
-                    "the number of {} running at once on this server ({}; retry when one \
-                     has finished)",
-                    self.what, self.flag
+                    "the number of {} of account {account} running at once on this server \
+                     ({}; retry when one has finished)",
+                    self.what, self.flags.1
                 ),
-                cap: self.cap as u64,
-            })
+                cap: self.per_account as u64,
+            });
+        }
+        let permit =
+            self.permits
+                .clone()
+                .try_acquire_owned()
+                .map_err(|_| crate::error::Error::Cap {
+                    what: format!(
+                        "the number of {} running at once on this server ({}; retry when one \
+                     has finished)",
+                        self.what, self.flags.0
+                    ),
+                    cap: self.cap as u64,
+                })?;
+        held.insert(account.to_string(), mine + 1);
+        Ok(Slot {
+            _permit: permit,
+            held: self.held.clone(),
+            account: account.to_string(),
+        })
     }
 }
 
-fn export_slots(cap: usize) -> Slots {
-    Slots::new(cap, "exports", "--max-concurrent-exports")
+fn export_slots(cap: usize, per_account: usize) -> Slots {
+    Slots::new(
+        cap,
+        per_account,
+        "exports",
+        ("--max-concurrent-exports", "--max-account-exports"),
+    )
 }
 
-fn import_slots(cap: usize) -> Slots {
-    Slots::new(cap, "imports and previews", "--max-concurrent-imports")
+fn import_slots(cap: usize, per_account: usize) -> Slots {
+    Slots::new(
+        cap,
+        per_account,
+        "imports and previews",
+        ("--max-concurrent-imports", "--max-account-imports"),
+    )
 }
 
 /// Everything a use case needs: the database pool and the clock.
@@ -109,6 +182,8 @@ pub struct Services {
     pub(crate) export_slots: Slots,
     /// Imports and previews that may run at once on this server.
     pub(crate) import_slots: Slots,
+    /// How long an export waits for its client to read before it gives up.
+    pub(crate) export_stall: Duration,
 }
 
 impl Services {
@@ -124,20 +199,29 @@ impl Services {
             scan_hints: Default::default(),
             import_stale: import::DEFAULT_STALE_AFTER,
             max_import_bytes: DEFAULT_MAX_IMPORT_BYTES,
-            export_slots: export_slots(DEFAULT_MAX_CONCURRENT_EXPORTS),
-            import_slots: import_slots(DEFAULT_MAX_CONCURRENT_IMPORTS),
+            export_slots: export_slots(DEFAULT_MAX_CONCURRENT_EXPORTS, DEFAULT_MAX_ACCOUNT_EXPORTS),
+            import_slots: import_slots(DEFAULT_MAX_CONCURRENT_IMPORTS, DEFAULT_MAX_ACCOUNT_IMPORTS),
+            export_stall: DEFAULT_EXPORT_STALL,
         }
     }
 
-    /// Sets how many exports may run at once on this server (at least one).
-    pub fn with_max_concurrent_exports(mut self, max: usize) -> Self {
-        self.export_slots = export_slots(max);
+    /// Sets how many exports may run at once on this server, and of one account (each
+    /// at least one).
+    pub fn with_max_concurrent_exports(mut self, max: usize, per_account: usize) -> Self {
+        self.export_slots = export_slots(max, per_account);
         self
     }
 
-    /// Sets how many imports and previews may run at once on this server (at least one).
-    pub fn with_max_concurrent_imports(mut self, max: usize) -> Self {
-        self.import_slots = import_slots(max);
+    /// Sets how many imports and previews may run at once on this server, and of one
+    /// account (each at least one).
+    pub fn with_max_concurrent_imports(mut self, max: usize, per_account: usize) -> Self {
+        self.import_slots = import_slots(max, per_account);
+        self
+    }
+
+    /// Sets how long an export waits for its client to read before it gives up.
+    pub fn with_export_stall(mut self, stall: Duration) -> Self {
+        self.export_stall = stall;
         self
     }
 

@@ -122,6 +122,7 @@ pub async fn add_counts<C: ConnectionTrait>(
         add(Column::Dnc, d.dnc),
         add(Column::DncExcluded, d.dnc_excluded),
         add(Column::AddedToCampaign, d.added_to_campaign),
+        add(Column::RejectedNotStored, d.rejected_not_stored),
     ] {
         update = update.col_expr(col, expr);
     }

@@ -37,10 +37,28 @@ const WAL_CHECKPOINT_PAGES: u32 = 16_384;
 /// PostgreSQL connections a pool keeps open (at most its maximum).
 const MIN_PG_CONNECTIONS: u32 = 4;
 
-/// Opens a pool for `url`: `sqlite:PATH` (created if missing, WAL mode) or `postgres://…`.
+/// By default, the longest a request waits for a PostgreSQL connection before it is
+/// answered UNAVAILABLE (`--db-acquire-timeout-ms`).
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Opens a pool for `url` with the default acquire timeout ([`connect_with`]).
 pub async fn connect(
     url: &str,
     max_connections: u32,
+) -> Result<DatabaseConnection, sea_orm::DbErr> {
+    connect_with(url, max_connections, DEFAULT_ACQUIRE_TIMEOUT).await
+}
+
+/// Opens a pool for `url`: `sqlite:PATH` (created if missing, WAL mode) or `postgres://…`.
+///
+/// On PostgreSQL a request waits at most `acquire_timeout` for a connection: when the
+/// database is down every connection attempt fails, and a client is better told
+/// UNAVAILABLE quickly (and retries) than left waiting past its own deadline. (SQLite
+/// is a file: its waits are for the write lock, bounded by the busy timeout.)
+pub async fn connect_with(
+    url: &str,
+    max_connections: u32,
+    acquire_timeout: Duration,
 ) -> Result<DatabaseConnection, sea_orm::DbErr> {
     if url.starts_with("sqlite:") {
         let options = SqliteConnectOptions::from_str(url)
@@ -93,8 +111,8 @@ pub async fn connect(
             // a new backend and its first planning (~95 ms here), which was the dialer
             // claims' p99 under four concurrent dialers.
             .min_connections(max_connections.min(MIN_PG_CONNECTIONS))
-            .connect_timeout(Duration::from_secs(5))
-            .acquire_timeout(Duration::from_secs(10))
+            .connect_timeout(acquire_timeout)
+            .acquire_timeout(acquire_timeout)
             .sqlx_logging(false);
         Database::connect(options).await
     }
@@ -143,12 +161,16 @@ pub fn generic_plans(db: &DatabaseConnection) -> DatabaseConnection {
         .clone()
         .options([("plan_cache_mode", "force_generic_plan")]);
     let tcp_port = (!options.get_host().starts_with('/')).then(|| options.get_port());
+    let acquire_timeout = db
+        .get_postgres_connection_pool()
+        .options()
+        .get_acquire_timeout();
     let pool = PgPoolOptions::new()
         .max_connections(GENERIC_PLAN_CONNECTIONS)
         // Kept open from the start, as in the main pool: a claim that had to open one
         // waited ~95 ms for it (the p99 of four dialers when they were opened on demand).
         .min_connections(GENERIC_PLAN_CONNECTIONS)
-        .acquire_timeout(Duration::from_secs(10))
+        .acquire_timeout(acquire_timeout)
         .after_connect(move |_, _| {
             Box::pin(async move {
                 if let Some(port) = tcp_port {

@@ -1,6 +1,6 @@
 //! API keys and tenancy: who may act on which account.
 
-use crate::helpers::{Backend, TestApp, TestDb};
+use crate::helpers::{Backend, RawCodec, TestApp, TestDb};
 use contactd::config::Settings;
 use contactd::domain::clock::FixedClock;
 use contactd::pb::{self, contact_service_client::ContactServiceClient};
@@ -211,53 +211,6 @@ async fn a_public_address_without_keys_refuses_to_start() {
         ..settings
     };
     assert!(Application::build(insecure).await.is_ok());
-}
-
-/// A codec that sends and receives raw message bytes, so one loop can call every RPC.
-#[derive(Debug, Clone, Default)]
-struct RawCodec;
-
-impl tonic::codec::Codec for RawCodec {
-    type Encode = Vec<u8>;
-    type Decode = Vec<u8>;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-    fn encoder(&mut self) -> Self::Encoder {
-        RawCodec
-    }
-    fn decoder(&mut self) -> Self::Decoder {
-        RawCodec
-    }
-}
-
-impl tonic::codec::Encoder for RawCodec {
-    type Item = Vec<u8>;
-    type Error = tonic::Status;
-    fn encode(
-        &mut self,
-        item: Vec<u8>,
-        dst: &mut tonic::codec::EncodeBuf<'_>,
-    ) -> Result<(), tonic::Status> {
-        use bytes_buf::BufMut;
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl tonic::codec::Decoder for RawCodec {
-    type Item = Vec<u8>;
-    type Error = tonic::Status;
-    fn decode(
-        &mut self,
-        src: &mut tonic::codec::DecodeBuf<'_>,
-    ) -> Result<Option<Vec<u8>>, tonic::Status> {
-        use bytes_buf::Buf;
-        Ok(Some(src.copy_to_bytes(src.remaining()).to_vec()))
-    }
-}
-
-mod bytes_buf {
-    pub use prost::bytes::{Buf, BufMut};
 }
 
 /// The field numbers leading from `message` to a string field named `account_id`.

@@ -548,3 +548,112 @@ async fn stored_rows(url: &str, account: &str) -> i64 {
     c.close().await.ok();
     n
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(pg_tests),
+    ignore = "PostgreSQL variant: set CONTACTD_TEST_PG_URL to run it"
+)]
+/// While the database is down, requests are answered UNAVAILABLE within a client's
+/// 4-second deadline (the acquire timeout is 2 s, not 10 s), so a client can tell an
+/// outage from a slow server; and an import the outage broke says so on its batch once
+/// the database is back, instead of "the server stopped".
+async fn an_outage_is_answered_unavailable_within_a_short_deadline_and_recorded_truthfully() {
+    use pb::import_contacts_request::Payload;
+    use pb::import_contacts_response::Event;
+    let pg = PrivatePg::start();
+    let db = Arc::new(TestDb::external(pg.url(), Backend::Postgres));
+    let app = TestApp::spawn_on(db, Arc::new(SystemClock)).await;
+    let account = app.account(pb::Plan::Professional).await;
+    // An import under way: options and a first part, the upload held open.
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let mut first = String::from("phone\n");
+    for i in 0..20 {
+        first.push_str(&format!("+1415555{:04}\n", 2000 + i));
+    }
+    for payload in [
+        Payload::Options(pb::ImportOptions {
+            account_id: account.clone(),
+            ..Default::default()
+        }),
+        Payload::Chunk(first.into_bytes()),
+    ] {
+        tx.send(pb::ImportContactsRequest {
+            payload: Some(payload),
+        })
+        .await
+        .unwrap();
+    }
+    let mut import = app
+        .client
+        .clone()
+        .import_contacts(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(Event::Started(batch)) = import.message().await.unwrap().and_then(|m| m.event) else {
+        panic!("started first");
+    };
+
+    pg.ctl("stop");
+    let mut client = app.client.clone();
+    for i in 0..4 {
+        let mut request = tonic::Request::new(pb::GetAccountRequest {
+            account_id: account.clone(),
+        });
+        request.set_timeout(Duration::from_secs(4));
+        let err = client.get_account(request).await.unwrap_err();
+        assert_eq!(err.code(), Code::Unavailable, "request {i}: {err:?}");
+    }
+    // The import's next chunk cannot commit; its stream ends UNAVAILABLE.
+    let mut more = String::new();
+    for i in 0..20 {
+        more.push_str(&format!("+1415555{:04}\n", 3000 + i));
+    }
+    let _ = tx
+        .send(pb::ImportContactsRequest {
+            payload: Some(Payload::Chunk(more.into_bytes())),
+        })
+        .await;
+    drop(tx);
+    let ended = loop {
+        match import.message().await {
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("the import completed without its database"),
+            Err(status) => break status,
+        }
+    };
+    assert_eq!(ended.code(), Code::Unavailable, "{ended:?}");
+
+    pg.ctl("start");
+    let mut recorded = None;
+    wait_for(
+        "the batch's end recorded",
+        Duration::from_secs(30),
+        async || {
+            let b = client
+                .get_import_batch(pb::GetImportBatchRequest {
+                    account_id: account.clone(),
+                    batch_id: batch.id.clone(),
+                })
+                .await;
+            match b {
+                Ok(b) => {
+                    let b = b.into_inner().batch.unwrap();
+                    let done = b.status != pb::ImportStatus::Running as i32;
+                    recorded = Some(b);
+                    done
+                }
+                Err(_) => false,
+            }
+        },
+    )
+    .await;
+    let b = recorded.unwrap();
+    assert_eq!(b.status, pb::ImportStatus::Failed as i32, "{b:?}");
+    assert!(
+        b.error_message.contains("database became unavailable"),
+        "{}",
+        b.error_message
+    );
+}

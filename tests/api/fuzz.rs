@@ -7,7 +7,7 @@
 //! How many cases ran, and how they ended, is printed and written to
 //! `<target>/tmp/fuzz-cases-<backend>.txt`, which .ci/run shows.
 
-use crate::helpers::{TestApp, all_pages};
+use crate::helpers::{Rng, TestApp, all_pages};
 use contactd::pb::{self, import_contacts_request::Payload, import_contacts_response::Event};
 use tonic::Code;
 
@@ -19,37 +19,6 @@ const CASES: usize = 300;
 const REPORT_DIR: &str = env!("CARGO_TARGET_TMPDIR");
 /// The per-field cap is 8 KiB; a record over 256 KiB is cut off as malformed.
 const FIELD_CAP: usize = 8 * 1024;
-
-/// xorshift64*: tiny, deterministic, good enough to pick shapes.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// Uniform in `0..n` (n > 0).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-
-    /// Between 1 and `max` random bytes.
-    fn bytes(&mut self, max: usize) -> Vec<u8> {
-        let n = 1 + self.below(max);
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
 
 /// One field's text: usually plausible, sometimes hostile.
 fn field(rng: &mut Rng, delimiter: u8) -> Vec<u8> {

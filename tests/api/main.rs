@@ -7,6 +7,7 @@ mod helpers;
 
 mod accounts;
 mod auth;
+mod bounds;
 mod calls;
 mod checker;
 mod cli;
@@ -24,6 +25,7 @@ mod interleavings;
 mod phone_corpus;
 mod phones;
 mod renormalize;
+mod request_fuzz;
 mod server;
 mod tls;
 mod upgrade;

@@ -17,9 +17,12 @@
 //! latency, open loop at 200 claims/s and closed loop, and CPU per leased contact, over a
 //! 50,000-member campaign), `bulk` (MarkDnc by
 //! filter over 50,000 contacts), `export` (1,000,000
-//! contacts vs `psql \copy … TO STDOUT`), `safety` (the interleaving checker against two
-//! replicas: violations must be 0).
+//! contacts vs `psql \copy … TO STDOUT`), `bounds` (a 20 MiB all-invalid import: time,
+//! rejected rows stored, database growth; an export beside four stalled exports of
+//! another account), `safety` (the interleaving checker against two replicas: violations
+//! must be 0).
 
+mod bounds;
 mod bulk;
 #[path = "../../../tests/api/checker.rs"]
 mod checker;
@@ -106,6 +109,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if wants("export") && backends.contains(&Backend::Postgres) {
         export::run(&mut report, &args.pg_url, args.quick).await?;
+    }
+    if wants("bounds") {
+        bounds::run(&mut report, &backends, &args.pg_url, args.quick).await?;
     }
     report.print();
     if let Some(path) = args.write {
