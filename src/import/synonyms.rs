@@ -548,7 +548,6 @@ pub const KNOWN: &[(Sense, u8, &[&str])] = &[
             "phoneextension",
             "phoneext",
             "durchwahl",
-            "poste",
             "toestel",
             "ramal",
         ],
