@@ -53,7 +53,19 @@ pub struct Candidate {
 /// status), member, under max attempts, past the retry spacing, no live lease on the
 /// person. The frequency rules are checked on the person's recent dials in Rust (and, at
 /// lease time, in SQL on PostgreSQL). No columns yet: each use picks its own.
-fn eligible_select(account_id: &str, campaign_id: &str, e: &Eligibility) -> SelectStatement {
+///
+/// `within` bounds a contact id column to the members looked at (after a cursor, or a
+/// list of ids); it is applied to all three tables, to `dial_state` inside the LEFT
+/// JOIN's `ON`. PostgreSQL derives no bound for the nullable side of an outer join from
+/// the members' bound, and once `dial_state` holds a row per person the generic plan
+/// (the `claim_reads` pool forces one) merge-joins it by walking its primary key from
+/// the first person on every read, whatever the cursor: the whole table per page.
+fn eligible_select(
+    account_id: &str,
+    campaign_id: &str,
+    e: &Eligibility,
+    within: &dyn Fn(Expr) -> Expr,
+) -> SelectStatement {
     let listed = Query::select()
         .expr(Expr::val(1))
         .from(dnc_entry::Entity)
@@ -83,10 +95,13 @@ fn eligible_select(account_id: &str, campaign_id: &str, e: &Eligibility) -> Sele
                 .is_null()
                 .or(Expr::col((cm::Entity, cm::Column::LastAttemptAt)).lte(e.last_attempt_before)),
         )
+        .and_where(within(Expr::col((cm::Entity, cm::Column::ContactId))))
+        .and_where(within(Expr::col((contact::Entity, contact::Column::Id))))
         .left_join(
             ds::Entity,
             Expr::col((ds::Entity, ds::Column::ContactId))
-                .equals((cm::Entity, cm::Column::ContactId)),
+                .equals((cm::Entity, cm::Column::ContactId))
+                .and(within(Expr::col((ds::Entity, ds::Column::ContactId)))),
         )
         .and_where(
             Expr::col((ds::Entity, ds::Column::LeaseExpiresAt))
@@ -126,16 +141,14 @@ pub async fn candidates<C: ConnectionTrait>(
     after: i64,
     limit: u64,
 ) -> Result<Vec<Candidate>> {
-    // The bound is stated for both sides of the join, so whichever side the planner
+    // The bound is stated for every table of the join, so whichever one the planner
     // drives from, it starts at the cursor instead of walking every earlier row.
-    let mut q = eligible_select(account_id, campaign_id, e);
+    let mut q = eligible_select(account_id, campaign_id, e, &|id| id.gt(after));
     q.column((cm::Entity, cm::Column::ContactId))
         .column((cm::Entity, cm::Column::Attempts))
         .column((contact::Entity, contact::Column::Phone))
         .column((contact::Entity, contact::Column::TimeZone))
-        .column((ds::Entity, ds::Column::RecentDials))
-        .and_where(Expr::col((cm::Entity, cm::Column::ContactId)).gt(after))
-        .and_where(Expr::col((contact::Entity, contact::Column::Id)).gt(after));
+        .column((ds::Entity, ds::Column::RecentDials));
     q.order_by((cm::Entity, cm::Column::ContactId), Order::Asc)
         .limit(limit);
     db.query_all(&q).await?.iter().map(candidate).collect()
@@ -155,10 +168,24 @@ pub async fn lease_eligible(
     if ids.is_empty() {
         return Ok(vec![]);
     }
-    let q = eligible_select(lease.account_id, lease.campaign_id, e);
+    let (account, campaign) = (lease.account_id, lease.campaign_id);
     let mut leased = match super::backend(writer) {
-        DbBackend::Postgres => lease_eligible_pg(writer, q, lease, e, ids).await?,
-        _ => lease_eligible_sqlite(writer, q, lease, e, ids).await?,
+        DbBackend::Postgres => {
+            // One array parameter, however many ids.
+            let any = |id: Expr| {
+                let ids = ids.iter().map(|&id| Value::from(id)).collect();
+                id.eq(PgFunc::any(Expr::val(Value::Array(
+                    ArrayType::BigInt,
+                    Some(Box::new(ids)),
+                ))))
+            };
+            let q = eligible_select(account, campaign, e, &any);
+            lease_eligible_pg(writer, q, lease, e).await?
+        }
+        _ => {
+            let q = eligible_select(account, campaign, e, &|id| id.is_in(ids.iter().copied()));
+            lease_eligible_sqlite(writer, q, lease, e).await?
+        }
     };
     leased.sort_unstable_by_key(|c| c.id);
     Ok(leased)
@@ -193,15 +220,8 @@ async fn lease_eligible_pg(
     mut q: SelectStatement,
     lease: &Lease<'_>,
     e: &Eligibility,
-    ids: &[i64],
 ) -> Result<Vec<contact::Model>> {
-    let ids: Vec<Value> = ids.iter().map(|&id| id.into()).collect();
-    q.columns(contact::select_columns()).and_where(
-        Expr::col((cm::Entity, cm::Column::ContactId)).eq(PgFunc::any(Expr::val(Value::Array(
-            ArrayType::BigInt,
-            Some(Box::new(ids)),
-        )))),
-    );
+    q.columns(contact::select_columns());
     let (select, Values(mut values)) = q.build(PostgresQueryBuilder);
     let n = values.len();
     let f = e.frequency;
@@ -268,11 +288,8 @@ async fn lease_eligible_sqlite(
     mut q: SelectStatement,
     lease: &Lease<'_>,
     e: &Eligibility,
-    ids: &[i64],
 ) -> Result<Vec<contact::Model>> {
-    q.column((cm::Entity, cm::Column::ContactId))
-        .and_where(Expr::col((cm::Entity, cm::Column::ContactId)).is_in(ids.iter().copied()))
-        .and_where(Expr::col((contact::Entity, contact::Column::Id)).is_in(ids.iter().copied()));
+    q.column((cm::Entity, cm::Column::ContactId));
     let txn = super::begin_write(writer).await?;
     let eligible: Vec<i64> = txn
         .query_all(&q)
