@@ -498,18 +498,23 @@ async fn call_now_obeys_the_calling_window_unless_a_person_overrides_it(app: Tes
     // dropped, not dialed at night.
     let ny = app.contact(&acc, "+12125550199", "Ann").await;
     clock.set(ms_at("2026-03-03T01:55:00Z")); // 20:55 in New York
+    call_now_in_window(&app, &acc, ny.id).await;
+    clock.set(ms_at("2026-03-03T02:10:00Z")); // 21:10
+    assert!(claim_requests(&app, &acc, "w").await.is_empty());
+}
+
+/// CallNow by agent-7 within the calling window (succeeds).
+async fn call_now_in_window(app: &TestApp, acc: &str, contact_id: i64) {
     app.client
         .clone()
         .call_now(pb::CallNowRequest {
-            account_id: acc.clone(),
-            contact_id: ny.id,
+            account_id: acc.into(),
+            contact_id,
             requested_by: "agent-7".into(),
             override_calling_window: false,
         })
         .await
         .unwrap();
-    clock.set(ms_at("2026-03-03T02:10:00Z")); // 21:10
-    assert!(claim_requests(&app, &acc, "w").await.is_empty());
 }
 
 async fn claim_requests(app: &TestApp, acc: &str, worker: &str) -> Vec<pb::CallRequest> {
@@ -535,16 +540,7 @@ async fn a_call_request_is_not_handed_out_while_a_dialer_holds_the_person(app: T
     let acc = app.account(pb::Plan::Professional).await;
     let c = people(&app, &acc, "camp", 0, 1).await[0];
     assert_eq!(app.claim(&acc, "camp", "d", 1, all_day()).await.len(), 1);
-    app.client
-        .clone()
-        .call_now(pb::CallNowRequest {
-            account_id: acc.clone(),
-            contact_id: c,
-            requested_by: "agent-7".into(),
-            override_calling_window: false,
-        })
-        .await
-        .unwrap();
+    call_now_in_window(&app, &acc, c).await;
     assert!(
         claim_requests(&app, &acc, "w").await.is_empty(),
         "d holds the person"
@@ -563,16 +559,7 @@ async fn a_call_request_is_not_handed_out_while_a_dialer_holds_the_person(app: T
     assert!(claim_requests(&app, &acc, "w").await.is_empty());
     // A new request is handed out once nobody holds the person, and then a campaign
     // dialer gets nothing.
-    app.client
-        .clone()
-        .call_now(pb::CallNowRequest {
-            account_id: acc.clone(),
-            contact_id: c,
-            requested_by: "agent-7".into(),
-            override_calling_window: false,
-        })
-        .await
-        .unwrap();
+    call_now_in_window(&app, &acc, c).await;
     assert_eq!(claim_requests(&app, &acc, "w").await.len(), 1);
     assert!(app.claim(&acc, "camp", "e", 1, all_day()).await.is_empty());
 }
