@@ -380,7 +380,8 @@ impl Services {
         rules: DialRules,
         dialer_id: &str,
     ) -> Result<Verdict> {
-        let region = self.account_region(account_id).await?;
+        let account = store::accounts::get(&self.db, account_id).await?;
+        let region = Region::parse(&account.default_region).map_err(Error::Internal)?;
         let now = self.now();
         let (contact, e164) = match target {
             DialTarget::Contact(id) => match store::contacts::get(&self.db, account_id, id).await {
@@ -437,7 +438,6 @@ impl Services {
             }
         }
         if let Some(c) = &contact {
-            let account = store::accounts::get(&self.db, account_id).await?;
             let person = store::leases::person(&self.db, account_id, c.id).await?;
             let frequency = account_frequency(&account);
             if let Err(r) = rules.check_person(&person, frequency, dialer_id, now) {

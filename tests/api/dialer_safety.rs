@@ -84,16 +84,7 @@ async fn people(app: &TestApp, acc: &str, campaign: &str, first: u32, n: u32) ->
 }
 
 async fn preview(app: &TestApp, acc: &str, campaign: &str) -> pb::PreviewDialableResponse {
-    app.client
-        .clone()
-        .preview_dialable(pb::PreviewDialableRequest {
-            account_id: acc.into(),
-            campaign_id: campaign.into(),
-            rules: all_day(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
+    preview_with(app, acc, campaign, all_day()).await
 }
 
 /// Reads whatever the stream sends within `wait`.
