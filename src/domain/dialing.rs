@@ -119,6 +119,71 @@ impl PersonState {
     }
 }
 
+/// One lease of one person, as a dialer names it when giving it back: the contact and
+/// the lease's start. A person leased again (after the first lease ran out) gets a new
+/// id, so a late give-back of the old lease can never end the new one. On the wire it is
+/// the opaque text `<contact_id>:<start ms>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LeaseId {
+    pub contact_id: i64,
+    pub started_at: i64,
+}
+
+impl std::fmt::Display for LeaseId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.contact_id, self.started_at)
+    }
+}
+
+impl std::str::FromStr for LeaseId {
+    type Err = ();
+
+    /// Parses what [`LeaseId`]'s `Display` wrote (positive contact id, start ≥ 0).
+    fn from_str(s: &str) -> Result<LeaseId, ()> {
+        let (c, t) = s.split_once(':').ok_or(())?;
+        let digits = |x: &str| !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit());
+        if !digits(c) || !digits(t) {
+            return Err(());
+        }
+        let contact_id: i64 = c.parse().map_err(|_| ())?;
+        let started_at: i64 = t.parse().map_err(|_| ())?;
+        if contact_id <= 0 {
+            return Err(());
+        }
+        Ok(LeaseId {
+            contact_id,
+            started_at,
+        })
+    }
+}
+
+/// Which of a dialer's leases to give back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReleaseTarget {
+    /// Whatever lease the dialer holds on the contact now (which, if the person was
+    /// handed to the same dialer again, is the newer lease).
+    Contact(i64),
+    /// Exactly this lease, if the dialer still holds it.
+    Lease(LeaseId),
+}
+
+impl ReleaseTarget {
+    pub fn contact_id(&self) -> i64 {
+        match self {
+            ReleaseTarget::Contact(id) => *id,
+            ReleaseTarget::Lease(l) => l.contact_id,
+        }
+    }
+
+    /// Whether the lease that started at `started_at` is the one meant.
+    pub fn names(&self, started_at: Option<i64>) -> bool {
+        match self {
+            ReleaseTarget::Contact(_) => true,
+            ReleaseTarget::Lease(l) => started_at == Some(l.started_at),
+        }
+    }
+}
+
 /// Recent dials as stored: Unix ms, newest first, comma-separated.
 pub fn parse_dials(text: &str) -> Vec<i64> {
     text.split(',')
@@ -248,6 +313,25 @@ impl DialRules {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lease_ids_read_back_what_they_wrote_and_nothing_else() {
+        let id = LeaseId {
+            contact_id: 42,
+            started_at: 1_796_583_110_704,
+        };
+        assert_eq!(id.to_string().parse::<LeaseId>(), Ok(id));
+        for bad in [
+            "", "42", "42:", ":1", "0:1", "-1:5", "42:-5", "4 2:1", "42:1:2", "x:1",
+        ] {
+            assert_eq!(bad.parse::<LeaseId>(), Err(()), "{bad:?}");
+        }
+        let target = ReleaseTarget::Lease(id);
+        assert!(target.names(Some(id.started_at)));
+        assert!(!target.names(Some(id.started_at + 1)));
+        assert!(!target.names(None));
+        assert!(ReleaseTarget::Contact(42).names(Some(7)));
+    }
 
     #[test]
     fn own_lease_does_not_count_but_others_do() {

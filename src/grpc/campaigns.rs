@@ -5,7 +5,9 @@ use super::BoxStream;
 use super::calls::{MAX_ID, campaign_id};
 use super::convert::bulk_result;
 use super::convert::{self, account_id, contact_id};
-use crate::domain::dialing::{DialRules, FrequencyOverride, MAX_DIALS, Refusal, WEEK_MS};
+use crate::domain::dialing::{
+    DialRules, FrequencyOverride, LeaseId, MAX_DIALS, Refusal, ReleaseTarget, WEEK_MS,
+};
 use crate::domain::timezone::Window;
 use crate::entity::call_request;
 use crate::error::{Error, Result};
@@ -152,6 +154,7 @@ fn dialable(l: Leased) -> pb::DialableContact {
         lease_expire_time: Some(convert::ts(l.lease_expires_at)),
         attempts: l.attempts,
         time_zone: l.time_zone,
+        lease_id: l.lease.to_string(),
     }
 }
 
@@ -236,12 +239,15 @@ fn stream_input(m: pb::StreamDialableContactsRequest) -> Result<Vec<StreamInput>
             "is only allowed in the first message of the stream",
         ));
     }
-    for id in &m.release_contact_ids {
-        contact_id("release_contact_ids", *id)?;
-    }
+    let targets = release_targets(
+        "release_contact_ids",
+        &m.release_contact_ids,
+        "release_lease_ids",
+        &m.release_lease_ids,
+    )?;
     let mut out = Vec::new();
-    if !m.release_contact_ids.is_empty() {
-        out.push(StreamInput::Release(m.release_contact_ids));
+    if !targets.is_empty() {
+        out.push(StreamInput::Release(targets));
     }
     let n = demand(m.demand)?;
     if n > 0 {
@@ -274,12 +280,13 @@ pub async fn stream_dialable_contacts(
             return Err(Error::invalid("poll_interval_ms", "must be between 10 and 60000").into());
         }
     };
-    if !first.release_contact_ids.is_empty() {
-        return Err(Error::invalid(
-            "release_contact_ids",
-            "nothing is leased yet in the first message",
-        )
-        .into());
+    for (field, empty) in [
+        ("release_contact_ids", first.release_contact_ids.is_empty()),
+        ("release_lease_ids", first.release_lease_ids.is_empty()),
+    ] {
+        if !empty {
+            return Err(Error::invalid(field, "nothing is leased yet in the first message").into());
+        }
     }
     let first_demand = demand(first.demand)?;
     svc.get_account(&account).await?;
@@ -307,6 +314,30 @@ pub async fn stream_dialable_contacts(
     Ok(Response::new(Box::pin(stream)))
 }
 
+/// Leases to give back, by contact and by lease id (each checked, the field named).
+fn release_targets(
+    ids_field: &str,
+    ids: &[i64],
+    leases_field: &str,
+    leases: &[String],
+) -> Result<Vec<ReleaseTarget>> {
+    let mut out = Vec::with_capacity(ids.len() + leases.len());
+    for (i, id) in ids.iter().enumerate() {
+        contact_id(&format!("{ids_field}[{i}]"), *id)?;
+        out.push(ReleaseTarget::Contact(*id));
+    }
+    for (i, text) in leases.iter().enumerate() {
+        let lease: LeaseId = text.parse().map_err(|_| {
+            Error::invalid(
+                format!("{leases_field}[{i}]"),
+                "is not a lease id (use DialableContact.lease_id as given)",
+            )
+        })?;
+        out.push(ReleaseTarget::Lease(lease));
+    }
+    Ok(out)
+}
+
 pub async fn release_leases(
     svc: &Services,
     request: Request<pb::ReleaseLeasesRequest>,
@@ -315,11 +346,9 @@ pub async fn release_leases(
     let account = account_id(&req.account_id)?;
     let campaign = campaign_id("campaign_id", &req.campaign_id, true)?;
     let dialer = worker("dialer_id", &req.dialer_id)?;
-    for id in &req.contact_ids {
-        contact_id("contact_ids", *id)?;
-    }
+    let targets = release_targets("contact_ids", &req.contact_ids, "lease_ids", &req.lease_ids)?;
     let released = svc
-        .release_leases(account, &campaign, &dialer, &req.contact_ids)
+        .release_leases(account, &campaign, &dialer, &targets)
         .await?;
     Ok(Response::new(pb::ReleaseLeasesResponse {
         released: released as i64,

@@ -16,7 +16,7 @@
 
 use super::Services;
 use crate::domain::dialing::{
-    DialRules, Frequency, MemberState, PersonState, Refusal, parse_dials,
+    DialRules, Frequency, LeaseId, MemberState, PersonState, Refusal, ReleaseTarget, parse_dials,
 };
 use crate::domain::filter::ContactStatus;
 use crate::domain::template;
@@ -89,6 +89,8 @@ pub struct Claim {
 #[derive(Debug, Clone)]
 pub struct Leased {
     pub contact: contact::Model,
+    /// Names the lease for a give-back.
+    pub lease: LeaseId,
     pub lease_expires_at: i64,
     pub attempts: i32,
     /// The zone the window was checked in ("" when all zones of the country were).
@@ -130,7 +132,7 @@ pub enum StreamInput {
     /// Send this many more contacts.
     Demand(u64),
     /// Give back these leases (not dialed).
-    Release(Vec<i64>),
+    Release(Vec<ReleaseTarget>),
 }
 
 /// A Call Now request's calling-window decision.
@@ -256,6 +258,10 @@ impl Services {
             .filter_map(|c| {
                 let (_, attempts, tz) = picked.iter().find(|p| p.0 == c.id)?.clone();
                 Some(Leased {
+                    lease: LeaseId {
+                        contact_id: c.id,
+                        started_at: e.now,
+                    },
                     contact: c,
                     lease_expires_at: until,
                     attempts,
@@ -326,9 +332,9 @@ impl Services {
                         Some(Ok(StreamInput::Demand(n))) => {
                             credit = credit.saturating_add(n).min(MAX_STREAM_CREDIT);
                         }
-                        Some(Ok(StreamInput::Release(ids))) => {
+                        Some(Ok(StreamInput::Release(targets))) => {
                             if let Err(e) = svc
-                                .release_leases(&account_id, &claim.campaign_id, &claim.dialer_id, &ids)
+                                .release_leases(&account_id, &claim.campaign_id, &claim.dialer_id, &targets)
                                 .await
                             {
                                 let _ = tx.send(Err(e)).await;
@@ -349,22 +355,29 @@ impl Services {
         rx
     }
 
-    /// Gives back a dialer's leases in a campaign (all of them when `ids` is empty): each
-    /// ends, and its dial no longer counts for the frequency rules. Leases the dialer
-    /// does not hold (another's, or already ended) are left alone.
+    /// Gives back a dialer's leases in a campaign (all of them when `targets` is empty):
+    /// each ends, and its dial no longer counts for the frequency rules. Leases the
+    /// dialer does not hold (another's, already ended, or — named by lease id — an
+    /// earlier lease of a person it holds again) are left alone.
     pub async fn release_leases(
         &self,
         account_id: &str,
         campaign_id: &str,
         dialer_id: &str,
-        ids: &[i64],
+        targets: &[ReleaseTarget],
     ) -> Result<u64> {
         store::accounts::get(&self.db, account_id).await?;
+        let ids: Vec<i64> = targets.iter().map(ReleaseTarget::contact_id).collect();
         let txn = store::begin_write(&self.writer).await?;
-        let held = store::leases::held_by(&txn, account_id, campaign_id, dialer_id, ids).await?;
-        let targets = store::contacts::Targets::Ids(&held);
-        store::contacts::lock_in_number_order(&txn, account_id, targets, Lock::Update).await?;
-        let n = store::leases::release(&txn, account_id, campaign_id, dialer_id, &held).await?;
+        let held = store::leases::held_by(&txn, account_id, campaign_id, dialer_id, &ids).await?;
+        let lock = store::contacts::Targets::Ids(&held);
+        store::contacts::lock_in_number_order(&txn, account_id, lock, Lock::Update).await?;
+        let named: Vec<ReleaseTarget> = if targets.is_empty() {
+            held.iter().map(|&id| ReleaseTarget::Contact(id)).collect()
+        } else {
+            targets.to_vec()
+        };
+        let n = store::leases::release(&txn, account_id, campaign_id, dialer_id, &named).await?;
         txn.commit().await?;
         Ok(n)
     }

@@ -9,7 +9,9 @@
 //! read-modify-write of a row here never races a claim, a DNC mark, a RecordCall or a
 //! release of the same person. SQLite's one writer gives the same for free.
 
-use crate::domain::dialing::{PersonState, format_dials, parse_dials, push_dial, remove_dial};
+use crate::domain::dialing::{
+    PersonState, ReleaseTarget, format_dials, parse_dials, push_dial, remove_dial,
+};
 use crate::entity::dial_state;
 use crate::error::Result;
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -161,22 +163,30 @@ pub async fn held_by<C: ConnectionTrait>(
     Ok(q.all(db).await?.into_iter().map(|r| r.contact_id).collect())
 }
 
-/// Gives back leases `owner` holds for `campaign` on `ids` (already locked by the caller):
-/// the lease ends and its dial is no longer counted (the dialer says it did not call).
+/// Gives back the leases `owner` holds for `campaign` that `targets` name (their
+/// contacts already locked by the caller): each ends and its dial is no longer counted
+/// (the dialer says it did not call). A target naming a lease by its id matches only that
+/// lease, never a later one of the same person.
 pub async fn release<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
     campaign: &str,
     owner: &str,
-    ids: &[i64],
+    targets: &[ReleaseTarget],
 ) -> Result<u64> {
-    if ids.is_empty() {
+    if targets.is_empty() {
         return Ok(0);
     }
-    let current = persons(db, account_id, ids).await?;
+    let ids: Vec<i64> = targets.iter().map(ReleaseTarget::contact_id).collect();
+    let current = persons(db, account_id, &ids).await?;
     let mut changed = Vec::new();
     for (id, mut p) in current {
-        if p.lease_owner.as_deref() != Some(owner) || p.lease_campaign.as_deref() != Some(campaign)
+        let named = targets
+            .iter()
+            .any(|t| t.contact_id() == id && t.names(p.lease_started_at));
+        if !named
+            || p.lease_owner.as_deref() != Some(owner)
+            || p.lease_campaign.as_deref() != Some(campaign)
         {
             continue;
         }

@@ -115,6 +115,8 @@ struct HandOut {
     /// When the client had it.
     received: i64,
     status_active: bool,
+    /// The lease's id, by which the dialer gives it back.
+    lease_id: String,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -265,7 +267,7 @@ impl World {
 
     /// What a dialer does with a contact it was handed: call (report now, twice, or
     /// late), give it back (`release` sends that), or nothing (the lease runs out).
-    async fn settle(&self, rng: &mut Rng, h: &HandOut, release: impl AsyncFnOnce(i64)) {
+    async fn settle(&self, rng: &mut Rng, h: &HandOut, release: impl AsyncFnOnce(String)) {
         tokio::time::sleep(rng.ms(400)).await;
         match rng.below(100) {
             0..=54 => {
@@ -285,7 +287,7 @@ impl World {
             55..=79 => {
                 let d = self.log.dialer(&h.dialer);
                 self.log.ack(Ack::Release(h.person, d, now_ms()));
-                release(h.person).await;
+                release(h.lease_id.clone()).await;
             }
             _ => {}
         }
@@ -308,6 +310,7 @@ impl World {
             expire,
             received: now_ms(),
             status_active: c.is_some_and(|c| c.status() == pb::ContactStatus::Active),
+            lease_id: d.lease_id.clone(),
         }
     }
 }
@@ -343,14 +346,15 @@ async fn unary_dialer(w: World, name: String, mut rng: Rng) {
             let mut rng2 = rng.clone();
             rng.next();
             let replica = w.replicas[h.person as usize % w.replicas.len()].clone();
-            w.settle(&mut rng2, &h, async |person| {
+            w.settle(&mut rng2, &h, async |lease| {
                 let r = replica
                     .clone()
                     .release_leases(pb::ReleaseLeasesRequest {
                         account_id: w.account.clone(),
                         campaign_id: campaign.into(),
                         dialer_id: name.clone(),
-                        contact_ids: vec![person],
+                        contact_ids: vec![],
+                        lease_ids: vec![lease],
                     })
                     .await;
                 w.log.answered("ReleaseLeases", &r);
@@ -378,6 +382,7 @@ async fn stream_dialer(w: World, name: String, mut rng: Rng) {
             poll_interval_ms: 50,
             demand: demanded as i32,
             release_contact_ids: vec![],
+            release_lease_ids: vec![],
         };
         let _ = tx.send(first);
         let opened = w
@@ -417,9 +422,9 @@ async fn stream_dialer(w: World, name: String, mut rng: Rng) {
                 w.log.handout(h.clone());
                 let mut rng2 = rng.clone();
                 rng.next();
-                w.settle(&mut rng2, &h, async |person| {
+                w.settle(&mut rng2, &h, async |lease| {
                     let _ = tx.send(pb::StreamDialableContactsRequest {
-                        release_contact_ids: vec![person],
+                        release_lease_ids: vec![lease],
                         ..Default::default()
                     });
                 })
@@ -533,6 +538,7 @@ async fn call_now_desk(w: World, mut rng: Rng) {
                 expire,
                 received: now_ms(),
                 status_active: true,
+                lease_id: String::new(),
             };
             w.log.handout(h.clone());
             if rng.chance(70) {

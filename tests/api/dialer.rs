@@ -375,6 +375,7 @@ async fn released_leases_can_be_claimed_again(app: TestApp) {
             campaign_id: "camp".into(),
             dialer_id: "d1".into(),
             contact_ids: vec![got[0]],
+            lease_ids: vec![],
         })
         .await
         .unwrap()

@@ -20,6 +20,8 @@ both!(
     one_person_in_two_campaigns_is_held_by_one_dialer_at_a_time,
     frequency_rules_count_every_campaigns_dials,
     a_released_lease_does_not_count_as_a_dial,
+    a_late_give_back_never_ends_the_persons_next_lease,
+    a_late_give_back_over_a_stream_never_ends_the_persons_next_lease,
     absurd_calls_are_refused_and_their_dnc_request_still_holds,
     call_now_obeys_the_calling_window_unless_a_person_overrides_it,
     a_call_request_is_not_handed_out_while_a_dialer_holds_the_person,
@@ -70,6 +72,17 @@ fn claim_req(
     }
 }
 
+/// A claim stream over `app` asking for `demand` at once, looking every 20 ms.
+async fn stream(
+    app: &TestApp,
+    claim: pb::ClaimDialableContactsRequest,
+    demand: i32,
+) -> crate::helpers::DialerStream {
+    open_stream_on(app.client.clone(), claim, demand, 20, None)
+        .await
+        .unwrap()
+}
+
 /// `n` New York contacts in `campaign`, numbers from `first`.
 async fn people(app: &TestApp, acc: &str, campaign: &str, first: u32, n: u32) -> Vec<i64> {
     let mut out = Vec::new();
@@ -101,15 +114,7 @@ async fn drain(s: &mut crate::helpers::DialerStream, wait: Duration) -> Vec<pb::
 async fn a_stream_leases_only_what_its_dialer_asked_for(app: TestApp) {
     let acc = app.account(pb::Plan::Professional).await;
     people(&app, &acc, "camp", 0, 50).await;
-    let mut s = open_stream_on(
-        app.client.clone(),
-        claim_req(&acc, "camp", "z", 1),
-        3,
-        20,
-        None,
-    )
-    .await
-    .unwrap();
+    let mut s = stream(&app, claim_req(&acc, "camp", "z", 1), 3).await;
     // The dialer is busy: it reads nothing for a while.
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(
@@ -135,15 +140,7 @@ async fn a_stream_leases_only_what_its_dialer_asked_for(app: TestApp) {
 async fn a_stream_never_sends_a_contact_marked_dnc_while_its_dialer_was_busy(app: TestApp) {
     let acc = app.account(pb::Plan::Professional).await;
     let members = people(&app, &acc, "camp", 0, 200).await;
-    let mut s = open_stream_on(
-        app.client.clone(),
-        claim_req(&acc, "camp", "z", 1),
-        1,
-        20,
-        None,
-    )
-    .await
-    .unwrap();
+    let mut s = stream(&app, claim_req(&acc, "camp", "z", 1), 1).await;
     let first = s.next().await.unwrap().unwrap();
     assert_eq!(first.len(), 1);
     // While the dialer is on its call, every member is marked DNC.
@@ -358,6 +355,7 @@ async fn a_released_lease_does_not_count_as_a_dial(app: TestApp) {
             campaign_id: "A".into(),
             dialer_id: "d".into(),
             contact_ids: vec![c],
+            lease_ids: vec![],
         })
         .await
         .unwrap()
@@ -665,4 +663,128 @@ async fn a_revoked_key_ends_an_open_stream_on_another_replica(app: TestApp) {
         .into_inner()
         .leased;
     assert_eq!(leased, 1);
+}
+
+/// ReleaseLeases from `dialer` in campaign "A": by contact ids and by lease ids.
+async fn give_back(
+    app: &TestApp,
+    acc: &str,
+    dialer: &str,
+    contact_ids: Vec<i64>,
+    lease_ids: Vec<String>,
+) -> Result<i64, tonic::Status> {
+    app.client
+        .clone()
+        .release_leases(pb::ReleaseLeasesRequest {
+            account_id: acc.into(),
+            campaign_id: "A".into(),
+            dialer_id: dialer.into(),
+            contact_ids,
+            lease_ids,
+        })
+        .await
+        .map(|r| r.into_inner().released)
+}
+
+/// A dialer whose lease ran out gets the same person again; its give-back of the first
+/// lease, arriving late, names that lease and ends nothing: the person stays with the
+/// dialer's new lease and nobody else is handed them. (By contact id a give-back means
+/// whatever lease the dialer holds now.)
+async fn a_late_give_back_never_ends_the_persons_next_lease(app: TestApp) {
+    let clock = clock_at("2026-03-02T16:00:00Z");
+    let app = app.with_clock(&clock).await;
+    let acc = app.account(pb::Plan::Professional).await;
+    let c = people(&app, &acc, "A", 0, 1).await[0];
+    let first = app.claim(&acc, "A", "d", 1, all_day()).await;
+    assert_eq!(ids_of(&first), vec![c]);
+    clock.advance_ms(601_000); // the 600 s lease runs out
+    let second = app.claim(&acc, "A", "d", 1, all_day()).await;
+    assert_eq!(
+        ids_of(&second),
+        vec![c],
+        "the same dialer gets the person again"
+    );
+    let (old, new) = (first[0].lease_id.clone(), second[0].lease_id.clone());
+    assert!(!old.is_empty() && old != new, "{old:?} vs {new:?}");
+
+    assert_eq!(
+        give_back(&app, &acc, "d", vec![], vec![old]).await.unwrap(),
+        0
+    );
+    assert!(app.claim(&acc, "A", "e", 1, all_day()).await.is_empty());
+    let check = app.check_dialable(&acc, c, "A", "e", all_day()).await;
+    assert_eq!(check.reason, Reason::Leased as i32, "{}", check.detail);
+    // Another dialer cannot give back d's lease, whatever it names.
+    assert_eq!(
+        give_back(&app, &acc, "e", vec![c], vec![new.clone()])
+            .await
+            .unwrap(),
+        0
+    );
+    // Not a lease id: refused, naming the entry.
+    let bad = give_back(&app, &acc, "d", vec![], vec![new.clone(), "7".into()]).await;
+    let bad = bad.unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert_eq!(
+        violated_fields(&bad),
+        vec!["lease_ids[1]"],
+        "{}",
+        bad.message()
+    );
+    // By contact id: the lease d holds now.
+    assert_eq!(
+        give_back(&app, &acc, "d", vec![c], vec![]).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        ids_of(&app.claim(&acc, "A", "e", 1, all_day()).await),
+        vec![c]
+    );
+}
+
+/// The same over StreamDialableContacts: a stream hands the person out again after the
+/// first lease ran out, then reads the dialer's late give-back of the first lease. The
+/// dialer's give-back of another person in the same message shows when it was read.
+async fn a_late_give_back_over_a_stream_never_ends_the_persons_next_lease(app: TestApp) {
+    let clock = clock_at("2026-03-02T16:00:00Z");
+    let app = app.with_clock(&clock).await;
+    let acc = app.account(pb::Plan::Professional).await;
+    let both = people(&app, &acc, "A", 0, 2).await;
+    let mut s = stream(&app, claim_req(&acc, "A", "s", 2), 1).await;
+    let first = s.next().await.unwrap().unwrap();
+    assert_eq!(first.len(), 1);
+    let x = ids_of(&first)[0];
+    let y = *both.iter().find(|&&id| id != x).unwrap();
+    clock.advance_ms(601_000);
+    s.demand(2);
+    let mut again = Vec::new();
+    while again.len() < 2 {
+        again.extend(s.next().await.unwrap().unwrap());
+    }
+    let lease_of = |id: i64| {
+        again
+            .iter()
+            .find(|d| d.contact.as_ref().unwrap().id == id)
+            .map(|d| d.lease_id.clone())
+            .unwrap()
+    };
+    assert_ne!(lease_of(x), first[0].lease_id, "a new lease, a new id");
+    s.release_leases(vec![first[0].lease_id.clone(), lease_of(y)]);
+    // Read when y is free again.
+    let mut free = false;
+    for _ in 0..100 {
+        let check = app.check_dialable(&acc, y, "A", "e", all_day()).await;
+        if check.reason != Reason::Leased as i32 {
+            free = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(free, "the stream never read the give-back");
+    let check = app.check_dialable(&acc, x, "A", "e", all_day()).await;
+    assert_eq!(check.reason, Reason::Leased as i32, "{}", check.detail);
+    assert_eq!(
+        ids_of(&app.claim(&acc, "A", "e", 2, all_day()).await),
+        vec![y]
+    );
 }

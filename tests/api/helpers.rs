@@ -895,6 +895,14 @@ impl DialerStream {
         });
     }
 
+    /// Gives leases back by their ids.
+    pub fn release_leases(&self, lease_ids: Vec<String>) {
+        let _ = self.tx.send(pb::StreamDialableContactsRequest {
+            release_lease_ids: lease_ids,
+            ..Default::default()
+        });
+    }
+
     /// Sends a raw message.
     pub fn send(&self, m: pb::StreamDialableContactsRequest) {
         let _ = self.tx.send(m);
@@ -939,6 +947,7 @@ pub async fn open_stream_on(
             poll_interval_ms,
             demand,
             release_contact_ids: vec![],
+            release_lease_ids: vec![],
         })
         .unwrap();
         let mut request =

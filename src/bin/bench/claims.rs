@@ -275,7 +275,7 @@ async fn release_all(server: &Server, dialers: usize, campaign: &str) -> anyhow:
                 account_id: ACCOUNT.into(),
                 campaign_id: campaign.into(),
                 dialer_id: format!("dialer-{d}"),
-                contact_ids: vec![],
+                ..Default::default()
             })
             .await?;
     }
