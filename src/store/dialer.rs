@@ -48,19 +48,12 @@ pub struct Candidate {
     pub recent_dials: String,
 }
 
-/// `campaign_members JOIN contacts LEFT JOIN dial_state` with every stored eligibility
-/// condition: ACTIVE, not listed in `dnc_entries` (checked directly, not only through the
-/// status), member, under max attempts, past the retry spacing, no live lease on the
-/// person. The frequency rules are checked on the person's recent dials in Rust (and, at
-/// lease time, in SQL on PostgreSQL). No columns yet: each use picks its own.
-///
-/// `within` bounds a contact id column to the members looked at (after a cursor, or a
-/// list of ids); it is applied to all three tables, to `dial_state` inside the LEFT
-/// JOIN's `ON`. PostgreSQL derives no bound for the nullable side of an outer join from
-/// the members' bound, and once `dial_state` holds a row per person the generic plan
-/// (the `claim_reads` pool forces one) merge-joins it by walking its primary key from
-/// the first person on every read, whatever the cursor: the whole table per page.
-fn eligible_select(
+/// `campaign_members JOIN contacts` with every stored condition of the member and the
+/// contact: ACTIVE, not listed in `dnc_entries` (checked directly, not only through the
+/// status), member, under max attempts, past the retry spacing. No columns yet: each use
+/// picks its own. `within` bounds a contact id column to the members looked at (after a
+/// cursor, or a list of ids); it is applied to every table.
+fn member_select(
     account_id: &str,
     campaign_id: &str,
     e: &Eligibility,
@@ -97,6 +90,34 @@ fn eligible_select(
         )
         .and_where(within(Expr::col((cm::Entity, cm::Column::ContactId))))
         .and_where(within(Expr::col((contact::Entity, contact::Column::Id))))
+        // No `contacts.account_id = ?` here: membership rows only ever point at the
+        // account's own contacts, and that predicate lets a planner without fresh
+        // statistics (right after a big import) walk contacts_status_idx once per member
+        // instead of joining by primary key — seconds instead of milliseconds.
+        .and_where(
+            Expr::col((contact::Entity, contact::Column::Status))
+                .eq(ContactStatus::Active.as_str()),
+        )
+        .and_where(Expr::exists(listed).not())
+        .to_owned()
+}
+
+/// [`member_select`] `LEFT JOIN dial_state`: also no live lease on the person. The
+/// frequency rules are checked on the person's recent dials in Rust (and, at lease time,
+/// in SQL on PostgreSQL).
+///
+/// `within` is applied to `dial_state` too, inside the LEFT JOIN's `ON`: PostgreSQL
+/// derives no bound for the nullable side of an outer join from the members' bound, and
+/// once `dial_state` holds a row per person the generic plan (the `claim_reads` pool
+/// forces one) merge-joins it by walking its primary key from the first person on every
+/// read, whatever the cursor: the whole table per page.
+fn eligible_select(
+    account_id: &str,
+    campaign_id: &str,
+    e: &Eligibility,
+    within: &dyn Fn(Expr) -> Expr,
+) -> SelectStatement {
+    member_select(account_id, campaign_id, e, within)
         .left_join(
             ds::Entity,
             Expr::col((ds::Entity, ds::Column::ContactId))
@@ -108,15 +129,6 @@ fn eligible_select(
                 .is_null()
                 .or(Expr::col((ds::Entity, ds::Column::LeaseExpiresAt)).lte(e.now)),
         )
-        // No `contacts.account_id = ?` here: membership rows only ever point at the
-        // account's own contacts, and that predicate lets a planner without fresh
-        // statistics (right after a big import) walk contacts_status_idx once per member
-        // instead of joining by primary key — seconds instead of milliseconds.
-        .and_where(
-            Expr::col((contact::Entity, contact::Column::Status))
-                .eq(ContactStatus::Active.as_str()),
-        )
-        .and_where(Expr::exists(listed).not())
         .to_owned()
 }
 
@@ -179,7 +191,8 @@ pub async fn lease_eligible(
                     Some(Box::new(ids)),
                 ))))
             };
-            let q = eligible_select(account, campaign, e, &any);
+            // No `dial_state` join: the upsert decides on the person's row itself.
+            let q = member_select(account, campaign, e, &any);
             lease_eligible_pg(writer, q, lease, e).await?
         }
         _ => {
@@ -256,7 +269,7 @@ async fn lease_eligible_pg(
              AND COALESCE({dials}[{per_day}::int], 0) <= {day} \
              AND COALESCE({dials}[{per_week}::int], 0) <= {week} \
            RETURNING contact_id) \
-         SELECT picked.* FROM picked JOIN leased ON leased.contact_id = picked.id",
+         SELECT picked.* FROM picked WHERE picked.id = ANY(ARRAY(SELECT contact_id FROM leased))",
         account = p(1),
         owner = p(2),
         campaign = p(3),

@@ -22,6 +22,7 @@ both!(
     a_released_lease_does_not_count_as_a_dial,
     a_late_give_back_never_ends_the_persons_next_lease,
     a_late_give_back_over_a_stream_never_ends_the_persons_next_lease,
+    a_deleted_contact_leaves_no_dial_state_behind,
     absurd_calls_are_refused_and_their_dnc_request_still_holds,
     call_now_obeys_the_calling_window_unless_a_person_overrides_it,
     a_call_request_is_not_handed_out_while_a_dialer_holds_the_person,
@@ -787,4 +788,30 @@ async fn a_late_give_back_over_a_stream_never_ends_the_persons_next_lease(app: T
         ids_of(&app.claim(&acc, "A", "e", 2, all_day()).await),
         vec![y]
     );
+}
+
+/// Deleting a contact deletes the person's lease and dial history with it (a foreign key
+/// on SQLite, a trigger on PostgreSQL); other people's stay.
+async fn a_deleted_contact_leaves_no_dial_state_behind(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let ids = people(&app, &acc, "A", 0, 3).await;
+    assert_eq!(app.claim(&acc, "A", "d", 3, all_day()).await.len(), 3);
+    let rows = |ids: &[i64]| {
+        let list: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+        format!(
+            "SELECT COUNT(*) FROM dial_state WHERE contact_id IN ({})",
+            list.join(",")
+        )
+    };
+    assert_eq!(app.sql_i64(&rows(&ids)).await, Some(3));
+    app.client
+        .clone()
+        .delete_contact(pb::DeleteContactRequest {
+            account_id: acc.clone(),
+            contact_id: ids[0],
+        })
+        .await
+        .unwrap();
+    assert_eq!(app.sql_i64(&rows(&ids[..1])).await, Some(0));
+    assert_eq!(app.sql_i64(&rows(&ids[1..])).await, Some(2));
 }

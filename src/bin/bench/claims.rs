@@ -84,9 +84,10 @@ pub async fn run(
             all
         })
         .quantile_ms(1.0);
-    let (server_cpu, pg_cpu) = (server.cpu(), postgres_cpu());
+    let pg_name = db.pg_name().unwrap_or("");
+    let (server_cpu, pg_cpu) = (server.cpu(), postgres_cpu(pg_name));
     let tasks = run_dialers(&server, dialers, "bench", batch, None).await?;
-    let (server_cpu, pg_cpu) = (server.cpu() - server_cpu, postgres_cpu() - pg_cpu);
+    let (server_cpu, pg_cpu) = (server.cpu() - server_cpu, postgres_cpu(pg_name) - pg_cpu);
     release_all(&server, dialers, "bench").await?;
     let mut solo = run_dialers(&server, 1, "solo", batch, Some(SOLO_CLAIMS))
         .await?

@@ -32,6 +32,11 @@ pub struct BenchDb {
 }
 
 impl BenchDb {
+    /// The PostgreSQL database's name (None on SQLite).
+    pub fn pg_name(&self) -> Option<&str> {
+        self.pg.as_ref().map(|(_, name)| name.as_str())
+    }
+
     pub async fn create(backend: Backend, pg_url: &str) -> anyhow::Result<BenchDb> {
         use sea_orm::sqlx::{AssertSqlSafe, Connection, PgConnection, raw_sql};
         match backend {
@@ -193,18 +198,28 @@ fn process_cpu(pid: u32) -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
-/// CPU time used so far by every PostgreSQL process on this machine (the benchmark's
-/// server is local): with nothing else using the database, the difference across a
-/// measured phase is what that phase cost PostgreSQL.
-pub fn postgres_cpu() -> Duration {
+/// CPU time used so far by the PostgreSQL processes that work for database `db`: its
+/// backends (and autovacuum workers), and the server-wide writers (WAL writer,
+/// checkpointer, background writer) whose work the phase's writes cause. Backends of
+/// other databases (another test run on this machine) are left out, so the difference
+/// across a measured phase is what that phase cost PostgreSQL even on a busy machine,
+/// less whatever other databases' writes added to the shared writers.
+pub fn postgres_cpu(db: &str) -> Duration {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Duration::ZERO;
+    };
+    let ours = |pid: u32| {
+        let title = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let title = String::from_utf8_lossy(&title);
+        let shared = ["walwriter", "checkpointer", "background writer"];
+        title.split([' ', '\0']).any(|w| w == db) || shared.iter().any(|s| title.contains(s))
     };
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
             std::fs::read_to_string(format!("/proc/{pid}/comm"))
                 .is_ok_and(|c| c.trim() == "postgres")
         })
+        .filter(|&pid| ours(pid))
         .filter_map(process_cpu)
         .sum()
 }
