@@ -232,8 +232,9 @@ pub async fn record_call<C: ConnectionTrait>(
 }
 
 /// Leases a person to `owner` for `campaign` ("" = Call Now) from `now` to `until` and
-/// counts the dial, unless someone else holds a live lease; returns whether it did. The
-/// caller holds the contact's lock.
+/// counts the dial, unless anyone holds a live lease on the person — `owner` included: a
+/// telephony worker with two Call Now requests for one person calls them one at a time —
+/// and returns whether it did. The caller holds the contact's lock.
 pub async fn take<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
@@ -244,7 +245,7 @@ pub async fn take<C: ConnectionTrait>(
     until: i64,
 ) -> Result<bool> {
     let mut p = person(db, account_id, contact_id).await?;
-    if p.leased_to_other(owner, now) {
+    if p.leased_to_other("", now) {
         return Ok(false);
     }
     p.lease_owner = Some(owner.to_string());

@@ -26,6 +26,7 @@ both!(
     absurd_calls_are_refused_and_their_dnc_request_still_holds,
     call_now_obeys_the_calling_window_unless_a_person_overrides_it,
     a_call_request_is_not_handed_out_while_a_dialer_holds_the_person,
+    a_new_call_request_waits_for_the_workers_own_lease,
     time_zones_are_iana_place_names_only,
     a_revoked_key_ends_an_open_stream_on_another_replica,
 );
@@ -552,6 +553,36 @@ async fn a_call_request_is_not_handed_out_while_a_dialer_holds_the_person(app: T
     call_now_in_window(&app, &acc, c).await;
     assert_eq!(claim_requests(&app, &acc, "w").await.len(), 1);
     assert!(app.claim(&acc, "camp", "e", 1, all_day()).await.is_empty());
+}
+
+/// A person the telephony worker is calling gets a new Call Now request (another dialer's
+/// late call report closed the first): the new request waits until the worker's lease on
+/// the person is over — its own lease counts like anyone's (the interleaving checker
+/// found a worker holding one person twice).
+async fn a_new_call_request_waits_for_the_workers_own_lease(app: TestApp) {
+    let clock = clock_at("2026-03-02T16:00:00Z");
+    let app = app.with_clock(&clock).await;
+    let acc = app.account(pb::Plan::Professional).await;
+    let c = people(&app, &acc, "camp", 0, 1).await[0];
+    call_now_in_window(&app, &acc, c).await;
+    assert_eq!(claim_requests(&app, &acc, "w").await.len(), 1);
+    clock.advance_ms(10_000);
+    let late = dialed_by(
+        "d",
+        "d-late",
+        c,
+        "camp",
+        "2026-03-02T16:00:05Z",
+        pb::CallOutcome::NoAnswer,
+    );
+    app.record_call(&acc, late).await.unwrap();
+    call_now_in_window(&app, &acc, c).await;
+    assert!(
+        claim_requests(&app, &acc, "w").await.is_empty(),
+        "w still holds the person"
+    );
+    clock.advance_ms(51_000); // w's 60 s lease is over
+    assert_eq!(claim_requests(&app, &acc, "w").await.len(), 1);
 }
 
 async fn time_zones_are_iana_place_names_only(app: TestApp) {
