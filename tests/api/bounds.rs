@@ -14,6 +14,7 @@ both!(
     an_account_key_cannot_change_its_plan_or_limit,
     only_the_limit_of_a_custom_account_changes_alone,
     a_batch_keeps_a_bounded_list_of_rejected_rows_and_counts_the_rest,
+    every_rejected_row_is_counted_by_kind_beyond_the_kept_list,
     a_mostly_invalid_import_stops_early_keeping_what_it_committed,
     stalled_exports_of_one_account_never_refuse_another_account,
     a_bad_byte_in_a_utf8_file_changes_only_its_own_row,
@@ -265,6 +266,20 @@ async fn batch(app: &TestApp, account: &str, id: &str) -> pb::ImportBatch {
         .unwrap()
 }
 
+/// The account's import batches, newest first (one page).
+async fn batches(app: &TestApp, account: &str) -> Vec<pb::ImportBatch> {
+    app.client
+        .clone()
+        .list_import_batches(pb::ListImportBatchesRequest {
+            account_id: account.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .batches
+}
+
 /// The rejected rows a batch stores: at most MAX_STORED_REJECTED_ROWS, the earliest;
 /// the counts stay exact and say how many the list lacks, and so do ListImportErrors and
 /// ExportImportErrors.
@@ -340,6 +355,101 @@ async fn a_batch_keeps_a_bounded_list_of_rejected_rows_and_counts_the_rest(app: 
         lines,
         1 + MAX_STORED_REJECTED_ROWS,
         "header and the kept rows"
+    );
+}
+
+/// A file with rows rejected for every reason, more of them than a batch keeps: the
+/// batch counts each kind exactly (the kinds add up to invalid + over limit), in the
+/// finished event, GetImportBatch and ListImportBatches alike; duplicates are no kind.
+async fn every_rejected_row_is_counted_by_kind_beyond_the_kept_list(app: TestApp) {
+    use pb::RejectionKind as K;
+    const LIMIT: usize = 10_000;
+    const VALID: usize = 12_000;
+    let acc = app.account_with_limit(LIMIT as i64).await;
+    let mut file = String::from("phone,first_name,email,country\n");
+    let mut number = 4_000_000;
+    let mut next = || {
+        number += 1;
+        format!("+1415{number:07}")
+    };
+    // (kind, rows); each rejected row is followed by a valid one, so that the import
+    // never looks like a file of junk.
+    let kinds = [
+        (K::InvalidPhone, 4_000),
+        (K::MissingPhone, 3_000),
+        (K::InvalidEmail, 2_000),
+        (K::InvalidCountry, 500),
+        (K::RaggedRow, 1_500),
+        (K::FieldTooLong, 100),
+        (K::MalformedCsv, 50),
+    ];
+    let long = "n".repeat(9 * 1024);
+    let mut rejected = Vec::new();
+    for (kind, rows) in kinds {
+        for i in 0..rows {
+            let row = match kind {
+                K::InvalidPhone => format!("not a number {i},Ann,,\n"),
+                K::MissingPhone => format!(",Ann {i},,\n"),
+                K::InvalidEmail => format!("{},Ann,not-an-email-{i},\n", next()),
+                K::InvalidCountry => format!("4155550{:03},Ann,,Atlantis\n", i % 1000),
+                K::RaggedRow => format!("{},Ann,,,extra {i}\n", next()),
+                K::FieldTooLong => format!("{},{long},,\n", next()),
+                _ => format!("{},Ann\0{i},,\n", next()),
+            };
+            rejected.push(row);
+        }
+    }
+    let valid: Vec<String> = (0..VALID).map(|_| next()).collect();
+    let mut rejected = rejected.into_iter();
+    for phone in &valid {
+        file.push_str(&rejected.next().unwrap_or_default());
+        file.push_str(&format!("{phone},Bob,,\n"));
+    }
+    assert!(rejected.next().is_none());
+    // Duplicates in the file: counted as such, rejected as nothing.
+    for phone in &valid[..300] {
+        file.push_str(&format!("{phone},Bob again,,\n"));
+    }
+    let (events, end) = import_events(&app, options(&acc), file.as_bytes()).await;
+    end.unwrap();
+    let Some(Event::Finished(b)) = events.last() else {
+        panic!("finished last: {events:?}");
+    };
+    assert_eq!(b.status, pb::ImportStatus::Completed as i32, "{b:?}");
+    let c = b.counts.unwrap();
+    let mut expected: Vec<(i32, i64)> = kinds
+        .iter()
+        .map(|(k, n)| (*k as i32, *n as i64))
+        .chain([(K::OverLimit as i32, (VALID - LIMIT) as i64)])
+        .collect();
+    expected.sort();
+    let by_kind: Vec<(i32, i64)> = b
+        .rejected_by_kind
+        .iter()
+        .map(|r| (r.kind, r.rows))
+        .collect();
+    assert_eq!(by_kind, expected, "{c:?}");
+    let invalid: i64 = kinds.iter().map(|(_, n)| *n as i64).sum();
+    assert_eq!(
+        (c.invalid, c.over_limit, c.imported, c.duplicates_in_file),
+        (invalid, (VALID - LIMIT) as i64, LIMIT as i64, 300),
+        "{c:?}"
+    );
+    assert_eq!(
+        c.rejected_not_stored,
+        invalid + (VALID - LIMIT) as i64 - MAX_STORED_REJECTED_ROWS,
+        "more rows were rejected than kept: {c:?}"
+    );
+    let got = batch(&app, &acc, &b.id).await;
+    assert_eq!(
+        (got.counts, &got.rejected_by_kind),
+        (b.counts, &b.rejected_by_kind),
+        "GetImportBatch"
+    );
+    assert_eq!(
+        batches(&app, &acc).await[0].rejected_by_kind,
+        b.rejected_by_kind,
+        "ListImportBatches"
     );
 }
 
@@ -522,17 +632,7 @@ async fn a_nul_in_the_header_is_invalid_argument(app: TestApp) {
     assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
     assert!(err.message().contains("NUL"), "{}", err.message());
     assert!(events.is_empty(), "{events:?}");
-    let batches = app
-        .client
-        .clone()
-        .list_import_batches(pb::ListImportBatchesRequest {
-            account_id: acc.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .batches;
+    let batches = batches(&app, &acc).await;
     assert!(batches.is_empty(), "{batches:?}");
 }
 
