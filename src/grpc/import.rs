@@ -241,7 +241,10 @@ fn client_error(status: Status) -> Error {
     if status.code() == tonic::Code::OutOfRange {
         return super::message_over_cap();
     }
-    Error::Cancelled(format!("the client's stream ended: {}", status.message()))
+    Error::Cancelled(format!(
+        "the client went away during the upload (its stream ended: {})",
+        status.message()
+    ))
 }
 
 fn batch_id(id: &str) -> Result<&str> {

@@ -1,7 +1,7 @@
 //! Tenant boundaries and bounded resources: what one tenant's key may change, what one
 //! file may store, and how one tenant's long-running work leaves room for the others.
 
-use crate::helpers::{TestApp, violated_fields};
+use crate::helpers::{Backend, TestApp, violated_fields};
 use contactd::domain::SystemClock;
 use contactd::pb::{self, import_contacts_request::Payload, import_contacts_response::Event};
 use contactd::service::Services;
@@ -19,6 +19,7 @@ both!(
     stalled_exports_of_one_account_never_refuse_another_account,
     a_bad_byte_in_a_utf8_file_changes_only_its_own_row,
     a_nul_in_the_header_is_invalid_argument,
+    no_free_connection_is_unavailable_within_the_clients_deadline,
     out_of_range_numbers_and_unknown_enums_are_invalid_argument_naming_the_field,
 );
 
@@ -747,4 +748,90 @@ async fn out_of_range_numbers_and_unknown_enums_are_invalid_argument_naming_the_
         .unwrap_err();
     assert_eq!(violated_fields(&err), ["source"], "{err:?}");
     assert!(err.message().contains("unknown"), "{}", err.message());
+}
+
+/// Every connection of the server's pool held (by stalled exports): a request whose
+/// deadline is shorter than the acquire cap (2 s) is answered UNAVAILABLE, saying why,
+/// before its deadline — not left to run into DEADLINE_EXCEEDED. Once the connections
+/// are free again, the same request succeeds.
+async fn no_free_connection_is_unavailable_within_the_clients_deadline(app: TestApp) {
+    let server = TestApp::spawn_configured(app.db.clone(), Arc::new(SystemClock), |s| {
+        // One connection (SQLite pools keep two, so that reads go on beside a write).
+        s.database.db_max_connections = 1;
+        s.export_stall_secs = 60;
+    })
+    .await;
+    let acc = server.account_with_limit(100_000).await;
+    server.seed_contacts(&acc, 0, 30_000).await;
+    let pool = match server.db.backend {
+        Backend::Sqlite => 2,
+        Backend::Postgres => 1,
+    };
+    let mut stalled = Vec::new();
+    for _ in 0..pool {
+        stalled.push(stalled_export(&server, &acc).await.expect("an export"));
+    }
+    let get = || {
+        let mut request = Request::new(pb::GetAccountRequest {
+            account_id: acc.clone(),
+        });
+        request.set_timeout(Duration::from_millis(1_000));
+        request
+    };
+    let mut client = server.new_client().await;
+    let err = client.get_account(get()).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    assert!(err.message().contains("deadline"), "{}", err.message());
+    drop(stalled);
+    let mut answered = None;
+    for _ in 0..50 {
+        match client.get_account(get()).await {
+            Ok(r) => {
+                answered = r.into_inner().account;
+                break;
+            }
+            Err(e) => assert_eq!(e.code(), Code::Unavailable, "{e:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(answered.expect("answered once free").id, acc);
+}
+
+/// SQLite: another process holds the database's write lock. A write whose deadline is
+/// shorter than SQLite's busy timeout is answered UNAVAILABLE before its deadline; once
+/// the lock is released it succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_sqlite_database_is_unavailable_within_the_clients_deadline() {
+    use sea_orm::sqlx::{Connection, SqliteConnection};
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let acc = app.account(pb::Plan::Professional).await;
+    let mut other = SqliteConnection::connect(&app.db.url).await.unwrap();
+    sea_orm::sqlx::raw_sql("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let create = |phone: &str| {
+        let mut request = Request::new(pb::CreateContactRequest {
+            account_id: acc.clone(),
+            contact: Some(pb::ContactInput {
+                phone: phone.into(),
+                ..Default::default()
+            }),
+        });
+        request.set_timeout(Duration::from_millis(1_000));
+        request
+    };
+    let mut client = app.client.clone();
+    let err = client
+        .create_contact(create("+14155552671"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    assert!(err.message().contains("deadline"), "{}", err.message());
+    sea_orm::sqlx::raw_sql("ROLLBACK")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    client.create_contact(create("+14155552671")).await.unwrap();
+    assert_eq!(app.get_account(&acc).await.contact_count, 1);
 }
