@@ -20,6 +20,7 @@ both!(
     a_bad_byte_in_a_utf8_file_changes_only_its_own_row,
     a_nul_in_the_header_is_invalid_argument,
     no_free_connection_is_unavailable_within_the_clients_deadline,
+    a_calling_window_of_the_whole_day_is_refused_naming_the_field,
     out_of_range_numbers_and_unknown_enums_are_invalid_argument_naming_the_field,
 );
 
@@ -834,4 +835,56 @@ async fn a_locked_sqlite_database_is_unavailable_within_the_clients_deadline() {
         .unwrap();
     client.create_contact(create("+14155552671")).await.unwrap();
     assert_eq!(app.get_account(&acc).await.contact_count, 1);
+}
+
+/// A calling window exists to keep calls out of people's night: one that covers the whole
+/// day (00:00–24:00) is INVALID_ARGUMENT naming the field, from every RPC that takes
+/// dialing rules, and nothing is leased. The widest accepted (00:00–23:59) works.
+async fn a_calling_window_of_the_whole_day_is_refused_naming_the_field(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let contact = app.contact(&acc, "+14155550101", "Ann").await;
+    app.add_to_campaign(&acc, "camp", &[contact.id]).await;
+    let rules = |window| Some(crate::helpers::rules(0, 0, window));
+    let mut c = app.client.clone();
+    let claim = |window| pb::ClaimDialableContactsRequest {
+        account_id: acc.clone(),
+        campaign_id: "camp".into(),
+        dialer_id: "d1".into(),
+        max_contacts: 10,
+        rules: rules(window),
+        ..Default::default()
+    };
+    let err = c
+        .claim_dialable_contacts(claim((0, 1440)))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&err), ["rules.window"], "{err:?}");
+    assert!(err.message().contains("whole day"), "{}", err.message());
+    let err = c
+        .preview_dialable(pb::PreviewDialableRequest {
+            account_id: acc.clone(),
+            campaign_id: "camp".into(),
+            rules: rules((0, 1440)),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&err), ["rules.window"], "{err:?}");
+    let err = c
+        .check_dialable(pb::CheckDialableRequest {
+            account_id: acc.clone(),
+            contact_id: contact.id,
+            campaign_id: "camp".into(),
+            rules: rules((0, 1440)),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&err), ["rules.window"], "{err:?}");
+    let leased = c
+        .claim_dialable_contacts(claim(crate::helpers::any_hour()))
+        .await
+        .unwrap()
+        .into_inner()
+        .contacts;
+    assert_eq!(leased.len(), 1, "refused requests leased nothing");
 }
