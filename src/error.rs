@@ -226,7 +226,14 @@ impl From<Error> for Status {
             Error::DeadlineExceeded(_) => Status::deadline_exceeded(message),
             Error::Unavailable(source) => {
                 tracing::warn!(error = %source, "database unavailable");
-                Status::unavailable("database unavailable; retry")
+                let why = match source {
+                    DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout) => {
+                        "database unavailable: no connection to it could be had in time (within \
+                         the request's deadline, and at most --db-acquire-timeout-ms)"
+                    }
+                    _ => "database unavailable",
+                };
+                Status::unavailable(format!("{why}; retry"))
             }
             Error::Conflict(source) => {
                 tracing::warn!(error = %source, "transaction aborted for a concurrent one");

@@ -212,6 +212,7 @@ impl Application {
         let server = builder
             .trace_fn(request_span)
             .layer(MetricsLayer(self.services.metrics().clone()))
+            .layer(crate::grpc::deadline::DeadlineLayer)
             .layer(tower::util::MapResponseLayer::new(
                 crate::grpc::message_cap_status,
             ))

@@ -12,6 +12,7 @@ mod m0003_member_fillfactor_half;
 mod m0004_phone_extension;
 mod m0005_dial_state;
 mod m0006_rejected_not_stored;
+mod m0007_rejected_by_kind;
 mod m0010_dial_state_cleanup_trigger;
 
 /// The list of migrations, oldest first.
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_phone_extension::Migration),
             Box::new(m0005_dial_state::Migration),
             Box::new(m0006_rejected_not_stored::Migration),
+            Box::new(m0007_rejected_by_kind::Migration),
             Box::new(m0010_dial_state_cleanup_trigger::Migration),
         ]
     }

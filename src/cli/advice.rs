@@ -7,6 +7,7 @@
 //! another country and wants a country column or `--region`.
 
 use crate::domain::{Phone, Region, Validation};
+use crate::import::Rejection;
 use crate::pb;
 
 /// One kind of reason.
@@ -55,8 +56,11 @@ fn explain(
 ) -> (String, String) {
     let region_name = region.map_or("no region".to_string(), |r| r.code().to_string());
     let s = |a: &str, b: String| (a.to_string(), b);
-    match e.kind.as_str() {
-        "invalid_phone" => {
+    let Some(kind) = Rejection::parse(&e.kind) else {
+        return (e.reason.clone(), "fix the field named in the reason".into());
+    };
+    match kind {
+        Rejection::InvalidPhone => {
             let raw = e.raw_value.trim();
             let local = !raw.starts_with('+') && !raw.starts_with("00");
             if Phone::parse(raw, region, Validation::Lenient).is_ok() {
@@ -84,39 +88,39 @@ fn explain(
                 )
             }
         }
-        "missing_phone" => s(
+        Rejection::MissingPhone => s(
             "rows without a phone number",
             format!(
                 "if another column holds it, --map phone=COLUMN (the file's columns: {})",
                 columns.join(", ")
             ),
         ),
-        "invalid_email" => s(
+        Rejection::InvalidEmail => s(
             "email addresses that are not valid",
             "fix or empty the address in the file".into(),
         ),
-        "invalid_country" => s(
+        Rejection::InvalidCountry => s(
             "countries the import does not know",
             "write the ISO code (e.g. DE) or the country's name in English or its own language"
                 .into(),
         ),
-        "ragged_row" => s(
+        Rejection::RaggedRow => s(
             "rows with more or fewer fields than the header",
             "check quotes and the delimiter (--delimiter)".into(),
         ),
-        "field_too_long" => s(
+        Rejection::FieldTooLong => s(
             "fields too long (an unclosed quote?)",
             "check the quotes around the field".into(),
         ),
-        "malformed_csv" => s(
+        Rejection::MalformedCsv => s(
             "binary data in a field",
             "save the file again as CSV (UTF-8) from its spreadsheet".into(),
         ),
-        "over_limit" => s(
+        Rejection::OverLimit => s(
             "rows past the account's plan limit",
             "raise the plan's limit or delete contacts, then import the rejected rows".into(),
         ),
-        _ => (e.reason.clone(), "fix the field named in the reason".into()),
+        Rejection::InvalidField => (e.reason.clone(), "fix the field named in the reason".into()),
     }
 }
 

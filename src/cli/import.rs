@@ -6,6 +6,7 @@
 
 use super::advice::{self, Advice};
 use crate::config::{ImportArgs, OnDuplicate, SourceArgs};
+use crate::import::Rejection;
 use crate::pb;
 use anyhow::{Context, Result, anyhow, bail};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -267,6 +268,22 @@ fn print_summary(b: &pb::ImportBatch, seconds: f64) {
             println!("{label:<13} {n}");
         }
     }
+    print_rejected_by_kind(&b.rejected_by_kind);
+}
+
+/// The batch's rejected rows by kind (exact, whether or not their records were kept).
+fn print_rejected_by_kind(by_kind: &[pb::RejectedRows]) {
+    if by_kind.is_empty() {
+        return;
+    }
+    println!("rejected rows by kind:");
+    for r in by_kind {
+        let kind = Rejection::ALL
+            .into_iter()
+            .find(|&k| pb::RejectionKind::from(k) as i32 == r.kind)
+            .map_or("not attributed", Rejection::as_str);
+        println!("  {:<18} {}", kind.replace('_', " "), r.rows);
+    }
 }
 
 /// Most rejected rows read back for the advice (the counts cover them all).
@@ -491,6 +508,7 @@ pub async fn preview(args: SourceArgs) -> Result<()> {
         .map(|n| n.to_string())
         .collect()],
     );
+    print_rejected_by_kind(&p.rejected_by_kind);
     if !p.errors.is_empty() {
         println!();
         let errors: Vec<Vec<String>> = p

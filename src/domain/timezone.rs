@@ -40,6 +40,8 @@ impl Zones {
     }
 }
 
+const MINUTES_PER_DAY: i32 = 24 * 60;
+
 /// A local-time window `[start, end)` in minutes after midnight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
@@ -59,7 +61,10 @@ impl Default for Window {
 
 impl Window {
     /// A window from request minutes; both 0 means the default. Start must be before end
-    /// (windows do not span midnight) and both within a day.
+    /// (windows do not span midnight) and both within a day, and the window must close
+    /// for part of the day: the whole day (0..1440) is refused, since a calling window
+    /// exists to keep calls out of people's night. (There is no "no window": the dialer
+    /// always applies one, 08:00–21:00 when none is given.)
     pub fn new(start: i32, end: i32) -> Result<Window, String> {
         if start == 0 && end == 0 {
             return Ok(Window::default());
@@ -69,10 +74,39 @@ impl Window {
                 "must satisfy 0 <= start_minute < end_minute <= 1440 (got {start}..{end})"
             ));
         }
+        if end - start >= MINUTES_PER_DAY {
+            return Err(format!(
+                "covers the whole day ({start}..{end}): a calling window must close for part \
+                 of the day (leave it unset for the default 08:00–21:00)"
+            ));
+        }
         Ok(Window {
             start_minute: start as u32,
             end_minute: end as u32,
         })
+    }
+
+    /// The widest window accepted that is open at `now_ms` in every zone of `zones`:
+    /// 00:00–23:59, or 00:01–24:00 while one of them is in its last minute of the day
+    /// (for tools that dial at any hour of the wall clock: benchmarks, tests).
+    pub fn widest_open_at(zones: &[Tz], now_ms: i64) -> Window {
+        let last_minute = zones.iter().any(|tz| {
+            Utc.timestamp_millis_opt(now_ms).single().is_some_and(|t| {
+                let local = t.with_timezone(tz);
+                local.hour() * 60 + local.minute() == MINUTES_PER_DAY as u32 - 1
+            })
+        });
+        if last_minute {
+            Window {
+                start_minute: 1,
+                end_minute: MINUTES_PER_DAY as u32,
+            }
+        } else {
+            Window {
+                start_minute: 0,
+                end_minute: MINUTES_PER_DAY as u32 - 1,
+            }
+        }
     }
 
     /// Whether `now_ms` is inside the window in `tz`.
@@ -594,5 +628,22 @@ mod tests {
         assert!(Window::new(600, 540).is_err());
         assert!(Window::new(-1, 540).is_err());
         assert!(Window::new(0, 1441).is_err());
+        assert!(Window::new(0, 1440).unwrap_err().contains("whole day"));
+        assert!(Window::new(0, 1439).is_ok() && Window::new(1, 1440).is_ok());
+    }
+
+    #[test]
+    fn the_widest_window_is_open_at_every_minute_of_the_day() {
+        let zones: Vec<Tz> = ["America/New_York", "Asia/Kolkata"]
+            .iter()
+            .map(|z| z.parse().unwrap())
+            .collect();
+        let start = at("2026-03-02T00:00:00Z");
+        for minute in 0..2 * 24 * 60 {
+            let now = start + minute * 60_000 + 59_999;
+            let w = Window::widest_open_at(&zones, now);
+            assert!(Window::new(w.start_minute as i32, w.end_minute as i32).is_ok());
+            assert!(w.contains(&Zones::All(zones.clone()), now), "{now}");
+        }
     }
 }

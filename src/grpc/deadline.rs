@@ -6,10 +6,17 @@
 //! it passes: an export's stream ends with DEADLINE_EXCEEDED ([`bounded`]), which drops
 //! the reader behind it; an import hands the deadline to the service, which ends its
 //! batch as cancelled with exact counts.
+//!
+//! Every request also waits for the database only within its deadline: [`DeadlineLayer`]
+//! puts the limit where the store reads it ([`crate::store::acquire`]).
 
 use super::BoxStream;
 use crate::error::Error;
+use crate::store::acquire;
 use futures::StreamExt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::Instant;
 use tonic::metadata::MetadataMap;
@@ -19,6 +26,49 @@ use tonic::metadata::MetadataMap;
 pub fn deadline(metadata: &MetadataMap) -> Option<Instant> {
     let value = metadata.get("grpc-timeout")?.to_str().ok()?;
     Some(Instant::now() + parse_timeout(value)?)
+}
+
+/// A layer around the server: the handler of each request that carries a
+/// `grpc-timeout` runs with its database waits bounded by it
+/// ([`acquire::with_deadline`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DeadlineLayer;
+
+impl<S> tower::Layer<S> for DeadlineLayer {
+    type Service = DeadlineService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        DeadlineService { inner }
+    }
+}
+
+/// See [`DeadlineLayer`].
+#[derive(Debug, Clone)]
+pub struct DeadlineService<S> {
+    inner: S,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for DeadlineService<S>
+where
+    S: tower::Service<http::Request<B>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let limit = req
+            .headers()
+            .get("grpc-timeout")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_timeout)
+            .map(acquire::wait_limit);
+        Box::pin(acquire::with_deadline(limit, self.inner.call(req)))
+    }
 }
 
 /// A `grpc-timeout` value per the gRPC over HTTP/2 spec: at most 8 digits and a unit

@@ -7,7 +7,8 @@ use super::convert::{self, account_id, ts};
 use crate::domain::Validation;
 use crate::entity::{import_batch, import_error};
 use crate::error::{Error, Result};
-use crate::import::{ColumnMap, Counts, Field, Input, RowError};
+use crate::import::rejection::ByKind;
+use crate::import::{ColumnMap, Counts, Field, Input, Rejection, RowError};
 use crate::pb;
 use crate::service::Services;
 use crate::service::import::{DuplicatePolicy, ImportEvent, ImportRequest, InputStream};
@@ -84,6 +85,10 @@ pub async fn preview_import(
             regions
         },
         empty_columns: preview.empty_columns,
+        rejected_by_kind: rejected_by_kind(
+            &preview.counts.rejected,
+            preview.counts.invalid + preview.counts.over_limit,
+        ),
     }))
 }
 
@@ -236,7 +241,10 @@ fn client_error(status: Status) -> Error {
     if status.code() == tonic::Code::OutOfRange {
         return super::message_over_cap();
     }
-    Error::Cancelled(format!("the client's stream ended: {}", status.message()))
+    Error::Cancelled(format!(
+        "the client went away during the upload (its stream ended: {})",
+        status.message()
+    ))
 }
 
 fn batch_id(id: &str) -> Result<&str> {
@@ -383,6 +391,42 @@ fn counts(c: &Counts) -> pb::ImportCounts {
     }
 }
 
+/// The kinds with rows, in the enum's order; rows of the `rejected` total that no kind
+/// accounts for (a batch from before kinds were counted) as UNSPECIFIED.
+fn rejected_by_kind(by: &ByKind, rejected: i64) -> Vec<pb::RejectedRows> {
+    let unattributed = rejected - by.iter().sum::<i64>();
+    let unattributed = (unattributed > 0).then_some((pb::RejectionKind::Unspecified, unattributed));
+    unattributed
+        .into_iter()
+        .chain(
+            Rejection::ALL
+                .into_iter()
+                .map(|k| (pb::RejectionKind::from(k), by[k.index()])),
+        )
+        .filter(|(_, rows)| *rows > 0)
+        .map(|(kind, rows)| pb::RejectedRows {
+            kind: kind as i32,
+            rows,
+        })
+        .collect()
+}
+
+impl From<Rejection> for pb::RejectionKind {
+    fn from(k: Rejection) -> Self {
+        match k {
+            Rejection::InvalidPhone => pb::RejectionKind::InvalidPhone,
+            Rejection::MissingPhone => pb::RejectionKind::MissingPhone,
+            Rejection::InvalidEmail => pb::RejectionKind::InvalidEmail,
+            Rejection::InvalidCountry => pb::RejectionKind::InvalidCountry,
+            Rejection::InvalidField => pb::RejectionKind::InvalidField,
+            Rejection::RaggedRow => pb::RejectionKind::RaggedRow,
+            Rejection::FieldTooLong => pb::RejectionKind::FieldTooLong,
+            Rejection::MalformedCsv => pb::RejectionKind::MalformedCsv,
+            Rejection::OverLimit => pb::RejectionKind::OverLimit,
+        }
+    }
+}
+
 fn row_error(line: i64, e: &RowError) -> pb::ImportError {
     pb::ImportError {
         line,
@@ -411,6 +455,7 @@ fn batch(b: import_batch::Model) -> pb::ImportBatch {
         "cancelled" => pb::ImportStatus::Cancelled,
         _ => pb::ImportStatus::Unspecified,
     };
+    let rejected_by_kind = rejected_by_kind(&b.rejected_by_kind(), b.invalid + b.over_limit);
     pb::ImportBatch {
         id: b.id,
         account_id: b.account_id,
@@ -440,5 +485,6 @@ fn batch(b: import_batch::Model) -> pb::ImportBatch {
         error_message: b.error_message,
         delimiter: b.delimiter,
         encoding: b.encoding,
+        rejected_by_kind,
     }
 }

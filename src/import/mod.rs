@@ -11,12 +11,14 @@ pub mod decode;
 pub mod mapping;
 pub mod pipeline;
 pub mod records;
+pub mod rejection;
 pub mod seen;
 pub mod spreadsheet;
 pub mod synonyms;
 
 pub use mapping::{ColumnMap, Field};
 pub use pipeline::{Header, Input, Outcome, ParseOptions, Parsed, Row, RowError};
+pub use rejection::Rejection;
 
 /// Per-outcome row counts of an import (or of what a preview says it would do).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -34,6 +36,8 @@ pub struct Counts {
     /// Rejected rows counted above but not kept in the batch's rejected-row list (it
     /// keeps at most `service::import::MAX_STORED_REJECTED_ROWS`).
     pub rejected_not_stored: i64,
+    /// The rejected rows (`invalid` and `over_limit`) by kind: exact, kept or not.
+    pub rejected: rejection::ByKind,
 }
 
 impl Counts {
@@ -50,5 +54,18 @@ impl Counts {
         self.dnc_excluded += other.dnc_excluded;
         self.added_to_campaign += other.added_to_campaign;
         self.rejected_not_stored += other.rejected_not_stored;
+        for (n, d) in self.rejected.iter_mut().zip(other.rejected) {
+            *n += d;
+        }
+    }
+
+    /// Counts one rejected row of `kind`, as `invalid` or `over_limit`.
+    pub fn reject(&mut self, kind: Rejection) {
+        if kind.is_invalid() {
+            self.invalid += 1;
+        } else {
+            self.over_limit += 1;
+        }
+        self.rejected[kind.index()] += 1;
     }
 }

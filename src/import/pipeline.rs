@@ -13,6 +13,7 @@
 use super::decode::TextDecoder;
 use super::mapping::{ColumnMap, Field, Mapping};
 use super::records::{MAX_FIELDS, MAX_RECORD_BYTES, Record, RecordReader, detect_delimiter};
+use super::rejection::Rejection;
 use super::seen::SeenNumbers;
 use super::{country, spreadsheet};
 use crate::domain::contact::ContactDraft;
@@ -78,9 +79,7 @@ pub struct RowError {
     pub column: String,
     pub raw_value: String,
     pub reason: String,
-    /// invalid_phone, missing_phone, invalid_email, invalid_field, ragged_row,
-    /// field_too_long, over_limit.
-    pub kind: &'static str,
+    pub kind: Rejection,
 }
 
 /// What a row gave.
@@ -601,14 +600,14 @@ fn csv_row(mapping: &Mapping, unmapped_as_custom: bool, rec: Record<'_>) -> Pend
                      (an unclosed quote?)",
                 MAX_RECORD_BYTES / 1024
             ),
-            "field_too_long",
+            Rejection::FieldTooLong,
         )
     } else if rec.fields.len() < width || rec.fields[width..].iter().any(|f| !f.trim().is_empty()) {
         invalid(
             "",
             "",
             format!("has {} fields but the header has {width}", rec.fields.len()),
-            "ragged_row",
+            Rejection::RaggedRow,
         )
     } else if let Some(i) = rec.fields.iter().position(|f| f.contains('\0')) {
         // A NUL is never text a person typed (a binary file, or UTF-16 read as 8-bit),
@@ -620,7 +619,7 @@ fn csv_row(mapping: &Mapping, unmapped_as_custom: bool, rec: Record<'_>) -> Pend
             &value.replace('\0', "\u{FFFD}"),
             "contains a NUL byte (a binary file, or UTF-16 without its byte-order mark?)"
                 .to_string(),
-            "malformed_csv",
+            Rejection::MalformedCsv,
         )
     } else if let Some(i) = rec.fields.iter().position(|f| f.len() > MAX_FIELD_BYTES) {
         let column = mapping.header().get(i).cloned().unwrap_or_default();
@@ -629,7 +628,7 @@ fn csv_row(mapping: &Mapping, unmapped_as_custom: bool, rec: Record<'_>) -> Pend
             &column,
             &value,
             format!("is longer than {MAX_FIELD_BYTES} bytes"),
-            "field_too_long",
+            Rejection::FieldTooLong,
         )
     } else if let Some(country) = mapping
         .country_cell(&rec.fields)
@@ -658,7 +657,7 @@ fn csv_row(mapping: &Mapping, unmapped_as_custom: bool, rec: Record<'_>) -> Pend
                  or the number as +<country code>…",
                 draft.phone
             ),
-            "invalid_country",
+            Rejection::InvalidCountry,
         )
     } else {
         return check_later(line, raw, mapping, &rec.fields, unmapped_as_custom);
@@ -805,10 +804,10 @@ fn check(
             let field = first.field.strip_prefix("row.").unwrap_or(&first.field);
             let (column, raw_value) = source(field);
             let kind = match field {
-                "phone" if draft.phone.trim().is_empty() => "missing_phone",
-                "phone" => "invalid_phone",
-                "email" => "invalid_email",
-                _ => "invalid_field",
+                "phone" if draft.phone.trim().is_empty() => Rejection::MissingPhone,
+                "phone" => Rejection::InvalidPhone,
+                "email" => Rejection::InvalidEmail,
+                _ => Rejection::InvalidField,
             };
             let reason = violations
                 .iter()

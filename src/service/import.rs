@@ -19,7 +19,7 @@ use crate::domain::{NewContact, Region, Validation};
 use crate::entity::{contact, dnc_entry, import_batch, import_error};
 use crate::error::{Error, Result};
 use crate::import::pipeline::{self, Input, ParseOptions, Parsed, Row, RowError};
-use crate::import::{ColumnMap, Counts, Header, Outcome};
+use crate::import::{ColumnMap, Counts, Header, Outcome, Rejection};
 use crate::metrics::Metrics;
 use crate::store;
 use crate::store::import::{NewRows, status};
@@ -567,7 +567,7 @@ impl Services {
         for row in rows {
             match row.outcome {
                 Outcome::Invalid(e) => {
-                    d.invalid += 1;
+                    d.reject(e.kind);
                     errors.push((row.line, error_row(ctx.id, row.line, &e, &row.raw)));
                 }
                 Outcome::DuplicateInFile => d.duplicates_in_file += 1,
@@ -616,7 +616,7 @@ impl Services {
                     .partition(|(_, c, _)| !existing.contains_key(c.phone.e164()));
                 to_insert = new;
                 for (line, _, raw) in to_insert.drain(room.min(to_insert.len())..) {
-                    d.over_limit += 1;
+                    d.reject(Rejection::OverLimit);
                     let e = over_limit(account.contact_limit);
                     errors.push((line, error_row(ctx.id, line, &e, &raw)));
                 }
@@ -714,7 +714,7 @@ impl Services {
                 store::contacts::delete_by_phones(&txn, ctx.account_id, &phones).await?;
                 let e = over_limit(account.contact_limit);
                 for ((line, _, raw), _) in removed {
-                    d.over_limit += 1;
+                    d.reject(Rejection::OverLimit);
                     errors.push((line, error_row(ctx.id, line, &e, &raw)));
                 }
             }
@@ -808,7 +808,7 @@ impl Services {
                 }
                 match row.outcome {
                     Outcome::Invalid(e) => {
-                        c.invalid += 1;
+                        c.reject(e.kind);
                         if preview.errors.len() < PREVIEW_ERRORS {
                             preview.errors.push((row.line, e));
                         }
@@ -855,7 +855,7 @@ impl Services {
                         dnc.iter().any(|p| p == phone)
                     }
                     None => {
-                        c.over_limit += 1;
+                        c.reject(Rejection::OverLimit);
                         if preview.errors.len() < PREVIEW_ERRORS {
                             preview.errors.push((line, over.clone()));
                         }
@@ -1112,6 +1112,14 @@ fn new_batch(req: &ImportRequest, header: &Header, now: i64) -> import_batch::Mo
         dnc_excluded: 0,
         added_to_campaign: 0,
         rejected_not_stored: 0,
+        rejected_invalid_phone: 0,
+        rejected_missing_phone: 0,
+        rejected_invalid_email: 0,
+        rejected_invalid_country: 0,
+        rejected_invalid_field: 0,
+        rejected_ragged_row: 0,
+        rejected_field_too_long: 0,
+        rejected_malformed_csv: 0,
         error_message: String::new(),
         started_at: now,
         heartbeat_at: now,
@@ -1124,7 +1132,7 @@ fn over_limit(limit: i64) -> RowError {
         column: String::new(),
         raw_value: String::new(),
         reason: format!("the account is at its plan limit of {limit} contacts"),
-        kind: "over_limit",
+        kind: Rejection::OverLimit,
     }
 }
 

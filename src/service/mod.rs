@@ -18,6 +18,7 @@ use crate::domain::Clock;
 use crate::domain::apikey::Principal;
 use crate::metrics::Metrics;
 use crate::store;
+use crate::store::acquire::Db;
 use sea_orm::DatabaseConnection;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -162,13 +163,13 @@ fn import_slots(cap: usize, per_account: usize) -> Slots {
 /// Everything a use case needs: the database pool and the clock.
 #[derive(Clone, Debug)]
 pub struct Services {
-    pub(crate) db: DatabaseConnection,
+    pub(crate) db: Db,
     /// Where write transactions begin ([`store::writer`]): on SQLite one connection, so
     /// this process's writers queue in order instead of polling the database lock.
-    pub(crate) writer: DatabaseConnection,
+    pub(crate) writer: Db,
     /// Where the dialer's candidate reads run ([`store::generic_plans`]): on PostgreSQL
     /// a small pool that reuses their generic plan instead of planning every claim.
-    pub(crate) claim_reads: DatabaseConnection,
+    pub(crate) claim_reads: Db,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) auth_cache: AuthCache,
     pub(crate) metrics: Arc<Metrics>,
@@ -190,9 +191,9 @@ impl Services {
     /// Services over a connected, migrated database.
     pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>) -> Self {
         Self {
-            writer: store::writer(&db),
-            claim_reads: store::generic_plans(&db),
-            db,
+            writer: Db::new(store::writer(&db)),
+            claim_reads: Db::new(store::generic_plans(&db)),
+            db: Db::new(db),
             clock,
             auth_cache: AuthCache::default(),
             metrics: Arc::new(Metrics::new()),

@@ -8,7 +8,7 @@
 
 use crate::entity::{contact, import_batch, import_error};
 use crate::error::{Error, Result};
-use crate::import::Counts;
+use crate::import::{Counts, Rejection};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
@@ -124,6 +124,14 @@ pub async fn add_counts<C: ConnectionTrait>(
         add(Column::AddedToCampaign, d.added_to_campaign),
         add(Column::RejectedNotStored, d.rejected_not_stored),
     ] {
+        update = update.col_expr(col, expr);
+    }
+    // `over_limit` is added above: its kind's column is the same.
+    for kind in Rejection::ALL.into_iter().filter(|k| k.is_invalid()) {
+        let (col, expr) = add(
+            import_batch::rejected_column(kind),
+            d.rejected[kind.index()],
+        );
         update = update.col_expr(col, expr);
     }
     let res = update

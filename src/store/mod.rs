@@ -7,6 +7,7 @@
 //! beside it, and both are tested.
 
 pub mod accounts;
+pub mod acquire;
 pub mod calls;
 pub mod campaigns;
 pub mod contacts;
@@ -80,10 +81,8 @@ pub async fn connect_with(
             .pragma("temp_store", "MEMORY")
             // Writers queue behind the one SQLite write lock instead of failing.
             .busy_timeout(Duration::from_secs(30));
-        let pool = SqlitePoolOptions::new()
+        let pool = sqlite_pool()
             .max_connections(max_connections.max(2))
-            // An in-process connection cannot go stale: no ping before each use.
-            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(|e| sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into())))?;
@@ -95,16 +94,17 @@ pub async fn connect_with(
             .ok()
             .filter(|o| !o.get_host().starts_with('/'))
             .map(|o| o.get_port());
-        if let Some(port) = tcp_port {
-            options.map_sqlx_postgres_pool_opts(move |pool| {
-                pool.after_connect(move |_, _| {
-                    Box::pin(async move {
+        options.map_sqlx_postgres_pool_opts(move |pool| {
+            acquire::on_acquire(pool).after_connect(move |_, _| {
+                acquire::acquired();
+                Box::pin(async move {
+                    if let Some(port) = tcp_port {
                         nodelay::on_sockets_to(port);
-                        Ok(())
-                    })
+                    }
+                    Ok(())
                 })
-            });
-        }
+            })
+        });
         options
             .max_connections(max_connections)
             // Kept open from the start: a request that has to open a connection waits for
@@ -129,11 +129,21 @@ pub fn writer(db: &DatabaseConnection) -> DatabaseConnection {
         return db.clone();
     }
     let options = db.get_sqlite_connection_pool().connect_options();
-    let pool = SqlitePoolOptions::new()
+    let pool = sqlite_pool()
         .max_connections(1)
-        .test_before_acquire(false)
         .connect_lazy_with((*options).clone());
     SqlxSqliteConnector::from_sqlx_sqlite_pool(pool)
+}
+
+/// The options every SQLite pool starts from.
+fn sqlite_pool() -> SqlitePoolOptions {
+    acquire::on_acquire(SqlitePoolOptions::new())
+        // An in-process connection cannot go stale: no ping before each use.
+        .test_before_acquire(false)
+        .after_connect(|_, _| {
+            acquire::acquired();
+            Box::pin(async { Ok(()) })
+        })
 }
 
 /// PostgreSQL connections of the [`generic_plans`] pool.
@@ -176,13 +186,14 @@ pub fn generic_plans(db: &DatabaseConnection) -> DatabaseConnection {
         .get_postgres_connection_pool()
         .options()
         .get_acquire_timeout();
-    let pool = PgPoolOptions::new()
+    let pool = acquire::on_acquire(PgPoolOptions::new())
         .max_connections(GENERIC_PLAN_CONNECTIONS)
         // Kept open from the start, as in the main pool: a claim that had to open one
         // waited ~95 ms for it (the p99 of four dialers when they were opened on demand).
         .min_connections(GENERIC_PLAN_CONNECTIONS)
         .acquire_timeout(acquire_timeout)
         .after_connect(move |_, _| {
+            acquire::acquired();
             Box::pin(async move {
                 if let Some(port) = tcp_port {
                     nodelay::on_sockets_to(port);
@@ -210,14 +221,15 @@ pub fn generic_plans(db: &DatabaseConnection) -> DatabaseConnection {
 
 /// Begins a write transaction. On SQLite it is `BEGIN IMMEDIATE`, so the write lock is
 /// taken up front and concurrent writers queue (with the busy timeout) instead of
-/// failing on a read-to-write upgrade. On PostgreSQL, a plain `BEGIN`.
+/// failing on a read-to-write upgrade. On PostgreSQL, a plain `BEGIN`. Waiting for the
+/// connection and the lock is bounded by the request's deadline ([`acquire`]).
 pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction> {
     let options = TransactionOptions {
         sqlite_transaction_mode: (db.get_database_backend() == DbBackend::Sqlite)
             .then_some(sea_orm::SqliteTransactionMode::Immediate),
         ..Default::default()
     };
-    Ok(db.begin_with_options(options).await?)
+    acquire::begin(db.begin_with_options(options)).await
 }
 
 /// Begins a read-only transaction that sees one consistent snapshot of the database for
@@ -225,17 +237,21 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction>
 /// `REPEATABLE READ READ ONLY`, whose snapshot is taken at the first query; on SQLite a
 /// deferred transaction, whose snapshot (WAL mode) is taken at the first read and which
 /// does not block writers. Callers should read inside it at once to pin the snapshot.
+/// Waiting for the connection is bounded by the request's deadline ([`acquire`]).
 pub async fn begin_snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction> {
-    Ok(match db.get_database_backend() {
-        DbBackend::Postgres => {
-            db.begin_with_config(
-                Some(sea_orm::IsolationLevel::RepeatableRead),
-                Some(sea_orm::AccessMode::ReadOnly),
-            )
-            .await?
+    acquire::begin(async {
+        match db.get_database_backend() {
+            DbBackend::Postgres => {
+                db.begin_with_config(
+                    Some(sea_orm::IsolationLevel::RepeatableRead),
+                    Some(sea_orm::AccessMode::ReadOnly),
+                )
+                .await
+            }
+            _ => db.begin().await,
         }
-        _ => db.begin().await?,
     })
+    .await
 }
 
 /// True if `err` is a unique-constraint violation.

@@ -1,7 +1,7 @@
 //! Tenant boundaries and bounded resources: what one tenant's key may change, what one
 //! file may store, and how one tenant's long-running work leaves room for the others.
 
-use crate::helpers::{TestApp, violated_fields};
+use crate::helpers::{Backend, TestApp, violated_fields};
 use contactd::domain::SystemClock;
 use contactd::pb::{self, import_contacts_request::Payload, import_contacts_response::Event};
 use contactd::service::Services;
@@ -14,10 +14,13 @@ both!(
     an_account_key_cannot_change_its_plan_or_limit,
     only_the_limit_of_a_custom_account_changes_alone,
     a_batch_keeps_a_bounded_list_of_rejected_rows_and_counts_the_rest,
+    every_rejected_row_is_counted_by_kind_beyond_the_kept_list,
     a_mostly_invalid_import_stops_early_keeping_what_it_committed,
     stalled_exports_of_one_account_never_refuse_another_account,
     a_bad_byte_in_a_utf8_file_changes_only_its_own_row,
     a_nul_in_the_header_is_invalid_argument,
+    no_free_connection_is_unavailable_within_the_clients_deadline,
+    a_calling_window_of_the_whole_day_is_refused_naming_the_field,
     out_of_range_numbers_and_unknown_enums_are_invalid_argument_naming_the_field,
 );
 
@@ -265,6 +268,20 @@ async fn batch(app: &TestApp, account: &str, id: &str) -> pb::ImportBatch {
         .unwrap()
 }
 
+/// The account's import batches, newest first (one page).
+async fn batches(app: &TestApp, account: &str) -> Vec<pb::ImportBatch> {
+    app.client
+        .clone()
+        .list_import_batches(pb::ListImportBatchesRequest {
+            account_id: account.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .batches
+}
+
 /// The rejected rows a batch stores: at most MAX_STORED_REJECTED_ROWS, the earliest;
 /// the counts stay exact and say how many the list lacks, and so do ListImportErrors and
 /// ExportImportErrors.
@@ -340,6 +357,101 @@ async fn a_batch_keeps_a_bounded_list_of_rejected_rows_and_counts_the_rest(app: 
         lines,
         1 + MAX_STORED_REJECTED_ROWS,
         "header and the kept rows"
+    );
+}
+
+/// A file with rows rejected for every reason, more of them than a batch keeps: the
+/// batch counts each kind exactly (the kinds add up to invalid + over limit), in the
+/// finished event, GetImportBatch and ListImportBatches alike; duplicates are no kind.
+async fn every_rejected_row_is_counted_by_kind_beyond_the_kept_list(app: TestApp) {
+    use pb::RejectionKind as K;
+    const LIMIT: usize = 10_000;
+    const VALID: usize = 12_000;
+    let acc = app.account_with_limit(LIMIT as i64).await;
+    let mut file = String::from("phone,first_name,email,country\n");
+    let mut number = 4_000_000;
+    let mut next = || {
+        number += 1;
+        format!("+1415{number:07}")
+    };
+    // (kind, rows); each rejected row is followed by a valid one, so that the import
+    // never looks like a file of junk.
+    let kinds = [
+        (K::InvalidPhone, 4_000),
+        (K::MissingPhone, 3_000),
+        (K::InvalidEmail, 2_000),
+        (K::InvalidCountry, 500),
+        (K::RaggedRow, 1_500),
+        (K::FieldTooLong, 100),
+        (K::MalformedCsv, 50),
+    ];
+    let long = "n".repeat(9 * 1024);
+    let mut rejected = Vec::new();
+    for (kind, rows) in kinds {
+        for i in 0..rows {
+            let row = match kind {
+                K::InvalidPhone => format!("not a number {i},Ann,,\n"),
+                K::MissingPhone => format!(",Ann {i},,\n"),
+                K::InvalidEmail => format!("{},Ann,not-an-email-{i},\n", next()),
+                K::InvalidCountry => format!("4155550{:03},Ann,,Atlantis\n", i % 1000),
+                K::RaggedRow => format!("{},Ann,,,extra {i}\n", next()),
+                K::FieldTooLong => format!("{},{long},,\n", next()),
+                _ => format!("{},Ann\0{i},,\n", next()),
+            };
+            rejected.push(row);
+        }
+    }
+    let valid: Vec<String> = (0..VALID).map(|_| next()).collect();
+    let mut rejected = rejected.into_iter();
+    for phone in &valid {
+        file.push_str(&rejected.next().unwrap_or_default());
+        file.push_str(&format!("{phone},Bob,,\n"));
+    }
+    assert!(rejected.next().is_none());
+    // Duplicates in the file: counted as such, rejected as nothing.
+    for phone in &valid[..300] {
+        file.push_str(&format!("{phone},Bob again,,\n"));
+    }
+    let (events, end) = import_events(&app, options(&acc), file.as_bytes()).await;
+    end.unwrap();
+    let Some(Event::Finished(b)) = events.last() else {
+        panic!("finished last: {events:?}");
+    };
+    assert_eq!(b.status, pb::ImportStatus::Completed as i32, "{b:?}");
+    let c = b.counts.unwrap();
+    let mut expected: Vec<(i32, i64)> = kinds
+        .iter()
+        .map(|(k, n)| (*k as i32, *n as i64))
+        .chain([(K::OverLimit as i32, (VALID - LIMIT) as i64)])
+        .collect();
+    expected.sort();
+    let by_kind: Vec<(i32, i64)> = b
+        .rejected_by_kind
+        .iter()
+        .map(|r| (r.kind, r.rows))
+        .collect();
+    assert_eq!(by_kind, expected, "{c:?}");
+    let invalid: i64 = kinds.iter().map(|(_, n)| *n as i64).sum();
+    assert_eq!(
+        (c.invalid, c.over_limit, c.imported, c.duplicates_in_file),
+        (invalid, (VALID - LIMIT) as i64, LIMIT as i64, 300),
+        "{c:?}"
+    );
+    assert_eq!(
+        c.rejected_not_stored,
+        invalid + (VALID - LIMIT) as i64 - MAX_STORED_REJECTED_ROWS,
+        "more rows were rejected than kept: {c:?}"
+    );
+    let got = batch(&app, &acc, &b.id).await;
+    assert_eq!(
+        (got.counts, &got.rejected_by_kind),
+        (b.counts, &b.rejected_by_kind),
+        "GetImportBatch"
+    );
+    assert_eq!(
+        batches(&app, &acc).await[0].rejected_by_kind,
+        b.rejected_by_kind,
+        "ListImportBatches"
     );
 }
 
@@ -522,17 +634,7 @@ async fn a_nul_in_the_header_is_invalid_argument(app: TestApp) {
     assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
     assert!(err.message().contains("NUL"), "{}", err.message());
     assert!(events.is_empty(), "{events:?}");
-    let batches = app
-        .client
-        .clone()
-        .list_import_batches(pb::ListImportBatchesRequest {
-            account_id: acc.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .batches;
+    let batches = batches(&app, &acc).await;
     assert!(batches.is_empty(), "{batches:?}");
 }
 
@@ -647,4 +749,142 @@ async fn out_of_range_numbers_and_unknown_enums_are_invalid_argument_naming_the_
         .unwrap_err();
     assert_eq!(violated_fields(&err), ["source"], "{err:?}");
     assert!(err.message().contains("unknown"), "{}", err.message());
+}
+
+/// Every connection of the server's pool held (by stalled exports): a request whose
+/// deadline is shorter than the acquire cap (2 s) is answered UNAVAILABLE, saying why,
+/// before its deadline — not left to run into DEADLINE_EXCEEDED. Once the connections
+/// are free again, the same request succeeds.
+async fn no_free_connection_is_unavailable_within_the_clients_deadline(app: TestApp) {
+    let server = TestApp::spawn_configured(app.db.clone(), Arc::new(SystemClock), |s| {
+        // One connection (SQLite pools keep two, so that reads go on beside a write).
+        s.database.db_max_connections = 1;
+        s.export_stall_secs = 60;
+    })
+    .await;
+    let acc = server.account_with_limit(100_000).await;
+    server.seed_contacts(&acc, 0, 30_000).await;
+    let pool = match server.db.backend {
+        Backend::Sqlite => 2,
+        Backend::Postgres => 1,
+    };
+    let mut stalled = Vec::new();
+    for _ in 0..pool {
+        stalled.push(stalled_export(&server, &acc).await.expect("an export"));
+    }
+    let get = || {
+        let mut request = Request::new(pb::GetAccountRequest {
+            account_id: acc.clone(),
+        });
+        request.set_timeout(Duration::from_millis(1_000));
+        request
+    };
+    let mut client = server.new_client().await;
+    let err = client.get_account(get()).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    assert!(err.message().contains("deadline"), "{}", err.message());
+    drop(stalled);
+    let mut answered = None;
+    for _ in 0..50 {
+        match client.get_account(get()).await {
+            Ok(r) => {
+                answered = r.into_inner().account;
+                break;
+            }
+            Err(e) => assert_eq!(e.code(), Code::Unavailable, "{e:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(answered.expect("answered once free").id, acc);
+}
+
+/// SQLite: another process holds the database's write lock. A write whose deadline is
+/// shorter than SQLite's busy timeout is answered UNAVAILABLE before its deadline; once
+/// the lock is released it succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_sqlite_database_is_unavailable_within_the_clients_deadline() {
+    use sea_orm::sqlx::{Connection, SqliteConnection};
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let acc = app.account(pb::Plan::Professional).await;
+    let mut other = SqliteConnection::connect(&app.db.url).await.unwrap();
+    sea_orm::sqlx::raw_sql("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let create = |phone: &str| {
+        let mut request = Request::new(pb::CreateContactRequest {
+            account_id: acc.clone(),
+            contact: Some(pb::ContactInput {
+                phone: phone.into(),
+                ..Default::default()
+            }),
+        });
+        request.set_timeout(Duration::from_millis(1_000));
+        request
+    };
+    let mut client = app.client.clone();
+    let err = client
+        .create_contact(create("+14155552671"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    assert!(err.message().contains("deadline"), "{}", err.message());
+    sea_orm::sqlx::raw_sql("ROLLBACK")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    client.create_contact(create("+14155552671")).await.unwrap();
+    assert_eq!(app.get_account(&acc).await.contact_count, 1);
+}
+
+/// A calling window exists to keep calls out of people's night: one that covers the whole
+/// day (00:00–24:00) is INVALID_ARGUMENT naming the field, from every RPC that takes
+/// dialing rules, and nothing is leased. The widest accepted (00:00–23:59) works.
+async fn a_calling_window_of_the_whole_day_is_refused_naming_the_field(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let contact = app.contact(&acc, "+14155550101", "Ann").await;
+    app.add_to_campaign(&acc, "camp", &[contact.id]).await;
+    let rules = |window| Some(crate::helpers::rules(0, 0, window));
+    let mut c = app.client.clone();
+    let claim = |window| pb::ClaimDialableContactsRequest {
+        account_id: acc.clone(),
+        campaign_id: "camp".into(),
+        dialer_id: "d1".into(),
+        max_contacts: 10,
+        rules: rules(window),
+        ..Default::default()
+    };
+    let err = c
+        .claim_dialable_contacts(claim((0, 1440)))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&err), ["rules.window"], "{err:?}");
+    assert!(err.message().contains("whole day"), "{}", err.message());
+    let err = c
+        .preview_dialable(pb::PreviewDialableRequest {
+            account_id: acc.clone(),
+            campaign_id: "camp".into(),
+            rules: rules((0, 1440)),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&err), ["rules.window"], "{err:?}");
+    let err = c
+        .check_dialable(pb::CheckDialableRequest {
+            account_id: acc.clone(),
+            contact_id: contact.id,
+            campaign_id: "camp".into(),
+            rules: rules((0, 1440)),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(violated_fields(&err), ["rules.window"], "{err:?}");
+    let leased = c
+        .claim_dialable_contacts(claim(crate::helpers::any_hour()))
+        .await
+        .unwrap()
+        .into_inner()
+        .contacts;
+    assert_eq!(leased.len(), 1, "refused requests leased nothing");
 }

@@ -182,12 +182,16 @@ fn ts_ms(t: &Option<prost_types::Timestamp>) -> i64 {
 }
 
 fn dial_rules() -> pb::DialRules {
+    // Any hour: the widest window accepted that is open now where the (+1 212) people are.
+    let now = chrono::Utc::now().timestamp_millis();
+    let window =
+        contactd::domain::timezone::Window::widest_open_at(&[chrono_tz::America::New_York], now);
     pb::DialRules {
         max_attempts: 1000,
         retry_interval_seconds: 1,
         window: Some(pb::CallingWindow {
-            start_minute: 0,
-            end_minute: 1440,
+            start_minute: window.start_minute as i32,
+            end_minute: window.end_minute as i32,
         }),
         max_calls_per_day: None,
         max_calls_per_week: Some(50),

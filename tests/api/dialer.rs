@@ -1,7 +1,7 @@
 //! The dialer's feed: leases, eligibility (DNC, attempts, spacing, calling windows across
 //! time zones), concurrent dialers on two servers, the stream, Call Now and templates.
 
-use crate::helpers::{TestApp, clock_at, ms_at, outbound, rules};
+use crate::helpers::{TestApp, any_hour, clock_at, ms_at, outbound, rules};
 use contactd::pb;
 use contactd::pb::contact_selection::Selection;
 use std::collections::{BTreeMap, HashSet};
@@ -27,9 +27,9 @@ both!(
     templates_substitute_fields_with_fallbacks,
 );
 
-/// A whole-day window: for servers that run on the wall clock.
+/// A window open at any hour the test runs at (see `any_hour`).
 fn all_day() -> Option<pb::DialRules> {
-    Some(rules(0, 0, (0, 1440)))
+    Some(rules(0, 0, any_hour()))
 }
 
 fn ids_of(batch: &[pb::DialableContact]) -> Vec<i64> {
@@ -117,7 +117,7 @@ async fn a_claimed_contact_carries_every_stored_field(app: TestApp) {
     app.record_call(&acc, call).await.unwrap();
     clock.advance_ms(3_600_000); // the campaign's default retry spacing
     let claimed = app
-        .claim(&acc, "camp", "d1", 10, Some(rules(5, 0, (0, 1440))))
+        .claim(&acc, "camp", "d1", 10, Some(rules(5, 0, any_hour())))
         .await;
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].attempts, 1);
@@ -152,7 +152,7 @@ async fn attempts_and_retry_spacing_limit_claims(app: TestApp) {
     let app = app.with_clock(&clock).await;
     let acc = app.account(pb::Plan::Professional).await;
     let id = members(&app, &acc, 1).await[0];
-    let r = Some(rules(2, 1800, (0, 1440)));
+    let r = Some(rules(2, 1800, any_hour()));
     for attempt in 0..2 {
         let got = app.claim(&acc, "camp", "d1", 1, r).await;
         assert_eq!(ids_of(&got), [id], "attempt {attempt}");

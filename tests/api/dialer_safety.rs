@@ -55,7 +55,7 @@ fn ids_of(batch: &[pb::DialableContact]) -> Vec<i64> {
 
 /// Any hour, one second between a campaign's attempts, the account's frequency rules off.
 fn all_day() -> Option<pb::DialRules> {
-    Some(rules(0, 1, (0, 1440)))
+    Some(rules(0, 1, crate::helpers::any_hour()))
 }
 
 fn claim_req(
@@ -208,7 +208,7 @@ async fn a_late_call_of_another_dialer_never_ends_the_current_lease(app: TestApp
         pb::CallOutcome::NoAnswer,
     );
     app.record_call(&acc, own).await.unwrap();
-    let more_attempts = Some(rules(10, 1, (0, 1440)));
+    let more_attempts = Some(rules(10, 1, crate::helpers::any_hour()));
     assert_eq!(
         ids_of(&app.claim(&acc, "camp", "d3", 1, more_attempts).await),
         [c]
@@ -223,7 +223,7 @@ async fn one_person_in_two_campaigns_is_held_by_one_dialer_at_a_time(app: TestAp
     let acc = app.account(pb::Plan::Professional).await;
     let c = people(&app, &acc, "A", 0, 1).await[0];
     app.add_to_campaign(&acc, "B", &[c]).await;
-    let defaults = Some(with_frequency(rules(0, 0, (0, 1440))));
+    let defaults = Some(with_frequency(rules(0, 0, crate::helpers::any_hour())));
     assert_eq!(ids_of(&app.claim(&acc, "B", "z", 1, defaults).await), [c]);
     assert!(app.claim(&acc, "A", "w", 1, defaults).await.is_empty());
     let check = app.check_dialable(&acc, c, "A", "w", defaults).await;
@@ -256,7 +256,7 @@ async fn frequency_rules_count_every_campaigns_dials(app: TestApp) {
     let acc = app.account(pb::Plan::Professional).await;
     let c = people(&app, &acc, "A", 0, 1).await[0];
     app.add_to_campaign(&acc, "B", &[c]).await;
-    let base = with_frequency(rules(50, 1, (0, 1440)));
+    let base = with_frequency(rules(50, 1, crate::helpers::any_hour()));
     let defaults = Some(base);
     let mut n = 0;
     // Dial, record, wait the spacing: campaigns take turns.
@@ -347,7 +347,7 @@ async fn a_released_lease_does_not_count_as_a_dial(app: TestApp) {
     let app = app.with_clock(&clock).await;
     let acc = app.account(pb::Plan::Professional).await;
     let c = people(&app, &acc, "A", 0, 1).await[0];
-    let defaults = Some(with_frequency(rules(0, 0, (0, 1440))));
+    let defaults = Some(with_frequency(rules(0, 0, crate::helpers::any_hour())));
     assert_eq!(app.claim(&acc, "A", "d", 1, defaults).await.len(), 1);
     let released = app
         .client

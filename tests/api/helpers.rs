@@ -514,6 +514,22 @@ pub fn rules(max_attempts: i32, retry_seconds: i64, window: (i32, i32)) -> pb::D
     }
 }
 
+/// A calling window open whatever the hour the test runs at, for US numbers: by the
+/// wall clock, and at the fixed clocks tests set (12:00–18:00 UTC). The API refuses the
+/// whole day (00:00–24:00); this is the widest window it accepts that is open now in
+/// every US zone (00:00–23:59, or 00:01–24:00 during a zone's last minute of the day).
+pub fn any_hour() -> (i32, i32) {
+    use contactd::domain::timezone::{COUNTRY_ZONES, Window};
+    let (_, us) = COUNTRY_ZONES.iter().find(|(c, _)| *c == "US").unwrap();
+    let zones: Vec<chrono_tz::Tz> = us.iter().map(|z| z.parse().unwrap()).collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let w = Window::widest_open_at(&zones, now);
+    (w.start_minute as i32, w.end_minute as i32)
+}
+
 /// `rules` with the account's frequency rules in force (no overrides).
 pub fn with_frequency(mut r: pb::DialRules) -> pb::DialRules {
     r.max_calls_per_day = None;

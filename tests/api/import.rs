@@ -1086,6 +1086,7 @@ async fn disconnect_mid_stream_leaves_a_cancelled_batch_with_exact_counts(app: T
     .unwrap();
     let b = wait_until_ended(&app, &acc, &batch_id).await;
     assert_eq!(b.status, pb::ImportStatus::Cancelled as i32);
+    assert!(b.error_message.contains("went away"), "{}", b.error_message);
     assert_eq!((counts(&b).rows, counts(&b).imported), (30, 30));
     assert!(b.finish_time.is_some());
     assert_eq!(app.list_all(&acc, Default::default()).await.len(), 30);

@@ -2,7 +2,7 @@
 //! national number starts with `1` keeps that digit under a US default region (the
 //! `phonenumber` crate this service used before stripped it as a US national prefix).
 
-use crate::helpers::{TestApp, clock_at, ms_at, outbound, rules};
+use crate::helpers::{TestApp, any_hour, clock_at, ms_at, outbound, rules};
 use crate::import::import;
 use contactd::pb;
 
@@ -446,7 +446,7 @@ async fn a_claimed_contact_carries_its_extension(app: TestApp) {
     let c = app.contact(&acc, "+1 212 736 5000 ext. 22", "Ann").await;
     app.add_to_campaign(&acc, "camp", &[c.id]).await;
     let claimed = app
-        .claim(&acc, "camp", "d1", 10, Some(rules(5, 0, (0, 1440))))
+        .claim(&acc, "camp", "d1", 10, Some(rules(5, 0, any_hour())))
         .await;
     let contact = claimed[0].contact.as_ref().unwrap();
     assert_eq!(

@@ -229,7 +229,7 @@ async fn metrics_count_import_rows_by_outcome_and_live_leases(app: TestApp) {
         .map(|c| c.id)
         .collect();
     app.add_to_campaign(&account, "camp", &ids).await;
-    let all_day = crate::helpers::rules(0, 0, (0, 1440));
+    let all_day = crate::helpers::rules(0, 0, crate::helpers::any_hour());
     let leased = app.claim(&account, "camp", "d1", 10, Some(all_day)).await;
     assert_eq!(leased.len(), 2);
 

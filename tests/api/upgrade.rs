@@ -66,7 +66,11 @@ async fn an_upgrade_keeps_live_leases_and_counts_the_last_weeks_calls(backend: B
     conn.close().await.unwrap();
 
     let app = TestApp::spawn_on(db, Arc::new(contactd::domain::SystemClock)).await;
-    let defaults = Some(crate::helpers::with_frequency(rules(0, 1, (0, 1440))));
+    let defaults = Some(crate::helpers::with_frequency(rules(
+        0,
+        1,
+        crate::helpers::any_hour(),
+    )));
     let held = app.check_dialable("acc", 1, "A", "d3", defaults).await;
     assert_eq!(held.reason, Reason::Leased as i32, "{}", held.detail);
     assert!(
