@@ -11,6 +11,7 @@ use crate::service::Services;
 use crate::store;
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
+use tonic::codec::CompressionEncoding;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig, server::TcpIncoming};
 use tonic_health::{ServingStatus, server::HealthReporter};
 
@@ -189,7 +190,13 @@ impl Application {
             self.services.clone(),
             Gate::new(self.services.clone(), self.auth_required),
         ))
-        .max_decoding_message_size(MAX_MESSAGE_BYTES);
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        // Negotiated gzip: a client may compress what it sends (an import's CSV shrinks
+        // several times) and is answered compressed when it says it accepts gzip; clients
+        // that say nothing get plain messages as before. The size cap applies to the
+        // decompressed message, so a small compressed one cannot expand past it.
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip);
 
         let draining = Arc::new(tokio::sync::Notify::new());
         let drain_signal = draining.clone();

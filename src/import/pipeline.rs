@@ -78,8 +78,9 @@ pub struct RowError {
     pub column: String,
     pub raw_value: String,
     pub reason: String,
-    /// invalid_phone, missing_phone, invalid_email, invalid_field, ragged_row,
-    /// field_too_long, over_limit.
+    /// invalid_phone, missing_phone, invalid_email, invalid_country, invalid_field,
+    /// ragged_row, field_too_long, malformed_csv, over_limit (the list in the proto's
+    /// `ImportError.kind`).
     pub kind: &'static str,
 }
 
