@@ -15,8 +15,7 @@ use tonic::codec::CompressionEncoding;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig, server::TcpIncoming};
 use tonic_health::{ServingStatus, server::HealthReporter};
 
-/// Largest accepted request message (an import chunk is at most 4 MiB of CSV).
-pub const MAX_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
+use crate::grpc::MAX_MESSAGE_BYTES;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -174,7 +173,7 @@ impl Application {
         let sweeper = tokio::spawn(sweep_interrupted_imports(self.services.clone()));
         let metrics_task = self.metrics_listener.map(|listener| {
             let svc = self.services.clone();
-            tokio::spawn(crate::metrics::serve(
+            tokio::spawn(crate::metrics::endpoint::serve(
                 listener,
                 svc.metrics().clone(),
                 move || {

@@ -15,16 +15,12 @@ pub mod page;
 pub mod renormalize;
 
 use crate::domain::Clock;
-use crate::domain::apikey::Principal;
 use crate::metrics::Metrics;
 use crate::store;
 use sea_orm::DatabaseConnection;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// Verdicts on recently seen tokens: hash → (principal, when checked).
-type AuthCache = Arc<Mutex<HashMap<String, (Principal, i64)>>>;
 
 /// The default cap on one import file: 1 GiB (about 12 million typical rows).
 pub const DEFAULT_MAX_IMPORT_BYTES: u64 = 1 << 30;
@@ -170,7 +166,7 @@ pub struct Services {
     /// a small pool that reuses their generic plan instead of planning every claim.
     pub(crate) claim_reads: DatabaseConnection,
     pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) auth_cache: AuthCache,
+    pub(crate) auth_cache: keys::AuthCache,
     pub(crate) metrics: Arc<Metrics>,
     /// Where this replica's next dialer claim starts scanning each campaign.
     pub(crate) scan_hints: Arc<dialer::ScanHints>,
@@ -194,7 +190,7 @@ impl Services {
             claim_reads: store::generic_plans(&db),
             db,
             clock,
-            auth_cache: AuthCache::default(),
+            auth_cache: keys::AuthCache::default(),
             metrics: Arc::new(Metrics::new()),
             scan_hints: Default::default(),
             import_stale: import::DEFAULT_STALE_AFTER,
