@@ -1,5 +1,6 @@
 //! Recorded calls, the call statistics kept on contacts, and "Call Now" requests.
 
+use crate::domain::call::CallOutcome;
 use crate::entity::{call, call_request, contact};
 use crate::error::Result;
 use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, LockBehavior, LockType};
@@ -56,7 +57,7 @@ pub async fn add_to_stats<C: ConnectionTrait>(
     contact_id: i64,
     started_at: i64,
     duration_seconds: i64,
-    outcome: &str,
+    outcome: CallOutcome,
     now: i64,
 ) -> Result<()> {
     use contact::Column;
@@ -69,7 +70,7 @@ pub async fn add_to_stats<C: ConnectionTrait>(
         .case(newer(), Expr::val(started_at))
         .finally(Expr::col(Column::LastCalledAt));
     let last_outcome = CaseStatement::new()
-        .case(newer(), Expr::val(outcome))
+        .case(newer(), Expr::val(outcome.stored()))
         .finally(Expr::col(Column::LastOutcome));
     contact::Entity::update_many()
         .col_expr(Column::CallCount, Expr::col(Column::CallCount).add(1))
