@@ -3,6 +3,7 @@
 //! `calls` table has held since the first migration), converted to and from the proto's
 //! enums at the grpc edge only, so renaming a proto value never changes stored data.
 
+use super::Region;
 use sea_orm::entity::prelude::*;
 
 /// Who placed the call.
@@ -75,6 +76,27 @@ pub enum Sentiment {
     /// Negative.
     #[sea_orm(string_value = "NEGATIVE")]
     Negative,
+}
+
+/// A call as posted by the call service (enums already checked).
+#[derive(Debug, Clone)]
+pub struct CallInput {
+    pub external_id: String,
+    pub contact_id: Option<i64>,
+    /// The other party's number as given ("" when only the contact is given).
+    pub phone: String,
+    pub region: Option<Region>,
+    pub direction: CallDirection,
+    pub campaign_id: String,
+    pub started_at: i64,
+    pub duration_seconds: i64,
+    pub outcome: CallOutcome,
+    pub sentiment: Sentiment,
+    pub recording_url: String,
+    pub transcript: String,
+    pub transcript_url: String,
+    pub dnc_requested: bool,
+    pub dialer_id: String,
 }
 
 #[cfg(test)]

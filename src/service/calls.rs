@@ -11,35 +11,15 @@
 //! DNC request still puts the number on the list ([`Services::dnc_from_refused_call`]).
 
 use super::{Services, page};
-use crate::domain::call::{CallDirection, CallOutcome, Sentiment};
+pub use crate::domain::call::CallInput;
+use crate::domain::call::{CallDirection, CallOutcome};
 use crate::domain::contact::{NewContact, check_phone};
 use crate::domain::dnc::DncSource;
 use crate::domain::{Phone, Region, Validation};
 use crate::entity::{call, contact};
 use crate::error::{Error, Result};
 use crate::store::{self, calls::request_status, dnc::Change};
-use sea_orm::{ActiveValue::Set, DatabaseTransaction, NotSet};
-
-/// A call as posted by the call service (enums already checked).
-#[derive(Debug, Clone)]
-pub struct CallInput {
-    pub external_id: String,
-    pub contact_id: Option<i64>,
-    /// The other party's number as given ("" when only the contact is given).
-    pub phone: String,
-    pub region: Option<Region>,
-    pub direction: CallDirection,
-    pub campaign_id: String,
-    pub started_at: i64,
-    pub duration_seconds: i64,
-    pub outcome: CallOutcome,
-    pub sentiment: Sentiment,
-    pub recording_url: String,
-    pub transcript: String,
-    pub transcript_url: String,
-    pub dnc_requested: bool,
-    pub dialer_id: String,
-}
+use sea_orm::DatabaseTransaction;
 
 /// A stored call, and whether this request stored it.
 #[derive(Debug, Clone)]
@@ -263,26 +243,9 @@ impl Services {
             .map(|c| c.phone.clone())
             .or_else(|| phone.map(|p| p.e164().to_string()))
             .unwrap_or_default();
-        let row = call::ActiveModel {
-            id: NotSet,
-            account_id: Set(account_id.to_string()),
-            external_id: Set(input.external_id.clone()),
-            contact_id: Set(contact.as_ref().map(|c| c.id)),
-            phone: Set(phone_e164.clone()),
-            direction: Set(input.direction),
-            campaign_id: Set(input.campaign_id.clone()),
-            started_at: Set(input.started_at),
-            duration_seconds: Set(input.duration_seconds),
-            outcome: Set(input.outcome),
-            sentiment: Set(input.sentiment),
-            recording_url: Set(input.recording_url.clone()),
-            transcript: Set(input.transcript.clone()),
-            transcript_url: Set(input.transcript_url.clone()),
-            dnc_requested: Set(input.dnc_requested),
-            dialer_id: Set(input.dialer_id.clone()),
-            created_at: Set(now),
-        };
-        let stored = store::calls::insert(txn, row).await?;
+        let contact_id = contact.as_ref().map(|c| c.id);
+        let stored =
+            store::calls::insert(txn, account_id, input, contact_id, &phone_e164, now).await?;
         if let Some(c) = &contact {
             store::calls::add_to_stats(
                 txn,
