@@ -14,7 +14,11 @@
 //! - [`error`]: the one error type and its one mapping to gRPC status codes.
 //! - [`export`]: the CSV side of exports (columns, formula-injection neutralization,
 //!   chunking); the service feeds it pages read from one snapshot.
-//! - [`startup`], [`config`], [`telemetry`], [`cli`]: running it.
+//! - [`metrics`]: the Prometheus metrics (RPCs, imported rows, active leases) and the
+//!   `/metrics` endpoint served beside gRPC when `--metrics-listen` is given.
+//! - [`cli`]: the subcommands — `serve`, `migrate`, `keys`, `renormalize` on the
+//!   database, `import`, `preview` and `export` as clients of a running server.
+//! - [`startup`], [`config`], [`telemetry`]: running it.
 //!
 //! The service is stateless: every replica may serve every request, and all coordination
 //! (plan limits, dialer leases) happens in the database.

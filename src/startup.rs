@@ -11,11 +11,11 @@ use crate::service::Services;
 use crate::store;
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
+use tonic::codec::CompressionEncoding;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig, server::TcpIncoming};
 use tonic_health::{ServingStatus, server::HealthReporter};
 
-/// Largest accepted request message (an import chunk is at most 4 MiB of CSV).
-pub const MAX_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
+use crate::grpc::MAX_MESSAGE_BYTES;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -173,7 +173,7 @@ impl Application {
         let sweeper = tokio::spawn(sweep_interrupted_imports(self.services.clone()));
         let metrics_task = self.metrics_listener.map(|listener| {
             let svc = self.services.clone();
-            tokio::spawn(crate::metrics::serve(
+            tokio::spawn(crate::metrics::endpoint::serve(
                 listener,
                 svc.metrics().clone(),
                 move || {
@@ -189,7 +189,13 @@ impl Application {
             self.services.clone(),
             Gate::new(self.services.clone(), self.auth_required),
         ))
-        .max_decoding_message_size(MAX_MESSAGE_BYTES);
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        // Negotiated gzip: a client may compress what it sends (an import's CSV shrinks
+        // several times) and is answered compressed when it says it accepts gzip; clients
+        // that say nothing get plain messages as before. The size cap applies to the
+        // decompressed message, so a small compressed one cannot expand past it.
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip);
 
         let draining = Arc::new(tokio::sync::Notify::new());
         let drain_signal = draining.clone();

@@ -49,7 +49,7 @@ pub async fn connect(args: &ServerArgs) -> anyhow::Result<Client> {
     };
     Ok(
         ContactServiceClient::with_interceptor(channel, BearerKey(key))
-            .max_decoding_message_size(crate::startup::MAX_MESSAGE_BYTES),
+            .max_decoding_message_size(crate::grpc::MAX_MESSAGE_BYTES),
     )
 }
 use crate::startup::{Application, shutdown_signal};

@@ -2,7 +2,9 @@
 //! always well-formed, a [`Plan`] always has its limit. Code past the edge never re-checks.
 
 pub mod apikey;
+pub mod batch;
 pub mod bulk;
+pub mod call;
 pub mod clock;
 pub mod contact;
 pub mod dialing;

@@ -1,5 +1,6 @@
 //! The `calls` table.
 
+use crate::domain::call::{CallDirection, CallOutcome, Sentiment};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -11,12 +12,12 @@ pub struct Model {
     pub external_id: String,
     pub contact_id: Option<i64>,
     pub phone: String,
-    pub direction: String,
+    pub direction: CallDirection,
     pub campaign_id: String,
     pub started_at: i64,
     pub duration_seconds: i64,
-    pub outcome: String,
-    pub sentiment: String,
+    pub outcome: CallOutcome,
+    pub sentiment: Sentiment,
     pub recording_url: String,
     pub transcript: String,
     pub transcript_url: String,

@@ -1,6 +1,7 @@
 //! The `import_batches` table.
 
 use crate::import::rejection::{ByKind, Rejection};
+use crate::domain::batch::ImportStatus;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -10,7 +11,7 @@ pub struct Model {
     pub id: String,
     pub account_id: String,
     pub client_request_id: Option<String>,
-    pub status: String,
+    pub status: ImportStatus,
     pub file_name: String,
     pub campaign_id: String,
     pub mapping: String,

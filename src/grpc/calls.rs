@@ -1,6 +1,7 @@
 //! Call handlers: RecordCall and ListCalls.
 
-use super::convert::{self, account_id, stored_name};
+use super::convert::{self, account_id};
+use crate::domain::call::{CallDirection, CallOutcome, Sentiment};
 use crate::entity::call;
 use crate::error::{Error, Result};
 use crate::pb;
@@ -43,7 +44,7 @@ fn call_input(call: Option<pb::Call>, region: &str) -> Result<CallInput> {
         ));
     }
     let direction = match convert::known_enum::<pb::CallDirection>("call.direction", c.direction)? {
-        Some(d) if d != pb::CallDirection::Unspecified => d,
+        Some(d) if let Ok(d) = CallDirection::try_from(d) => d,
         _ => {
             return Err(Error::invalid(
                 "call.direction",
@@ -52,13 +53,11 @@ fn call_input(call: Option<pb::Call>, region: &str) -> Result<CallInput> {
         }
     };
     let outcome = match convert::known_enum::<pb::CallOutcome>("call.outcome", c.outcome)? {
-        Some(o) if o != pb::CallOutcome::Unspecified => o,
+        Some(o) if let Ok(o) = CallOutcome::try_from(o) => o,
         _ => return Err(Error::invalid("call.outcome", "is required")),
     };
-    let sentiment = match convert::known_enum::<pb::Sentiment>("call.sentiment", c.sentiment)? {
-        None | Some(pb::Sentiment::Unspecified) => String::new(),
-        Some(s) => stored_name(s.as_str_name(), "SENTIMENT_"),
-    };
+    let sentiment = convert::known_enum::<pb::Sentiment>("call.sentiment", c.sentiment)?
+        .map_or(Sentiment::Unspecified, Sentiment::from);
     let started_at = c
         .start_time
         .as_ref()
@@ -75,11 +74,11 @@ fn call_input(call: Option<pb::Call>, region: &str) -> Result<CallInput> {
         contact_id: (c.contact_id > 0).then_some(c.contact_id),
         phone: c.phone,
         region: convert::region("region", region)?,
-        direction: stored_name(direction.as_str_name(), "CALL_DIRECTION_"),
+        direction,
         campaign_id: campaign_id("call.campaign_id", &c.campaign_id, false)?,
         started_at,
         duration_seconds: c.duration_seconds,
-        outcome: stored_name(outcome.as_str_name(), "CALL_OUTCOME_"),
+        outcome,
         sentiment,
         recording_url: web_url("call.recording_url", &c.recording_url)?,
         transcript: convert::free_text("call.transcript", &c.transcript, MAX_TRANSCRIPT)?,
@@ -115,22 +114,18 @@ fn web_url(field: &str, value: &str) -> Result<String> {
 
 /// A stored call to its message.
 fn call_message(c: call::Model) -> pb::Call {
-    let direction = pb::CallDirection::from_str_name(&format!("CALL_DIRECTION_{}", c.direction))
-        .unwrap_or(pb::CallDirection::Unspecified);
-    let sentiment = pb::Sentiment::from_str_name(&format!("SENTIMENT_{}", c.sentiment))
-        .unwrap_or(pb::Sentiment::Unspecified);
     pb::Call {
         id: c.id,
         account_id: c.account_id,
         external_id: c.external_id,
         contact_id: c.contact_id.unwrap_or_default(),
         phone: c.phone,
-        direction: direction as i32,
+        direction: pb::CallDirection::from(c.direction) as i32,
         campaign_id: c.campaign_id,
         start_time: Some(convert::ts(c.started_at)),
         duration_seconds: c.duration_seconds,
-        outcome: convert::call_outcome(&c.outcome) as i32,
-        sentiment: sentiment as i32,
+        outcome: pb::CallOutcome::from(c.outcome) as i32,
+        sentiment: pb::Sentiment::from(c.sentiment) as i32,
         recording_url: c.recording_url,
         transcript: c.transcript,
         transcript_url: c.transcript_url,

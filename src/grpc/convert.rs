@@ -1,6 +1,8 @@
 //! Conversions between protobuf messages and domain values. Parsing a request field
 //! into a domain value happens here, once, with the field's path in every error.
 
+use crate::domain::batch::ImportStatus;
+use crate::domain::call::{CallDirection, CallOutcome, Sentiment};
 use crate::domain::filter::{ContactFilter, ContactStatus, SearchQuery, Selection};
 use crate::domain::{ContactDraft, Region};
 use crate::entity::contact;
@@ -152,24 +154,102 @@ pub fn draft(field: &str, input: Option<pb::ContactInput>) -> Result<ContactDraf
     })
 }
 
-/// Stored enum names are the proto names without their prefix (`ANSWERED`).
-pub fn stored_name(proto_name: &str, prefix: &str) -> String {
-    proto_name
-        .strip_prefix(prefix)
-        .unwrap_or(proto_name)
-        .to_string()
-}
-
 /// A stored DNC source back to the enum.
 pub fn dnc_source(stored: &str) -> pb::DncSource {
     pb::DncSource::from_str_name(&format!("DNC_SOURCE_{stored}"))
         .unwrap_or(pb::DncSource::Unspecified)
 }
 
-/// A stored call outcome back to the enum.
-pub fn call_outcome(stored: &str) -> pb::CallOutcome {
-    pb::CallOutcome::from_str_name(&format!("CALL_OUTCOME_{stored}"))
-        .unwrap_or(pb::CallOutcome::Unspecified)
+impl From<CallDirection> for pb::CallDirection {
+    fn from(d: CallDirection) -> Self {
+        match d {
+            CallDirection::Inbound => pb::CallDirection::Inbound,
+            CallDirection::Outbound => pb::CallDirection::Outbound,
+        }
+    }
+}
+
+/// UNSPECIFIED is no direction.
+impl TryFrom<pb::CallDirection> for CallDirection {
+    type Error = ();
+    fn try_from(d: pb::CallDirection) -> std::result::Result<Self, ()> {
+        match d {
+            pb::CallDirection::Unspecified => Err(()),
+            pb::CallDirection::Inbound => Ok(CallDirection::Inbound),
+            pb::CallDirection::Outbound => Ok(CallDirection::Outbound),
+        }
+    }
+}
+
+impl From<CallOutcome> for pb::CallOutcome {
+    fn from(o: CallOutcome) -> Self {
+        match o {
+            CallOutcome::Answered => pb::CallOutcome::Answered,
+            CallOutcome::NoAnswer => pb::CallOutcome::NoAnswer,
+            CallOutcome::Busy => pb::CallOutcome::Busy,
+            CallOutcome::Voicemail => pb::CallOutcome::Voicemail,
+            CallOutcome::Failed => pb::CallOutcome::Failed,
+            CallOutcome::Rejected => pb::CallOutcome::Rejected,
+            CallOutcome::Converted => pb::CallOutcome::Converted,
+            CallOutcome::DncRequested => pb::CallOutcome::DncRequested,
+        }
+    }
+}
+
+/// UNSPECIFIED is no outcome.
+impl TryFrom<pb::CallOutcome> for CallOutcome {
+    type Error = ();
+    fn try_from(o: pb::CallOutcome) -> std::result::Result<Self, ()> {
+        Ok(match o {
+            pb::CallOutcome::Unspecified => return Err(()),
+            pb::CallOutcome::Answered => CallOutcome::Answered,
+            pb::CallOutcome::NoAnswer => CallOutcome::NoAnswer,
+            pb::CallOutcome::Busy => CallOutcome::Busy,
+            pb::CallOutcome::Voicemail => CallOutcome::Voicemail,
+            pb::CallOutcome::Failed => CallOutcome::Failed,
+            pb::CallOutcome::Rejected => CallOutcome::Rejected,
+            pb::CallOutcome::Converted => CallOutcome::Converted,
+            pb::CallOutcome::DncRequested => CallOutcome::DncRequested,
+        })
+    }
+}
+
+impl From<ImportStatus> for pb::ImportStatus {
+    fn from(s: ImportStatus) -> Self {
+        match s {
+            ImportStatus::Running => pb::ImportStatus::Running,
+            ImportStatus::Completed => pb::ImportStatus::Completed,
+            ImportStatus::Failed => pb::ImportStatus::Failed,
+            ImportStatus::Cancelled => pb::ImportStatus::Cancelled,
+        }
+    }
+}
+
+/// A contact's last outcome as stored ("" before any call: UNSPECIFIED).
+pub fn last_outcome(stored: &str) -> pb::CallOutcome {
+    CallOutcome::from_stored(stored).map_or(pb::CallOutcome::Unspecified, Into::into)
+}
+
+impl From<Sentiment> for pb::Sentiment {
+    fn from(s: Sentiment) -> Self {
+        match s {
+            Sentiment::Unspecified => pb::Sentiment::Unspecified,
+            Sentiment::Positive => pb::Sentiment::Positive,
+            Sentiment::Neutral => pb::Sentiment::Neutral,
+            Sentiment::Negative => pb::Sentiment::Negative,
+        }
+    }
+}
+
+impl From<pb::Sentiment> for Sentiment {
+    fn from(s: pb::Sentiment) -> Self {
+        match s {
+            pb::Sentiment::Unspecified => Sentiment::Unspecified,
+            pb::Sentiment::Positive => Sentiment::Positive,
+            pb::Sentiment::Neutral => Sentiment::Neutral,
+            pb::Sentiment::Negative => Sentiment::Negative,
+        }
+    }
 }
 
 /// A stored contact to its message; `campaign_ids` may be empty when not loaded.
@@ -194,7 +274,7 @@ pub fn contact(c: contact::Model, campaign_ids: Vec<String>) -> pb::Contact {
         call_stats: Some(pb::CallStats {
             call_count: c.call_count,
             last_called_time: opt_ts(c.last_called_at),
-            last_outcome: call_outcome(&c.last_outcome) as i32,
+            last_outcome: last_outcome(&c.last_outcome) as i32,
             total_talk_seconds: c.total_talk_seconds,
         }),
         time_zone: c.time_zone,

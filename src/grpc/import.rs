@@ -448,18 +448,11 @@ fn stored_error(e: import_error::Model) -> pb::ImportError {
 }
 
 fn batch(b: import_batch::Model) -> pb::ImportBatch {
-    let status = match b.status.as_str() {
-        "running" => pb::ImportStatus::Running,
-        "completed" => pb::ImportStatus::Completed,
-        "failed" => pb::ImportStatus::Failed,
-        "cancelled" => pb::ImportStatus::Cancelled,
-        _ => pb::ImportStatus::Unspecified,
-    };
     let rejected_by_kind = rejected_by_kind(&b.rejected_by_kind(), b.invalid + b.over_limit);
     pb::ImportBatch {
         id: b.id,
         account_id: b.account_id,
-        status: status as i32,
+        status: pb::ImportStatus::from(b.status) as i32,
         file_name: b.file_name,
         counts: Some(pb::ImportCounts {
             rows: b.rows_read,

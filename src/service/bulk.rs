@@ -6,14 +6,14 @@ use crate::domain::filter::Selection;
 use crate::error::Result;
 use crate::store::contacts::Lock;
 use crate::store::{self, campaigns::Selected};
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction};
 
 /// Contacts per write transaction when a bulk action walks a selection.
 pub const CHUNK: u64 = 1_000;
 
-/// A walk over the selected contacts of an account, [`CHUNK`] at a time in id order. The
-/// caller reads and handles each chunk in its own write transaction, so a filter over
-/// 50,000 contacts never holds one long lock.
+/// A walk over the selected contacts of an account, [`CHUNK`] at a time in id order. Each
+/// chunk is read and handled in its own write transaction ([`Walk::next_in_txn`]), so a
+/// filter over 50,000 contacts never holds one long lock.
 pub(crate) struct Walk<'a> {
     account_id: &'a str,
     selection: &'a Selection,
@@ -72,6 +72,18 @@ impl<'a> Walk<'a> {
         Ok(chunk)
     }
 
+    /// Begins a write transaction on `writer` and reads the next chunk in it; `None`
+    /// when the walk is over (that last transaction, which wrote nothing, is rolled
+    /// back). The caller handles the chunk and commits the transaction.
+    pub async fn next_in_txn(
+        &mut self,
+        writer: &DatabaseConnection,
+    ) -> Result<Option<(DatabaseTransaction, Vec<Selected>)>> {
+        let txn = store::begin_write(writer).await?;
+        let chunk = self.next(&txn).await?;
+        Ok((!chunk.is_empty()).then_some((txn, chunk)))
+    }
+
     /// With an explicit id list, how many ids matched no contact (after the walk).
     pub fn not_found(&self) -> i64 {
         distinct_ids(self.selection).map_or(0, |asked| asked - self.found)
@@ -109,20 +121,15 @@ impl Services {
             return Ok(counts);
         };
         let mut walk = Walk::new(account_id, selection).up_to(max);
-        loop {
-            let txn = store::begin_write(&self.writer).await?;
-            let chunk = walk.next(&txn).await?;
-            if chunk.is_empty() {
-                break;
-            }
+        while let Some((txn, chunk)) = walk.next_in_txn(&self.writer).await? {
             let ids: Vec<i64> = chunk.iter().map(|c| c.0).collect();
             let targets = store::contacts::Targets::Ids(&ids);
             store::contacts::lock_in_number_order(&txn, account_id, targets, Lock::Delete).await?;
             let deleted = store::contacts::delete_many(&txn, account_id, &ids).await?;
             store::accounts::adjust_count(&txn, account_id, -(deleted as i64)).await?;
-            txn.commit().await?;
             counts.changed += deleted as i64;
             counts.skip("not_found", ids.len() as i64 - deleted as i64);
+            txn.commit().await?;
         }
         counts.matched = walk.found;
         counts.skip("not_found", walk.not_found());

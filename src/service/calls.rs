@@ -11,41 +11,15 @@
 //! DNC request still puts the number on the list ([`Services::dnc_from_refused_call`]).
 
 use super::{Services, page};
+pub use crate::domain::call::CallInput;
+use crate::domain::call::{CallDirection, CallOutcome};
 use crate::domain::contact::{NewContact, check_phone};
 use crate::domain::dnc::DncSource;
 use crate::domain::{Phone, Region, Validation};
 use crate::entity::{call, contact};
 use crate::error::{Error, Result};
 use crate::store::{self, calls::request_status, dnc::Change};
-use sea_orm::{ActiveValue::Set, DatabaseTransaction, NotSet};
-
-/// Stored direction names.
-pub const INBOUND: &str = "INBOUND";
-/// Stored direction names.
-pub const OUTBOUND: &str = "OUTBOUND";
-/// The stored outcome that also means "do not call me again".
-pub const DNC_REQUESTED: &str = "DNC_REQUESTED";
-
-/// A call as posted by the call service (enums already checked, as stored names).
-#[derive(Debug, Clone, Default)]
-pub struct CallInput {
-    pub external_id: String,
-    pub contact_id: Option<i64>,
-    /// The other party's number as given ("" when only the contact is given).
-    pub phone: String,
-    pub region: Option<Region>,
-    pub direction: String,
-    pub campaign_id: String,
-    pub started_at: i64,
-    pub duration_seconds: i64,
-    pub outcome: String,
-    pub sentiment: String,
-    pub recording_url: String,
-    pub transcript: String,
-    pub transcript_url: String,
-    pub dnc_requested: bool,
-    pub dialer_id: String,
-}
+use sea_orm::DatabaseTransaction;
 
 /// A stored call, and whether this request stored it.
 #[derive(Debug, Clone)]
@@ -173,7 +147,7 @@ impl Services {
         let account = self.get_account(account_id).await?;
         let region = Region::parse(&account.default_region).map_err(Error::Internal)?;
         if let Err(e) = check_bounds(&input, account.created_at, self.now()) {
-            if input.dnc_requested || input.outcome == DNC_REQUESTED {
+            if input.dnc_requested || input.outcome == CallOutcome::DncRequested {
                 self.dnc_from_refused_call(
                     account_id,
                     input.contact_id,
@@ -251,7 +225,7 @@ impl Services {
             (None, Some(p)) => {
                 match store::contacts::find_by_phone(txn, account_id, p.e164()).await? {
                     Some(c) => Some(c),
-                    None if input.direction == INBOUND => {
+                    None if input.direction == CallDirection::Inbound => {
                         self.create_caller(txn, account_id, p, now).await?
                     }
                     None => None,
@@ -269,37 +243,20 @@ impl Services {
             .map(|c| c.phone.clone())
             .or_else(|| phone.map(|p| p.e164().to_string()))
             .unwrap_or_default();
-        let row = call::ActiveModel {
-            id: NotSet,
-            account_id: Set(account_id.to_string()),
-            external_id: Set(input.external_id.clone()),
-            contact_id: Set(contact.as_ref().map(|c| c.id)),
-            phone: Set(phone_e164.clone()),
-            direction: Set(input.direction.clone()),
-            campaign_id: Set(input.campaign_id.clone()),
-            started_at: Set(input.started_at),
-            duration_seconds: Set(input.duration_seconds),
-            outcome: Set(input.outcome.clone()),
-            sentiment: Set(input.sentiment.clone()),
-            recording_url: Set(input.recording_url.clone()),
-            transcript: Set(input.transcript.clone()),
-            transcript_url: Set(input.transcript_url.clone()),
-            dnc_requested: Set(input.dnc_requested),
-            dialer_id: Set(input.dialer_id.clone()),
-            created_at: Set(now),
-        };
-        let stored = store::calls::insert(txn, row).await?;
+        let contact_id = contact.as_ref().map(|c| c.id);
+        let stored =
+            store::calls::insert(txn, account_id, input, contact_id, &phone_e164, now).await?;
         if let Some(c) = &contact {
             store::calls::add_to_stats(
                 txn,
                 c.id,
                 input.started_at,
                 input.duration_seconds,
-                &input.outcome,
+                input.outcome,
                 now,
             )
             .await?;
-            if !input.campaign_id.is_empty() && input.direction == OUTBOUND {
+            if !input.campaign_id.is_empty() && input.direction == CallDirection::Outbound {
                 store::campaigns::record_attempt(
                     txn,
                     account_id,
@@ -317,12 +274,12 @@ impl Services {
                 c.id,
                 &input.dialer_id,
                 input.started_at,
-                input.direction == OUTBOUND,
+                input.direction == CallDirection::Outbound,
                 now,
             )
             .await?;
         }
-        if input.dnc_requested || input.outcome == DNC_REQUESTED {
+        if input.dnc_requested || input.outcome == CallOutcome::DncRequested {
             let reason = format!("requested during call {}", input.external_id);
             let actor = if input.dialer_id.is_empty() {
                 "call-service"

@@ -21,30 +21,23 @@ impl Services {
         let now = self.now();
         let mut counts = BulkCounts::default();
         let mut walk = Walk::new(account_id, selection);
-        loop {
-            let txn = store::begin_write(&self.writer).await?;
-            let chunk = walk.next(&txn).await?;
-            if !chunk.is_empty() {
-                let phones: Vec<String> = chunk.iter().map(|c| c.1.clone()).collect();
-                let listed = store::dnc::entries(&txn, account_id, &phones).await?;
-                let (dnc, ok): (Vec<_>, Vec<_>) = chunk.iter().partition(|(_, phone, status)| {
-                    ContactStatus::from_stored(status) == ContactStatus::Dnc
-                        || listed.iter().any(|e| &e.phone == phone)
-                });
-                counts.skip("dnc_refused", dnc.len() as i64);
-                let ids: Vec<i64> = ok.iter().map(|c| c.0).collect();
-                let targets = store::contacts::Targets::Ids(&ids);
-                store::contacts::lock_in_number_order(&txn, account_id, targets, Lock::Memberships)
-                    .await?;
-                let added =
-                    store::campaigns::add_members(&txn, account_id, campaign_id, &ids, now).await?;
-                counts.changed += added as i64;
-                counts.skip("already_member", ids.len() as i64 - added as i64);
-            }
+        while let Some((txn, chunk)) = walk.next_in_txn(&self.writer).await? {
+            let phones: Vec<String> = chunk.iter().map(|c| c.1.clone()).collect();
+            let listed = store::dnc::entries(&txn, account_id, &phones).await?;
+            let (dnc, ok): (Vec<_>, Vec<_>) = chunk.iter().partition(|(_, phone, status)| {
+                ContactStatus::from_stored(status) == ContactStatus::Dnc
+                    || listed.iter().any(|e| &e.phone == phone)
+            });
+            counts.skip("dnc_refused", dnc.len() as i64);
+            let ids: Vec<i64> = ok.iter().map(|c| c.0).collect();
+            let targets = store::contacts::Targets::Ids(&ids);
+            store::contacts::lock_in_number_order(&txn, account_id, targets, Lock::Memberships)
+                .await?;
+            let added =
+                store::campaigns::add_members(&txn, account_id, campaign_id, &ids, now).await?;
+            counts.changed += added as i64;
+            counts.skip("already_member", ids.len() as i64 - added as i64);
             txn.commit().await?;
-            if chunk.is_empty() {
-                break;
-            }
         }
         counts.matched = walk.found;
         counts.skip("not_found", walk.not_found());
@@ -61,9 +54,7 @@ impl Services {
         store::accounts::get(&self.db, account_id).await?;
         let mut counts = BulkCounts::default();
         let mut walk = Walk::new(account_id, selection);
-        loop {
-            let txn = store::begin_write(&self.writer).await?;
-            let chunk = walk.next(&txn).await?;
+        while let Some((txn, chunk)) = walk.next_in_txn(&self.writer).await? {
             let ids: Vec<i64> = chunk.iter().map(|c| c.0).collect();
             let targets = store::contacts::Targets::Ids(&ids);
             store::contacts::lock_in_number_order(&txn, account_id, targets, Lock::Memberships)
@@ -73,9 +64,6 @@ impl Services {
             counts.changed += removed as i64;
             counts.skip("not_member", ids.len() as i64 - removed as i64);
             txn.commit().await?;
-            if chunk.is_empty() {
-                break;
-            }
         }
         counts.matched = walk.found;
         counts.skip("not_found", walk.not_found());

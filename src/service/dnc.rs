@@ -212,9 +212,7 @@ impl Services {
         };
         if let Some(selection) = &targets.selection {
             let mut walk = Walk::new(account_id, selection);
-            loop {
-                let txn = store::begin_write(&self.writer).await?;
-                let chunk = walk.next(&txn).await?;
+            while let Some((txn, chunk)) = walk.next_in_txn(&self.writer).await? {
                 // Distinct: a number belongs to one contact of the account.
                 let phones: Vec<String> = chunk.iter().map(|c| c.1.clone()).collect();
                 let changed = apply(&txn, account_id, &phones, change, dir).await?;
@@ -222,9 +220,6 @@ impl Services {
                 counts.changed += changed;
                 counts.skip(unchanged, chunk.len() as i64 - changed);
                 txn.commit().await?;
-                if chunk.is_empty() {
-                    break;
-                }
             }
             counts.skip("not_found", walk.not_found());
         }

@@ -14,6 +14,7 @@
 //! even while a chunk is committing), so the sweep never takes it for dead.
 
 use super::{Services, contacts::new_row, page};
+use crate::domain::batch::ImportStatus;
 use crate::domain::filter::{ContactStatus, name_key};
 use crate::domain::{NewContact, Region, Validation};
 use crate::entity::{contact, dnc_entry, import_batch, import_error};
@@ -22,7 +23,7 @@ use crate::import::pipeline::{self, Input, ParseOptions, Parsed, Row, RowError};
 use crate::import::{ColumnMap, Counts, Header, Outcome, Rejection};
 use crate::metrics::Metrics;
 use crate::store;
-use crate::store::import::{NewRows, status};
+use crate::store::import::NewRows;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use futures::{Stream, StreamExt};
 use sea_orm::ActiveValue::{NotSet, Set};
@@ -384,7 +385,7 @@ impl Services {
                 store::import::finish(
                     &self.db,
                     ctx.id,
-                    status::COMPLETED,
+                    ImportStatus::Completed,
                     "",
                     Some(&encoding),
                     now,
@@ -396,9 +397,9 @@ impl Services {
             }
             Err(e) => {
                 let end = if matches!(e, Error::Cancelled(_) | Error::DeadlineExceeded(_)) {
-                    status::CANCELLED
+                    ImportStatus::Cancelled
                 } else {
-                    status::FAILED
+                    ImportStatus::Failed
                 };
                 tracing::info!(batch = ctx.id, error = %e, "import ended early: {end}");
                 let why = match &e {
@@ -980,7 +981,7 @@ impl Services {
 
     /// Retries recording how a batch ended, every second, for as long as the sweep would
     /// still take it for a live one (`--import-stale-secs`).
-    fn finish_later(&self, batch_id: String, end: &'static str, why: String) {
+    fn finish_later(&self, batch_id: String, end: ImportStatus, why: String) {
         let svc = self.clone();
         tokio::spawn(async move {
             let give_up = Instant::now() + svc.import_stale;
@@ -1094,7 +1095,7 @@ fn new_batch(req: &ImportRequest, header: &Header, now: i64) -> import_batch::Mo
         id: format!("imp_{}", uuid::Uuid::new_v4().simple()),
         account_id: req.account_id.clone(),
         client_request_id: req.client_request_id.clone(),
-        status: status::RUNNING.into(),
+        status: ImportStatus::Running,
         file_name: req.file_name.clone(),
         campaign_id: req.campaign_id.clone().unwrap_or_default(),
         mapping: ColumnMap::encode_list(&header.mapping),

@@ -1,7 +1,8 @@
 //! API keys: create (secret shown once), list, revoke, and authenticate a token.
 //!
 //! Authentication results are cached per token for [`CACHE_TTL_MS`], so a revoked key
-//! stops working within that time on every replica.
+//! stops working within that time on every replica; the cache holds at most
+//! [`CACHE_CAPACITY`] tokens (least recently used go first).
 
 use super::Services;
 use crate::domain::apikey::{self, Principal};
@@ -11,6 +12,26 @@ use crate::store;
 
 /// How long a token's verdict is reused before the database is asked again.
 pub const CACHE_TTL_MS: i64 = 30_000;
+
+/// How many tokens' verdicts are kept at most.
+pub const CACHE_CAPACITY: u64 = 10_000;
+
+/// Verdicts on recently seen tokens: hash → (principal, when checked). The entry's age is
+/// judged by the service's clock (tests move it), and the cache drops entries on its own
+/// after [`CACHE_TTL_MS`] of real time and beyond [`CACHE_CAPACITY`].
+#[derive(Clone, Debug)]
+pub(crate) struct AuthCache(moka::sync::Cache<String, (Principal, i64)>);
+
+impl Default for AuthCache {
+    fn default() -> Self {
+        AuthCache(
+            moka::sync::Cache::builder()
+                .max_capacity(CACHE_CAPACITY)
+                .time_to_live(std::time::Duration::from_millis(CACHE_TTL_MS as u64))
+                .build(),
+        )
+    }
+}
 
 impl Services {
     /// Creates a key for `account_id` (or an internal key when `None`); returns the stored
@@ -43,7 +64,7 @@ impl Services {
     /// Revokes a key.
     pub async fn revoke_key(&self, id: &str) -> Result<()> {
         store::keys::revoke(&self.db, id, self.now()).await?;
-        self.auth_cache.lock().expect("auth cache").clear();
+        self.auth_cache.0.invalidate_all();
         Ok(())
     }
 
@@ -68,10 +89,10 @@ impl Services {
     pub async fn authenticate(&self, token: &str) -> Result<Principal> {
         let hash = apikey::hash(token);
         let now = self.now();
-        if let Some((p, at)) = self.auth_cache.lock().expect("auth cache").get(&hash)
+        if let Some((p, at)) = self.auth_cache.0.get(&hash)
             && now - at < CACHE_TTL_MS
         {
-            return Ok(p.clone());
+            return Ok(p);
         }
         let key = store::keys::find_live(&self.db, &hash)
             .await?
@@ -80,11 +101,7 @@ impl Services {
             Some(a) => Principal::Account(a),
             None => Principal::Internal,
         };
-        let mut cache = self.auth_cache.lock().expect("auth cache");
-        if cache.len() > 10_000 {
-            cache.clear();
-        }
-        cache.insert(hash, (principal.clone(), now));
+        self.auth_cache.0.insert(hash, (principal.clone(), now));
         Ok(principal)
     }
 }

@@ -15,7 +15,6 @@ pub mod page;
 pub mod renormalize;
 
 use crate::domain::Clock;
-use crate::domain::apikey::Principal;
 use crate::metrics::Metrics;
 use crate::store;
 use crate::store::acquire::Db;
@@ -23,9 +22,6 @@ use sea_orm::DatabaseConnection;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// Verdicts on recently seen tokens: hash → (principal, when checked).
-type AuthCache = Arc<Mutex<HashMap<String, (Principal, i64)>>>;
 
 /// The default cap on one import file: 1 GiB (about 12 million typical rows).
 pub const DEFAULT_MAX_IMPORT_BYTES: u64 = 1 << 30;
@@ -171,7 +167,7 @@ pub struct Services {
     /// a small pool that reuses their generic plan instead of planning every claim.
     pub(crate) claim_reads: Db,
     pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) auth_cache: AuthCache,
+    pub(crate) auth_cache: keys::AuthCache,
     pub(crate) metrics: Arc<Metrics>,
     /// Where this replica's next dialer claim starts scanning each campaign.
     pub(crate) scan_hints: Arc<dialer::ScanHints>,
@@ -195,7 +191,7 @@ impl Services {
             claim_reads: Db::new(store::generic_plans(&db)),
             db: Db::new(db),
             clock,
-            auth_cache: AuthCache::default(),
+            auth_cache: keys::AuthCache::default(),
             metrics: Arc::new(Metrics::new()),
             scan_hints: Default::default(),
             import_stale: import::DEFAULT_STALE_AFTER,

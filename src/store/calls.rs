@@ -1,11 +1,12 @@
 //! Recorded calls, the call statistics kept on contacts, and "Call Now" requests.
 
+use crate::domain::call::{CallInput, CallOutcome};
 use crate::entity::{call, call_request, contact};
 use crate::error::Result;
 use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
+    NotSet, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 
 /// The call with this external id in the account, if recorded.
@@ -21,8 +22,36 @@ pub async fn by_external_id<C: ConnectionTrait>(
         .await?)
 }
 
-/// Inserts a call. A taken external id surfaces as a unique violation.
-pub async fn insert<C: ConnectionTrait>(db: &C, row: call::ActiveModel) -> Result<call::Model> {
+/// Inserts a call as posted, for `contact_id` (if one is known) and the number
+/// `phone` (E.164, or "" when none is known). A taken external id surfaces as a unique
+/// violation.
+pub async fn insert<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    input: &CallInput,
+    contact_id: Option<i64>,
+    phone: &str,
+    now: i64,
+) -> Result<call::Model> {
+    let row = call::ActiveModel {
+        id: NotSet,
+        account_id: Set(account_id.to_string()),
+        external_id: Set(input.external_id.clone()),
+        contact_id: Set(contact_id),
+        phone: Set(phone.to_string()),
+        direction: Set(input.direction),
+        campaign_id: Set(input.campaign_id.clone()),
+        started_at: Set(input.started_at),
+        duration_seconds: Set(input.duration_seconds),
+        outcome: Set(input.outcome),
+        sentiment: Set(input.sentiment),
+        recording_url: Set(input.recording_url.clone()),
+        transcript: Set(input.transcript.clone()),
+        transcript_url: Set(input.transcript_url.clone()),
+        dnc_requested: Set(input.dnc_requested),
+        dialer_id: Set(input.dialer_id.clone()),
+        created_at: Set(now),
+    };
     Ok(row.insert(db).await?)
 }
 
@@ -56,7 +85,7 @@ pub async fn add_to_stats<C: ConnectionTrait>(
     contact_id: i64,
     started_at: i64,
     duration_seconds: i64,
-    outcome: &str,
+    outcome: CallOutcome,
     now: i64,
 ) -> Result<()> {
     use contact::Column;
@@ -69,7 +98,7 @@ pub async fn add_to_stats<C: ConnectionTrait>(
         .case(newer(), Expr::val(started_at))
         .finally(Expr::col(Column::LastCalledAt));
     let last_outcome = CaseStatement::new()
-        .case(newer(), Expr::val(outcome))
+        .case(newer(), Expr::val(outcome.stored()))
         .finally(Expr::col(Column::LastOutcome));
     contact::Entity::update_many()
         .col_expr(Column::CallCount, Expr::col(Column::CallCount).add(1))

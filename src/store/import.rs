@@ -6,6 +6,7 @@
 //! concurrently by another transaction is skipped, not an error (the caller counts it as a
 //! duplicate and releases its slot).
 
+use crate::domain::batch::ImportStatus;
 use crate::entity::{contact, import_batch, import_error};
 use crate::error::{Error, Result};
 use crate::import::{Counts, Rejection};
@@ -17,14 +18,6 @@ use sea_orm::{
 
 /// Contacts per INSERT statement (23 columns: under both backends' parameter caps).
 pub const INSERT_ROWS: usize = 1000;
-
-/// Batch statuses as stored.
-pub mod status {
-    pub const RUNNING: &str = "running";
-    pub const COMPLETED: &str = "completed";
-    pub const FAILED: &str = "failed";
-    pub const CANCELLED: &str = "cancelled";
-}
 
 /// Refreshes the planner's statistics of the tables an import grows. PostgreSQL plans
 /// from statistics that autovacuum gathers only a while after a bulk load; until then
@@ -137,7 +130,7 @@ pub async fn add_counts<C: ConnectionTrait>(
     let res = update
         .col_expr(Column::HeartbeatAt, Expr::value(now))
         .filter(Column::Id.eq(batch_id))
-        .filter(Column::Status.eq(status::RUNNING))
+        .filter(Column::Status.eq(ImportStatus::Running))
         .exec(db)
         .await?;
     Ok(res.rows_affected == 1)
@@ -148,7 +141,7 @@ pub async fn heartbeat<C: ConnectionTrait>(db: &C, batch_id: &str, now: i64) -> 
     import_batch::Entity::update_many()
         .col_expr(import_batch::Column::HeartbeatAt, Expr::value(now))
         .filter(import_batch::Column::Id.eq(batch_id))
-        .filter(import_batch::Column::Status.eq(status::RUNNING))
+        .filter(import_batch::Column::Status.eq(ImportStatus::Running))
         .exec(db)
         .await?;
     Ok(())
@@ -158,7 +151,7 @@ pub async fn heartbeat<C: ConnectionTrait>(db: &C, batch_id: &str, now: i64) -> 
 pub async fn finish<C: ConnectionTrait>(
     db: &C,
     batch_id: &str,
-    new_status: &str,
+    new_status: ImportStatus,
     error_message: &str,
     encoding: Option<&str>,
     now: i64,
@@ -174,7 +167,7 @@ pub async fn finish<C: ConnectionTrait>(
     }
     update
         .filter(Column::Id.eq(batch_id))
-        .filter(Column::Status.eq(status::RUNNING))
+        .filter(Column::Status.eq(ImportStatus::Running))
         .exec(db)
         .await?;
     Ok(())
@@ -190,10 +183,10 @@ pub async fn fail_stale<C: ConnectionTrait>(
 ) -> Result<u64> {
     use import_batch::Column;
     let res = import_batch::Entity::update_many()
-        .col_expr(Column::Status, Expr::value(status::FAILED))
+        .col_expr(Column::Status, Expr::value(ImportStatus::Failed))
         .col_expr(Column::ErrorMessage, Expr::value(message))
         .col_expr(Column::FinishedAt, Expr::value(now))
-        .filter(Column::Status.eq(status::RUNNING))
+        .filter(Column::Status.eq(ImportStatus::Running))
         .filter(Column::HeartbeatAt.lt(stale_before))
         .exec(db)
         .await?;

@@ -2,9 +2,9 @@
 //! knows tables and columns. Functions take any [`ConnectionTrait`] so the service layer
 //! decides the transaction boundaries.
 //!
-//! Both backends run the same code. Where a backend needs its own SQL (bulk COPY on
-//! PostgreSQL, `SKIP LOCKED` row claiming) it is one function here with its SQLite twin
-//! beside it, and both are tested.
+//! Both backends run the same code. Where a backend needs its own SQL (an import's rows
+//! sent as `unnest` arrays on PostgreSQL, `SKIP LOCKED` row claiming) it is one function
+//! here with its SQLite twin beside it, and both are tested.
 
 pub mod accounts;
 pub mod acquire;

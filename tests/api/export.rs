@@ -23,6 +23,7 @@ both!(
     export_is_a_snapshot_while_contacts_are_written,
     exports_past_the_cap_are_refused_until_one_ends,
     an_export_past_its_deadline_ends_with_deadline_exceeded,
+    a_gzip_client_imports_compressed_and_gets_its_export_compressed,
     cli_export_writes_the_filtered_csv_to_a_file,
     cli_export_into_a_fifo_keeps_the_fifo,
     cli_export_to_stdout_writes_only_the_csv_there,
@@ -695,6 +696,61 @@ async fn an_export_past_its_deadline_ends_with_deadline_exceeded(app: TestApp) {
     assert_eq!(status.code(), tonic::Code::DeadlineExceeded, "{status:?}");
     let rows = Csv::parse(&bytes).rows.len();
     assert!(rows < SEEDED as usize, "{rows} rows arrived");
+}
+
+/// Negotiated compression: a client that gzips its import stream is read, and one that
+/// accepts gzip gets its export compressed (`grpc-encoding: gzip`), the same CSV.
+async fn a_gzip_client_imports_compressed_and_gets_its_export_compressed(app: TestApp) {
+    use pb::import_contacts_request::Payload;
+    use tonic::codec::CompressionEncoding::Gzip;
+    let acc = app.account_with_limit(10_000).await;
+    let mut client = app
+        .new_client()
+        .await
+        .send_compressed(Gzip)
+        .accept_compressed(Gzip);
+    let mut file = String::from("phone,first_name\n");
+    for i in 0..2_000 {
+        file.push_str(&format!("+1415555{i:04},Name{i}\n"));
+    }
+    let msgs = [
+        Payload::Options(pb::ImportOptions {
+            account_id: acc.clone(),
+            ..Default::default()
+        }),
+        Payload::Chunk(file.into_bytes()),
+    ]
+    .map(|p| pb::ImportContactsRequest { payload: Some(p) });
+    let mut events = client
+        .import_contacts(tokio_stream::iter(msgs))
+        .await
+        .expect("a compressed import is accepted")
+        .into_inner();
+    let mut finished = None;
+    while let Some(m) = events.message().await.expect("import events") {
+        if let Some(pb::import_contacts_response::Event::Finished(b)) = m.event {
+            finished = Some(b);
+        }
+    }
+    let counts = finished.expect("finished").counts.expect("counts");
+    assert_eq!(counts.imported, 2_000, "{counts:?}");
+
+    let reply = client
+        .export_contacts(request(&acc, None, &["phone", "first_name"]))
+        .await
+        .expect("export");
+    let encoding = reply.metadata().get("grpc-encoding").cloned();
+    assert_eq!(encoding.as_ref().map(|v| v.to_str().unwrap()), Some("gzip"));
+    let mut stream = reply.into_inner();
+    let mut bytes = Vec::new();
+    while let Some(m) = stream.message().await.expect("export messages") {
+        if let Some(Event::Chunk(c)) = m.event {
+            bytes.extend_from_slice(&c);
+        }
+    }
+    let csv = Csv::parse(&bytes);
+    assert_eq!(csv.rows.len(), 2_000);
+    assert_eq!(csv.rows[1999]["first_name"], "Name1999");
 }
 
 async fn cli_export_writes_the_filtered_csv_to_a_file(app: TestApp) {

@@ -163,7 +163,7 @@ async fn scrape(app: &TestApp) -> String {
         .await
         .unwrap();
     socket
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .await
         .unwrap();
     let mut text = String::new();
@@ -250,8 +250,8 @@ async fn metrics_count_import_rows_by_outcome_and_live_leases(app: TestApp) {
 /// `MAX_MESSAGE_BYTES`: a unary request or an import chunk over 8 MiB is refused with
 /// RESOURCE_EXHAUSTED naming the cap, and nothing is stored.
 async fn a_message_over_the_8_mib_cap_is_resource_exhausted_and_stores_nothing(app: TestApp) {
+    use contactd::grpc::MAX_MESSAGE_BYTES;
     use contactd::pb::{self, import_contacts_request::Payload};
-    use contactd::startup::MAX_MESSAGE_BYTES;
     let account = app.account(pb::Plan::Professional).await;
     let cap = MAX_MESSAGE_BYTES.to_string();
 
