@@ -1,7 +1,7 @@
 //! The `import_batches` table.
 
-use crate::import::rejection::{ByKind, Rejection};
 use crate::domain::batch::ImportStatus;
+use crate::import::rejection::{ByKind, Rejection};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
