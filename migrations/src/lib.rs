@@ -12,6 +12,7 @@ mod m0003_member_fillfactor_half;
 mod m0004_phone_extension;
 mod m0005_dial_state;
 mod m0006_rejected_not_stored;
+mod m0008_dnc_lists;
 
 /// The list of migrations, oldest first.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_phone_extension::Migration),
             Box::new(m0005_dial_state::Migration),
             Box::new(m0006_rejected_not_stored::Migration),
+            Box::new(m0008_dnc_lists::Migration),
         ]
     }
 }

@@ -9,5 +9,8 @@ pub mod contact;
 pub mod dial_state;
 pub mod dnc_entry;
 pub mod dnc_event;
+pub mod dnc_list;
+pub mod dnc_list_entry;
+pub mod dnc_list_import;
 pub mod import_batch;
 pub mod import_error;

@@ -12,6 +12,7 @@ pub mod campaigns;
 pub mod contacts;
 pub mod dialer;
 pub mod dnc;
+pub mod dnc_lists;
 pub mod export;
 pub mod filter;
 pub mod import;

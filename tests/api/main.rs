@@ -15,6 +15,7 @@ mod contacts;
 mod dialer;
 mod dialer_safety;
 mod dnc;
+mod dnc_lists;
 mod export;
 mod faults;
 mod filters;
