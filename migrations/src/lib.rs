@@ -13,6 +13,7 @@ mod m0004_phone_extension;
 mod m0005_dial_state;
 mod m0006_rejected_not_stored;
 mod m0008_dnc_lists;
+mod m0009_consents;
 
 /// The list of migrations, oldest first.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_dial_state::Migration),
             Box::new(m0006_rejected_not_stored::Migration),
             Box::new(m0008_dnc_lists::Migration),
+            Box::new(m0009_consents::Migration),
         ]
     }
 }

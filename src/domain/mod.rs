@@ -4,6 +4,7 @@
 pub mod apikey;
 pub mod bulk;
 pub mod clock;
+pub mod consent;
 pub mod contact;
 pub mod dialing;
 pub mod dnc;

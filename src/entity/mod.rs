@@ -5,6 +5,7 @@ pub mod api_key;
 pub mod call;
 pub mod call_request;
 pub mod campaign_member;
+pub mod consent;
 pub mod contact;
 pub mod dial_state;
 pub mod dnc_entry;

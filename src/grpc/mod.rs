@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod auth;
 pub mod calls;
 pub mod campaigns;
+pub mod consents;
 pub mod contacts;
 pub mod convert;
 pub mod deadline;
@@ -296,6 +297,33 @@ impl ContactService for ContactApi {
     ) -> Result<Response<pb::ImportDncListResponse>, Status> {
         self.gate.admit(&mut request, |_| Scope::Deferred).await?;
         dnc_lists::import_dnc_list(&self.svc, request).await
+    }
+    async fn record_consent(
+        &self,
+        mut request: Request<pb::RecordConsentRequest>,
+    ) -> Result<Response<pb::RecordConsentResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
+        consents::record_consent(&self.svc, request).await
+    }
+    async fn list_consents(
+        &self,
+        mut request: Request<pb::ListConsentsRequest>,
+    ) -> Result<Response<pb::ListConsentsResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
+        consents::list_consents(&self.svc, request).await
+    }
+    async fn revoke_consent(
+        &self,
+        mut request: Request<pb::RevokeConsentRequest>,
+    ) -> Result<Response<pb::RevokeConsentResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
+        consents::revoke_consent(&self.svc, request).await
     }
     async fn record_call(
         &self,

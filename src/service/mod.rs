@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod bulk;
 pub mod calls;
 pub mod campaigns;
+pub mod consents;
 pub mod contacts;
 pub mod dialer;
 pub mod dnc;

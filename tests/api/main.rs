@@ -11,6 +11,7 @@ mod bounds;
 mod calls;
 mod checker;
 mod cli;
+mod consent;
 mod contacts;
 mod dialer;
 mod dialer_safety;
