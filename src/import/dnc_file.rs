@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read};
 
 /// Numbers per batch (one write transaction each).
-pub const BATCH: usize = 10_000;
+pub const BATCH: usize = 20_000;
 
 /// Invalid lines reported by line number (all are counted).
 pub const MAX_INVALID_LINES: usize = 20;

@@ -484,24 +484,30 @@ impl Services {
                     .await?;
             let ids: Vec<i64> = page.iter().map(|m| m.contact_id).collect();
             let mut persons = store::leases::persons(&self.db, account_id, &ids).await?;
+            // A number a named DNC list blocks counts as listed.
             let phones: Vec<String> = page.iter().map(|m| m.phone.clone()).collect();
             let blocked = store::dnc_lists::blocked(&self.db, account_id, &phones, now).await?;
+            let page: Vec<_> = page
+                .into_iter()
+                .map(|mut m| {
+                    m.listed |= blocked.contains(&m.phone);
+                    m
+                })
+                .collect();
             for m in &page {
                 p.members += 1;
                 let person = persons.remove(&m.contact_id).unwrap_or_default();
-                let verdict = if m.listed
-                    || blocked.contains(&m.phone)
-                    || ContactStatus::from_stored(&m.status) != ContactStatus::Active
-                {
-                    Err(Refusal::Dnc)
-                } else {
-                    rules
-                        .check_member(&m.state, now)
-                        .and_then(|()| rules.check_person(&person, frequency, "", now))
-                        .and_then(|()| {
-                            rules.check_window(&timezone::resolve(&m.time_zone, &m.phone), now)
-                        })
-                };
+                let verdict =
+                    if m.listed || ContactStatus::from_stored(&m.status) != ContactStatus::Active {
+                        Err(Refusal::Dnc)
+                    } else {
+                        rules
+                            .check_member(&m.state, now)
+                            .and_then(|()| rules.check_person(&person, frequency, "", now))
+                            .and_then(|()| {
+                                rules.check_window(&timezone::resolve(&m.time_zone, &m.phone), now)
+                            })
+                    };
                 match verdict {
                     Ok(()) => p.dialable += 1,
                     Err(Refusal::Dnc | Refusal::NotActive) => p.dnc += 1,

@@ -14,7 +14,7 @@ use crate::domain::Region;
 use crate::entity::{dnc_list, dnc_list_import};
 use crate::error::{Error, Result};
 use crate::import::dnc_file::{self, Batch, Format, MAX_INVALID_LINES, Spec};
-use crate::store::{self, contacts::Lock, dnc_lists::Target};
+use crate::store::{self, dnc_lists::Target};
 use futures::{Stream, StreamExt};
 use sea_orm::ActiveValue::Set;
 use std::pin::Pin;
@@ -335,13 +335,7 @@ impl Services {
         let phones: Vec<String> = batch.rows.iter().map(|r| r.0.clone()).collect();
         let account = import.account_id.clone();
         let txn = store::begin_write(&self.writer).await?;
-        let targets = store::contacts::Targets::Phones(&phones);
-        store::contacts::lock_in_number_order(&txn, &account, targets, Lock::Update).await?;
-        let holders: Vec<i64> = store::contacts::by_phones(&txn, &account, &phones)
-            .await?
-            .iter()
-            .map(|c| c.id)
-            .collect();
+        let holders = store::dnc_lists::lock_holders(&txn, &account, &phones).await?;
         store::leases::revoke(&txn, &account, &holders).await?;
         let target = Target {
             account_id: &account,

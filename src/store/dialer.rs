@@ -50,7 +50,7 @@ pub struct Candidate {
 
 /// `campaign_members JOIN contacts LEFT JOIN dial_state` with every stored eligibility
 /// condition: ACTIVE, not listed in `dnc_entries` (checked directly, not only through the
-/// status) nor by a live entry of a named DNC list, member, under max attempts, past the retry spacing, no live lease on the
+/// status), member, under max attempts, past the retry spacing, no live lease on the
 /// person. The frequency rules are checked on the person's recent dials in Rust (and, at
 /// lease time, in SQL on PostgreSQL). No columns yet: each use picks its own.
 ///
@@ -66,7 +66,6 @@ fn eligible_select(
     e: &Eligibility,
     within: &dyn Fn(Expr) -> Expr,
 ) -> SelectStatement {
-    let phone = || Expr::col((contact::Entity, contact::Column::Phone));
     let listed = Query::select()
         .expr(Expr::val(1))
         .from(dnc_entry::Entity)
@@ -118,7 +117,8 @@ fn eligible_select(
                 .eq(ContactStatus::Active.as_str()),
         )
         .and_where(Expr::exists(listed).not())
-        .and_where(Expr::exists(super::dnc_lists::live_entry(account_id, phone(), e.now)).not())
+        // Named DNC lists: a live (unexpired at `now`) entry holding the number.
+        .and_where(Expr::exists(super::dnc_lists::live_entry(account_id, e.now)).not())
         .to_owned()
 }
 

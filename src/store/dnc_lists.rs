@@ -20,9 +20,14 @@ use sea_orm::{
 };
 use std::collections::{HashMap, HashSet};
 
-/// `SELECT 1 FROM dnc_list_entries WHERE account_id = ? AND phone = <phone> AND (live at
-/// now)`: wrap it in `NOT EXISTS` to keep blocked numbers out of a query.
-pub fn live_entry(account_id: &str, phone: Expr, now: i64) -> SelectStatement {
+/// `SELECT 1 FROM dnc_list_entries WHERE account_id = ? AND phone = contacts.phone AND
+/// (live at now)`: wrap it in `NOT EXISTS` to keep contacts whose number a list blocks
+/// out of a query over `contacts`.
+pub fn live_entry(account_id: &str, now: i64) -> SelectStatement {
+    let phone = Expr::col((
+        crate::entity::contact::Entity,
+        crate::entity::contact::Column::Phone,
+    ));
     Query::select()
         .expr(Expr::val(1))
         .from(le::Entity)
@@ -331,6 +336,38 @@ async fn add_entries_sqlite<C: ConnectionTrait>(
             .await?;
     }
     Ok(w)
+}
+
+/// The ids of the account's contacts holding these numbers (E.164), locked on
+/// PostgreSQL `FOR NO KEY UPDATE` in number order (the order every writer of several
+/// contacts keeps), in one statement with one text parameter whatever the count. SQLite:
+/// the writer transaction holds the database; the ids are read.
+pub async fn lock_holders<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    phones: &[String],
+) -> Result<Vec<i64>> {
+    if phones.is_empty() {
+        return Ok(vec![]);
+    }
+    if super::backend(db) != DbBackend::Postgres {
+        return Ok(super::contacts::by_phones(db, account_id, phones)
+            .await?
+            .iter()
+            .map(|c| c.id)
+            .collect());
+    }
+    let sql = "SELECT id FROM contacts WHERE account_id = $1 \
+               AND phone = ANY(string_to_array($2, ',')) ORDER BY phone FOR NO KEY UPDATE";
+    db.query_all_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        [account_id.into(), phones.join(",").into()],
+    ))
+    .await?
+    .iter()
+    .map(|r| Ok(r.try_get::<i64>("", "id")?))
+    .collect()
 }
 
 /// Replacing a list: removes the entries the replacing import did not write.
