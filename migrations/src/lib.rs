@@ -13,6 +13,8 @@ mod m0004_phone_extension;
 mod m0005_dial_state;
 mod m0006_rejected_not_stored;
 mod m0007_rejected_by_kind;
+mod m0008_dnc_lists;
+mod m0009_consents;
 mod m0010_dial_state_cleanup_trigger;
 
 /// The list of migrations, oldest first.
@@ -29,6 +31,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_dial_state::Migration),
             Box::new(m0006_rejected_not_stored::Migration),
             Box::new(m0007_rejected_by_kind::Migration),
+            Box::new(m0008_dnc_lists::Migration),
+            Box::new(m0009_consents::Migration),
             Box::new(m0010_dial_state_cleanup_trigger::Migration),
         ]
     }

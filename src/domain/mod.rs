@@ -6,6 +6,7 @@ pub mod batch;
 pub mod bulk;
 pub mod call;
 pub mod clock;
+pub mod consent;
 pub mod contact;
 pub mod dialing;
 pub mod dnc;

@@ -108,6 +108,7 @@ pub async fn check_dnc(
                     convert::dnc_source(&e.source)
                 }) as i32,
                 create_time: c.entry.as_ref().map(|e| convert::ts(e.created_at)),
+                lists: super::dnc_lists::hits(&c.lists),
                 error: c.error,
             })
             .collect(),

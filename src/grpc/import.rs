@@ -223,7 +223,7 @@ pub async fn export_import_errors(
     Ok(Response::new(Box::pin(out)))
 }
 
-fn first_message<T>(m: Option<Result<T, Status>>) -> Result<T> {
+pub(super) fn first_message<T>(m: Option<Result<T, Status>>) -> Result<T> {
     match m {
         Some(Ok(m)) => Ok(m),
         Some(Err(status)) => Err(client_error(status)),
@@ -237,7 +237,7 @@ fn options_first() -> Error {
 
 /// The client's stream failed: a message over the cap (tonic's OUT_OF_RANGE), or the
 /// client went away.
-fn client_error(status: Status) -> Error {
+pub(super) fn client_error(status: Status) -> Error {
     if status.code() == tonic::Code::OutOfRange {
         return super::message_over_cap();
     }

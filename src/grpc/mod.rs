@@ -7,10 +7,12 @@ pub mod accounts;
 pub mod auth;
 pub mod calls;
 pub mod campaigns;
+pub mod consents;
 pub mod contacts;
 pub mod convert;
 pub mod deadline;
 pub mod dnc;
+pub mod dnc_lists;
 pub mod export;
 pub mod import;
 
@@ -246,6 +248,85 @@ impl ContactService for ContactApi {
             .admit(&mut request, |r| Scope::Account(&r.account_id))
             .await?;
         dnc::list_dnc_events(&self.svc, request).await
+    }
+    async fn create_dnc_list(
+        &self,
+        mut request: Request<pb::CreateDncListRequest>,
+    ) -> Result<Response<pb::CreateDncListResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
+        dnc_lists::create_dnc_list(&self.svc, request).await
+    }
+    async fn get_dnc_list(
+        &self,
+        mut request: Request<pb::GetDncListRequest>,
+    ) -> Result<Response<pb::GetDncListResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
+        dnc_lists::get_dnc_list(&self.svc, request).await
+    }
+    async fn list_dnc_lists(
+        &self,
+        mut request: Request<pb::ListDncListsRequest>,
+    ) -> Result<Response<pb::ListDncListsResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
+        dnc_lists::list_dnc_lists(&self.svc, request).await
+    }
+    async fn update_dnc_list(
+        &self,
+        mut request: Request<pb::UpdateDncListRequest>,
+    ) -> Result<Response<pb::UpdateDncListResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
+        dnc_lists::update_dnc_list(&self.svc, request).await
+    }
+    async fn delete_dnc_list(
+        &self,
+        mut request: Request<pb::DeleteDncListRequest>,
+    ) -> Result<Response<pb::DeleteDncListResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
+        dnc_lists::delete_dnc_list(&self.svc, request).await
+    }
+    async fn import_dnc_list(
+        &self,
+        mut request: Request<tonic::Streaming<pb::ImportDncListRequest>>,
+    ) -> Result<Response<pb::ImportDncListResponse>, Status> {
+        self.gate.admit(&mut request, |_| Scope::Deferred).await?;
+        dnc_lists::import_dnc_list(&self.svc, request).await
+    }
+    async fn record_consent(
+        &self,
+        mut request: Request<pb::RecordConsentRequest>,
+    ) -> Result<Response<pb::RecordConsentResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
+        consents::record_consent(&self.svc, request).await
+    }
+    async fn list_consents(
+        &self,
+        mut request: Request<pb::ListConsentsRequest>,
+    ) -> Result<Response<pb::ListConsentsResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
+        consents::list_consents(&self.svc, request).await
+    }
+    async fn revoke_consent(
+        &self,
+        mut request: Request<pb::RevokeConsentRequest>,
+    ) -> Result<Response<pb::RevokeConsentResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
+        consents::revoke_consent(&self.svc, request).await
     }
     async fn record_call(
         &self,

@@ -8,6 +8,7 @@
 
 pub mod country;
 pub mod decode;
+pub mod dnc_file;
 pub mod mapping;
 pub mod pipeline;
 pub mod records;

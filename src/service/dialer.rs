@@ -426,6 +426,13 @@ impl Services {
                 format!("{e164} is on the DNC list (source {})", entry.source),
             ));
         }
+        if let Some(hit) =
+            store::dnc_lists::live_hits(&self.db, account_id, std::slice::from_ref(&e164), now)
+                .await?
+                .first()
+        {
+            return Ok(refuse(Refusal::Dnc, super::dnc_lists::list_detail(hit)));
+        }
         if let Some(c) = &contact
             && ContactStatus::from_stored(&c.status) != ContactStatus::Active
         {
@@ -490,6 +497,16 @@ impl Services {
                     .await?;
             let ids: Vec<i64> = page.iter().map(|m| m.contact_id).collect();
             let mut persons = store::leases::persons(&self.db, account_id, &ids).await?;
+            // A number a named DNC list blocks counts as listed.
+            let phones: Vec<String> = page.iter().map(|m| m.phone.clone()).collect();
+            let blocked = store::dnc_lists::blocked(&self.db, account_id, &phones, now).await?;
+            let page: Vec<_> = page
+                .into_iter()
+                .map(|mut m| {
+                    m.listed |= blocked.contains(&m.phone);
+                    m
+                })
+                .collect();
             for m in &page {
                 p.members += 1;
                 let person = persons.remove(&m.contact_id).unwrap_or_default();
@@ -538,7 +555,11 @@ impl Services {
         let txn = store::begin_write(&self.writer).await?;
         let c = store::contacts::get(&txn, account_id, contact_id).await?;
         let listed = store::dnc::entry(&txn, account_id, &c.phone).await?;
-        if listed.is_some() || ContactStatus::from_stored(&c.status) != ContactStatus::Active {
+        let on_list = super::dnc_lists::on_a_list(&txn, account_id, &c.phone, now).await?;
+        if listed.is_some()
+            || on_list
+            || ContactStatus::from_stored(&c.status) != ContactStatus::Active
+        {
             return Err(Error::FailedPrecondition(format!(
                 "contact {contact_id} is on the Do-Not-Call list and cannot be called"
             )));
@@ -627,6 +648,7 @@ impl Services {
                 continue;
             }
             let listed = store::dnc::entry(&txn, &r.account_id, &r.phone).await?;
+            let on_list = super::dnc_lists::on_a_list(&txn, &r.account_id, &r.phone, now).await?;
             let contact = store::contacts::get(&txn, &r.account_id, r.contact_id).await;
             let active = matches!(&contact, Ok(c)
                 if ContactStatus::from_stored(&c.status) == ContactStatus::Active
@@ -634,7 +656,7 @@ impl Services {
             let in_window = r.window_override
                 || matches!(&contact, Ok(c) if timezone::Window::default()
                     .contains(&timezone::resolve(&c.time_zone, &c.phone), now));
-            if !(listed.is_none() && active && in_window) {
+            if !(listed.is_none() && !on_list && active && in_window) {
                 drop.push(r.id);
             } else if store::leases::take(
                 &txn,

@@ -40,6 +40,8 @@ pub struct DncCheck {
     /// Listed, or unparseable (fail closed).
     pub dnc: bool,
     pub entry: Option<dnc_entry::Model>,
+    /// Live entries of named DNC lists holding the number.
+    pub lists: Vec<store::dnc_lists::Hit>,
     pub error: String,
 }
 
@@ -258,17 +260,24 @@ impl Services {
             .filter_map(|p| p.as_ref().ok().map(|p| p.e164().to_string()))
             .collect();
         let entries = store::dnc::entries(&self.db, account_id, &e164s).await?;
+        let hits = store::dnc_lists::live_hits(&self.db, account_id, &e164s, self.now()).await?;
         Ok(phones
             .iter()
             .zip(parsed)
             .map(|(raw, parsed)| match parsed {
                 Ok(p) => {
                     let entry = entries.iter().find(|e| e.phone == p.e164()).cloned();
+                    let lists: Vec<_> = hits
+                        .iter()
+                        .filter(|h| h.phone == p.e164())
+                        .cloned()
+                        .collect();
                     DncCheck {
                         phone: raw.clone(),
                         e164: p.e164().to_string(),
-                        dnc: entry.is_some(),
+                        dnc: entry.is_some() || !lists.is_empty(),
                         entry,
+                        lists,
                         error: String::new(),
                     }
                 }
@@ -277,6 +286,7 @@ impl Services {
                     e164: String::new(),
                     dnc: true,
                     entry: None,
+                    lists: Vec::new(),
                     error: reason,
                 },
             })

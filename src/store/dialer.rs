@@ -99,6 +99,8 @@ fn member_select(
                 .eq(ContactStatus::Active.as_str()),
         )
         .and_where(Expr::exists(listed).not())
+        // Named DNC lists: a live (unexpired at `now`) entry holding the number.
+        .and_where(Expr::exists(super::dnc_lists::live_entry(account_id, e.now)).not())
         .to_owned()
 }
 

@@ -700,6 +700,41 @@ impl TestApp {
             .into_inner()
     }
 
+    /// CheckDnc of one number (any format, the account's region).
+    pub async fn check_dnc_one(&self, acc: &str, phone: &str) -> pb::DncStatus {
+        self.client
+            .clone()
+            .check_dnc(pb::CheckDncRequest {
+                account_id: acc.into(),
+                phones: vec![phone.into()],
+                region: String::new(),
+            })
+            .await
+            .expect("check dnc")
+            .into_inner()
+            .results
+            .remove(0)
+    }
+
+    /// PreviewDialable of a campaign.
+    pub async fn preview(
+        &self,
+        acc: &str,
+        campaign: &str,
+        rules: Option<pb::DialRules>,
+    ) -> pb::PreviewDialableResponse {
+        self.client
+            .clone()
+            .preview_dialable(pb::PreviewDialableRequest {
+                account_id: acc.into(),
+                campaign_id: campaign.into(),
+                rules,
+            })
+            .await
+            .expect("preview dialable")
+            .into_inner()
+    }
+
     /// Records a call.
     pub async fn record_call(
         &self,

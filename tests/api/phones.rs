@@ -142,21 +142,6 @@ fn dnc_targets(phone: &str) -> Option<pb::DncTargets> {
     })
 }
 
-async fn check_dnc(app: &TestApp, acc: &str, phone: &str) -> pb::DncStatus {
-    app.client
-        .clone()
-        .check_dnc(pb::CheckDncRequest {
-            account_id: acc.into(),
-            phones: vec![phone.into()],
-            region: String::new(),
-        })
-        .await
-        .expect("check dnc")
-        .into_inner()
-        .results
-        .remove(0)
-}
-
 /// The example of issue #20: on a US-default account holding +4915123456789, marking that
 /// number DNC must mark that contact (and list that number), so it is never dialed.
 async fn mark_dnc_by_number_marks_the_contact_holding_that_number(app: TestApp) {
@@ -209,12 +194,12 @@ async fn clear_dnc_by_plus_number_reactivates_the_contact(app: TestApp) {
 async fn check_dnc_reads_a_plus_number_under_a_us_default(app: TestApp) {
     let (acc, id) = holding_de_mobile(&app).await;
     app.mark_dnc(&acc, &[id], &[], pb::DncSource::Manual).await;
-    let s = check_dnc(&app, &acc, DE_MOBILE).await;
+    let s = app.check_dnc_one(&acc, DE_MOBILE).await;
     assert_eq!(
         (s.e164.as_str(), s.dnc, s.error.as_str()),
         (DE_MOBILE_E164, true, "")
     );
-    let other = check_dnc(&app, &acc, "+49 1512 3456788").await;
+    let other = app.check_dnc_one(&acc, "+49 1512 3456788").await;
     assert_eq!((other.e164.as_str(), other.dnc), ("+4915123456788", false));
 }
 

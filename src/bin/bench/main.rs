@@ -20,13 +20,15 @@
 //! contacts vs `psql \copy … TO STDOUT`), `bounds` (a 20 MiB all-invalid import: time,
 //! rejected rows stored, database growth; an export beside four stalled exports of
 //! another account), `safety` (the interleaving checker against two replicas: violations
-//! must be 0).
+//! must be 0), `dnc` (PostgreSQL: ImportDncList of 1,000,000 numbers, registry file and
+//! plain text, vs `psql \copy` of the same numbers into the same table; RSS growth).
 
 mod bounds;
 mod bulk;
 #[path = "../../../tests/api/checker.rs"]
 mod checker;
 mod claims;
+mod dnc;
 mod export;
 mod harness;
 mod import;
@@ -109,6 +111,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if wants("export") && backends.contains(&Backend::Postgres) {
         export::run(&mut report, &args.pg_url, args.quick).await?;
+    }
+    if wants("dnc") && backends.contains(&Backend::Postgres) {
+        dnc::run(&mut report, &args.pg_url, args.quick).await?;
     }
     if wants("bounds") {
         bounds::run(&mut report, &backends, &args.pg_url, args.quick).await?;

@@ -1,0 +1,121 @@
+//! Consent records: record, list, and revoke. A revocation puts the contact's number on
+//! the DNC list in the same transaction (locking the contact first, as every writer
+//! does), so from its commit on no dialer reaches the person and the record says why.
+
+use super::Services;
+use crate::domain::consent::ConsentKind;
+use crate::domain::dnc::DncSource;
+use crate::entity::consent;
+use crate::error::{Error, Result};
+use crate::store::{self, contacts::Lock, dnc::Change};
+use sea_orm::{ActiveValue::Set, NotSet};
+
+/// A consent as a request gives it.
+#[derive(Debug, Clone)]
+pub struct NewConsent {
+    pub kind: ConsentKind,
+    pub channel: String,
+    pub source: String,
+    /// Unix ms; the server's now when the request gives none.
+    pub captured_at: Option<i64>,
+    pub expires_at: Option<i64>,
+}
+
+/// What a revocation did.
+#[derive(Debug, Clone, Copy)]
+pub struct Revoked {
+    /// Consent records revoked.
+    pub consents: u64,
+    /// Whether the number was newly put on the DNC list (or its contact flipped to DNC).
+    pub marked_dnc: bool,
+}
+
+impl Services {
+    /// Stores a consent record of a contact.
+    pub async fn record_consent(
+        &self,
+        account_id: &str,
+        contact_id: i64,
+        c: NewConsent,
+    ) -> Result<consent::Model> {
+        let now = self.now();
+        let captured_at = c.captured_at.unwrap_or(now);
+        if captured_at > now {
+            return Err(Error::invalid(
+                "consent.capture_time",
+                "is in the future: a consent is recorded once it was given",
+            ));
+        }
+        if let Some(e) = c.expires_at
+            && e <= captured_at
+        {
+            return Err(Error::invalid(
+                "consent.expire_time",
+                "is not after capture_time",
+            ));
+        }
+        let txn = store::begin_write(&self.writer).await?;
+        store::contacts::get(&txn, account_id, contact_id).await?;
+        let row = store::consents::insert(
+            &txn,
+            consent::ActiveModel {
+                id: NotSet,
+                account_id: Set(account_id.to_string()),
+                contact_id: Set(contact_id),
+                kind: Set(c.kind.as_str().to_string()),
+                channel: Set(c.channel),
+                source: Set(c.source),
+                captured_at: Set(captured_at),
+                expires_at: Set(c.expires_at),
+                revoked_at: Set(None),
+                revoked_how: Set(String::new()),
+                created_at: Set(now),
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(row)
+    }
+
+    /// A contact's consent records, newest first (revoked and expired ones too).
+    pub async fn list_consents(
+        &self,
+        account_id: &str,
+        contact_id: i64,
+    ) -> Result<Vec<consent::Model>> {
+        store::contacts::get(&self.db, account_id, contact_id).await?;
+        store::consents::of_contact(&self.db, account_id, contact_id).await
+    }
+
+    /// The person withdrew consent: every record not yet revoked is revoked with `how`,
+    /// and the number goes on the DNC list (source API, reason naming the revocation),
+    /// in one transaction.
+    pub async fn revoke_consent(
+        &self,
+        account_id: &str,
+        contact_id: i64,
+        how: &str,
+        actor: &str,
+    ) -> Result<Revoked> {
+        let now = self.now();
+        let txn = store::begin_write(&self.writer).await?;
+        let ids = [contact_id];
+        let targets = store::contacts::Targets::Ids(&ids);
+        store::contacts::lock_in_number_order(&txn, account_id, targets, Lock::Update).await?;
+        let c = store::contacts::get(&txn, account_id, contact_id).await?;
+        let consents = store::consents::revoke(&txn, account_id, contact_id, now, how).await?;
+        let reason = format!("consent revoked: {how}");
+        let change = Change {
+            source: DncSource::Api.as_str(),
+            reason: &reason,
+            actor,
+            at: now,
+        };
+        let changed = super::dnc::add_dnc(&txn, account_id, &[c.phone], &change).await?;
+        txn.commit().await?;
+        Ok(Revoked {
+            consents,
+            marked_dnc: changed > 0,
+        })
+    }
+}
