@@ -99,7 +99,7 @@ async fn people(app: &TestApp, acc: &str, campaign: &str, first: u32, n: u32) ->
 }
 
 async fn preview(app: &TestApp, acc: &str, campaign: &str) -> pb::PreviewDialableResponse {
-    preview_with(app, acc, campaign, all_day()).await
+    app.preview(acc, campaign, all_day()).await
 }
 
 /// Reads whatever the stream sends within `wait`.
@@ -293,7 +293,7 @@ async fn frequency_rules_count_every_campaigns_dials(app: TestApp) {
     assert!(!dial("B").await, "a fourth dial within 24 h");
     let check = app.check_dialable(&acc, c, "B", "d", defaults).await;
     assert_eq!(check.reason, Reason::DailyLimit as i32, "{}", check.detail);
-    assert_eq!(preview_with(&app, &acc, "B", defaults).await.daily_limit, 1);
+    assert_eq!(app.preview(&acc, "B", defaults).await.daily_limit, 1);
     // A campaign may allow more per day: the spacing still holds.
     let mut more = base;
     more.max_calls_per_day = Some(4);
@@ -320,24 +320,6 @@ async fn frequency_rules_count_every_campaigns_dials(app: TestApp) {
     assert_eq!(check.reason, Reason::WeeklyLimit as i32, "{}", check.detail);
     clock.advance_ms(6 * 86_400_000);
     assert_eq!(app.claim(&acc, "A", "x", 1, defaults).await.len(), 1);
-}
-
-async fn preview_with(
-    app: &TestApp,
-    acc: &str,
-    campaign: &str,
-    rules: Option<pb::DialRules>,
-) -> pb::PreviewDialableResponse {
-    app.client
-        .clone()
-        .preview_dialable(pb::PreviewDialableRequest {
-            account_id: acc.into(),
-            campaign_id: campaign.into(),
-            rules,
-        })
-        .await
-        .unwrap()
-        .into_inner()
 }
 
 /// A dialer that gives a lease back unused did not call: the dial is not counted. One
