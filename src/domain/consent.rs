@@ -66,6 +66,15 @@ impl ConsentRequirement {
     }
 }
 
+/// A contact's newest live consent record, as an export shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LatestConsent {
+    pub kind: ConsentKind,
+    /// Unix ms.
+    pub captured_at: i64,
+    pub source: String,
+}
+
 /// A record is live at `now` when not revoked and not expired (an expiry is exclusive:
 /// at its time the consent is over).
 pub fn is_live(revoked_at: Option<i64>, expires_at: Option<i64>, now: i64) -> bool {

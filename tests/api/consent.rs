@@ -25,6 +25,7 @@ both!(
     a_dnc_request_on_a_call_revokes_the_consent,
     a_refused_call_with_a_dnc_request_still_revokes_the_consent,
     bad_consent_rules_are_invalid_argument_naming_the_field,
+    an_export_shows_the_newest_live_consent_and_an_import_ignores_it,
 );
 
 fn consent(kind: pb::ConsentKind, source: &str) -> pb::Consent {
@@ -614,4 +615,107 @@ async fn bad_consent_rules_are_invalid_argument_naming_the_field(app: TestApp) {
             .await
             .dialable
     );
+}
+
+async fn an_export_shows_the_newest_live_consent_and_an_import_ignores_it(app: TestApp) {
+    let clock = clock_at("2026-03-02T18:00:00Z");
+    let app = app.with_clock(&clock).await;
+    let acc = app.account(pb::Plan::Professional).await;
+    let ann = app.contact(&acc, "+12122345601", "Ann").await;
+    let bob = app.contact(&acc, "+12122345602", "Bob").await;
+    let cat = app.contact(&acc, "+12122345603", "Cat").await;
+    app.contact(&acc, "+12122345604", "Dan").await;
+    let at = |kind, source: &str, captured: &str, expires: Option<&str>| {
+        let mut c = consent(kind, source);
+        c.capture_time = Some(ts_at(captured));
+        c.expire_time = expires.map(ts_at);
+        c
+    };
+    // Ann: the newer capture wins, whatever the order of recording.
+    let newer = at(
+        pb::ConsentKind::ExpressWritten,
+        "https://example.com/form?id=9",
+        "2026-03-01T10:00:00Z",
+        None,
+    );
+    let older = at(
+        pb::ConsentKind::Express,
+        "recording rec_1",
+        "2026-02-01T10:00:00Z",
+        None,
+    );
+    record(&app, &acc, ann.id, newer).await.unwrap();
+    record(&app, &acc, ann.id, older).await.unwrap();
+    // Bob's was revoked; Cat's expired; Dan has none.
+    record(
+        &app,
+        &acc,
+        bob.id,
+        consent(pb::ConsentKind::Express, "form"),
+    )
+    .await
+    .unwrap();
+    revoke(&app.client, &acc, bob.id, "letter").await;
+    let lapsed = at(
+        pb::ConsentKind::Express,
+        "form",
+        "2026-01-01T00:00:00Z",
+        Some("2026-02-01T00:00:00Z"),
+    );
+    record(&app, &acc, cat.id, lapsed).await.unwrap();
+
+    let csv = crate::export::export_csv(&app, &acc, None, &[]).await;
+    let of = |name: &str| {
+        let row = csv.rows.iter().find(|r| r["first_name"] == name).unwrap();
+        (
+            row["consent_kind"].clone(),
+            row["consent_captured_at"].clone(),
+            row["consent_source"].clone(),
+        )
+    };
+    assert_eq!(
+        of("Ann"),
+        (
+            "express_written".into(),
+            "2026-03-01T10:00:00.000Z".into(),
+            "https://example.com/form?id=9".into()
+        )
+    );
+    for name in ["Bob", "Cat", "Dan"] {
+        assert_eq!(of(name), Default::default(), "{name}");
+    }
+    // Chosen alone, the consent columns are filled the same way.
+    let chosen = crate::export::export_csv(&app, &acc, None, &["phone", "consent_kind"]).await;
+    assert_eq!(chosen.header, ["phone", "consent_kind"]);
+    assert_eq!(chosen.rows[0]["consent_kind"], "express_written");
+
+    // Imported into another account, the file gives back the contacts, not the consents.
+    let other = app.account(pb::Plan::Professional).await;
+    let mut file = csv.header.join(",") + "\n";
+    for row in &csv.rows {
+        let cells: Vec<String> = csv
+            .header
+            .iter()
+            .map(|h| format!("\"{}\"", row[h].replace('"', "\"\"")))
+            .collect();
+        file.push_str(&(cells.join(",") + "\n"));
+    }
+    let batch = crate::import::import(
+        &app,
+        pb::ImportOptions {
+            account_id: other.clone(),
+            ..Default::default()
+        },
+        file.as_bytes(),
+    )
+    .await;
+    assert_eq!(batch.counts.unwrap().imported, 4);
+    for c in app.list_all(&other, pb::ContactFilter::default()).await {
+        assert!(
+            list(&app, &other, c.id).await.is_empty(),
+            "{}",
+            c.first_name
+        );
+        assert!(c.custom_fields.is_empty(), "{:?}", c.custom_fields);
+    }
 }
