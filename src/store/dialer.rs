@@ -14,7 +14,7 @@
 use crate::domain::consent::ConsentRequirement;
 use crate::domain::dialing::{DAY_MS, Frequency, MAX_DIALS, MemberState, PersonState, WEEK_MS};
 use crate::domain::filter::ContactStatus;
-use crate::entity::{campaign_member as cm, contact, dial_state as ds, dnc_entry};
+use crate::entity::{campaign_member as cm, consent, contact, dial_state as ds, dnc_entry};
 use crate::error::Result;
 use sea_orm::sea_query::{
     Alias, ArrayType, Expr, ExprTrait, Order, PgFunc, PostgresQueryBuilder, Query, SelectStatement,
@@ -107,12 +107,17 @@ fn member_select(
         .and_where(Expr::exists(super::dnc_lists::live_entry(account_id, e.now)).not())
         .to_owned();
     if e.require_consent.required() {
-        // Only when required: a campaign without the rule pays nothing for it.
-        q.and_where(Expr::exists(super::consents::live_accepted(
-            contact_id(),
-            e.require_consent,
-            e.now,
-        )));
+        // Only when required: a campaign without the rule pays nothing for it. `within`
+        // bounds the consents too: PostgreSQL may merge-join the EXISTS with a walk of
+        // consents_live_idx, and derives no bound for it from the members' bound — from
+        // the first contact on for every read, 86 ms instead of 0.3 ms at 150,000 in.
+        let consented = super::consents::live_accepted(contact_id(), e.require_consent, e.now)
+            .and_where(within(Expr::col((
+                consent::Entity,
+                consent::Column::ContactId,
+            ))))
+            .to_owned();
+        q.and_where(Expr::exists(consented));
     }
     q
 }
@@ -382,11 +387,11 @@ pub async fn member_facts<C: ConnectionTrait>(
     limit: u64,
 ) -> Result<Vec<MemberFacts>> {
     let consented = if require_consent.required() {
-        Expr::exists(super::consents::live_accepted(
-            contact_id(),
-            require_consent,
-            now,
-        ))
+        // Bounded like the members, for the reason given in `member_select`.
+        let q = super::consents::live_accepted(contact_id(), require_consent, now)
+            .and_where(Expr::col((consent::Entity, consent::Column::ContactId)).gt(after))
+            .to_owned();
+        Expr::exists(q)
     } else {
         Expr::val(true)
     };
