@@ -32,6 +32,49 @@ impl ConsentKind {
     }
 }
 
+/// The consent a campaign requires of the contacts it dials (`DialRules::require_consent`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConsentRequirement {
+    /// Any contact may be dialed as far as consent goes.
+    #[default]
+    NotRequired,
+    /// A live express consent, written or not (written consent is express consent too).
+    Express,
+    /// A live express written consent (telemarketing).
+    ExpressWritten,
+}
+
+impl ConsentRequirement {
+    /// Whether a live consent is required at all.
+    pub fn required(self) -> bool {
+        self != ConsentRequirement::NotRequired
+    }
+
+    /// Whether a live record of `kind` satisfies the requirement (a `None` record, which
+    /// says the person gave none, never does).
+    pub fn accepts(self, kind: ConsentKind) -> bool {
+        self.stored_values().contains(&kind.as_str())
+    }
+
+    /// The stored values of the kinds that satisfy it (empty when not required).
+    pub fn stored_values(self) -> &'static [&'static str] {
+        match self {
+            ConsentRequirement::NotRequired => &[],
+            ConsentRequirement::Express => &["express", "express_written"],
+            ConsentRequirement::ExpressWritten => &["express_written"],
+        }
+    }
+}
+
+/// A contact's newest live consent record, as an export shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LatestConsent {
+    pub kind: ConsentKind,
+    /// Unix ms.
+    pub captured_at: i64,
+    pub source: String,
+}
+
 /// A record is live at `now` when not revoked and not expired (an expiry is exclusive:
 /// at its time the consent is over).
 pub fn is_live(revoked_at: Option<i64>, expires_at: Option<i64>, now: i64) -> bool {
@@ -55,5 +98,22 @@ mod tests {
         assert!(is_live(None, Some(6), 5));
         assert!(!is_live(None, Some(5), 5));
         assert!(!is_live(Some(1), None, 5));
+    }
+
+    #[test]
+    fn written_consent_satisfies_both_requirements_and_none_satisfies_neither() {
+        use ConsentRequirement as R;
+        assert!(!R::NotRequired.required() && R::NotRequired.stored_values().is_empty());
+        for (req, kind, ok) in [
+            (R::Express, ConsentKind::Express, true),
+            (R::Express, ConsentKind::ExpressWritten, true),
+            (R::Express, ConsentKind::None, false),
+            (R::ExpressWritten, ConsentKind::Express, false),
+            (R::ExpressWritten, ConsentKind::ExpressWritten, true),
+            (R::ExpressWritten, ConsentKind::None, false),
+        ] {
+            assert!(req.required());
+            assert_eq!(req.accepts(kind), ok, "{req:?} {kind:?}");
+        }
     }
 }

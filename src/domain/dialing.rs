@@ -7,6 +7,7 @@
 //! campaign, and the start times of the person's recent dials across every campaign and
 //! Call Now, which the account-wide [`Frequency`] rules look at).
 
+use super::consent::ConsentRequirement;
 use super::timezone::{Window, Zones};
 
 /// A campaign's dialing rules, given with each request by the campaign service.
@@ -20,6 +21,9 @@ pub struct DialRules {
     pub window: Window,
     /// The campaign's overrides of the account's frequency rules.
     pub frequency: FrequencyOverride,
+    /// The kinds of consent accepted; empty: none required. When required, a contact
+    /// needs a live consent record (not revoked, not expired) of an accepted kind.
+    pub require_consent: ConsentRequirement,
 }
 
 /// How often one person may be called, across all campaigns of an account.
@@ -227,6 +231,7 @@ impl Default for DialRules {
             retry_interval_ms: 3_600_000,
             window: Window::default(),
             frequency: FrequencyOverride::default(),
+            require_consent: ConsentRequirement::NotRequired,
         }
     }
 }
@@ -238,6 +243,9 @@ pub enum Refusal {
     Dnc,
     /// The contact is not ACTIVE.
     NotActive,
+    /// The campaign requires consent and the contact has no live record of a kind it
+    /// accepts.
+    NoConsent,
     /// Not a member of the campaign.
     NotInCampaign,
     /// Max attempts reached.

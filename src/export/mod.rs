@@ -4,8 +4,9 @@
 //! The header uses the names the import's column auto-detection understands (`phone`,
 //! `phone_extension`, `first_name`, `last_name`, `email`, `company`, `title`, `time_zone`, `custom.<key>`),
 //! so an export imported into an empty account gives back the same contacts; the other
-//! columns (status, DNC, campaigns, call statistics, ids and times) are read-only
-//! information that an import ignores unless asked to keep unknown columns.
+//! columns (status, DNC, the newest live consent, campaigns, call statistics, ids and
+//! times) are read-only information that an import ignores unless asked to keep unknown
+//! columns.
 //!
 //! Cells that a spreadsheet would run as a formula — starting with `=`, `+`, `-`, `@`,
 //! tab or carriage return — get a leading single quote (OWASP "CSV Injection"). The
@@ -19,6 +20,7 @@
 //! chunks out, so memory is one page plus one chunk whatever the export's size.
 
 use crate::domain::bulk::BulkCounts;
+use crate::domain::consent::LatestConsent;
 use crate::domain::filter::ContactStatus;
 use crate::entity::contact;
 use crate::error::{Error, Result, Violation};
@@ -48,6 +50,13 @@ pub enum Column {
     Status,
     DncSource,
     DncAt,
+    /// The kind of the contact's newest live consent (stored value: `express`,
+    /// `express_written`, `none`); empty when it has none.
+    ConsentKind,
+    /// When that consent was captured.
+    ConsentCapturedAt,
+    /// Its evidence (a web form's URL, a recording).
+    ConsentSource,
     /// Campaign ids, `;`-joined.
     Campaigns,
     CallCount,
@@ -73,10 +82,13 @@ const CONTACT_FIELDS: [Column; 8] = [
 ];
 
 /// The fixed columns that come after the custom ones in a full export.
-const STATE_FIELDS: [Column; 12] = [
+const STATE_FIELDS: [Column; 15] = [
     Column::Status,
     Column::DncSource,
     Column::DncAt,
+    Column::ConsentKind,
+    Column::ConsentCapturedAt,
+    Column::ConsentSource,
     Column::Campaigns,
     Column::CallCount,
     Column::LastCalledAt,
@@ -124,6 +136,9 @@ fn fixed_name(c: &Column) -> &'static str {
         Column::Status => "status",
         Column::DncSource => "dnc_source",
         Column::DncAt => "dnc_at",
+        Column::ConsentKind => "consent_kind",
+        Column::ConsentCapturedAt => "consent_captured_at",
+        Column::ConsentSource => "consent_source",
         Column::Campaigns => "campaigns",
         Column::CallCount => "call_count",
         Column::LastCalledAt => "last_called_at",
@@ -213,11 +228,23 @@ pub enum ExportEvent {
     Done(BulkCounts),
 }
 
-/// A page of contacts read from the snapshot, with each one's campaigns (when asked).
+/// A page of contacts read from the snapshot, with each one's campaigns and newest live
+/// consent (each only when a column asks for it).
 #[derive(Debug, Default)]
 pub struct Page {
     pub rows: Vec<contact::Model>,
     pub campaigns: std::collections::HashMap<i64, Vec<String>>,
+    pub consents: std::collections::HashMap<i64, LatestConsent>,
+}
+
+impl Column {
+    /// Whether the column shows the contact's newest live consent.
+    pub fn is_consent(&self) -> bool {
+        matches!(
+            self,
+            Column::ConsentKind | Column::ConsentCapturedAt | Column::ConsentSource
+        )
+    }
 }
 
 /// True when a spreadsheet would treat a cell starting like this as a formula.
@@ -290,8 +317,13 @@ impl CsvSink {
         self.rows
     }
 
-    /// Writes one contact.
-    pub fn write(&mut self, c: &contact::Model, campaigns: &[String]) -> Result<()> {
+    /// Writes one contact, with its campaigns and its newest live consent.
+    pub fn write(
+        &mut self,
+        c: &contact::Model,
+        campaigns: &[String],
+        consent: Option<&LatestConsent>,
+    ) -> Result<()> {
         let custom: BTreeMap<String, String> = if self.has_custom {
             serde_json::from_str(&c.custom_fields).unwrap_or_default()
         } else {
@@ -315,6 +347,12 @@ impl CsvSink {
                 Column::Status => write_cell(w, ContactStatus::from_stored(&c.status).as_str())?,
                 Column::DncSource => write_cell(w, &c.dnc_source)?,
                 Column::DncAt => write_cell(w, &c.dnc_at.map(rfc3339).unwrap_or_default())?,
+                Column::ConsentKind => write_cell(w, consent.map_or("", |x| x.kind.as_str()))?,
+                Column::ConsentCapturedAt => write_cell(
+                    w,
+                    &consent.map(|x| rfc3339(x.captured_at)).unwrap_or_default(),
+                )?,
+                Column::ConsentSource => write_cell(w, consent.map_or("", |x| x.source.as_str()))?,
                 Column::Campaigns => write_cell(w, &campaigns.join(";"))?,
                 Column::CallCount => write_int(w, c.call_count)?,
                 Column::LastCalledAt => {
@@ -408,7 +446,12 @@ mod tests {
 
     fn csv_of(columns: Vec<Column>, campaigns: &[String]) -> String {
         let mut sink = CsvSink::new(columns).unwrap();
-        sink.write(&model(), campaigns).unwrap();
+        let consent = LatestConsent {
+            kind: crate::domain::consent::ConsentKind::ExpressWritten,
+            captured_at: 1_772_463_600_000,
+            source: "=HYPERLINK(\"x\")".into(),
+        };
+        sink.write(&model(), campaigns, Some(&consent)).unwrap();
         String::from_utf8(sink.take().unwrap()).unwrap()
     }
 
@@ -430,6 +473,9 @@ mod tests {
         assert_eq!(cell("status"), "DNC");
         assert_eq!(cell("dnc_at"), "2026-03-02T15:00:00.000Z");
         assert_eq!(cell("campaigns"), "c1;c2");
+        assert_eq!(cell("consent_kind"), "express_written");
+        assert_eq!(cell("consent_captured_at"), "2026-03-02T15:00:00.000Z");
+        assert_eq!(cell("consent_source"), "'=HYPERLINK(\"x\")");
         assert_eq!(cell("call_count"), "3");
         assert_eq!(cell("last_called_at"), "");
         assert_eq!(cell("id"), "7");
@@ -484,7 +530,7 @@ mod tests {
         let mut total = 0;
         let mut chunks = 0;
         for _ in 0..10_000 {
-            sink.write(&model(), &[]).unwrap();
+            sink.write(&model(), &[], None).unwrap();
             if let Some(chunk) = sink.full_chunk().unwrap() {
                 assert!(chunk.len() >= CHUNK_BYTES && chunk.len() < 2 * CHUNK_BYTES);
                 total += chunk.len();

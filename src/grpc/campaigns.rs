@@ -5,6 +5,7 @@ use super::BoxStream;
 use super::calls::{MAX_ID, campaign_id};
 use super::convert::bulk_result;
 use super::convert::{self, account_id, contact_id};
+use crate::domain::consent::ConsentRequirement;
 use crate::domain::dialing::{
     DialRules, FrequencyOverride, LeaseId, MAX_DIALS, Refusal, ReleaseTarget, WEEK_MS,
 };
@@ -78,7 +79,20 @@ fn rules(field: &str, r: Option<pb::DialRules>) -> Result<DialRules> {
             .map(|n| spacing(&format!("{field}.min_call_spacing_seconds"), n))
             .transpose()?,
     };
+    out.require_consent =
+        consent_requirement(&format!("{field}.require_consent"), r.require_consent)?;
     Ok(out)
+}
+
+/// The consent a campaign requires (unset: none).
+fn consent_requirement(field: &str, value: i32) -> Result<ConsentRequirement> {
+    Ok(
+        match convert::known_enum::<pb::ConsentRequirement>(field, value)? {
+            None | Some(pb::ConsentRequirement::Unspecified) => ConsentRequirement::NotRequired,
+            Some(pb::ConsentRequirement::Express) => ConsentRequirement::Express,
+            Some(pb::ConsentRequirement::ExpressWritten) => ConsentRequirement::ExpressWritten,
+        },
+    )
 }
 
 /// A frequency limit: 1..=50 dials.
@@ -395,6 +409,7 @@ pub async fn check_dialable(
         None => pb::NotDialableReason::Unspecified,
         Some(Refusal::Dnc) => pb::NotDialableReason::Dnc,
         Some(Refusal::NotActive) => pb::NotDialableReason::NotActive,
+        Some(Refusal::NoConsent) => pb::NotDialableReason::NoConsent,
         Some(Refusal::NotInCampaign) => pb::NotDialableReason::NotInCampaign,
         Some(Refusal::AttemptsExhausted) => pb::NotDialableReason::AttemptsExhausted,
         Some(Refusal::RetrySpacing) => pb::NotDialableReason::RetrySpacing,
@@ -432,6 +447,7 @@ pub async fn preview_dialable(
         call_spacing: p.call_spacing,
         daily_limit: p.daily_limit,
         weekly_limit: p.weekly_limit,
+        no_consent: p.no_consent,
     }))
 }
 

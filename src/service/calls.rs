@@ -4,7 +4,8 @@
 //! campaign attempt, the person's dial state (the call ends the lease it belongs to —
 //! placed by the lease's holder after the lease began — and no other; an outbound call
 //! of no lease counts as a dial), a DNC request, and closing the contact's open "Call
-//! Now" request. An inbound call from an unknown number creates the contact when the
+//! Now" request. A DNC request also revokes the consent records of the number's contact
+//! (RevokeConsent's effect, said to come from the call). An inbound call from an unknown number creates the contact when the
 //! plan has room; otherwise the call is kept without a contact.
 //!
 //! Calls are bounded where they enter ([`check_bounds`]): a refused call that carries a
@@ -102,6 +103,19 @@ pub fn check_bounds(input: &CallInput, account_created_at: i64, now: i64) -> Res
     Ok(())
 }
 
+/// The callee asked not to be called: every consent record of the number's contact not
+/// yet revoked is revoked, in the transaction that puts the number on the DNC list.
+async fn revoke_consents(
+    txn: &DatabaseTransaction,
+    account_id: &str,
+    phone: &str,
+    external_id: &str,
+    at: i64,
+) -> Result<u64> {
+    let how = format!("call {external_id}: callee asked not to be called");
+    store::consents::revoke_of_number(txn, account_id, phone, at, &how).await
+}
+
 impl Services {
     /// A call that was refused (bad input) but carried a DNC request: the request is
     /// honoured anyway, for the contact or number the call names, when that can be told.
@@ -137,7 +151,8 @@ impl Services {
             at: self.now(),
         };
         let txn = store::begin_write(&self.writer).await?;
-        super::dnc::mark_numbers(&txn, account_id, &[number], &change).await?;
+        super::dnc::mark_numbers(&txn, account_id, std::slice::from_ref(&number), &change).await?;
+        revoke_consents(&txn, account_id, &number, external_id, change.at).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -292,7 +307,9 @@ impl Services {
                 actor,
                 at: now,
             };
-            super::dnc::add_dnc(txn, account_id, &[phone_e164], &change).await?;
+            super::dnc::add_dnc(txn, account_id, std::slice::from_ref(&phone_e164), &change)
+                .await?;
+            revoke_consents(txn, account_id, &phone_e164, &input.external_id, now).await?;
         }
         Ok(stored)
     }

@@ -15,6 +15,7 @@
 //! every claim. The hint only picks a starting point; correctness never depends on it.
 
 use super::Services;
+use crate::domain::consent::ConsentRequirement;
 use crate::domain::dialing::{
     DialRules, Frequency, LeaseId, MemberState, PersonState, Refusal, ReleaseTarget, parse_dials,
 };
@@ -124,6 +125,7 @@ pub struct Preview {
     pub call_spacing: i64,
     pub daily_limit: i64,
     pub weekly_limit: i64,
+    pub no_consent: i64,
 }
 
 /// What a streaming dialer says after the first message.
@@ -171,6 +173,7 @@ impl Services {
             max_attempts: rules.max_attempts,
             last_attempt_before: now - rules.retry_interval_ms,
             frequency: account_frequency(&account).with(rules.frequency),
+            require_consent: rules.require_consent,
         };
         let until = now + claim.lease_ms;
         let campaign = claim.campaign_id.as_str();
@@ -383,7 +386,8 @@ impl Services {
     }
 
     /// Whether a contact or number may be dialed right now, and why not. Checks, in
-    /// order: DNC (list and status), status, campaign membership, attempts, spacing,
+    /// order: DNC (list and status), status, consent (when the rules require it),
+    /// campaign membership, attempts, spacing,
     /// leases (the asking dialer's own lease does not count), the calling window.
     pub async fn check_dialable(
         &self,
@@ -437,6 +441,20 @@ impl Services {
             && ContactStatus::from_stored(&c.status) != ContactStatus::Active
         {
             return Ok(refuse(Refusal::Dnc, format!("contact {} is DNC", c.id)));
+        }
+        if rules.require_consent.required() {
+            let consented = match &contact {
+                Some(c) => {
+                    store::consents::has_live(&self.db, c.id, rules.require_consent, now).await?
+                }
+                None => false,
+            };
+            if !consented {
+                return Ok(refuse(
+                    Refusal::NoConsent,
+                    consent_detail(contact.as_ref().map(|c| c.id), rules.require_consent),
+                ));
+            }
         }
         if let Some(campaign) = campaign_id {
             let member = match &contact {
@@ -492,9 +510,15 @@ impl Services {
         let mut p = Preview::default();
         let mut after = 0;
         loop {
-            let page =
-                store::dialer::member_facts(&self.db, account_id, campaign_id, after, PREVIEW_PAGE)
-                    .await?;
+            let page = store::dialer::member_facts(
+                &self.db,
+                account_id,
+                campaign_id,
+                (rules.require_consent, now),
+                after,
+                PREVIEW_PAGE,
+            )
+            .await?;
             let ids: Vec<i64> = page.iter().map(|m| m.contact_id).collect();
             let mut persons = store::leases::persons(&self.db, account_id, &ids).await?;
             // A number a named DNC list blocks counts as listed.
@@ -513,6 +537,8 @@ impl Services {
                 let verdict =
                     if m.listed || ContactStatus::from_stored(&m.status) != ContactStatus::Active {
                         Err(Refusal::Dnc)
+                    } else if !m.consented {
+                        Err(Refusal::NoConsent)
                     } else {
                         rules
                             .check_member(&m.state, now)
@@ -530,6 +556,7 @@ impl Services {
                     Err(Refusal::CallSpacing) => p.call_spacing += 1,
                     Err(Refusal::DailyLimit) => p.daily_limit += 1,
                     Err(Refusal::WeeklyLimit) => p.weekly_limit += 1,
+                    Err(Refusal::NoConsent) => p.no_consent += 1,
                     Err(_) => p.outside_window += 1,
                 }
             }
@@ -763,6 +790,16 @@ fn person_detail(r: Refusal, p: &PersonState, f: Frequency) -> String {
             f.per_week, f.per_week
         ),
         _ => String::new(),
+    }
+}
+
+fn consent_detail(contact: Option<i64>, required: ConsentRequirement) -> String {
+    let kinds = required.stored_values().join(" or ");
+    match contact {
+        Some(id) => format!("contact {id} has no live consent of a kind required ({kinds})"),
+        None => {
+            format!("no contact holds the number, so no consent is recorded ({kinds} required)")
+        }
     }
 }
 

@@ -67,6 +67,7 @@ impl Services {
         let columns = columns.resolve(keys);
         let sink = CsvSink::new(columns)?;
         let with_campaigns = sink.columns().contains(&Column::Campaigns);
+        let with_consents = sink.columns().iter().any(Column::is_consent);
         let asked = distinct_ids(&selection);
         let (page_tx, page_rx) = mpsc::channel(PAGES_AHEAD);
         let (event_tx, event_rx) = mpsc::channel(EVENTS_AHEAD);
@@ -75,6 +76,8 @@ impl Services {
             account_id: account_id.to_string(),
             selection,
             with_campaigns,
+            // Consents are live or not at the export's start, like the snapshot.
+            consents_at: with_consents.then(|| self.now()),
         };
         let stalled = Arc::new(Mutex::new(None));
         let out = Events {
@@ -161,6 +164,8 @@ struct Reader {
     account_id: String,
     selection: Selection,
     with_campaigns: bool,
+    /// When consent columns are asked for: the time at which a consent must be live.
+    consents_at: Option<i64>,
 }
 
 impl Reader {
@@ -196,13 +201,23 @@ impl Reader {
             PAGE_ROWS,
         )
         .await?;
+        let ids: Vec<i64> = rows.iter().map(|c| c.id).collect();
         let campaigns = if self.with_campaigns {
-            let ids: Vec<i64> = rows.iter().map(|c| c.id).collect();
             store::export::campaigns(&self.txn, &self.account_id, &ids).await?
         } else {
             Default::default()
         };
-        Ok(Page { rows, campaigns })
+        let consents = match self.consents_at {
+            Some(now) => {
+                store::export::latest_consents(&self.txn, &self.account_id, &ids, now).await?
+            }
+            None => Default::default(),
+        };
+        Ok(Page {
+            rows,
+            campaigns,
+            consents,
+        })
     }
 }
 
@@ -220,7 +235,11 @@ async fn write_csv(
             let page = page?;
             for row in &page.rows {
                 let campaigns = page.campaigns.get(&row.id).map(Vec::as_slice);
-                sink.write(row, campaigns.unwrap_or_default())?;
+                sink.write(
+                    row,
+                    campaigns.unwrap_or_default(),
+                    page.consents.get(&row.id),
+                )?;
                 if let Some(chunk) = sink.full_chunk()?
                     && !events.send(Ok(ExportEvent::Chunk(chunk))).await
                 {

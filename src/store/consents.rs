@@ -1,11 +1,49 @@
-//! Consent records of contacts.
+//! Consent records of contacts, and the condition a campaign requiring consent puts on
+//! its claims ([`live_accepted`]).
 
-use crate::entity::consent;
+use crate::domain::consent::ConsentRequirement;
+use crate::entity::{consent, contact};
 use crate::error::Result;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
 };
+
+/// `SELECT 1 FROM consents WHERE contact_id = <contact> AND revoked_at IS NULL AND kind
+/// IN (accepted) AND (expires_at IS NULL OR expires_at > now)`: with `contacts.id` as the
+/// contact, wrap it in `EXISTS` to keep only contacts with a live consent of an accepted
+/// kind in a query over `contacts`. One probe of `consents_live_idx` (m0012, partial on `revoked_at IS NULL`)
+/// per contact, answered from the index.
+pub fn live_accepted(contact: Expr, required: ConsentRequirement, now: i64) -> SelectStatement {
+    Query::select()
+        .expr(Expr::val(1))
+        .from(consent::Entity)
+        .and_where(Expr::col((consent::Entity, consent::Column::ContactId)).eq(contact))
+        .and_where(Expr::col((consent::Entity, consent::Column::RevokedAt)).is_null())
+        .and_where(
+            Expr::col((consent::Entity, consent::Column::Kind))
+                .is_in(required.stored_values().iter().copied()),
+        )
+        .and_where(
+            Expr::col((consent::Entity, consent::Column::ExpiresAt))
+                .is_null()
+                .or(Expr::col((consent::Entity, consent::Column::ExpiresAt)).gt(now)),
+        )
+        .to_owned()
+}
+
+/// Whether a contact holds a live consent of an accepted kind at `now`.
+pub async fn has_live<C: ConnectionTrait>(
+    db: &C,
+    contact_id: i64,
+    required: ConsentRequirement,
+    now: i64,
+) -> Result<bool> {
+    let q = live_accepted(Expr::val(contact_id), required, now)
+        .limit(1)
+        .to_owned();
+    Ok(db.query_one(&q).await?.is_some())
+}
 
 /// Stores a consent record.
 pub async fn insert<C: ConnectionTrait>(
@@ -37,11 +75,41 @@ pub async fn revoke<C: ConnectionTrait>(
     at: i64,
     how: &str,
 ) -> Result<u64> {
+    let of_contact = consent::Column::ContactId.eq(contact_id);
+    revoke_where(db, account_id, of_contact, at, how).await
+}
+
+/// Revokes the records not revoked yet of the account's contact holding `phone` (E.164),
+/// at `at`, saying how; returns how many.
+pub async fn revoke_of_number<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    phone: &str,
+    at: i64,
+    how: &str,
+) -> Result<u64> {
+    let holder = Query::select()
+        .column(contact::Column::Id)
+        .from(contact::Entity)
+        .and_where(Expr::col(contact::Column::AccountId).eq(account_id))
+        .and_where(Expr::col(contact::Column::Phone).eq(phone))
+        .to_owned();
+    let of_holder = consent::Column::ContactId.in_subquery(holder);
+    revoke_where(db, account_id, of_holder, at, how).await
+}
+
+async fn revoke_where<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    contact: Expr,
+    at: i64,
+    how: &str,
+) -> Result<u64> {
     Ok(consent::Entity::update_many()
         .col_expr(consent::Column::RevokedAt, Expr::value(at))
         .col_expr(consent::Column::RevokedHow, Expr::value(how))
         .filter(consent::Column::AccountId.eq(account_id))
-        .filter(consent::Column::ContactId.eq(contact_id))
+        .filter(contact)
         .filter(consent::Column::RevokedAt.is_null())
         .exec(db)
         .await?

@@ -11,9 +11,10 @@
 //! under the lock — the person's lease and frequency on the latest `dial_state` row — so
 //! a person leased, dialed or marked DNC by someone else in between is never leased.
 
+use crate::domain::consent::ConsentRequirement;
 use crate::domain::dialing::{DAY_MS, Frequency, MAX_DIALS, MemberState, PersonState, WEEK_MS};
 use crate::domain::filter::ContactStatus;
-use crate::entity::{campaign_member as cm, contact, dial_state as ds, dnc_entry};
+use crate::entity::{campaign_member as cm, consent, contact, dial_state as ds, dnc_entry};
 use crate::error::Result;
 use sea_orm::sea_query::{
     Alias, ArrayType, Expr, ExprTrait, Order, PgFunc, PostgresQueryBuilder, Query, SelectStatement,
@@ -35,6 +36,8 @@ pub struct Eligibility {
     pub last_attempt_before: i64,
     /// The account's frequency rules with the campaign's overrides.
     pub frequency: Frequency,
+    /// The consent kinds the campaign accepts (none required when empty).
+    pub require_consent: ConsentRequirement,
 }
 
 /// A campaign member that passed the stored conditions.
@@ -50,7 +53,8 @@ pub struct Candidate {
 
 /// `campaign_members JOIN contacts` with every stored condition of the member and the
 /// contact: ACTIVE, not listed in `dnc_entries` (checked directly, not only through the
-/// status), member, under max attempts, past the retry spacing. No columns yet: each use
+/// status), member, under max attempts, past the retry spacing, and — when the campaign
+/// requires consent — holding a live consent of an accepted kind. No columns yet: each use
 /// picks its own. `within` bounds a contact id column to the members looked at (after a
 /// cursor, or a list of ids); it is applied to every table.
 fn member_select(
@@ -68,7 +72,7 @@ fn member_select(
                 .equals((contact::Entity, contact::Column::Phone)),
         )
         .to_owned();
-    Query::select()
+    let mut q = Query::select()
         .from(cm::Entity)
         // CROSS JOIN: SQLite then keeps the members as the outer loop, walking the
         // campaign's primary key in id order from the cursor and stopping at the LIMIT.
@@ -101,7 +105,21 @@ fn member_select(
         .and_where(Expr::exists(listed).not())
         // Named DNC lists: a live (unexpired at `now`) entry holding the number.
         .and_where(Expr::exists(super::dnc_lists::live_entry(account_id, e.now)).not())
-        .to_owned()
+        .to_owned();
+    if e.require_consent.required() {
+        // Only when required: a campaign without the rule pays nothing for it. `within`
+        // bounds the consents too: PostgreSQL may merge-join the EXISTS with a walk of
+        // consents_live_idx, and derives no bound for it from the members' bound — from
+        // the first contact on for every read, 86 ms instead of 0.3 ms at 150,000 in.
+        let consented = super::consents::live_accepted(contact_id(), e.require_consent, e.now)
+            .and_where(within(Expr::col((
+                consent::Entity,
+                consent::Column::ContactId,
+            ))))
+            .to_owned();
+        q.and_where(Expr::exists(consented));
+    }
+    q
 }
 
 /// [`member_select`] `LEFT JOIN dial_state`: also no live lease on the person. The
@@ -132,6 +150,11 @@ fn eligible_select(
                 .or(Expr::col((ds::Entity, ds::Column::LeaseExpiresAt)).lte(e.now)),
         )
         .to_owned()
+}
+
+/// `contacts.id`, for conditions correlated with the contact.
+fn contact_id() -> Expr {
+    Expr::col((contact::Entity, contact::Column::Id))
 }
 
 fn candidate(row: &sea_orm::QueryResult) -> Result<Candidate> {
@@ -347,18 +370,31 @@ pub struct MemberFacts {
     pub state: MemberState,
     pub status: String,
     pub listed: bool,
+    /// Holds a live consent of a kind required (true when none is required).
+    pub consented: bool,
     pub phone: String,
     pub time_zone: String,
 }
 
-/// A page of a campaign's members with their facts, in id order after `after`.
+/// A page of a campaign's members with their facts, in id order after `after`; whether
+/// each holds a live consent of the kinds `require_consent` accepts, at `now`.
 pub async fn member_facts<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
     campaign_id: &str,
+    (require_consent, now): (ConsentRequirement, i64),
     after: i64,
     limit: u64,
 ) -> Result<Vec<MemberFacts>> {
+    let consented = if require_consent.required() {
+        // Bounded like the members, for the reason given in `member_select`.
+        let q = super::consents::live_accepted(contact_id(), require_consent, now)
+            .and_where(Expr::col((consent::Entity, consent::Column::ContactId)).gt(after))
+            .to_owned();
+        Expr::exists(q)
+    } else {
+        Expr::val(true)
+    };
     let q = Query::select()
         .column((cm::Entity, cm::Column::ContactId))
         .column((cm::Entity, cm::Column::Attempts))
@@ -370,6 +406,7 @@ pub async fn member_facts<C: ConnectionTrait>(
             Expr::col((dnc_entry::Entity, dnc_entry::Column::Phone)).is_not_null(),
             Alias::new("listed"),
         )
+        .expr_as(consented, Alias::new("consented"))
         .from(cm::Entity)
         .inner_join(
             contact::Entity,
@@ -403,6 +440,7 @@ pub async fn member_facts<C: ConnectionTrait>(
                 },
                 status: r.try_get("", "status")?,
                 listed: r.try_get("", "listed")?,
+                consented: r.try_get("", "consented")?,
                 phone: r.try_get("", "phone")?,
                 time_zone: r.try_get("", "time_zone")?,
             })

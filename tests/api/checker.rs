@@ -196,6 +196,7 @@ fn dial_rules() -> pb::DialRules {
         max_calls_per_day: None,
         max_calls_per_week: Some(50),
         min_call_spacing_seconds: Some(SPACING_S),
+        ..Default::default()
     }
 }
 

@@ -37,9 +37,9 @@ both!(
 // ---- helpers -------------------------------------------------------------------------
 
 /// A parsed export: the header and each row by column name.
-struct Csv {
-    header: Vec<String>,
-    rows: Vec<HashMap<String, String>>,
+pub(crate) struct Csv {
+    pub(crate) header: Vec<String>,
+    pub(crate) rows: Vec<HashMap<String, String>>,
 }
 
 impl Csv {
@@ -131,7 +131,13 @@ fn request(account: &str, selection: Option<S>, columns: &[&str]) -> pb::ExportC
     }
 }
 
-async fn export_csv(app: &TestApp, account: &str, selection: Option<S>, columns: &[&str]) -> Csv {
+/// A whole export, parsed (other modules' tests export with it too).
+pub(crate) async fn export_csv(
+    app: &TestApp,
+    account: &str,
+    selection: Option<S>,
+    columns: &[&str],
+) -> Csv {
     let export = read_export(app, request(account, selection, columns))
         .await
         .expect("export");
@@ -249,6 +255,9 @@ async fn export_lists_every_field_with_call_statistics(app: TestApp) {
             "status",
             "dnc_source",
             "dnc_at",
+            "consent_kind",
+            "consent_captured_at",
+            "consent_source",
             "campaigns",
             "call_count",
             "last_called_at",
@@ -276,6 +285,9 @@ async fn export_lists_every_field_with_call_statistics(app: TestApp) {
         ("status", "ACTIVE"),
         ("dnc_source", ""),
         ("dnc_at", ""),
+        ("consent_kind", ""),
+        ("consent_captured_at", ""),
+        ("consent_source", ""),
         ("campaigns", "autumn;spring"),
         ("call_count", "3"),
         ("last_called_at", "2026-03-02T15:00:00.000Z"),

@@ -511,6 +511,7 @@ pub fn rules(max_attempts: i32, retry_seconds: i64, window: (i32, i32)) -> pb::D
         max_calls_per_day: Some(50),
         max_calls_per_week: Some(50),
         min_call_spacing_seconds: Some(0),
+        ..Default::default()
     }
 }
 
