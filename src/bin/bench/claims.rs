@@ -50,7 +50,7 @@ pub async fn run(
     // "bench" is measured; "warmup" (the same contacts) is claimed from first, so the
     // measured claims run on open pool connections whose statements are prepared; "solo"
     // is claimed from last by one dialer alone.
-    for campaign in ["bench", "warmup", "solo"] {
+    for campaign in ["bench", "warmup", "solo", "consent", "again"] {
         let added = client
             .add_to_campaign(pb::AddToCampaignRequest {
                 account_id: account.into(),
@@ -90,6 +90,40 @@ pub async fn run(
     let tasks = run_dialers(&server, dialers, "bench", batch, None).await?;
     let (server_cpu, pg_cpu) = (server.cpu() - server_cpu, postgres_cpu(pg_name) - pg_cpu);
     release_all(&server, dialers, "bench").await?;
+    // The same drain with a consent requirement (every contact holds a live written
+    // consent), against a second plain drain: both lease people who already have a
+    // `dial_state` row, unlike the first drain above.
+    seed_consents(&db.url, account).await?;
+    let mut per_contact = Vec::new();
+    for (campaign, consent) in [
+        ("consent", pb::ConsentRequirement::ExpressWritten),
+        ("again", pb::ConsentRequirement::Unspecified),
+    ] {
+        let (s0, p0) = (server.cpu(), postgres_cpu(pg_name));
+        let got = run_dialers_requiring(&server, dialers, campaign, batch, None, consent).await?;
+        let cpu = (server.cpu() - s0) + (postgres_cpu(pg_name) - p0);
+        let leased: usize = got.iter().map(|(_, _, ids)| ids.len()).sum();
+        anyhow::ensure!(
+            leased == members,
+            "{campaign}: {leased} of {members} members were handed out"
+        );
+        release_all(&server, dialers, campaign).await?;
+        per_contact.push(cpu.as_secs_f64() * 1e6 / leased as f64);
+    }
+    report.add(Row {
+        figure: format!(
+            "CPU time per leased contact with require_consent (every contact consenting), against the same drain without ({})",
+            backend.name()
+        ),
+        value: per_contact[0],
+        unit: "µs",
+        reference: Some((
+            format!("{:.1} µs without require_consent", per_contact[1]),
+            per_contact[1],
+        )),
+        ratio_target: Target::AtMost(1.2),
+        target: Target::None,
+    });
     let mut solo = run_dialers(&server, 1, "solo", batch, Some(SOLO_CLAIMS))
         .await?
         .into_iter()
@@ -264,6 +298,24 @@ pub async fn seed(url: &str, account: &str, n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A live written consent for every contact of the account.
+async fn seed_consents(url: &str, account: &str) -> anyhow::Result<()> {
+    let db = contactd::store::connect(url, 1).await?;
+    let now = chrono::Utc::now().timestamp_millis();
+    sea_orm::ConnectionTrait::execute_unprepared(
+        &db,
+        &format!(
+            "INSERT INTO consents (account_id, contact_id, kind, channel, source, captured_at, created_at) \
+             SELECT account_id, id, 'express_written', 'web', 'bench', {now}, {now} FROM contacts \
+             WHERE account_id = '{account}'"
+        ),
+    )
+    .await?;
+    sea_orm::ConnectionTrait::execute_unprepared(&db, "ANALYZE consents").await?;
+    db.close().await.ok();
+    Ok(())
+}
+
 /// Open loop: claims per second of each dialer, and contacts per claim.
 const OPEN_RATE: u32 = 50;
 const OPEN_BATCH: i32 = 25;
@@ -287,7 +339,7 @@ async fn release_all(server: &Server, dialers: usize, campaign: &str) -> anyhow:
 /// Rules that let every contact be dialed at whatever hour the benchmark runs: the widest
 /// calling window the API accepts that is open now in New York (the seeded numbers'
 /// zone; the whole day is refused).
-fn rules() -> pb::DialRules {
+fn rules(require_consent: pb::ConsentRequirement) -> pb::DialRules {
     let now = chrono::Utc::now().timestamp_millis();
     let window = Window::widest_open_at(&[chrono_tz::America::New_York], now);
     pb::DialRules {
@@ -299,6 +351,7 @@ fn rules() -> pb::DialRules {
         max_calls_per_day: Some(50),
         max_calls_per_week: Some(50),
         min_call_spacing_seconds: Some(0),
+        require_consent: require_consent as i32,
         ..Default::default()
     }
 }
@@ -345,7 +398,7 @@ async fn open_loop(
                         dialer_id: format!("open-{d}"),
                         max_contacts: batch,
                         lease_seconds: 2,
-                        rules: Some(rules()),
+                        rules: Some(rules(pb::ConsentRequirement::Unspecified)),
                     })
                     .await?
                     .into_inner()
@@ -383,6 +436,26 @@ async fn run_dialers(
     batch: i32,
     limit: Option<usize>,
 ) -> anyhow::Result<Vec<Seen>> {
+    run_dialers_requiring(
+        server,
+        dialers,
+        campaign,
+        batch,
+        limit,
+        pb::ConsentRequirement::Unspecified,
+    )
+    .await
+}
+
+/// [`run_dialers`] with a consent requirement in the rules.
+async fn run_dialers_requiring(
+    server: &Server,
+    dialers: usize,
+    campaign: &'static str,
+    batch: i32,
+    limit: Option<usize>,
+    consent: pb::ConsentRequirement,
+) -> anyhow::Result<Vec<Seen>> {
     let mut tasks = Vec::new();
     for d in 0..dialers {
         let mut client = server.client().await?;
@@ -399,7 +472,7 @@ async fn run_dialers(
                         dialer_id: format!("dialer-{d}"),
                         max_contacts: batch,
                         lease_seconds: 3600,
-                        rules: Some(rules()),
+                        rules: Some(rules(consent)),
                     })
                     .await?
                     .into_inner()
