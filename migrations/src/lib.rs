@@ -16,6 +16,7 @@ mod m0007_rejected_by_kind;
 mod m0008_dnc_lists;
 mod m0009_consents;
 mod m0010_dial_state_cleanup_trigger;
+mod m0011_callbacks;
 
 /// The list of migrations, oldest first.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_dnc_lists::Migration),
             Box::new(m0009_consents::Migration),
             Box::new(m0010_dial_state_cleanup_trigger::Migration),
+            Box::new(m0011_callbacks::Migration),
         ]
     }
 }

@@ -155,6 +155,7 @@ fn dialable(l: Leased) -> pb::DialableContact {
         attempts: l.attempts,
         time_zone: l.time_zone,
         lease_id: l.lease.to_string(),
+        callback: l.callback.map(super::callbacks::message),
     }
 }
 
@@ -404,11 +405,13 @@ pub async fn check_dialable(
         Some(Refusal::WeeklyLimit) => pb::NotDialableReason::WeeklyLimit,
         Some(Refusal::OutsideWindow) => pb::NotDialableReason::OutsideWindow,
         Some(Refusal::Unknown) => pb::NotDialableReason::Unknown,
+        Some(Refusal::CallbackScheduled) => pb::NotDialableReason::CallbackScheduled,
     };
     Ok(Response::new(pb::CheckDialableResponse {
         dialable: verdict.refusal.is_none(),
         reason: reason as i32,
         detail: verdict.detail,
+        callback: verdict.callback.map(super::callbacks::message),
     }))
 }
 
@@ -432,6 +435,8 @@ pub async fn preview_dialable(
         call_spacing: p.call_spacing,
         daily_limit: p.daily_limit,
         weekly_limit: p.weekly_limit,
+        callbacks_due: p.callbacks_due,
+        callback_scheduled: p.callback_scheduled,
     }))
 }
 

@@ -278,6 +278,13 @@ impl Services {
                 now,
             )
             .await?;
+            self.settle_and_schedule(txn, account_id, c, input, stored.id, now)
+                .await?;
+        } else if input.callback.is_some() && !input.dnc_requested {
+            return Err(Error::invalid(
+                "call.contact_id",
+                "a callback needs a known contact (give contact_id, or the phone of a contact)",
+            ));
         }
         if input.dnc_requested || input.outcome == CallOutcome::DncRequested {
             let reason = format!("requested during call {}", input.external_id);
