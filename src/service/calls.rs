@@ -3,8 +3,9 @@
 //! Recording a call is one transaction: the call row, the contact's statistics, the
 //! campaign attempt, the person's dial state (the call ends the lease it belongs to —
 //! placed by the lease's holder after the lease began — and no other; an outbound call
-//! of no lease counts as a dial), a DNC request, and closing the contact's open "Call
-//! Now" request. An inbound call from an unknown number creates the contact when the
+//! of no lease counts as a dial), a DNC request, closing the contact's open "Call
+//! Now" request, and the contact's callbacks (delivered or cancelled by this call, and
+//! the one a `CALLBACK_REQUESTED` call schedules; see `service::callbacks`). An inbound call from an unknown number creates the contact when the
 //! plan has room; otherwise the call is kept without a contact.
 //!
 //! Calls are bounded where they enter ([`check_bounds`]): a refused call that carries a

@@ -13,6 +13,10 @@
 //! concurrent dialers fan out over the campaign instead of fighting over its first rows,
 //! and members that are leased or waiting out their retry spacing are not rescanned by
 //! every claim. The hint only picks a starting point; correctness never depends on it.
+//!
+//! Before the scan, a claim hands out the campaign's due callbacks through the same
+//! lease re-check, and learns which members wait for a later one (the scan skips them):
+//! see `service::callbacks`.
 
 use super::Services;
 use crate::domain::dialing::{

@@ -22,6 +22,7 @@ both!(
     bad_callback_requests_name_the_field_and_store_nothing,
     list_callbacks_filters_by_campaign_contact_and_status_and_pages,
     check_and_preview_report_scheduled_and_due_callbacks,
+    an_open_stream_delivers_a_callback_when_it_falls_due,
 );
 
 /// 9:00–21:00 local, 3 attempts, 1 s retry spacing, frequency rules out of the way.
@@ -762,4 +763,33 @@ async fn check_and_preview_report_scheduled_and_due_callbacks(app: TestApp) {
     let got = app.claim(&acc, "camp", "d1", 2, one).await;
     assert_eq!(ids_of(&got), ids);
     assert!(got[0].callback.is_some());
+}
+
+async fn an_open_stream_delivers_a_callback_when_it_falls_due(app: TestApp) {
+    let (app, clock, acc, ids) = setup(app, 2).await;
+    let cb = ask_at(&app, &acc, ids[1], "2026-03-02T17:00:00Z").await;
+    let claim = pb::ClaimDialableContactsRequest {
+        account_id: acc.clone(),
+        campaign_id: "camp".into(),
+        dialer_id: "streamer".into(),
+        max_contacts: 5,
+        lease_seconds: 600,
+        rules: day_rules(),
+    };
+    let mut stream = app.open_stream(claim, 5, 20).await.unwrap();
+    let first = stream.next().await.expect("stream open").unwrap();
+    assert_eq!(
+        ids_of(&first),
+        [ids[0]],
+        "the member waiting for its callback is not sent"
+    );
+    clock.set(ms_at("2026-03-02T17:00:00Z"));
+    let next = tokio::time::timeout(std::time::Duration::from_secs(10), stream.next())
+        .await
+        .expect("the callback arrives once due")
+        .expect("stream open")
+        .unwrap();
+    // First the callback; then the other member again (its lease ran out uncalled).
+    assert_eq!(ids_of(&next), [ids[1], ids[0]]);
+    assert_eq!(next[0].callback.as_ref().map(|x| x.id), Some(cb.id));
 }
