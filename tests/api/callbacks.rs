@@ -23,6 +23,7 @@ both!(
     list_callbacks_filters_by_campaign_contact_and_status_and_pages,
     check_and_preview_report_scheduled_and_due_callbacks,
     an_open_stream_delivers_a_callback_when_it_falls_due,
+    a_repeated_callback_call_returns_the_callback_it_scheduled_and_schedules_no_other,
 );
 
 /// 9:00–21:00 local, 3 attempts, 1 s retry spacing, frequency rules out of the way.
@@ -792,4 +793,28 @@ async fn an_open_stream_delivers_a_callback_when_it_falls_due(app: TestApp) {
     // First the callback; then the other member again (its lease ran out uncalled).
     assert_eq!(ids_of(&next), [ids[1], ids[0]]);
     assert_eq!(next[0].callback.as_ref().map(|x| x.id), Some(cb.id));
+}
+
+async fn a_repeated_callback_call_returns_the_callback_it_scheduled_and_schedules_no_other(
+    app: TestApp,
+) {
+    let (app, _clock, acc, ids) = setup(app, 1).await;
+    let call = outbound(
+        "ask-1",
+        ids[0],
+        "camp",
+        "2026-03-02T15:00:00Z",
+        pb::CallOutcome::CallbackRequested,
+    );
+    let first = record(&app, &acc, call.clone(), Some(at("2026-03-02T18:00:00Z")))
+        .await
+        .unwrap();
+    let again = record(&app, &acc, call, Some(at("2026-03-02T18:00:00Z")))
+        .await
+        .unwrap();
+    assert!(first.created && !again.created);
+    assert_eq!(first.callback, again.callback);
+    assert_eq!(callbacks_of(&app, &acc).await.len(), 1);
+    let stored = callbacks_of(&app, &acc).await.remove(0);
+    assert_eq!(Some(stored.call_id), first.call.map(|c| c.id));
 }
