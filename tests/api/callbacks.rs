@@ -80,6 +80,17 @@ async fn record(
         .map(|r| r.into_inner())
 }
 
+/// A CALLBACK_REQUESTED call of `contact` in `campaign` started at `started`.
+fn asking(ext: &str, contact: i64, campaign: &str, started: &str) -> pb::Call {
+    outbound(
+        ext,
+        contact,
+        campaign,
+        started,
+        pb::CallOutcome::CallbackRequested,
+    )
+}
+
 /// Records a CALLBACK_REQUESTED call of `contact` in "camp" started at `started`.
 async fn ask_callback(
     app: &TestApp,
@@ -89,13 +100,7 @@ async fn ask_callback(
     when: pb::CallbackTime,
 ) -> pb::Callback {
     let id = format!("cb-{contact}-{started}");
-    let call = outbound(
-        &id,
-        contact,
-        "camp",
-        started,
-        pb::CallOutcome::CallbackRequested,
-    );
+    let call = asking(&id, contact, "camp", started);
     record(app, acc, call, Some(when))
         .await
         .expect("record callback call")
@@ -518,15 +523,7 @@ async fn removing_or_deleting_the_contact_cancels_or_deletes_its_callback(app: T
 async fn bad_callback_requests_name_the_field_and_store_nothing(app: TestApp) {
     let (app, _clock, acc, ids) = setup(app, 1).await;
     let c = ids[0];
-    let asked = |ext: &str| {
-        outbound(
-            ext,
-            c,
-            "camp",
-            "2026-03-02T15:00:00Z",
-            pb::CallOutcome::CallbackRequested,
-        )
-    };
+    let asked = |ext: &str| asking(ext, c, "camp", "2026-03-02T15:00:00Z");
     let cases: Vec<(pb::Call, Option<pb::CallbackTime>, &str)> = vec![
         (asked("e1"), None, "callback"),
         (
@@ -592,13 +589,7 @@ async fn bad_callback_requests_name_the_field_and_store_nothing(app: TestApp) {
     let err = record(
         &app,
         &acc,
-        outbound(
-            "e10",
-            c,
-            "other",
-            "2026-03-02T15:00:00Z",
-            pb::CallOutcome::CallbackRequested,
-        ),
+        asking("e10", c, "other", "2026-03-02T15:00:00Z"),
         Some(at("2026-03-02T18:00:00Z")),
     )
     .await
@@ -632,13 +623,7 @@ async fn list_callbacks_filters_by_campaign_contact_and_status_and_pages(app: Te
                 .id,
         );
     }
-    let call = outbound(
-        "o1",
-        ids[0],
-        "other",
-        "2026-03-02T15:01:00Z",
-        pb::CallOutcome::CallbackRequested,
-    );
+    let call = asking("o1", ids[0], "other", "2026-03-02T15:01:00Z");
     let other = record(&app, &acc, call, Some(at("2026-03-04T16:00:00Z")))
         .await
         .unwrap()
@@ -718,13 +703,7 @@ async fn check_and_preview_report_scheduled_and_due_callbacks(app: TestApp) {
     let c = ids[0];
     // One attempt allowed, and it is used: only the callback can reach the person again.
     let one = Some(rules(1, 0, (9 * 60, 21 * 60)));
-    let call = outbound(
-        "first",
-        c,
-        "camp",
-        "2026-03-02T15:00:00Z",
-        pb::CallOutcome::CallbackRequested,
-    );
+    let call = asking("first", c, "camp", "2026-03-02T15:00:00Z");
     let cb = record(&app, &acc, call, Some(at("2026-03-02T18:00:00Z")))
         .await
         .unwrap()
@@ -799,13 +778,7 @@ async fn a_repeated_callback_call_returns_the_callback_it_scheduled_and_schedule
     app: TestApp,
 ) {
     let (app, _clock, acc, ids) = setup(app, 1).await;
-    let call = outbound(
-        "ask-1",
-        ids[0],
-        "camp",
-        "2026-03-02T15:00:00Z",
-        pb::CallOutcome::CallbackRequested,
-    );
+    let call = asking("ask-1", ids[0], "camp", "2026-03-02T15:00:00Z");
     let first = record(&app, &acc, call.clone(), Some(at("2026-03-02T18:00:00Z")))
         .await
         .unwrap();
