@@ -16,6 +16,7 @@ mod m0007_rejected_by_kind;
 mod m0008_dnc_lists;
 mod m0009_consents;
 mod m0010_dial_state_cleanup_trigger;
+mod m0011_callbacks;
 mod m0012_consents_live_idx;
 mod m0015_dial_state_hot_leases;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_dnc_lists::Migration),
             Box::new(m0009_consents::Migration),
             Box::new(m0010_dial_state_cleanup_trigger::Migration),
+            Box::new(m0011_callbacks::Migration),
             Box::new(m0012_consents_live_idx::Migration),
             Box::new(m0015_dial_state_hot_leases::Migration),
         ]

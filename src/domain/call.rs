@@ -46,6 +46,9 @@ pub enum CallOutcome {
     /// The callee asked not to be called again: the number goes on the DNC list.
     #[sea_orm(string_value = "DNC_REQUESTED")]
     DncRequested,
+    /// The callee asked to be called back at a time (see `domain::callback`).
+    #[sea_orm(string_value = "CALLBACK_REQUESTED")]
+    CallbackRequested,
 }
 
 impl CallOutcome {
@@ -97,6 +100,8 @@ pub struct CallInput {
     pub transcript_url: String,
     pub dnc_requested: bool,
     pub dialer_id: String,
+    /// When the callee asked to be called back (`CallbackRequested` only).
+    pub callback: Option<super::callback::CallbackTime>,
 }
 
 #[cfg(test)]
@@ -114,7 +119,8 @@ mod tests {
         );
         assert_eq!(
             stored(CallOutcome::iter().map(|o| o.to_value()).collect()),
-            "ANSWERED,NO_ANSWER,BUSY,VOICEMAIL,FAILED,REJECTED,CONVERTED,DNC_REQUESTED"
+            "ANSWERED,NO_ANSWER,BUSY,VOICEMAIL,FAILED,REJECTED,CONVERTED,DNC_REQUESTED,\
+             CALLBACK_REQUESTED"
         );
         assert_eq!(
             stored(Sentiment::iter().map(|s| s.to_value()).collect()),

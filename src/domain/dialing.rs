@@ -95,6 +95,21 @@ impl Frequency {
     }
 }
 
+impl Frequency {
+    /// The first instant at or after `now` at which [`Frequency::check`] allows one more
+    /// dial, given the same recent dials (they only age).
+    pub fn next_allowed(&self, recent: &[i64], now: i64) -> i64 {
+        let after = |n: i32, span: i64| {
+            recent
+                .get(n.max(1) as usize - 1)
+                .map_or(i64::MIN, |&t| t.saturating_add(span))
+        };
+        now.max(after(1, self.min_spacing_ms))
+            .max(after(self.per_day, DAY_MS))
+            .max(after(self.per_week, WEEK_MS))
+    }
+}
+
 /// The per-person state: the live lease (if any) and recent dials.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PersonState {
@@ -264,6 +279,8 @@ pub enum Refusal {
     OutsideWindow,
     /// No such contact, or the number cannot be placed in a time zone.
     Unknown,
+    /// The person asked to be called back later in this campaign.
+    CallbackScheduled,
 }
 
 /// The per-campaign state of a member.
@@ -363,7 +380,7 @@ mod tests {
     }
 
     #[test]
-    fn the_nth_newest_dial_decides_a_limit_of_n() {
+    fn the_nth_newest_dial_decides_a_limit_of_n_and_when_the_next_is_allowed() {
         let hour = 3_600_000;
         let f = Frequency {
             per_day: 2,
@@ -387,6 +404,13 @@ mod tests {
             f.check(&[now - DAY_MS, now - 2 * DAY_MS, now - WEEK_MS], now),
             Ok(())
         );
+        // The next dial is allowed when the blocking one ages out, not a moment before.
+        assert_eq!(f.next_allowed(&[], now), now);
+        let recent = [now - 10, now - 2 * hour];
+        let next = f.next_allowed(&recent, now);
+        assert_eq!(next, now - 2 * hour + DAY_MS);
+        assert_eq!(f.check(&recent, next), Ok(()));
+        assert!(f.check(&recent, next - 1).is_err());
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod apikey;
 pub mod batch;
 pub mod bulk;
 pub mod call;
+pub mod callback;
 pub mod clock;
 pub mod consent;
 pub mod contact;

@@ -4,6 +4,7 @@ pub mod account;
 pub mod api_key;
 pub mod call;
 pub mod call_request;
+pub mod callback;
 pub mod campaign_member;
 pub mod consent;
 pub mod contact;

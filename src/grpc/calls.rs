@@ -25,7 +25,11 @@ pub fn campaign_id(field: &str, id: &str, required: bool) -> Result<String> {
     Ok(id)
 }
 
-fn call_input(call: Option<pb::Call>, region: &str) -> Result<CallInput> {
+fn call_input(
+    call: Option<pb::Call>,
+    region: &str,
+    callback: Option<pb::CallbackTime>,
+) -> Result<CallInput> {
     let c = call.ok_or_else(|| Error::invalid("call", "is required"))?;
     let external_id = convert::free_text("call.external_id", &c.external_id, MAX_ID)?;
     if external_id.is_empty() {
@@ -69,13 +73,37 @@ fn call_input(call: Option<pb::Call>, region: &str) -> Result<CallInput> {
             "must not be negative",
         ));
     }
+    let campaign_id = campaign_id("call.campaign_id", &c.campaign_id, false)?;
+    let callback = super::callbacks::callback_time(callback)?;
+    match (outcome == CallOutcome::CallbackRequested, &callback) {
+        (true, None) => {
+            return Err(Error::invalid(
+                "callback",
+                "is required with CALL_OUTCOME_CALLBACK_REQUESTED: when to call back",
+            ));
+        }
+        (true, Some(_)) if campaign_id.is_empty() => {
+            return Err(Error::invalid(
+                "call.campaign_id",
+                "is required with CALL_OUTCOME_CALLBACK_REQUESTED: the campaign whose claims \
+                 deliver the callback",
+            ));
+        }
+        (false, Some(_)) => {
+            return Err(Error::invalid(
+                "callback",
+                "is only for CALL_OUTCOME_CALLBACK_REQUESTED",
+            ));
+        }
+        _ => {}
+    }
     Ok(CallInput {
         external_id,
         contact_id: (c.contact_id > 0).then_some(c.contact_id),
         phone: c.phone,
         region: convert::region("region", region)?,
         direction,
-        campaign_id: campaign_id("call.campaign_id", &c.campaign_id, false)?,
+        campaign_id,
         started_at,
         duration_seconds: c.duration_seconds,
         outcome,
@@ -85,6 +113,7 @@ fn call_input(call: Option<pb::Call>, region: &str) -> Result<CallInput> {
         transcript_url: web_url("call.transcript_url", &c.transcript_url)?,
         dnc_requested: c.dnc_requested,
         dialer_id: convert::free_text("call.dialer_id", &c.dialer_id, MAX_ID)?,
+        callback,
     })
 }
 
@@ -146,7 +175,7 @@ pub async fn record_call(
         .as_ref()
         .filter(|c| c.dnc_requested || c.outcome == pb::CallOutcome::DncRequested as i32);
     let dnc = dnc.map(|c| (c.contact_id, c.phone.clone(), c.external_id.clone()));
-    let input = match call_input(req.call, &req.region) {
+    let input = match call_input(req.call, &req.region, req.callback) {
         Ok(input) => input,
         Err(e) => {
             if let Some((contact, phone, external_id)) = dnc {
@@ -164,9 +193,14 @@ pub async fn record_call(
         }
     };
     let recorded = svc.record_call(account, input).await?;
+    let callback = match recorded.call.outcome {
+        CallOutcome::CallbackRequested => svc.callback_of_call(account, recorded.call.id).await?,
+        _ => None,
+    };
     Ok(Response::new(pb::RecordCallResponse {
         call: Some(call_message(recorded.call)),
         created: recorded.created,
+        callback: callback.map(super::callbacks::message),
     }))
 }
 

@@ -169,6 +169,7 @@ fn dialable(l: Leased) -> pb::DialableContact {
         attempts: l.attempts,
         time_zone: l.time_zone,
         lease_id: l.lease.to_string(),
+        callback: l.callback.map(super::callbacks::message),
     }
 }
 
@@ -419,11 +420,13 @@ pub async fn check_dialable(
         Some(Refusal::WeeklyLimit) => pb::NotDialableReason::WeeklyLimit,
         Some(Refusal::OutsideWindow) => pb::NotDialableReason::OutsideWindow,
         Some(Refusal::Unknown) => pb::NotDialableReason::Unknown,
+        Some(Refusal::CallbackScheduled) => pb::NotDialableReason::CallbackScheduled,
     };
     Ok(Response::new(pb::CheckDialableResponse {
         dialable: verdict.refusal.is_none(),
         reason: reason as i32,
         detail: verdict.detail,
+        callback: verdict.callback.map(super::callbacks::message),
     }))
 }
 
@@ -448,6 +451,8 @@ pub async fn preview_dialable(
         daily_limit: p.daily_limit,
         weekly_limit: p.weekly_limit,
         no_consent: p.no_consent,
+        callbacks_due: p.callbacks_due,
+        callback_scheduled: p.callback_scheduled,
     }))
 }
 

@@ -192,6 +192,7 @@ impl From<CallOutcome> for pb::CallOutcome {
             CallOutcome::Rejected => pb::CallOutcome::Rejected,
             CallOutcome::Converted => pb::CallOutcome::Converted,
             CallOutcome::DncRequested => pb::CallOutcome::DncRequested,
+            CallOutcome::CallbackRequested => pb::CallOutcome::CallbackRequested,
         }
     }
 }
@@ -210,6 +211,7 @@ impl TryFrom<pb::CallOutcome> for CallOutcome {
             pb::CallOutcome::Rejected => CallOutcome::Rejected,
             pb::CallOutcome::Converted => CallOutcome::Converted,
             pb::CallOutcome::DncRequested => CallOutcome::DncRequested,
+            pb::CallOutcome::CallbackRequested => CallOutcome::CallbackRequested,
         })
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod callbacks;
 pub mod calls;
 pub mod campaigns;
 pub mod consents;
@@ -345,6 +346,15 @@ impl ContactService for ContactApi {
             .admit(&mut request, |r| Scope::Account(&r.account_id))
             .await?;
         calls::list_calls(&self.svc, request).await
+    }
+    async fn list_callbacks(
+        &self,
+        mut request: Request<pb::ListCallbacksRequest>,
+    ) -> Result<Response<pb::ListCallbacksResponse>, Status> {
+        self.gate
+            .admit(&mut request, |r| Scope::Account(&r.account_id))
+            .await?;
+        callbacks::list_callbacks(&self.svc, request).await
     }
     async fn add_to_campaign(
         &self,

@@ -3,9 +3,11 @@
 //! Recording a call is one transaction: the call row, the contact's statistics, the
 //! campaign attempt, the person's dial state (the call ends the lease it belongs to —
 //! placed by the lease's holder after the lease began — and no other; an outbound call
-//! of no lease counts as a dial), a DNC request, and closing the contact's open "Call
-//! Now" request. A DNC request also revokes the consent records of the number's contact
-//! (RevokeConsent's effect, said to come from the call). An inbound call from an unknown number creates the contact when the
+//! of no lease counts as a dial), a DNC request, closing the contact's open "Call
+//! Now" request, and the contact's callbacks (delivered or cancelled by this call, and
+//! the one a `CALLBACK_REQUESTED` call schedules; see `service::callbacks`). A DNC
+//! request also revokes the consent records of the number's contact (RevokeConsent's
+//! effect, said to come from the call). An inbound call from an unknown number creates the contact when the
 //! plan has room; otherwise the call is kept without a contact.
 //!
 //! Calls are bounded where they enter ([`check_bounds`]): a refused call that carries a
@@ -293,6 +295,13 @@ impl Services {
                 now,
             )
             .await?;
+            self.settle_and_schedule(txn, account_id, c, input, stored.id, now)
+                .await?;
+        } else if input.callback.is_some() && !input.dnc_requested {
+            return Err(Error::invalid(
+                "call.contact_id",
+                "a callback needs a known contact (give contact_id, or the phone of a contact)",
+            ));
         }
         if input.dnc_requested || input.outcome == CallOutcome::DncRequested {
             let reason = format!("requested during call {}", input.external_id);

@@ -52,6 +52,7 @@ impl Services {
         selection: &Selection,
     ) -> Result<BulkCounts> {
         store::accounts::get(&self.db, account_id).await?;
+        let now = self.now();
         let mut counts = BulkCounts::default();
         let mut walk = Walk::new(account_id, selection);
         while let Some((txn, chunk)) = walk.next_in_txn(&self.writer).await? {
@@ -61,6 +62,10 @@ impl Services {
                 .await?;
             let removed =
                 store::campaigns::remove_members(&txn, account_id, campaign_id, &ids).await?;
+            let reason = crate::domain::callback::CancelReason::RemovedFromCampaign;
+            let campaign = Some(campaign_id);
+            store::callbacks::cancel_for_contacts(&txn, account_id, campaign, &ids, reason, now)
+                .await?;
             counts.changed += removed as i64;
             counts.skip("not_member", ids.len() as i64 - removed as i64);
             txn.commit().await?;

@@ -13,6 +13,10 @@
 //! concurrent dialers fan out over the campaign instead of fighting over its first rows,
 //! and members that are leased or waiting out their retry spacing are not rescanned by
 //! every claim. The hint only picks a starting point; correctness never depends on it.
+//!
+//! Before the scan, a claim hands out the campaign's due callbacks through the same
+//! lease re-check, and learns which members wait for a later one (the scan skips them):
+//! see `service::callbacks`.
 
 use super::Services;
 use crate::domain::consent::ConsentRequirement;
@@ -96,6 +100,8 @@ pub struct Leased {
     pub attempts: i32,
     /// The zone the window was checked in ("" when all zones of the country were).
     pub time_zone: String,
+    /// The callback this lease delivers, if it does.
+    pub callback: Option<crate::entity::callback::Model>,
 }
 
 /// Whom CheckDialable asks about.
@@ -110,6 +116,8 @@ pub enum DialTarget {
 pub struct Verdict {
     pub refusal: Option<Refusal>,
     pub detail: String,
+    /// The contact's pending callback (in the campaign asked about, else its earliest).
+    pub callback: Option<crate::entity::callback::Model>,
 }
 
 /// PreviewDialable's counts.
@@ -126,6 +134,10 @@ pub struct Preview {
     pub daily_limit: i64,
     pub weekly_limit: i64,
     pub no_consent: i64,
+    /// Members with a due callback (also counted under their verdict).
+    pub callbacks_due: i64,
+    /// Skipped: a callback is scheduled later.
+    pub callback_scheduled: i64,
 }
 
 /// What a streaming dialer says after the first message.
@@ -155,10 +167,18 @@ pub fn account_frequency(a: &crate::entity::account::Model) -> Frequency {
     }
 }
 
+fn with_callback(callback: &Option<crate::entity::callback::Model>, v: Verdict) -> Verdict {
+    Verdict {
+        callback: callback.clone(),
+        ..v
+    }
+}
+
 fn refuse(refusal: Refusal, detail: impl Into<String>) -> Verdict {
     Verdict {
         refusal: Some(refusal),
         detail: detail.into(),
+        callback: None,
     }
 }
 
@@ -178,7 +198,8 @@ impl Services {
         let until = now + claim.lease_ms;
         let campaign = claim.campaign_id.as_str();
         let cursor = self.scan_hints.cursor(account_id, campaign);
-        let mut out: Vec<Leased> = Vec::new();
+        // Due callbacks first; members waiting for a later one are skipped by the scan.
+        let (mut out, waiting) = self.claim_callbacks(account_id, claim, &e, until).await?;
         // Scan from the cursor to the end, then once more from the start (unless the
         // first pass already began there).
         let mut passes_left = None;
@@ -201,6 +222,10 @@ impl Services {
                     step,
                 )
                 .await?;
+                let ids: Vec<i64> = page.iter().map(|c| c.contact_id).collect();
+                let waits = waiting
+                    .among(&self.claim_reads, account_id, campaign, &ids)
+                    .await?;
                 let mut picked = Vec::new();
                 let mut last = *cur;
                 for c in &page {
@@ -208,6 +233,9 @@ impl Services {
                         break;
                     }
                     last = c.contact_id;
+                    if waits.contains(&c.contact_id) {
+                        continue;
+                    }
                     if e.frequency
                         .check(&parse_dials(&c.recent_dials), now)
                         .is_err()
@@ -237,7 +265,7 @@ impl Services {
 
     /// Re-checks and leases the picked candidates (one statement on PostgreSQL, one short
     /// write transaction on SQLite).
-    async fn lease_picked(
+    pub(super) async fn lease_picked(
         &self,
         account_id: &str,
         claim: &Claim,
@@ -269,6 +297,7 @@ impl Services {
                     lease_expires_at: until,
                     attempts,
                     time_zone: tz,
+                    callback: None,
                 })
             })
             .collect())
@@ -424,10 +453,25 @@ impl Services {
                 }
             }
         };
+        // The contact's pending callback: in the campaign asked about, else its earliest.
+        let callback = match &contact {
+            Some(c) => {
+                store::callbacks::pending_of_contact(&self.db, account_id, c.id, campaign_id)
+                    .await?
+                    .into_iter()
+                    .next()
+            }
+            None => None,
+        };
+        let callback_due =
+            campaign_id.is_some() && callback.as_ref().is_some_and(|cb| cb.due_at <= now);
         if let Some(entry) = store::dnc::entry(&self.db, account_id, &e164).await? {
-            return Ok(refuse(
-                Refusal::Dnc,
-                format!("{e164} is on the DNC list (source {})", entry.source),
+            return Ok(with_callback(
+                &callback,
+                refuse(
+                    Refusal::Dnc,
+                    format!("{e164} is on the DNC list (source {})", entry.source),
+                ),
             ));
         }
         if let Some(hit) =
@@ -435,12 +479,18 @@ impl Services {
                 .await?
                 .first()
         {
-            return Ok(refuse(Refusal::Dnc, super::dnc_lists::list_detail(hit)));
+            return Ok(with_callback(
+                &callback,
+                refuse(Refusal::Dnc, super::dnc_lists::list_detail(hit)),
+            ));
         }
         if let Some(c) = &contact
             && ContactStatus::from_stored(&c.status) != ContactStatus::Active
         {
-            return Ok(refuse(Refusal::Dnc, format!("contact {} is DNC", c.id)));
+            return Ok(with_callback(
+                &callback,
+                refuse(Refusal::Dnc, format!("contact {} is DNC", c.id)),
+            ));
         }
         if rules.require_consent.required() {
             let consented = match &contact {
@@ -462,26 +512,52 @@ impl Services {
                 None => None,
             };
             let Some(m) = member else {
-                return Ok(refuse(
-                    Refusal::NotInCampaign,
-                    format!("not a member of campaign {campaign}"),
+                return Ok(with_callback(
+                    &callback,
+                    refuse(
+                        Refusal::NotInCampaign,
+                        format!("not a member of campaign {campaign}"),
+                    ),
                 ));
             };
             let state = MemberState {
                 attempts: m.attempts,
                 last_attempt_at: m.last_attempt_at,
             };
-            if let Err(r) = rules.check_member(&state, now) {
-                return Ok(refuse(r, member_detail(r, &state, &rules)));
+            if let Some(cb) = &callback
+                && cb.due_at > now
+            {
+                return Ok(with_callback(
+                    &callback,
+                    refuse(
+                        Refusal::CallbackScheduled,
+                        format!(
+                            "a callback is scheduled at {}: the campaign waits for it",
+                            timezone::utc_text(cb.due_at)
+                        ),
+                    ),
+                ));
+            }
+            // A due callback: the person asked, attempts and retry spacing are waived.
+            if let Err(r) = rules.check_member(&state, now)
+                && !callback_due
+            {
+                return Ok(with_callback(
+                    &callback,
+                    refuse(r, member_detail(r, &state, &rules)),
+                ));
             }
         }
         if let Some(c) = &contact {
             let person = store::leases::person(&self.db, account_id, c.id).await?;
             let frequency = account_frequency(&account);
             if let Err(r) = rules.check_person(&person, frequency, dialer_id, now) {
-                return Ok(refuse(
-                    r,
-                    person_detail(r, &person, frequency.with(rules.frequency)),
+                return Ok(with_callback(
+                    &callback,
+                    refuse(
+                        r,
+                        person_detail(r, &person, frequency.with(rules.frequency)),
+                    ),
                 ));
             }
         }
@@ -491,8 +567,9 @@ impl Services {
             Ok(()) => Ok(Verdict {
                 refusal: None,
                 detail: String::new(),
+                callback,
             }),
-            Err(r) => Ok(refuse(r, window_detail(&zones))),
+            Err(r) => Ok(with_callback(&callback, refuse(r, window_detail(&zones)))),
         }
     }
 
@@ -508,6 +585,9 @@ impl Services {
         let frequency = account_frequency(&account);
         let now = self.now();
         let mut p = Preview::default();
+        // Pending callbacks by member: their earliest due time.
+        let callbacks =
+            store::callbacks::pending_by_contact(&self.db, account_id, campaign_id).await?;
         let mut after = 0;
         loop {
             let page = store::dialer::member_facts(
@@ -534,18 +614,27 @@ impl Services {
             for m in &page {
                 p.members += 1;
                 let person = persons.remove(&m.contact_id).unwrap_or_default();
+                let callback = callbacks.get(&m.contact_id).copied();
+                let callback_due = callback.is_some_and(|due| due <= now);
+                p.callbacks_due += i64::from(callback_due);
                 let verdict =
                     if m.listed || ContactStatus::from_stored(&m.status) != ContactStatus::Active {
                         Err(Refusal::Dnc)
                     } else if !m.consented {
                         Err(Refusal::NoConsent)
+                    } else if callback.is_some() && !callback_due {
+                        Err(Refusal::CallbackScheduled)
                     } else {
-                        rules
-                            .check_member(&m.state, now)
-                            .and_then(|()| rules.check_person(&person, frequency, "", now))
-                            .and_then(|()| {
-                                rules.check_window(&timezone::resolve(&m.time_zone, &m.phone), now)
-                            })
+                        // A due callback waives attempts and retry spacing.
+                        (if callback_due {
+                            Ok(())
+                        } else {
+                            rules.check_member(&m.state, now)
+                        })
+                        .and_then(|()| rules.check_person(&person, frequency, "", now))
+                        .and_then(|()| {
+                            rules.check_window(&timezone::resolve(&m.time_zone, &m.phone), now)
+                        })
                     };
                 match verdict {
                     Ok(()) => p.dialable += 1,
@@ -557,6 +646,7 @@ impl Services {
                     Err(Refusal::DailyLimit) => p.daily_limit += 1,
                     Err(Refusal::WeeklyLimit) => p.weekly_limit += 1,
                     Err(Refusal::NoConsent) => p.no_consent += 1,
+                    Err(Refusal::CallbackScheduled) => p.callback_scheduled += 1,
                     Err(_) => p.outside_window += 1,
                 }
             }

@@ -65,6 +65,8 @@ pub(crate) async fn add_dnc<C: ConnectionTrait>(
     store::dnc::set_contacts_dnc(txn, &flip, change.source, change.at).await?;
     let ids: Vec<i64> = holders.values().map(|c| c.id).collect();
     store::leases::revoke(txn, account_id, &ids).await?;
+    let dnc = crate::domain::callback::CancelReason::Dnc;
+    store::callbacks::cancel_for_contacts(txn, account_id, None, &ids, dnc, change.at).await?;
     store::calls::close_requests(txn, account_id, &ids, request_status::CANCELLED, change.at)
         .await?;
     let events: Vec<(String, Option<i64>)> = phones

@@ -343,6 +343,9 @@ impl Services {
             import_id: import.id,
             now: self.now(),
         };
+        let dnc = crate::domain::callback::CancelReason::Dnc;
+        store::callbacks::cancel_for_contacts(&txn, &account, None, &holders, dnc, target.now)
+            .await?;
         let w = store::dnc_lists::add_entries(&txn, &target, &batch.rows).await?;
         import.lines_read += batch.read;
         import.added += w.added;

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod bulk;
+pub mod callbacks;
 pub mod calls;
 pub mod campaigns;
 pub mod consents;

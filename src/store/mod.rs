@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod acquire;
+pub mod callbacks;
 pub mod calls;
 pub mod campaigns;
 pub mod consents;

@@ -260,6 +260,7 @@ impl World {
                 account_id: self.account.clone(),
                 call: Some(c.clone()),
                 region: String::new(),
+                callback: None,
             })
             .await;
         self.log.answered("RecordCall", &r);

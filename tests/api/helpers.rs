@@ -748,6 +748,7 @@ impl TestApp {
                 account_id: acc.into(),
                 call: Some(call),
                 region: String::new(),
+                callback: None,
             })
             .await
             .map(|r| r.into_inner())

@@ -8,6 +8,7 @@ mod helpers;
 mod accounts;
 mod auth;
 mod bounds;
+mod callbacks;
 mod calls;
 mod checker;
 mod cli;

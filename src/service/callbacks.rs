@@ -1,0 +1,282 @@
+//! Scheduled callbacks: asked for by RecordCall (`CALLBACK_REQUESTED`), handed out by the
+//! claims of their campaign at their time, ahead of the campaign's other members, and
+//! listed by ListCallbacks.
+//!
+//! A claim reads the campaign's first pending callbacks in due order (one indexed
+//! statement, [`store::callbacks::pending_in_due_order`]). The due ones whose person is
+//! free now are checked like any candidate — the frequency rules and the calling window
+//! in the contact's zone — and leased through the same re-check as every claim
+//! (`store::dialer::lease_eligible`: DNC by the list, named lists and status, ACTIVE, one
+//! live lease per person, the frequency rules) with only the campaign's attempt limit
+//! and retry spacing waived: the person asked. A due callback held back by the window or
+//! the frequency rules is moved to when they allow it (the window's next opening), so it
+//! never blocks the ones behind it. The same read tells the claim which members wait
+//! for a later callback: the normal scan skips them, so retry spacing does not call the
+//! person before the time they asked for.
+//!
+//! A callback stays pending while its lease is out: the call of its delivery (an
+//! outbound call of its campaign starting at or after its due time) marks it delivered,
+//! any other call of the contact cancels it (`call_recorded`), and a lease that ends
+//! without a call leaves it pending, due again. The DNC paths and RemoveFromCampaign
+//! cancel pending callbacks in their own transactions; deleting the contact deletes them.
+
+use super::Services;
+use super::calls::MAX_CLOCK_SKEW_MS;
+use super::dialer::{Claim, Leased};
+use crate::domain::call::{CallDirection, CallInput, CallOutcome};
+use crate::domain::callback::{self, CallbackStatus, CallbackTime, CancelReason};
+use crate::domain::dialing::{DAY_MS, parse_dials};
+use crate::domain::filter::ContactStatus;
+use crate::domain::timezone::{self, Zones};
+use crate::entity::{callback as cb, contact};
+use crate::error::{Error, Result};
+use crate::store::{self, callbacks::ListFilter, dialer::Eligibility};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, NotSet};
+use std::collections::HashSet;
+
+/// Pending callbacks a claim reads beyond the contacts it wants: enough that a few held
+/// back do not hide the due ones behind them, and that for most campaigns the read holds
+/// every pending callback (then the normal scan needs no further query to skip them).
+const PENDING_SLACK: u64 = 64;
+
+/// Which members of a campaign wait for a callback not delivered yet.
+#[derive(Debug)]
+pub enum Waiting {
+    /// All of them (the claim's read held every pending callback of the campaign).
+    Known(HashSet<i64>),
+    /// More than one read holds: ask per scan step.
+    Many,
+}
+
+impl Waiting {
+    /// Which of `ids` wait for a callback.
+    pub async fn among<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        account_id: &str,
+        campaign_id: &str,
+        ids: &[i64],
+    ) -> Result<HashSet<i64>> {
+        match self {
+            Waiting::Known(set) if set.is_empty() => Ok(HashSet::new()),
+            Waiting::Known(set) => Ok(ids.iter().copied().filter(|i| set.contains(i)).collect()),
+            Waiting::Many => {
+                store::callbacks::pending_among(db, account_id, campaign_id, ids).await
+            }
+        }
+    }
+}
+
+impl Services {
+    /// The claim's first step: leases the campaign's due callbacks (at most
+    /// `claim.max_contacts`), moves the ones the window or the frequency rules hold back,
+    /// cancels those whose contact is no longer ACTIVE; returns the leased and which
+    /// members wait for a callback.
+    pub(super) async fn claim_callbacks(
+        &self,
+        account_id: &str,
+        claim: &Claim,
+        e: &Eligibility,
+        until: i64,
+    ) -> Result<(Vec<Leased>, Waiting)> {
+        let want = claim.max_contacts;
+        let limit = want as u64 + PENDING_SLACK;
+        let campaign = claim.campaign_id.as_str();
+        let rows =
+            store::callbacks::pending_in_due_order(&self.claim_reads, account_id, campaign, limit)
+                .await?;
+        let waiting = if (rows.len() as u64) < limit {
+            Waiting::Known(rows.iter().map(|p| p.callback.contact_id).collect())
+        } else {
+            Waiting::Many
+        };
+        let now = e.now;
+        let (mut picked, mut deferred, mut gone) = (Vec::new(), Vec::new(), Vec::new());
+        let mut seen = HashSet::new();
+        for p in rows {
+            let cb = &p.callback;
+            if cb.due_at > now || picked.len() == want {
+                break;
+            }
+            if !seen.insert(cb.contact_id) || p.lease_expires_at.is_some_and(|t| t > now) {
+                continue;
+            }
+            if ContactStatus::from_stored(&p.contact_status) != ContactStatus::Active {
+                gone.push(cb.id);
+                continue;
+            }
+            let recent = parse_dials(&p.recent_dials);
+            if e.frequency.check(&recent, now).is_err() {
+                deferred.push((cb.id, e.frequency.next_allowed(&recent, now)));
+                continue;
+            }
+            let zones = timezone::resolve(&p.contact_time_zone, &p.phone);
+            if claim.rules.check_window(&zones, now).is_err() {
+                let next = claim.rules.window.next_open(&zones, now);
+                deferred.push((cb.id, next.unwrap_or(now + DAY_MS).max(now + 1)));
+                continue;
+            }
+            picked.push((p.callback, p.attempts.unwrap_or_default(), zones.name()));
+        }
+        if !deferred.is_empty() || !gone.is_empty() {
+            let txn = store::begin_write(&self.writer).await?;
+            for (id, at) in &deferred {
+                store::callbacks::defer(&txn, *id, *at).await?;
+            }
+            store::callbacks::settle(&txn, &gone, CancelReason::Dnc, None, now).await?;
+            txn.commit().await?;
+        }
+        // The person asked: the campaign's attempt limit and retry spacing are waived;
+        // every other condition is re-checked under the lease's lock.
+        let waived = Eligibility {
+            max_attempts: i32::MAX,
+            last_attempt_before: i64::MAX,
+            ..*e
+        };
+        let ids = picked
+            .iter()
+            .map(|p| (p.0.contact_id, p.1, p.2.clone()))
+            .collect();
+        let mut leased = self
+            .lease_picked(account_id, claim, &waived, ids, until)
+            .await?;
+        for l in &mut leased {
+            l.callback = picked
+                .iter()
+                .find(|p| p.0.contact_id == l.contact.id)
+                .map(|p| p.0.clone());
+        }
+        Ok((leased, waiting))
+    }
+
+    /// RecordCall's part, in its transaction, once the call is stored: the contact's
+    /// pending callbacks are delivered by this call (an outbound call of their campaign
+    /// starting at or after their due time) or cancelled by it (any other call); a
+    /// `CALLBACK_REQUESTED` call then schedules a new one (not when it also carries a
+    /// DNC request: the DNC request wins).
+    pub(super) async fn settle_and_schedule<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        account_id: &str,
+        c: &contact::Model,
+        input: &CallInput,
+        call_id: i64,
+        now: i64,
+    ) -> Result<()> {
+        let pending = store::callbacks::pending_of_contact(txn, account_id, c.id, None).await?;
+        let (delivered, superseded): (Vec<&cb::Model>, Vec<&cb::Model>) =
+            pending.iter().partition(|cb| {
+                input.direction == CallDirection::Outbound
+                    && input.campaign_id == cb.campaign_id
+                    && input.started_at + MAX_CLOCK_SKEW_MS >= cb.due_at
+            });
+        let ids = |v: Vec<&cb::Model>| v.iter().map(|c| c.id).collect::<Vec<_>>();
+        store::callbacks::settle(txn, &ids(delivered), CancelReason::None, Some(call_id), now)
+            .await?;
+        let reason = CancelReason::CallRecorded;
+        store::callbacks::settle(txn, &ids(superseded), reason, Some(call_id), now).await?;
+        let Some(time) = input.callback.as_ref() else {
+            return Ok(());
+        };
+        if input.outcome != CallOutcome::CallbackRequested || input.dnc_requested {
+            return Ok(());
+        }
+        let campaign = input.campaign_id.as_str();
+        if store::campaigns::member(txn, account_id, campaign, c.id)
+            .await?
+            .is_none()
+        {
+            return Err(Error::FailedPrecondition(format!(
+                "contact {} is not a member of campaign {campaign}: a callback is handed out \
+                 by its campaign's claims",
+                c.id
+            )));
+        }
+        let (at, zone, local) = callback_instant(time, c)?;
+        callback::check_ahead(at, now).map_err(|m| {
+            let field = match time {
+                CallbackTime::At(_) => "callback.callback_time",
+                CallbackTime::Local { .. } => "callback.local_time",
+            };
+            Error::invalid(field, m)
+        })?;
+        store::callbacks::insert(
+            txn,
+            cb::ActiveModel {
+                id: NotSet,
+                account_id: Set(account_id.to_string()),
+                campaign_id: Set(campaign.to_string()),
+                contact_id: Set(c.id),
+                requested_at: Set(at),
+                time_zone: Set(zone),
+                local_time: Set(local),
+                due_at: Set(at),
+                status: Set(CallbackStatus::Pending),
+                cancel_reason: Set(CancelReason::None),
+                call_id: Set(Some(call_id)),
+                settled_call_id: Set(None),
+                created_at: Set(now),
+                settled_at: Set(None),
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The callback a stored call asked for, if any.
+    pub async fn callback_of_call(
+        &self,
+        account_id: &str,
+        call_id: i64,
+    ) -> Result<Option<cb::Model>> {
+        store::callbacks::by_call(&self.db, account_id, call_id).await
+    }
+
+    /// A page of an account's callbacks, newest first.
+    pub async fn list_callbacks(
+        &self,
+        account_id: &str,
+        filter: &ListFilter,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<(Vec<cb::Model>, String)> {
+        store::accounts::get(&self.db, account_id).await?;
+        let size = super::page::page_size(page_size);
+        let before = super::page::decode(page_token)?;
+        let rows = store::callbacks::list(&self.db, account_id, filter, before, size + 1).await?;
+        Ok(super::page::split(rows, size, |c| c.id))
+    }
+}
+
+/// The instant a callback time stands for, the zone a local time was read in and the
+/// local time as given.
+fn callback_instant(time: &CallbackTime, c: &contact::Model) -> Result<(i64, String, String)> {
+    match time {
+        CallbackTime::At(ms) => Ok((*ms, String::new(), String::new())),
+        CallbackTime::Local { text, at, zone } => {
+            let tz = match zone {
+                Some(tz) => *tz,
+                None => match timezone::resolve(&c.time_zone, &c.phone) {
+                    Zones::One(tz) => tz,
+                    _ => {
+                        return Err(Error::invalid(
+                            "callback.time_zone",
+                            format!(
+                                "is required: contact {}'s time zone cannot be told from its \
+                                 number (give callback.time_zone, or callback.callback_time)",
+                                c.id
+                            ),
+                        ));
+                    }
+                },
+            };
+            let ms = callback::local_instant(*at, tz).ok_or_else(|| {
+                Error::invalid(
+                    "callback.local_time",
+                    format!("{text:?} is not a time in {}", tz.name()),
+                )
+            })?;
+            Ok((ms, tz.name().to_string(), text.clone()))
+        }
+    }
+}

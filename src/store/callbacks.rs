@@ -1,0 +1,294 @@
+//! Scheduled callbacks (`callbacks`): the claim's one query for a campaign's pending
+//! callbacks in due order, and the writes that move, deliver and cancel them.
+
+use crate::domain::callback::{CallbackStatus, CancelReason};
+use crate::entity::{callback as cb, campaign_member as cm, contact, dial_state as ds};
+use crate::error::Result;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QuerySelect,
+};
+use std::collections::HashSet;
+
+/// A pending callback with what the claim's checks look at.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub callback: cb::Model,
+    pub phone: String,
+    /// The contact's explicit zone ("" when none).
+    pub contact_time_zone: String,
+    /// The contact's stored status.
+    pub contact_status: String,
+    /// The person's recent dials, as stored ("" when none).
+    pub recent_dials: String,
+    /// The person's lease end, if any.
+    pub lease_expires_at: Option<i64>,
+    /// Attempts so far in the campaign (`None`: no longer a member).
+    pub attempts: Option<i32>,
+}
+
+/// Stores a callback.
+pub async fn insert<C: ConnectionTrait>(db: &C, row: cb::ActiveModel) -> Result<cb::Model> {
+    Ok(row.insert(db).await?)
+}
+
+/// A campaign's first `limit` pending callbacks in due order (due or not), with their
+/// contacts' number, zone and status and the person's dial state: one statement on the
+/// `(account_id, campaign_id, status, due_at)` index, joined by primary keys.
+pub async fn pending_in_due_order<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    campaign_id: &str,
+    limit: u64,
+) -> Result<Vec<Pending>> {
+    let mut q = Query::select();
+    for c in <cb::Column as sea_orm::Iterable>::iter() {
+        q.column((cb::Entity, c));
+    }
+    q.column((contact::Entity, contact::Column::Phone))
+        .expr_as(
+            Expr::col((contact::Entity, contact::Column::TimeZone)),
+            Alias::new("contact_time_zone"),
+        )
+        .expr_as(
+            Expr::col((contact::Entity, contact::Column::Status)),
+            Alias::new("contact_status"),
+        )
+        .column((ds::Entity, ds::Column::RecentDials))
+        .column((ds::Entity, ds::Column::LeaseExpiresAt))
+        .column((cm::Entity, cm::Column::Attempts))
+        .from(cb::Entity)
+        .inner_join(
+            contact::Entity,
+            Expr::col((contact::Entity, contact::Column::Id))
+                .equals((cb::Entity, cb::Column::ContactId)),
+        )
+        .left_join(
+            ds::Entity,
+            Expr::col((ds::Entity, ds::Column::ContactId))
+                .equals((cb::Entity, cb::Column::ContactId)),
+        )
+        .left_join(
+            cm::Entity,
+            Expr::col((cm::Entity, cm::Column::AccountId))
+                .equals((cb::Entity, cb::Column::AccountId))
+                .and(
+                    Expr::col((cm::Entity, cm::Column::CampaignId))
+                        .equals((cb::Entity, cb::Column::CampaignId)),
+                )
+                .and(
+                    Expr::col((cm::Entity, cm::Column::ContactId))
+                        .equals((cb::Entity, cb::Column::ContactId)),
+                ),
+        )
+        .and_where(Expr::col((cb::Entity, cb::Column::AccountId)).eq(account_id))
+        .and_where(Expr::col((cb::Entity, cb::Column::CampaignId)).eq(campaign_id))
+        .and_where(Expr::col((cb::Entity, cb::Column::Status)).eq(CallbackStatus::Pending))
+        .order_by((cb::Entity, cb::Column::DueAt), Order::Asc)
+        .order_by((cb::Entity, cb::Column::Id), Order::Asc)
+        .limit(limit);
+    db.query_all(&q)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(Pending {
+                callback: cb::Model::from_query_result(r, "")?,
+                phone: r.try_get("", "phone")?,
+                contact_time_zone: r.try_get("", "contact_time_zone")?,
+                contact_status: r.try_get("", "contact_status")?,
+                recent_dials: r
+                    .try_get::<Option<String>>("", "recent_dials")?
+                    .unwrap_or_default(),
+                lease_expires_at: r.try_get("", "lease_expires_at")?,
+                attempts: r.try_get("", "attempts")?,
+            })
+        })
+        .collect()
+}
+
+/// Which of `contact_ids` have a pending callback in the campaign.
+pub async fn pending_among<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    campaign_id: &str,
+    contact_ids: &[i64],
+) -> Result<HashSet<i64>> {
+    let mut out = HashSet::new();
+    for part in contact_ids.chunks(super::KEYS_PER_STATEMENT) {
+        let rows: Vec<i64> = cb::Entity::find()
+            .select_only()
+            .column(cb::Column::ContactId)
+            .filter(cb::Column::AccountId.eq(account_id))
+            .filter(cb::Column::CampaignId.eq(campaign_id))
+            .filter(cb::Column::Status.eq(CallbackStatus::Pending))
+            .filter(cb::Column::ContactId.is_in(part.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// Moves a pending callback's due time (the window was closed, or the frequency rules
+/// held the person back, when a claim found it due).
+pub async fn defer<C: ConnectionTrait>(db: &C, id: i64, due_at: i64) -> Result<()> {
+    cb::Entity::update_many()
+        .col_expr(cb::Column::DueAt, Expr::value(due_at))
+        .filter(cb::Column::Id.eq(id))
+        .filter(cb::Column::Status.eq(CallbackStatus::Pending))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Settles pending callbacks by id: delivered, or cancelled with a reason, by a call
+/// (when one did it). Returns how many changed.
+pub async fn settle<C: ConnectionTrait>(
+    db: &C,
+    ids: &[i64],
+    reason: CancelReason,
+    call_id: Option<i64>,
+    now: i64,
+) -> Result<u64> {
+    settle_where(
+        db,
+        Condition::all().add(cb::Column::Id.is_in(ids.iter().copied())),
+        reason,
+        call_id,
+        now,
+    )
+    .await
+}
+
+/// Cancels the pending callbacks of these contacts (in one campaign, or all), saying why.
+pub async fn cancel_for_contacts<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    campaign_id: Option<&str>,
+    contact_ids: &[i64],
+    reason: CancelReason,
+    now: i64,
+) -> Result<u64> {
+    let mut n = 0;
+    for part in contact_ids.chunks(super::KEYS_PER_STATEMENT) {
+        let mut cond = Condition::all()
+            .add(cb::Column::AccountId.eq(account_id))
+            .add(cb::Column::ContactId.is_in(part.iter().copied()));
+        if let Some(c) = campaign_id {
+            cond = cond.add(cb::Column::CampaignId.eq(c));
+        }
+        n += settle_where(db, cond, reason, None, now).await?;
+    }
+    Ok(n)
+}
+
+async fn settle_where<C: ConnectionTrait>(
+    db: &C,
+    cond: Condition,
+    reason: CancelReason,
+    call_id: Option<i64>,
+    now: i64,
+) -> Result<u64> {
+    let status = match reason {
+        CancelReason::None => CallbackStatus::Delivered,
+        _ => CallbackStatus::Cancelled,
+    };
+    Ok(cb::Entity::update_many()
+        .col_expr(cb::Column::Status, Expr::value(status))
+        .col_expr(cb::Column::CancelReason, Expr::value(reason))
+        .col_expr(cb::Column::SettledCallId, Expr::value(call_id))
+        .col_expr(cb::Column::SettledAt, Expr::value(now))
+        .filter(cond)
+        .filter(cb::Column::Status.eq(CallbackStatus::Pending))
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
+/// A contact's pending callbacks (any campaign, or one), in due order.
+pub async fn pending_of_contact<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    contact_id: i64,
+    campaign_id: Option<&str>,
+) -> Result<Vec<cb::Model>> {
+    let mut q = cb::Entity::find()
+        .filter(cb::Column::AccountId.eq(account_id))
+        .filter(cb::Column::ContactId.eq(contact_id))
+        .filter(cb::Column::Status.eq(CallbackStatus::Pending));
+    if let Some(c) = campaign_id {
+        q = q.filter(cb::Column::CampaignId.eq(c));
+    }
+    Ok(q.order_by_asc(cb::Column::DueAt).all(db).await?)
+}
+
+/// The callback a call asked for, if any.
+pub async fn by_call<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    call_id: i64,
+) -> Result<Option<cb::Model>> {
+    Ok(cb::Entity::find()
+        .filter(cb::Column::AccountId.eq(account_id))
+        .filter(cb::Column::CallId.eq(call_id))
+        .one(db)
+        .await?)
+}
+
+/// What ListCallbacks filters on.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub campaign_id: Option<String>,
+    pub status: Option<CallbackStatus>,
+    pub contact_id: Option<i64>,
+}
+
+/// An account's callbacks, newest first, before a keyset cursor.
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    f: &ListFilter,
+    before_id: Option<i64>,
+    limit: u64,
+) -> Result<Vec<cb::Model>> {
+    let mut q = cb::Entity::find().filter(cb::Column::AccountId.eq(account_id));
+    if let Some(c) = &f.campaign_id {
+        q = q.filter(cb::Column::CampaignId.eq(c.as_str()));
+    }
+    if let Some(s) = f.status {
+        q = q.filter(cb::Column::Status.eq(s));
+    }
+    if let Some(c) = f.contact_id {
+        q = q.filter(cb::Column::ContactId.eq(c));
+    }
+    if let Some(b) = before_id {
+        q = q.filter(cb::Column::Id.lt(b));
+    }
+    Ok(q.order_by_desc(cb::Column::Id).limit(limit).all(db).await?)
+}
+
+/// Every pending callback of a campaign by contact (PreviewDialable).
+pub async fn pending_by_contact<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    campaign_id: &str,
+) -> Result<std::collections::HashMap<i64, i64>> {
+    let rows: Vec<(i64, i64)> = cb::Entity::find()
+        .select_only()
+        .column(cb::Column::ContactId)
+        .column(cb::Column::DueAt)
+        .filter(cb::Column::AccountId.eq(account_id))
+        .filter(cb::Column::CampaignId.eq(campaign_id))
+        .filter(cb::Column::Status.eq(CallbackStatus::Pending))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut out = std::collections::HashMap::new();
+    for (contact, due) in rows {
+        let e = out.entry(contact).or_insert(due);
+        *e = std::cmp::min(*e, due);
+    }
+    Ok(out)
+}
