@@ -24,6 +24,7 @@ both!(
     check_and_preview_report_scheduled_and_due_callbacks,
     an_open_stream_delivers_a_callback_when_it_falls_due,
     a_repeated_callback_call_returns_the_callback_it_scheduled_and_schedules_no_other,
+    a_due_callback_in_a_campaign_requiring_consent_waits_for_a_live_consent,
 );
 
 /// 9:00–21:00 local, 3 attempts, 1 s retry spacing, frequency rules out of the way.
@@ -790,4 +791,41 @@ async fn a_repeated_callback_call_returns_the_callback_it_scheduled_and_schedule
     assert_eq!(callbacks_of(&app, &acc).await.len(), 1);
     let stored = callbacks_of(&app, &acc).await.remove(0);
     assert_eq!(Some(stored.call_id), first.call.map(|c| c.id));
+}
+
+async fn a_due_callback_in_a_campaign_requiring_consent_waits_for_a_live_consent(app: TestApp) {
+    let (app, clock, acc, ids) = setup(app, 2).await;
+    let c = ids[0];
+    ask_at(&app, &acc, c, "2026-03-02T17:00:00Z").await;
+    clock.set(ms_at("2026-03-02T17:00:00Z"));
+    let requiring = Some(pb::DialRules {
+        require_consent: pb::ConsentRequirement::ExpressWritten as i32,
+        ..day_rules().unwrap()
+    });
+    let got = app.claim(&acc, "camp", "d1", 5, requiring).await;
+    assert!(
+        got.is_empty(),
+        "the person asked for the call, but the campaign requires written consent: {got:?}"
+    );
+    app.client
+        .clone()
+        .record_consent(pb::RecordConsentRequest {
+            account_id: acc.clone(),
+            contact_id: c,
+            consent: Some(pb::Consent {
+                kind: pb::ConsentKind::ExpressWritten as i32,
+                channel: "web form".into(),
+                source: "https://example.com/form".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+    let got = app.claim(&acc, "camp", "d1", 5, requiring).await;
+    assert_eq!(
+        ids_of(&got),
+        [c],
+        "only the consenting person, by the callback"
+    );
+    assert!(got[0].callback.is_some());
 }
