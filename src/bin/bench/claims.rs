@@ -91,9 +91,15 @@ pub async fn run(
     let (server_cpu, pg_cpu) = (server.cpu() - server_cpu, postgres_cpu(pg_name) - pg_cpu);
     release_all(&server, dialers, "bench").await?;
     // The same drain with a consent requirement (every contact holds a live written
-    // consent), against a second plain drain: both lease people who already have a
+    // consent) and callbacks (one member in 100 asked to be called back, due when the
+    // drain starts), against a second plain drain: both lease people who already have a
     // `dial_state` row, unlike the first drain above.
     seed_consents(&db.url, account).await?;
+    let ids: Vec<i64> = tasks
+        .iter()
+        .flat_map(|(_, _, got)| got.iter().copied())
+        .collect();
+    let callbacks = schedule_callbacks(&server, &ids, "consent").await?;
     let mut per_contact = Vec::new();
     for (campaign, consent) in [
         ("consent", pb::ConsentRequirement::ExpressWritten),
@@ -112,7 +118,7 @@ pub async fn run(
     }
     report.add(Row {
         figure: format!(
-            "CPU time per leased contact with require_consent (every contact consenting), against the same drain without ({})",
+            "CPU time per leased contact with require_consent (every contact consenting) and {callbacks} due callbacks, against the same drain with neither ({})",
             backend.name()
         ),
         value: per_contact[0],
@@ -296,6 +302,48 @@ pub async fn seed(url: &str, account: &str, n: usize) -> anyhow::Result<()> {
         .exec(&db)
         .await?;
     Ok(())
+}
+
+/// Every 100th of `ids` asks, on a call recorded now, to be called back in `campaign`
+/// two seconds later; returns when they are due, with how many there are.
+async fn schedule_callbacks(server: &Server, ids: &[i64], campaign: &str) -> anyhow::Result<usize> {
+    let mut client = server.client().await?;
+    let now = std::time::SystemTime::now();
+    let due = now + std::time::Duration::from_secs(2);
+    let mut scheduled = 0;
+    for (i, &id) in ids.iter().step_by(100).enumerate() {
+        let response = client
+            .record_call(pb::RecordCallRequest {
+                account_id: ACCOUNT.into(),
+                call: Some(pb::Call {
+                    external_id: format!("bench-callback-{i}"),
+                    contact_id: id,
+                    direction: pb::CallDirection::Outbound as i32,
+                    campaign_id: campaign.into(),
+                    start_time: Some(now.into()),
+                    duration_seconds: 30,
+                    outcome: pb::CallOutcome::CallbackRequested as i32,
+                    dialer_id: "bench-agent".into(),
+                    ..Default::default()
+                }),
+                callback: Some(pb::CallbackTime {
+                    time: Some(pb::callback_time::Time::CallbackTime(due.into())),
+                    time_zone: String::new(),
+                }),
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        anyhow::ensure!(
+            response.callback.is_some(),
+            "no callback scheduled for {id}"
+        );
+        scheduled += 1;
+    }
+    if let Ok(wait) = due.duration_since(std::time::SystemTime::now()) {
+        tokio::time::sleep(wait + std::time::Duration::from_millis(100)).await;
+    }
+    Ok(scheduled)
 }
 
 /// A live written consent for every contact of the account.
