@@ -3,7 +3,8 @@
 //! checked over the whole log.
 //!
 //! Clients, all at once, each driven by its own seeded generator: unary dialers that claim
-//! in two campaigns and then record a call (sometimes twice, sometimes late), give the
+//! in two campaigns and then record a call (sometimes twice, sometimes late, sometimes one
+//! asking for a callback a few seconds later, which the claims then deliver), give the
 //! lease back, or let it run out; streaming dialers that read slowly, give leases back
 //! over the stream, and sometimes vanish; a DNC desk that marks and clears; a Call Now
 //! desk with its telephony worker; a mailman that delivers call reports late and out of
@@ -48,6 +49,8 @@ pub struct Outcome {
     pub ops: u64,
     /// Contacts handed out (claims, streams, call requests).
     pub handouts: u64,
+    /// Of those, callbacks delivered (a person who had asked to be called back).
+    pub callbacks: u64,
     /// Each broken promise, in words.
     pub violations: Vec<String>,
 }
@@ -133,6 +136,7 @@ enum Ack {
 #[derive(Default)]
 struct Log {
     handouts: Vec<HandOut>,
+    callbacks: u64,
     acks: Vec<Ack>,
     dialers: Vec<String>,
     violations: Vec<String>,
@@ -207,6 +211,14 @@ fn rules_for(campaign: &str) -> pb::DialRules {
     }
 }
 
+/// Unix ms as a protobuf timestamp.
+fn timestamp(ms: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+    }
+}
+
 /// A call report: placed by `dialer` for `person`, started at `start`.
 fn call(external_id: String, person: i64, campaign: &str, dialer: &str, start: i64) -> pb::Call {
     pb::Call {
@@ -214,10 +226,7 @@ fn call(external_id: String, person: i64, campaign: &str, dialer: &str, start: i
         contact_id: person,
         direction: pb::CallDirection::Outbound as i32,
         campaign_id: campaign.into(),
-        start_time: Some(prost_types::Timestamp {
-            seconds: start.div_euclid(1000),
-            nanos: (start.rem_euclid(1000) * 1_000_000) as i32,
-        }),
+        start_time: Some(timestamp(start)),
         duration_seconds: 20,
         outcome: pb::CallOutcome::NoAnswer as i32,
         dialer_id: dialer.into(),
@@ -253,6 +262,11 @@ impl World {
 
     /// Records `c` now; logs it as the dialer's call when it went through.
     async fn report(&self, rng: &mut Rng, c: pb::Call) {
+        self.report_with(rng, c, None).await
+    }
+
+    /// [`Self::report`], with the callback a CALLBACK_REQUESTED call asks for.
+    async fn report_with(&self, rng: &mut Rng, c: pb::Call, callback: Option<pb::CallbackTime>) {
         let sent = now_ms();
         let r = self
             .client(rng)
@@ -260,7 +274,7 @@ impl World {
                 account_id: self.account.clone(),
                 call: Some(c.clone()),
                 region: String::new(),
-                callback: None,
+                callback,
             })
             .await;
         self.log.answered("RecordCall", &r);
@@ -278,7 +292,19 @@ impl World {
         match rng.below(100) {
             0..=54 => {
                 let start = (h.start + rng.below(300) as i64).min(now_ms());
-                let c = call(self.call_id(), h.person, &h.campaign, &h.dialer, start);
+                let mut c = call(self.call_id(), h.person, &h.campaign, &h.dialer, start);
+                if !h.campaign.is_empty() && rng.chance(15) {
+                    // "Call me back in a moment": the claims deliver it when due, within
+                    // the same DNC, lease and frequency rules as any claim.
+                    c.outcome = pb::CallOutcome::CallbackRequested as i32;
+                    let at = now_ms() + 1000 + rng.below(3000) as i64;
+                    let callback = pb::CallbackTime {
+                        time: Some(pb::callback_time::Time::CallbackTime(timestamp(at))),
+                        time_zone: String::new(),
+                    };
+                    self.report_with(rng, c, Some(callback)).await;
+                    return;
+                }
                 if rng.chance(20) {
                     let at = Instant::now() + rng.ms(3000);
                     self.mail.lock().unwrap().push((at, c.clone()));
@@ -307,6 +333,9 @@ impl World {
         lease_ms: i64,
     ) -> HandOut {
         let c = d.contact.as_ref();
+        if d.callback.is_some() {
+            self.log.with(|l| l.callbacks += 1);
+        }
         let expire = ts_ms(&d.lease_expire_time);
         HandOut {
             person: c.map(|c| c.id).unwrap_or_default(),
@@ -678,6 +707,7 @@ pub async fn run(replicas: Vec<ContactServiceClient<Channel>>, cfg: Config) -> O
         seed: cfg.seed,
         ops: log.ops,
         handouts: log.handouts.len() as u64,
+        callbacks: log.callbacks,
         violations,
     }
 }

@@ -46,6 +46,11 @@ pub async fn run(
             Target::None,
         ),
         (
+            format!("safety: of those, callbacks delivered ({name})"),
+            out.callbacks as f64,
+            Target::None,
+        ),
+        (
             format!(
                 "safety: violations found (DNC hand-outs, two leases on a person, frequency, over-demand streams, INTERNAL) ({name})"
             ),
