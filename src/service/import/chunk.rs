@@ -5,12 +5,14 @@
 use super::writer::{PhaseTimes, Writing};
 use super::{DuplicatePolicy, MAX_STORED_REJECTED_ROWS};
 use crate::domain::NewContact;
+use crate::domain::consent::NewConsent;
 use crate::domain::filter::{ContactStatus, name_key};
 use crate::entity::{contact, dnc_entry, import_error};
 use crate::error::{Error, Result};
 use crate::import::pipeline::{Row, RowError};
 use crate::import::{Counts, Outcome, Rejection};
 use crate::service::Services;
+use crate::service::consents::new_row as new_consent_row;
 use crate::service::contacts::new_row;
 use crate::store;
 use crate::store::import::NewRows;
@@ -46,6 +48,8 @@ impl Services {
         };
         let mut errors = Vec::new();
         let mut candidates = Vec::new();
+        // The consents rows give, by number (a number is valid on one row of a file).
+        let mut consents: HashMap<String, NewConsent> = HashMap::new();
         for row in rows {
             match row.outcome {
                 Outcome::Invalid(e) => {
@@ -53,7 +57,12 @@ impl Services {
                     errors.push((row.line, error_row(ctx.id, row.line, &e, &row.raw)));
                 }
                 Outcome::DuplicateInFile => d.duplicates_in_file += 1,
-                Outcome::Valid(c) => candidates.push((row.line, c, row.raw)),
+                Outcome::Valid(c) => {
+                    if let Some(consent) = row.consent {
+                        consents.insert(c.phone.e164().to_string(), consent);
+                    }
+                    candidates.push((row.line, c, row.raw))
+                }
             }
         }
         let now = self.now();
@@ -114,8 +123,8 @@ impl Services {
                 })
                 .collect();
             lap(&mut times.prepare);
-            // New contacts' ids are needed only as campaign members.
-            let want_ids = ctx.campaign_id.is_some();
+            // New contacts' ids are needed only as campaign members and consents' owners.
+            let want_ids = ctx.campaign_id.is_some() || !consents.is_empty();
             let inserted = store::import::insert_contacts(&txn, models, want_ids).await?;
             lap(&mut times.insert);
             // Inserted rows (in line order), with their ids when read.
@@ -165,6 +174,13 @@ impl Services {
             };
             // Members: (contact id, DNC).
             let mut members: Vec<(i64, bool)> = Vec::new();
+            // Consent records: of new contacts, and of stored ones the policy updates.
+            let mut consent_rows = Vec::new();
+            let mut consent_of = |contact_id: i64, phone: &str| {
+                if let Some(c) = consents.remove(phone) {
+                    consent_rows.push(new_consent_row(ctx.account_id, contact_id, c, now));
+                }
+            };
             for (_, new_values, _) in &dups {
                 let Some(current) = existing.get(new_values.phone.e164()) else {
                     // Conflicted, yet not readable: deleted again since. Nothing to add.
@@ -179,6 +195,9 @@ impl Services {
                         d.updated += 1;
                     }
                     None => d.duplicates_existing += 1,
+                }
+                if ctx.policy != DuplicatePolicy::Skip {
+                    consent_of(current.id, &current.phone);
                 }
                 members.push((current.id, listed));
             }
@@ -205,9 +224,11 @@ impl Services {
                 d.imported += 1;
                 d.dnc += listed as i64;
                 if let Some(id) = id {
+                    consent_of(*id, c.phone.e164());
                     members.push((*id, listed));
                 }
             }
+            store::consents::insert_all(&txn, consent_rows).await?;
             if let Some(campaign) = ctx.campaign_id {
                 let (excluded, ids): (Vec<_>, Vec<_>) =
                     members.iter().partition(|(_, listed)| *listed);
