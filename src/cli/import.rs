@@ -34,6 +34,11 @@ fn column_mapping(arg: &str) -> Result<pb::ColumnMapping> {
         "middle_name" => (pb::ContactField::MiddleName, ""),
         "phone_extension" | "extension" => (pb::ContactField::PhoneExtension, ""),
         "ignore" => (pb::ContactField::Ignore, ""),
+        "consent_kind" => (pb::ContactField::ConsentKind, ""),
+        "consent_channel" => (pb::ContactField::ConsentChannel, ""),
+        "consent_source" => (pb::ContactField::ConsentSource, ""),
+        "consent_captured_at" => (pb::ContactField::ConsentCapturedAt, ""),
+        "consent_expires_at" => (pb::ContactField::ConsentExpiresAt, ""),
         other => match other.strip_prefix("custom.") {
             Some(key) if !key.is_empty() => (pb::ContactField::Custom, key),
             _ => bail!("--map {arg:?}: unknown field {other:?}"),

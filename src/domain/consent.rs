@@ -22,6 +22,19 @@ impl ConsentKind {
         }
     }
 
+    /// The kind a person wrote (an import's cell): the stored value or the API's enum
+    /// name, in any case, with spaces or hyphens for underscores (`Express Written`,
+    /// `CONSENT_KIND_EXPRESS_WRITTEN`); `None` for anything else.
+    pub fn parse(text: &str) -> Option<Self> {
+        let t = text.trim().to_ascii_lowercase().replace([' ', '-'], "_");
+        match t.strip_prefix("consent_kind_").unwrap_or(&t) {
+            "express" => Some(ConsentKind::Express),
+            "express_written" => Some(ConsentKind::ExpressWritten),
+            "none" => Some(ConsentKind::None),
+            _ => Option::None,
+        }
+    }
+
     /// The kind of a stored value (an unknown one reads as `None`: it proves nothing).
     pub fn from_stored(s: &str) -> Self {
         match s {
@@ -75,6 +88,29 @@ pub struct LatestConsent {
     pub source: String,
 }
 
+/// A consent to record, as a request or an import row (its mapped consent columns)
+/// gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewConsent {
+    pub kind: ConsentKind,
+    pub channel: String,
+    pub source: String,
+    /// Unix ms; `None`: the server's now (the import's time).
+    pub captured_at: Option<i64>,
+    pub expires_at: Option<i64>,
+}
+
+/// A time an import cell gives: RFC 3339 (`2026-03-02T15:00:00Z`, as the export writes
+/// it), or a date (`2026-03-02`, read as its midnight UTC). Unix ms.
+pub fn parse_time(text: &str) -> Option<i64> {
+    let t = text.trim();
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(t) {
+        return Some(at.timestamp_millis());
+    }
+    let date = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d").ok()?;
+    Some(date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis())
+}
+
 /// A record is live at `now` when not revoked and not expired (an expiry is exclusive:
 /// at its time the consent is over).
 pub fn is_live(revoked_at: Option<i64>, expires_at: Option<i64>, now: i64) -> bool {
@@ -98,6 +134,33 @@ mod tests {
         assert!(is_live(None, Some(6), 5));
         assert!(!is_live(None, Some(5), 5));
         assert!(!is_live(Some(1), None, 5));
+    }
+
+    #[test]
+    fn kinds_parse_in_any_case_and_spelling_and_times_as_rfc3339_or_dates() {
+        for t in ["express", "EXPRESS", " Express "] {
+            assert_eq!(ConsentKind::parse(t), Some(ConsentKind::Express));
+        }
+        for t in [
+            "express_written",
+            "Express Written",
+            "express-written",
+            "CONSENT_KIND_EXPRESS_WRITTEN",
+        ] {
+            assert_eq!(ConsentKind::parse(t), Some(ConsentKind::ExpressWritten));
+        }
+        assert_eq!(ConsentKind::parse("None"), Some(ConsentKind::None));
+        assert_eq!(ConsentKind::parse("yes"), Option::None);
+        assert_eq!(
+            parse_time("2026-03-02T15:00:00.000Z"),
+            Some(1_772_463_600_000)
+        );
+        assert_eq!(
+            parse_time("2026-03-02T16:00:00+01:00"),
+            Some(1_772_463_600_000)
+        );
+        assert_eq!(parse_time("2026-03-02"), Some(1_772_409_600_000));
+        assert_eq!(parse_time("02/03/2026"), Option::None);
     }
 
     #[test]

@@ -283,6 +283,11 @@ fn options_from(o: pb::ImportOptions) -> Result<ImportRequest> {
             Some(pb::ContactField::PhoneExtension) => Field::PhoneExtension,
             Some(pb::ContactField::Custom) => Field::Custom,
             Some(pb::ContactField::Ignore) => Field::Ignore,
+            Some(pb::ContactField::ConsentKind) => Field::ConsentKind,
+            Some(pb::ContactField::ConsentChannel) => Field::ConsentChannel,
+            Some(pb::ContactField::ConsentSource) => Field::ConsentSource,
+            Some(pb::ContactField::ConsentCapturedAt) => Field::ConsentCapturedAt,
+            Some(pb::ContactField::ConsentExpiresAt) => Field::ConsentExpiresAt,
             _ => return Err(Error::invalid(format!("{f}.field"), "is required")),
         };
         if m.column.trim().is_empty() {
@@ -367,6 +372,11 @@ fn column_mapping(m: &ColumnMap) -> pb::ColumnMapping {
         Field::PhoneExtension => pb::ContactField::PhoneExtension,
         Field::Custom => pb::ContactField::Custom,
         Field::Ignore => pb::ContactField::Ignore,
+        Field::ConsentKind => pb::ContactField::ConsentKind,
+        Field::ConsentChannel => pb::ContactField::ConsentChannel,
+        Field::ConsentSource => pb::ContactField::ConsentSource,
+        Field::ConsentCapturedAt => pb::ContactField::ConsentCapturedAt,
+        Field::ConsentExpiresAt => pb::ContactField::ConsentExpiresAt,
     };
     pb::ColumnMapping {
         column: m.column.clone(),

@@ -10,6 +10,7 @@
 //! of the row's local number ([`country`](super::country)).
 
 use crate::domain::ContactDraft;
+use crate::domain::consent::{ConsentKind, NewConsent, parse_time};
 use crate::error::{Error, Result};
 use crate::export::undo_neutralization;
 use serde::{Deserialize, Serialize};
@@ -34,6 +35,56 @@ pub enum Field {
     PhoneExtension,
     Custom,
     Ignore,
+    /// The kind of the row's consent (`express`, `express_written`, `none`): a row with
+    /// one gets a consent record. Consent fields are mapped only explicitly, never
+    /// detected from a header (an export's consent columns re-imported record nothing).
+    ConsentKind,
+    /// The consent's channel (free text).
+    ConsentChannel,
+    /// Where the consent was captured (free text).
+    ConsentSource,
+    /// When the consent was captured (RFC 3339 or a date); empty: the import's time.
+    ConsentCapturedAt,
+    /// When the consent expires (RFC 3339 or a date); empty: never.
+    ConsentExpiresAt,
+}
+
+impl Field {
+    /// Whether the field belongs to the row's consent rather than to the contact.
+    pub fn is_consent(self) -> bool {
+        matches!(
+            self,
+            Field::ConsentKind
+                | Field::ConsentChannel
+                | Field::ConsentSource
+                | Field::ConsentCapturedAt
+                | Field::ConsentExpiresAt
+        )
+    }
+
+    /// The name of a consent field as written in a mapping (`consent_kind` …).
+    pub fn consent_name(self) -> &'static str {
+        match self {
+            Field::ConsentKind => "consent_kind",
+            Field::ConsentChannel => "consent_channel",
+            Field::ConsentSource => "consent_source",
+            Field::ConsentCapturedAt => "consent_captured_at",
+            Field::ConsentExpiresAt => "consent_expires_at",
+            _ => "",
+        }
+    }
+}
+
+/// Longest consent channel an import accepts (characters), as RecordConsent.
+const MAX_CONSENT_CHANNEL: usize = 256;
+/// Longest consent source an import accepts (characters), as RecordConsent.
+const MAX_CONSENT_SOURCE: usize = 2048;
+
+/// Why a row's consent cells are refused: the column (index) and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentError {
+    pub column: usize,
+    pub reason: String,
 }
 
 /// One column's mapping, as requested or as used.
@@ -196,6 +247,15 @@ impl Mapping {
             }
             targets[idx] = Some(Target::Field(field));
         }
+        if explicit_fields.iter().any(|f| f.is_consent())
+            && !explicit_fields.contains(&Field::ConsentKind)
+        {
+            return Err(Error::invalid(
+                "options.mapping",
+                "maps consent columns but no consent_kind column: a row's consent needs \
+                 its kind",
+            ));
+        }
         phone_rank.sort();
         email_rank.sort();
         let phones: Vec<usize> = phone_rank.into_iter().map(|(_, i)| i).collect();
@@ -327,6 +387,80 @@ impl Mapping {
             };
         }
         (d, phone_col)
+    }
+
+    /// The consent a row gives in its consent columns: `None` when the file maps no
+    /// consent_kind column or the row's cell is empty (then its other consent cells must
+    /// be empty too).
+    pub fn consent(&self, fields: &[&str]) -> Result<Option<NewConsent>, ConsentError> {
+        let cell = |f: Field| {
+            self.position(&Target::Field(f)).map(|i| {
+                let v = fields.get(i).map(|s| undo_neutralization(s.trim()));
+                (i, v.unwrap_or(""))
+            })
+        };
+        let Some((kind_col, kind)) = cell(Field::ConsentKind) else {
+            return Ok(None);
+        };
+        let others = [
+            Field::ConsentChannel,
+            Field::ConsentSource,
+            Field::ConsentCapturedAt,
+            Field::ConsentExpiresAt,
+        ];
+        if kind.is_empty() {
+            return match others
+                .into_iter()
+                .find_map(|f| cell(f).filter(|(_, v)| !v.is_empty()))
+            {
+                Some((column, _)) => Err(ConsentError {
+                    column,
+                    reason: "is given but the row's consent_kind is empty".to_string(),
+                }),
+                None => Ok(None),
+            };
+        }
+        let kind = ConsentKind::parse(kind).ok_or_else(|| ConsentError {
+            column: kind_col,
+            reason: format!(
+                "{kind:?} is not a consent kind: write express, express_written or none"
+            ),
+        })?;
+        let text = |f: Field, max: usize| match cell(f) {
+            Some((column, v)) if v.chars().count() > max => Err(ConsentError {
+                column,
+                reason: format!("is longer than {max} characters"),
+            }),
+            Some((_, v)) => Ok(v.to_string()),
+            None => Ok(String::new()),
+        };
+        let time = |f: Field| match cell(f) {
+            Some((_, "")) | None => Ok(None),
+            Some((column, v)) => parse_time(v).map(Some).ok_or_else(|| ConsentError {
+                column,
+                reason: format!(
+                    "{v:?} is not a time: write RFC 3339 (2026-03-02T15:00:00Z) or a date \
+                     (2026-03-02)"
+                ),
+            }),
+        };
+        let captured_at = time(Field::ConsentCapturedAt)?;
+        let expires_at = time(Field::ConsentExpiresAt)?;
+        if let (Some(c), Some(e)) = (captured_at, expires_at)
+            && e <= c
+        {
+            return Err(ConsentError {
+                column: cell(Field::ConsentExpiresAt).map_or(0, |(i, _)| i),
+                reason: "is not after the consent's capture time".to_string(),
+            });
+        }
+        Ok(Some(NewConsent {
+            kind,
+            channel: text(Field::ConsentChannel, MAX_CONSENT_CHANNEL)?,
+            source: text(Field::ConsentSource, MAX_CONSENT_SOURCE)?,
+            captured_at,
+            expires_at,
+        }))
     }
 
     /// The row's country cell, when the file has a country column and the cell is not

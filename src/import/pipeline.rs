@@ -16,6 +16,7 @@ use super::records::{MAX_FIELDS, MAX_RECORD_BYTES, Record, RecordReader, detect_
 use super::rejection::Rejection;
 use super::seen::SeenNumbers;
 use super::{country, spreadsheet};
+use crate::domain::consent::NewConsent;
 use crate::domain::contact::ContactDraft;
 use crate::domain::{NewContact, Phone, Region, Validation};
 use crate::error::{Error, Result};
@@ -103,6 +104,8 @@ pub struct Row {
     /// The region the row's local phone number was read in: the row's country, else the
     /// import's (`None` for an international number, or a row not checked).
     pub region: Option<Region>,
+    /// The consent the row's mapped consent columns give (with a valid outcome only).
+    pub consent: Option<NewConsent>,
 }
 
 /// The worker's output.
@@ -155,6 +158,8 @@ enum Pending {
         raw: Vec<String>,
         draft: ContactDraft,
         phone_col: Option<usize>,
+        /// The row's consent, already checked (`None` for structured rows).
+        consent: Option<NewConsent>,
     },
 }
 
@@ -287,7 +292,12 @@ impl Worker {
             };
             rows.push(match (p, result) {
                 (Pending::Ready(row), _) => row,
-                (Pending::Check { line, raw, .. }, Some(Ok(contact))) => Row {
+                (
+                    Pending::Check {
+                        line, raw, consent, ..
+                    },
+                    Some(Ok(contact)),
+                ) => Row {
                     line,
                     raw,
                     outcome: if self.seen.insert(phone_key(contact.phone.e164())) {
@@ -296,12 +306,14 @@ impl Worker {
                         Outcome::DuplicateInFile
                     },
                     region,
+                    consent,
                 },
                 (Pending::Check { line, raw, .. }, Some(Err(e))) => Row {
                     line,
                     raw,
                     outcome: Outcome::Invalid(e),
                     region,
+                    consent: None,
                 },
                 (Pending::Check { .. }, None) => unreachable!("every draft is checked"),
             });
@@ -382,6 +394,7 @@ impl Worker {
                     raw,
                     draft,
                     phone_col: None,
+                    consent: None,
                 };
                 if self.push(row).is_err() {
                     return Ok(());
@@ -634,15 +647,10 @@ fn csv_row(mapping: &Mapping, unmapped_as_custom: bool, rec: Record<'_>) -> Pend
         .country_cell(&rec.fields)
         .filter(|c| country::region_of(c).is_none())
     {
-        let (draft, phone_col) = mapping.draft(&rec.fields, unmapped_as_custom);
+        let (draft, _) = mapping.draft(&rec.fields, unmapped_as_custom);
         if is_international(&draft.phone) {
             // The country only places local numbers: an international one needs none.
-            return Pending::Check {
-                line,
-                raw,
-                draft,
-                phone_col: Some(phone_col),
-            };
+            return check_later(line, raw, mapping, &rec.fields, unmapped_as_custom);
         }
         let column = mapping
             .column_of("country", 0)
@@ -667,6 +675,7 @@ fn csv_row(mapping: &Mapping, unmapped_as_custom: bool, rec: Record<'_>) -> Pend
         raw,
         outcome,
         region: None,
+        consent: None,
     })
 }
 
@@ -678,12 +687,32 @@ fn check_later(
     fields: &[&str],
     unmapped_as_custom: bool,
 ) -> Pending {
+    let consent = match mapping.consent(fields) {
+        Ok(consent) => consent,
+        Err(e) => {
+            let column = mapping.header()[e.column].clone();
+            let raw_value = raw.get(e.column).cloned().unwrap_or_default();
+            return Pending::Ready(Row {
+                line,
+                outcome: Outcome::Invalid(RowError {
+                    reason: format!("{column}: {}", e.reason),
+                    column,
+                    raw_value,
+                    kind: Rejection::InvalidField,
+                }),
+                raw,
+                region: None,
+                consent: None,
+            });
+        }
+    };
     let (draft, phone_col) = mapping.draft(fields, unmapped_as_custom);
     Pending::Check {
         line,
         raw,
         draft,
         phone_col: Some(phone_col),
+        consent,
     }
 }
 

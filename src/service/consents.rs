@@ -3,23 +3,12 @@
 //! does), so from its commit on no dialer reaches the person and the record says why.
 
 use super::Services;
-use crate::domain::consent::ConsentKind;
+pub use crate::domain::consent::NewConsent;
 use crate::domain::dnc::DncSource;
 use crate::entity::consent;
 use crate::error::{Error, Result};
 use crate::store::{self, contacts::Lock, dnc::Change};
 use sea_orm::{ActiveValue::Set, NotSet};
-
-/// A consent as a request gives it.
-#[derive(Debug, Clone)]
-pub struct NewConsent {
-    pub kind: ConsentKind,
-    pub channel: String,
-    pub source: String,
-    /// Unix ms; the server's now when the request gives none.
-    pub captured_at: Option<i64>,
-    pub expires_at: Option<i64>,
-}
 
 /// What a revocation did.
 #[derive(Debug, Clone, Copy)]
@@ -28,6 +17,29 @@ pub struct Revoked {
     pub consents: u64,
     /// Whether the number was newly put on the DNC list (or its contact flipped to DNC).
     pub marked_dnc: bool,
+}
+
+/// The row of a new consent record of a contact, captured at `now` when `c` gives no
+/// time.
+pub(crate) fn new_row(
+    account_id: &str,
+    contact_id: i64,
+    c: NewConsent,
+    now: i64,
+) -> consent::ActiveModel {
+    consent::ActiveModel {
+        id: NotSet,
+        account_id: Set(account_id.to_string()),
+        contact_id: Set(contact_id),
+        kind: Set(c.kind.as_str().to_string()),
+        channel: Set(c.channel),
+        source: Set(c.source),
+        captured_at: Set(c.captured_at.unwrap_or(now)),
+        expires_at: Set(c.expires_at),
+        revoked_at: Set(None),
+        revoked_how: Set(String::new()),
+        created_at: Set(now),
+    }
 }
 
 impl Services {
@@ -56,23 +68,7 @@ impl Services {
         }
         let txn = store::begin_write(&self.writer).await?;
         store::contacts::get(&txn, account_id, contact_id).await?;
-        let row = store::consents::insert(
-            &txn,
-            consent::ActiveModel {
-                id: NotSet,
-                account_id: Set(account_id.to_string()),
-                contact_id: Set(contact_id),
-                kind: Set(c.kind.as_str().to_string()),
-                channel: Set(c.channel),
-                source: Set(c.source),
-                captured_at: Set(captured_at),
-                expires_at: Set(c.expires_at),
-                revoked_at: Set(None),
-                revoked_how: Set(String::new()),
-                created_at: Set(now),
-            },
-        )
-        .await?;
+        let row = store::consents::insert(&txn, new_row(account_id, contact_id, c, now)).await?;
         txn.commit().await?;
         Ok(row)
     }

@@ -48,6 +48,38 @@ pub fn split<T>(mut rows: Vec<T>, size: u64, key: impl Fn(&T) -> i64) -> (Vec<T>
     }
 }
 
+/// Cuts a fetch of `size + 1` rows to `size` in place; the next page's token is the last
+/// kept row's `cursor`, or empty when there was no extra row (the last page).
+pub fn split_keyed<T>(rows: &mut Vec<T>, size: u64, cursor: impl Fn(&T) -> String) -> String {
+    if rows.len() as u64 <= size {
+        return String::new();
+    }
+    rows.truncate(size as usize);
+    rows.last().map(cursor).unwrap_or_default()
+}
+
+/// The error for a token this API did not make.
+pub fn bad_token() -> Error {
+    Error::invalid("page_token", "is not a token returned by this API")
+}
+
+/// Encodes a cursor made of an integer and a text key (a tie-breaker).
+pub fn encode_keyed(n: i64, key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("v1:{n}:{key}"))
+}
+
+/// Decodes a token made by [`encode_keyed`]; empty is "from the start".
+pub fn decode_keyed(token: &str) -> Result<Option<(i64, String)>> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad_token())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad_token())?;
+    let rest = text.strip_prefix("v1:").ok_or_else(bad_token)?;
+    let (n, key) = rest.split_once(':').ok_or_else(bad_token)?;
+    Ok(Some((n.parse().map_err(|_| bad_token())?, key.to_string())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,6 +89,17 @@ mod tests {
         assert_eq!(decode(&encode(42)).unwrap(), Some(42));
         assert_eq!(decode("").unwrap(), None);
         assert!(decode("not-a-token").is_err());
+    }
+
+    #[test]
+    fn keyed_tokens_round_trip_and_garbage_is_refused() {
+        let token = encode_keyed(7, "imp_1:x");
+        assert_eq!(
+            decode_keyed(&token).unwrap(),
+            Some((7, "imp_1:x".to_string()))
+        );
+        assert_eq!(decode_keyed("").unwrap(), None);
+        assert!(decode_keyed(&encode(7)).is_err());
     }
 
     #[test]

@@ -53,6 +53,19 @@ pub async fn insert<C: ConnectionTrait>(
     Ok(row.insert(db).await?)
 }
 
+/// Stores many consent records (an import chunk's), 1,000 a statement: 10 columns stay
+/// under SQLite's parameter cap.
+pub async fn insert_all<C: ConnectionTrait>(db: &C, rows: Vec<consent::ActiveModel>) -> Result<()> {
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let part: Vec<_> = rows.by_ref().take(1000).collect();
+        consent::Entity::insert_many(part)
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
 /// A contact's consent records, newest first.
 pub async fn of_contact<C: ConnectionTrait>(
     db: &C,

@@ -26,6 +26,9 @@ both!(
     a_refused_call_with_a_dnc_request_still_revokes_the_consent,
     bad_consent_rules_are_invalid_argument_naming_the_field,
     an_export_shows_the_newest_live_consent_and_an_import_ignores_it,
+    an_import_with_mapped_consent_columns_records_a_consent_per_row,
+    an_invalid_consent_kind_rejects_the_row_naming_the_column_and_line,
+    a_campaign_requiring_consent_claims_contacts_whose_consent_came_from_an_import,
 );
 
 fn consent(kind: pb::ConsentKind, source: &str) -> pb::Consent {
@@ -718,4 +721,174 @@ async fn an_export_shows_the_newest_live_consent_and_an_import_ignores_it(app: T
         );
         assert!(c.custom_fields.is_empty(), "{:?}", c.custom_fields);
     }
+}
+
+/// Import options mapping the file's consent columns explicitly.
+fn consent_mapping(acc: &str, columns: &[(&str, pb::ContactField)]) -> pb::ImportOptions {
+    pb::ImportOptions {
+        account_id: acc.into(),
+        mapping: columns
+            .iter()
+            .map(|(column, field)| pb::ColumnMapping {
+                column: column.to_string(),
+                field: *field as i32,
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+const CONSENT_COLUMNS: [(&str, pb::ContactField); 5] = [
+    ("Consent", pb::ContactField::ConsentKind),
+    ("Channel", pb::ContactField::ConsentChannel),
+    ("Evidence", pb::ContactField::ConsentSource),
+    ("Given", pb::ContactField::ConsentCapturedAt),
+    ("Until", pb::ContactField::ConsentExpiresAt),
+];
+
+/// Imports `file` with every consent column mapped (policy SKIP).
+async fn import_with_consents(app: &TestApp, acc: &str, file: &str) -> pb::ImportBatch {
+    let opts = consent_mapping(acc, &CONSENT_COLUMNS);
+    crate::import::import(app, opts, file.as_bytes()).await
+}
+
+async fn an_import_with_mapped_consent_columns_records_a_consent_per_row(app: TestApp) {
+    let clock = clock_at("2026-03-02T18:00:00Z");
+    let app = app.with_clock(&clock).await;
+    let acc = app.account(pb::Plan::Professional).await;
+    let stored = app.contact(&acc, "+12122345609", "Stored").await;
+    let file = "phone,first_name,Consent,Channel,Evidence,Given,Until\n\
+        +12122345601,Ann,Express Written,web form,https://example.com/f?id=1,2026-03-01T10:00:00Z,\n\
+        +12122345602,Bob,EXPRESS,,call rec_7,2026-02-01,2027-02-01\n\
+        +12122345603,Cat,none,,,,\n\
+        +12122345604,Dan,,,,,\n\
+        +12122345609,Stored,express,sms,kw START,,\n";
+    let batch = import_with_consents(&app, &acc, file).await;
+    let counts = batch.counts.unwrap();
+    assert_eq!((counts.imported, counts.duplicates_existing), (4, 1));
+    let contacts = app.list_all(&acc, pb::ContactFilter::default()).await;
+    let id_of = |name: &str| contacts.iter().find(|c| c.first_name == name).unwrap().id;
+    let ann = list(&app, &acc, id_of("Ann")).await;
+    assert_eq!(ann.len(), 1);
+    assert_eq!(ann[0].kind, pb::ConsentKind::ExpressWritten as i32);
+    assert_eq!(
+        (ann[0].channel.as_str(), ann[0].source.as_str()),
+        ("web form", "https://example.com/f?id=1")
+    );
+    assert_eq!(ann[0].capture_time, Some(ts_at("2026-03-01T10:00:00Z")));
+    assert_eq!((ann[0].expire_time, ann[0].live), (None, true));
+    let bob = list(&app, &acc, id_of("Bob")).await;
+    assert_eq!(bob.len(), 1);
+    assert_eq!(bob[0].kind, pb::ConsentKind::Express as i32);
+    assert_eq!(bob[0].capture_time, Some(ts_at("2026-02-01T00:00:00Z")));
+    assert_eq!(bob[0].expire_time, Some(ts_at("2027-02-01T00:00:00Z")));
+    let cat = list(&app, &acc, id_of("Cat")).await;
+    assert_eq!(cat.len(), 1);
+    assert_eq!(cat[0].kind, pb::ConsentKind::None as i32);
+    // No capture time given: the import's time.
+    assert_eq!(cat[0].capture_time, Some(ts_at("2026-03-02T18:00:00Z")));
+    assert!(list(&app, &acc, id_of("Dan")).await.is_empty());
+    // SKIP (the default) leaves a stored contact alone, its consent too.
+    assert!(list(&app, &acc, stored.id).await.is_empty());
+    // A policy that updates stored contacts adds the row's consent to them.
+    let mut opts = consent_mapping(&acc, &CONSENT_COLUMNS);
+    opts.duplicate_policy = pb::DuplicatePolicy::UpdateEmpty as i32;
+    let file = "phone,first_name,Consent,Channel,Evidence,Given,Until\n\
+        +12122345609,Stored,express,sms,kw START,,\n";
+    crate::import::import(&app, opts, file.as_bytes()).await;
+    let got = list(&app, &acc, stored.id).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        (got[0].kind, got[0].channel.as_str(), got[0].source.as_str()),
+        (pb::ConsentKind::Express as i32, "sms", "kw START")
+    );
+    // Mapping consent details without the kind is refused before anything is read.
+    let err = crate::import::try_import(
+        &app,
+        consent_mapping(&acc, &CONSENT_COLUMNS[1..]),
+        b"phone,Channel,Evidence,Given,Until\n+12122345605,sms,x,,\n",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("consent_kind"), "{}", err.message());
+}
+
+async fn an_invalid_consent_kind_rejects_the_row_naming_the_column_and_line(app: TestApp) {
+    let clock = clock_at("2026-03-02T18:00:00Z");
+    let app = app.with_clock(&clock).await;
+    let acc = app.account(pb::Plan::Professional).await;
+    let file = "phone,first_name,Consent,Channel,Evidence,Given,Until\n\
+        +12122345601,Ann,express,,,,\n\
+        +12122345602,Bob,yes please,,,,\n\
+        +12122345603,Cat,express,,,last tuesday,\n\
+        +12122345604,Dan,express,,,2026-03-01,2026-02-01\n\
+        +12122345605,Eve,,,form,,\n";
+    let batch = import_with_consents(&app, &acc, file).await;
+    let counts = batch.counts.unwrap();
+    assert_eq!((counts.imported, counts.invalid), (1, 4));
+    let errors = crate::import::errors(&app, &acc, &batch.id).await;
+    let got: Vec<(i64, &str, &str, &str)> = errors
+        .iter()
+        .map(|e| {
+            (
+                e.line,
+                e.column.as_str(),
+                e.raw_value.as_str(),
+                e.kind.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (3, "Consent", "yes please", "invalid_field"),
+            (4, "Given", "last tuesday", "invalid_field"),
+            (5, "Until", "2026-02-01", "invalid_field"),
+            (6, "Evidence", "form", "invalid_field"),
+        ]
+    );
+    assert!(
+        errors[0].reason.starts_with("Consent: "),
+        "{}",
+        errors[0].reason
+    );
+    assert!(
+        errors[0].reason.contains("express_written"),
+        "{}",
+        errors[0].reason
+    );
+    // The rejected rows stored nothing; the valid one its contact and its consent.
+    let contacts = app.list_all(&acc, pb::ContactFilter::default()).await;
+    assert_eq!(contacts.len(), 1);
+    assert_eq!(list(&app, &acc, contacts[0].id).await.len(), 1);
+}
+
+async fn a_campaign_requiring_consent_claims_contacts_whose_consent_came_from_an_import(
+    app: TestApp,
+) {
+    let clock = clock_at("2026-03-02T18:00:00Z");
+    let app = app.with_clock(&clock).await;
+    let acc = app.account(pb::Plan::Professional).await;
+    let file = "phone,first_name,Consent,Given\n\
+        +12122345601,Written,express_written,2026-03-01\n\
+        +12122345602,Express,express,2026-03-01\n\
+        +12122345603,Nothing,,\n";
+    let opts = consent_mapping(&acc, &[CONSENT_COLUMNS[0], CONSENT_COLUMNS[3]]);
+    crate::import::import(&app, opts, file.as_bytes()).await;
+    let contacts = app.list_all(&acc, pb::ContactFilter::default()).await;
+    let id_of = |name: &str| contacts.iter().find(|c| c.first_name == name).unwrap().id;
+    let ids: Vec<i64> = contacts.iter().map(|c| c.id).collect();
+    app.add_to_campaign(&acc, "camp", &ids).await;
+    let written = requiring(pb::ConsentRequirement::ExpressWritten);
+    assert_eq!(
+        claimed_ids(&app, &acc, "d1", written).await,
+        [id_of("Written")]
+    );
+    release_all(&app, &acc, "d1").await;
+    let either = requiring(pb::ConsentRequirement::Express);
+    let mut want = vec![id_of("Written"), id_of("Express")];
+    want.sort();
+    assert_eq!(claimed_ids(&app, &acc, "d1", either).await, want);
 }
