@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod bulk;
+pub mod call_requests;
 pub mod calls;
 pub mod campaigns;
 pub mod consents;
@@ -15,6 +16,7 @@ pub mod import;
 pub mod keys;
 pub mod page;
 pub mod renormalize;
+pub mod templates;
 
 use crate::domain::Clock;
 use crate::metrics::Metrics;
