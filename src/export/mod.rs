@@ -19,7 +19,6 @@
 //! chunks out, so memory is one page plus one chunk whatever the export's size.
 
 use crate::domain::bulk::BulkCounts;
-use crate::domain::filter::ContactStatus;
 use crate::entity::contact;
 use crate::error::{Error, Result, Violation};
 use chrono::{DateTime, SecondsFormat};
@@ -312,7 +311,7 @@ impl CsvSink {
                 Column::Custom(key) => {
                     write_cell(w, custom.get(key).map(String::as_str).unwrap_or(""))?
                 }
-                Column::Status => write_cell(w, ContactStatus::from_stored(&c.status).as_str())?,
+                Column::Status => write_cell(w, c.status.as_str())?,
                 Column::DncSource => write_cell(w, &c.dnc_source)?,
                 Column::DncAt => write_cell(w, &c.dnc_at.map(rfc3339).unwrap_or_default())?,
                 Column::Campaigns => write_cell(w, &campaigns.join(";"))?,
@@ -376,6 +375,7 @@ fn csv_error(e: csv::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ContactStatus;
 
     fn model() -> contact::Model {
         contact::Model {
@@ -392,7 +392,7 @@ mod tests {
             last_key: String::new(),
             custom_fields: r#"{"Notes":"\tx","Plain":"a=b"}"#.into(),
             time_zone: String::new(),
-            status: "DNC".into(),
+            status: ContactStatus::Dnc,
             dnc_source: "MANUAL".into(),
             dnc_at: Some(1_772_463_600_000),
             call_count: 3,

@@ -3,6 +3,7 @@
 
 use crate::domain::batch::ImportStatus;
 use crate::domain::call::{CallDirection, CallOutcome, Sentiment};
+use crate::domain::dnc::DncSource;
 use crate::domain::filter::{ContactFilter, ContactStatus, SearchQuery, Selection};
 use crate::domain::{ContactDraft, Region};
 use crate::entity::contact;
@@ -154,10 +155,29 @@ pub fn draft(field: &str, input: Option<pb::ContactInput>) -> Result<ContactDraf
     })
 }
 
-/// A stored DNC source back to the enum.
+/// A contact's DNC source (`contacts.dnc_source`, text: "" while not DNC) to the enum.
 pub fn dnc_source(stored: &str) -> pb::DncSource {
-    pb::DncSource::from_str_name(&format!("DNC_SOURCE_{stored}"))
-        .unwrap_or(pb::DncSource::Unspecified)
+    DncSource::from_stored(stored).map_or(pb::DncSource::Unspecified, Into::into)
+}
+
+impl From<DncSource> for pb::DncSource {
+    fn from(s: DncSource) -> Self {
+        match s {
+            DncSource::Manual => pb::DncSource::Manual,
+            DncSource::CallRequest => pb::DncSource::CallRequest,
+            DncSource::Api => pb::DncSource::Api,
+            DncSource::Import => pb::DncSource::Import,
+        }
+    }
+}
+
+impl From<ContactStatus> for pb::ContactStatus {
+    fn from(s: ContactStatus) -> Self {
+        match s {
+            ContactStatus::Active => pb::ContactStatus::Active,
+            ContactStatus::Dnc => pb::ContactStatus::Dnc,
+        }
+    }
 }
 
 impl From<CallDirection> for pb::CallDirection {
@@ -255,10 +275,7 @@ impl From<pb::Sentiment> for Sentiment {
 /// A stored contact to its message; `campaign_ids` may be empty when not loaded.
 pub fn contact(c: contact::Model, campaign_ids: Vec<String>) -> pb::Contact {
     let custom = custom_fields(&c).into_iter().collect();
-    let status = match ContactStatus::from_stored(&c.status) {
-        ContactStatus::Active => pb::ContactStatus::Active,
-        ContactStatus::Dnc => pb::ContactStatus::Dnc,
-    };
+    let status = pb::ContactStatus::from(c.status);
     pb::Contact {
         id: c.id,
         account_id: c.account_id,

@@ -4,11 +4,12 @@
 
 use super::Services;
 use super::dialer::{WindowPolicy, zones_name};
+use crate::domain::call::CallRequestStatus;
 use crate::domain::filter::ContactStatus;
 use crate::domain::timezone;
 use crate::entity::call_request;
 use crate::error::{Error, Result};
-use crate::store::{self, calls::request_status};
+use crate::store;
 use sea_orm::{ActiveValue::Set, NotSet};
 use std::time::Duration;
 
@@ -32,7 +33,7 @@ impl Services {
         let c = store::contacts::get(&txn, account_id, contact_id).await?;
         let listed = store::dnc::entry(&txn, account_id, &c.phone).await?;
         let on_list = super::dnc_lists::on_a_list(&txn, account_id, &c.phone, now).await?;
-        if listed.is_some() || on_list || ContactStatus::from_stored(&c.status) != ContactStatus::Active {
+        if listed.is_some() || on_list || c.status != ContactStatus::Active {
             return Err(Error::FailedPrecondition(format!(
                 "contact {contact_id} is on the Do-Not-Call list and cannot be called"
             )));
@@ -61,7 +62,7 @@ impl Services {
             contact_id: Set(contact_id),
             phone: Set(c.phone.clone()),
             requested_by: Set(requested_by.to_string()),
-            status: Set(request_status::PENDING.to_string()),
+            status: Set(CallRequestStatus::Pending),
             lease_owner: Set(None),
             lease_expires_at: Set(None),
             created_at: Set(now),
@@ -124,7 +125,7 @@ impl Services {
             let on_list = super::dnc_lists::on_a_list(&txn, &r.account_id, &r.phone, now).await?;
             let contact = store::contacts::get(&txn, &r.account_id, r.contact_id).await;
             let active = matches!(&contact, Ok(c)
-                if ContactStatus::from_stored(&c.status) == ContactStatus::Active
+                if c.status == ContactStatus::Active
                     && c.phone == r.phone);
             let in_window = r.window_override
                 || matches!(&contact, Ok(c) if timezone::Window::default()
@@ -152,7 +153,7 @@ impl Services {
         Ok(keep
             .into_iter()
             .map(|mut r| {
-                r.status = request_status::CLAIMED.to_string();
+                r.status = CallRequestStatus::Claimed;
                 r.lease_owner = Some(worker_id.to_string());
                 r.lease_expires_at = Some(until);
                 r

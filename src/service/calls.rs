@@ -12,13 +12,13 @@
 
 use super::{Services, page};
 pub use crate::domain::call::CallInput;
-use crate::domain::call::{CallDirection, CallOutcome};
+use crate::domain::call::{CallDirection, CallOutcome, CallRequestStatus};
 use crate::domain::contact::{NewContact, check_phone};
 use crate::domain::dnc::DncSource;
 use crate::domain::{Phone, Region, Validation};
 use crate::entity::{call, contact};
 use crate::error::{Error, Result};
-use crate::store::{self, calls::request_status, dnc::Change};
+use crate::store::{self, dnc::Change};
 use sea_orm::DatabaseTransaction;
 
 /// A stored call, and whether this request stored it.
@@ -131,7 +131,7 @@ impl Services {
         };
         let reason = format!("requested during call {external_id} (the call itself was refused)");
         let change = Change {
-            source: DncSource::CallRequest.as_str(),
+            source: DncSource::CallRequest,
             reason: &reason,
             actor: "call-service",
             at: self.now(),
@@ -266,7 +266,7 @@ impl Services {
                 )
                 .await?;
             }
-            store::calls::close_requests(txn, account_id, &[c.id], request_status::DONE, now)
+            store::calls::close_requests(txn, account_id, &[c.id], CallRequestStatus::Done, now)
                 .await?;
             store::leases::record_call(
                 txn,
@@ -287,7 +287,7 @@ impl Services {
                 &input.dialer_id
             };
             let change = Change {
-                source: DncSource::CallRequest.as_str(),
+                source: DncSource::CallRequest,
                 reason: &reason,
                 actor,
                 at: now,

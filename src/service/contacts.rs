@@ -62,10 +62,11 @@ pub fn new_row(
             ContactStatus::Dnc
         } else {
             ContactStatus::Active
-        }
-        .as_str()
-        .to_string()),
-        dnc_source: Set(dnc.map(|d| d.source.clone()).unwrap_or_default()),
+        }),
+        dnc_source: Set(dnc
+            .map(|d| d.source.as_str())
+            .unwrap_or_default()
+            .to_string()),
         dnc_at: Set(dnc.map(|d| d.created_at)),
         call_count: Set(0),
         last_called_at: Set(None),
@@ -256,7 +257,7 @@ impl Services {
         if let Some(phone) = &new_phone
             && phone.e164() != current.phone
         {
-            if ContactStatus::from_stored(&current.status) == ContactStatus::Dnc {
+            if current.status == ContactStatus::Dnc {
                 return Err(Error::FailedPrecondition(format!(
                     "contact {id} is on the Do-Not-Call list; its phone cannot change until DNC is cleared"
                 )));
@@ -265,8 +266,8 @@ impl Services {
             active.phone = Set(phone.e164().to_string());
             active.phone_national = Set(phone.national().to_string());
             if let Some(d) = dnc {
-                active.status = Set(ContactStatus::Dnc.as_str().to_string());
-                active.dnc_source = Set(d.source);
+                active.status = Set(ContactStatus::Dnc);
+                active.dnc_source = Set(d.source.as_str().to_string());
                 active.dnc_at = Set(Some(d.created_at));
             }
         }

@@ -431,7 +431,7 @@ impl Services {
             return Ok(refuse(Refusal::Dnc, super::dnc_lists::list_detail(hit)));
         }
         if let Some(c) = &contact
-            && ContactStatus::from_stored(&c.status) != ContactStatus::Active
+            && c.status != ContactStatus::Active
         {
             return Ok(refuse(Refusal::Dnc, format!("contact {} is DNC", c.id)));
         }

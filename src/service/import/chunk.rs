@@ -159,10 +159,8 @@ impl Services {
                     .map(|c| (c.phone.clone(), c))
                     .collect();
             }
-            let is_dnc = |c: &contact::Model| {
-                ContactStatus::from_stored(&c.status) == ContactStatus::Dnc
-                    || dnc.contains_key(&c.phone)
-            };
+            let is_dnc =
+                |c: &contact::Model| c.status == ContactStatus::Dnc || dnc.contains_key(&c.phone);
             // Members: (contact id, DNC).
             let mut members: Vec<(i64, bool)> = Vec::new();
             for (_, new_values, _) in &dups {
