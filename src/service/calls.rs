@@ -319,7 +319,7 @@ impl Services {
             time_zone: String::new(),
         };
         let dnc = store::dnc::entry(txn, account_id, phone.e164()).await?;
-        let row = super::contacts::new_row(account_id, &new, dnc.as_ref(), None, now);
+        let row = store::contacts::new_row(account_id, &new, dnc.as_ref(), None, now);
         let stored = store::contacts::insert(txn, row).await?;
         if store::accounts::reserve_slots(txn, account_id, 1, now).await? == 0 {
             store::contacts::delete(txn, account_id, stored.id).await?;

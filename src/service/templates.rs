@@ -13,8 +13,8 @@ impl Services {
         contact_id: i64,
         text: &str,
     ) -> Result<String> {
-        let c = store::contacts::get(&self.db, account_id, contact_id).await?;
-        let custom = super::contacts::custom_fields(&c);
+        let c = store::contacts::find(&self.db, account_id, contact_id).await?;
+        let custom = &c.custom_fields;
         let lookup = |name: &str| -> Option<String> {
             Some(match name {
                 "phone" => c.phone.clone(),

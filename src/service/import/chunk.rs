@@ -11,7 +11,6 @@ use crate::error::{Error, Result};
 use crate::import::pipeline::{Row, RowError};
 use crate::import::{Counts, Outcome, Rejection};
 use crate::service::Services;
-use crate::service::contacts::new_row;
 use crate::store;
 use crate::store::import::NewRows;
 use sea_orm::ActiveValue::{NotSet, Set};
@@ -110,7 +109,13 @@ impl Services {
                 .into_iter()
                 .map(|(_, c, _)| {
                     let entry = dnc.get(c.phone.e164());
-                    new_row(ctx.account_id, c, entry, Some(ctx.id.to_string()), now)
+                    store::contacts::new_row(
+                        ctx.account_id,
+                        c,
+                        entry,
+                        Some(ctx.id.to_string()),
+                        now,
+                    )
                 })
                 .collect();
             lap(&mut times.prepare);
@@ -305,7 +310,7 @@ pub(super) fn merge(
             changed = true;
         }
     }
-    let mut custom: BTreeMap<String, String> = crate::service::contacts::custom_fields(current);
+    let mut custom: BTreeMap<String, String> = store::contacts::custom_fields(current);
     for (k, v) in &row.custom_fields {
         let cur = custom.get(k).cloned().unwrap_or_default();
         if let Some(v) = pick(&cur, v) {
