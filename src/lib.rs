@@ -8,7 +8,8 @@
 //! - [`store`]: SeaORM queries; the only module that knows tables. Backend-specific SQL
 //!   lives here, one function per need with its SQLite twin beside it.
 //! - [`entity`]: the SeaORM entities of the schema in `migrations/`.
-//! - [`domain`]: values parsed once at the edge (phone numbers, emails, plans, filters).
+//! - [`domain`]: values parsed once at the edge (phone numbers, emails, plans, filters)
+//!   and one enum per stored state, stored by explicit value.
 //! - [`import`]: the streaming import pipeline for CSV files and Excel/ODS workbooks
 //!   (decode, records, header synonyms, per-row countries, mapping, checks).
 //! - [`error`]: the one error type and its one mapping to gRPC status codes.

@@ -81,6 +81,25 @@ pub enum Sentiment {
     Negative,
 }
 
+/// Where a "Call Now" request stands, stored in `call_requests.status` by the explicit
+/// value below (what the table has held since the first migration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+pub enum CallRequestStatus {
+    /// Waiting for a telephony worker.
+    #[sea_orm(string_value = "PENDING")]
+    Pending,
+    /// Leased to a worker.
+    #[sea_orm(string_value = "CLAIMED")]
+    Claimed,
+    /// Its call was recorded.
+    #[sea_orm(string_value = "DONE")]
+    Done,
+    /// Dropped: the contact became DNC (or its calling window closed).
+    #[sea_orm(string_value = "CANCELLED")]
+    Cancelled,
+}
+
 /// A call as posted by the call service (enums already checked).
 #[derive(Debug, Clone)]
 pub struct CallInput {
@@ -125,6 +144,10 @@ mod tests {
         assert_eq!(
             stored(Sentiment::iter().map(|s| s.to_value()).collect()),
             ",POSITIVE,NEUTRAL,NEGATIVE"
+        );
+        assert_eq!(
+            stored(CallRequestStatus::iter().map(|s| s.to_value()).collect()),
+            "PENDING,CLAIMED,DONE,CANCELLED"
         );
         assert_eq!(CallOutcome::from_stored(""), None);
         assert_eq!(CallOutcome::from_stored("BUSY"), Some(CallOutcome::Busy));

@@ -1,8 +1,10 @@
 //! A contact's fields as a client gives them ([`ContactDraft`]) and as checked
 //! ([`NewContact`]): phone normalized, email validated, lengths capped, time zone known.
 
+use super::call::CallOutcome;
+use super::dnc::DncSource;
 use super::phone::check_extension;
-use super::{Email, Phone, Region, Validation};
+use super::{ContactStatus, Email, Phone, Region, Validation};
 use crate::error::Violation;
 use std::collections::BTreeMap;
 
@@ -45,6 +47,39 @@ pub struct NewContact {
     pub title: String,
     pub custom_fields: BTreeMap<String, String>,
     pub time_zone: String,
+}
+
+/// A stored contact, as the services and the API see it (how it is stored — name keys,
+/// custom fields as JSON text, status values — is `store::contacts`' business).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    pub id: i64,
+    pub account_id: String,
+    /// E.164.
+    pub phone: String,
+    pub phone_national: String,
+    /// Digits sent after connect ("" for none).
+    pub phone_extension: String,
+    pub first_name: String,
+    pub last_name: String,
+    /// "" for none.
+    pub email: String,
+    pub company: String,
+    pub title: String,
+    pub custom_fields: BTreeMap<String, String>,
+    pub time_zone: String,
+    pub status: ContactStatus,
+    /// How the number came onto the DNC list (while the contact is DNC).
+    pub dnc_source: Option<DncSource>,
+    pub dnc_at: Option<i64>,
+    pub call_count: i64,
+    pub last_called_at: Option<i64>,
+    /// The outcome of the latest call, if any.
+    pub last_outcome: Option<CallOutcome>,
+    pub total_talk_seconds: i64,
+    pub import_batch_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
 }
 
 /// Checks a phone (used by create, update, import and DNC by number).

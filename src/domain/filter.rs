@@ -1,16 +1,23 @@
 //! Which contacts a list, export or bulk action applies to.
 
-/// ACTIVE or DNC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+use sea_orm::entity::prelude::*;
+
+/// A contact's status, stored in `contacts.status` by the explicit value below (what the
+/// table has held since the first migration), converted to and from the proto's
+/// `ContactStatus` at the grpc edge only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
 pub enum ContactStatus {
     /// May be called.
+    #[sea_orm(string_value = "ACTIVE")]
     Active,
     /// On the Do-Not-Call list.
+    #[sea_orm(string_value = "DNC")]
     Dnc,
 }
 
 impl ContactStatus {
-    /// The stored name.
+    /// The stored value (for statements and SQL written by hand).
     pub fn as_str(self) -> &'static str {
         match self {
             ContactStatus::Active => "ACTIVE",
@@ -18,13 +25,10 @@ impl ContactStatus {
         }
     }
 
-    /// From the stored name (anything unknown reads as DNC: fail closed).
+    /// From a stored value read as text (rows the dialer decodes by hand); anything
+    /// unknown reads as DNC: fail closed.
     pub fn from_stored(s: &str) -> Self {
-        if s == "ACTIVE" {
-            ContactStatus::Active
-        } else {
-            ContactStatus::Dnc
-        }
+        ContactStatus::try_from_value(&s.to_string()).unwrap_or(ContactStatus::Dnc)
     }
 }
 

@@ -20,7 +20,7 @@ pub mod template;
 pub mod timezone;
 
 pub use clock::{Clock, SystemClock};
-pub use contact::{ContactDraft, NewContact};
+pub use contact::{Contact, ContactDraft, NewContact};
 pub use email::Email;
 pub use filter::{ContactFilter, ContactStatus, SearchQuery, Selection};
 pub use phone::{Phone, PhoneError, Validation};

@@ -1,5 +1,6 @@
 //! The `call_requests` table.
 
+use crate::domain::call::CallRequestStatus;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -11,7 +12,7 @@ pub struct Model {
     pub contact_id: i64,
     pub phone: String,
     pub requested_by: String,
-    pub status: String,
+    pub status: CallRequestStatus,
     pub lease_owner: Option<String>,
     pub lease_expires_at: Option<i64>,
     pub created_at: i64,

@@ -1,5 +1,6 @@
 //! The `contacts` table.
 
+use crate::domain::ContactStatus;
 use sea_orm::Iterable;
 use sea_orm::entity::prelude::*;
 
@@ -20,7 +21,7 @@ pub struct Model {
     pub last_key: String,
     pub custom_fields: String,
     pub time_zone: String,
-    pub status: String,
+    pub status: ContactStatus,
     pub dnc_source: String,
     pub dnc_at: Option<i64>,
     pub call_count: i64,
@@ -121,7 +122,7 @@ mod tests {
             last_key: text("last key"),
             custom_fields: text(r#"{"k":"v"}"#),
             time_zone: text("America/Chicago"),
-            status: text("DNC"),
+            status: Set(ContactStatus::Dnc),
             dnc_source: text("MANUAL"),
             dnc_at: Set(Some(7)),
             call_count: Set(3),

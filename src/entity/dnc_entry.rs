@@ -1,5 +1,6 @@
 //! The `dnc_entries` table.
 
+use crate::domain::dnc::DncSource;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -9,7 +10,7 @@ pub struct Model {
     pub account_id: String,
     #[sea_orm(primary_key, auto_increment = false)]
     pub phone: String,
-    pub source: String,
+    pub source: DncSource,
     pub reason: String,
     pub actor: String,
     pub created_at: i64,

@@ -1,5 +1,6 @@
 //! The `dnc_events` table.
 
+use crate::domain::dnc::DncSource;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -10,7 +11,7 @@ pub struct Model {
     pub account_id: String,
     pub phone: String,
     pub added: bool,
-    pub source: String,
+    pub source: DncSource,
     pub reason: String,
     pub actor: String,
     pub contact_id: Option<i64>,

@@ -21,7 +21,6 @@
 
 use crate::domain::bulk::BulkCounts;
 use crate::domain::consent::LatestConsent;
-use crate::domain::filter::ContactStatus;
 use crate::entity::contact;
 use crate::error::{Error, Result, Violation};
 use chrono::{DateTime, SecondsFormat};
@@ -344,7 +343,7 @@ impl CsvSink {
                 Column::Custom(key) => {
                     write_cell(w, custom.get(key).map(String::as_str).unwrap_or(""))?
                 }
-                Column::Status => write_cell(w, ContactStatus::from_stored(&c.status).as_str())?,
+                Column::Status => write_cell(w, c.status.as_str())?,
                 Column::DncSource => write_cell(w, &c.dnc_source)?,
                 Column::DncAt => write_cell(w, &c.dnc_at.map(rfc3339).unwrap_or_default())?,
                 Column::ConsentKind => write_cell(w, consent.map_or("", |x| x.kind.as_str()))?,
@@ -414,6 +413,7 @@ fn csv_error(e: csv::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ContactStatus;
 
     fn model() -> contact::Model {
         contact::Model {
@@ -430,7 +430,7 @@ mod tests {
             last_key: String::new(),
             custom_fields: r#"{"Notes":"\tx","Plain":"a=b"}"#.into(),
             time_zone: String::new(),
-            status: "DNC".into(),
+            status: ContactStatus::Dnc,
             dnc_source: "MANUAL".into(),
             dnc_at: Some(1_772_463_600_000),
             call_count: 3,

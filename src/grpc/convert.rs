@@ -3,13 +3,13 @@
 
 use crate::domain::batch::ImportStatus;
 use crate::domain::call::{CallDirection, CallOutcome, Sentiment};
+use crate::domain::dnc::DncSource;
 use crate::domain::filter::{ContactFilter, ContactStatus, SearchQuery, Selection};
-use crate::domain::{ContactDraft, Region};
-use crate::entity::contact;
+use crate::domain::{Contact, ContactDraft, Region};
 use crate::error::{Error, Result};
 use crate::pb;
 use crate::service::bulk::BulkCounts;
-use crate::service::contacts::{ContactView, custom_fields};
+use crate::service::contacts::ContactView;
 use prost_types::Timestamp;
 
 /// Most ids accepted in one explicit selection.
@@ -154,10 +154,24 @@ pub fn draft(field: &str, input: Option<pb::ContactInput>) -> Result<ContactDraf
     })
 }
 
-/// A stored DNC source back to the enum.
-pub fn dnc_source(stored: &str) -> pb::DncSource {
-    pb::DncSource::from_str_name(&format!("DNC_SOURCE_{stored}"))
-        .unwrap_or(pb::DncSource::Unspecified)
+impl From<DncSource> for pb::DncSource {
+    fn from(s: DncSource) -> Self {
+        match s {
+            DncSource::Manual => pb::DncSource::Manual,
+            DncSource::CallRequest => pb::DncSource::CallRequest,
+            DncSource::Api => pb::DncSource::Api,
+            DncSource::Import => pb::DncSource::Import,
+        }
+    }
+}
+
+impl From<ContactStatus> for pb::ContactStatus {
+    fn from(s: ContactStatus) -> Self {
+        match s {
+            ContactStatus::Active => pb::ContactStatus::Active,
+            ContactStatus::Dnc => pb::ContactStatus::Dnc,
+        }
+    }
 }
 
 impl From<CallDirection> for pb::CallDirection {
@@ -227,11 +241,6 @@ impl From<ImportStatus> for pb::ImportStatus {
     }
 }
 
-/// A contact's last outcome as stored ("" before any call: UNSPECIFIED).
-pub fn last_outcome(stored: &str) -> pb::CallOutcome {
-    CallOutcome::from_stored(stored).map_or(pb::CallOutcome::Unspecified, Into::into)
-}
-
 impl From<Sentiment> for pb::Sentiment {
     fn from(s: Sentiment) -> Self {
         match s {
@@ -254,13 +263,13 @@ impl From<pb::Sentiment> for Sentiment {
     }
 }
 
-/// A stored contact to its message; `campaign_ids` may be empty when not loaded.
-pub fn contact(c: contact::Model, campaign_ids: Vec<String>) -> pb::Contact {
-    let custom = custom_fields(&c).into_iter().collect();
-    let status = match ContactStatus::from_stored(&c.status) {
-        ContactStatus::Active => pb::ContactStatus::Active,
-        ContactStatus::Dnc => pb::ContactStatus::Dnc,
-    };
+/// A contact to its message; `campaign_ids` may be empty when not loaded. (The dialer's
+/// leased contacts still arrive as stored rows, turned into [`Contact`]s by `store`:
+/// hence `impl Into`.)
+pub fn contact(c: impl Into<Contact>, campaign_ids: Vec<String>) -> pb::Contact {
+    let c: Contact = c.into();
+    let custom = c.custom_fields.into_iter().collect();
+    let status = pb::ContactStatus::from(c.status);
     pb::Contact {
         id: c.id,
         account_id: c.account_id,
@@ -276,13 +285,15 @@ pub fn contact(c: contact::Model, campaign_ids: Vec<String>) -> pb::Contact {
         call_stats: Some(pb::CallStats {
             call_count: c.call_count,
             last_called_time: opt_ts(c.last_called_at),
-            last_outcome: last_outcome(&c.last_outcome) as i32,
+            last_outcome: c
+                .last_outcome
+                .map_or(pb::CallOutcome::Unspecified, Into::into) as i32,
             total_talk_seconds: c.total_talk_seconds,
         }),
         time_zone: c.time_zone,
         campaign_ids,
         dnc_time: opt_ts(c.dnc_at),
-        dnc_source: dnc_source(&c.dnc_source) as i32,
+        dnc_source: c.dnc_source.map_or(pb::DncSource::Unspecified, Into::into) as i32,
         import_batch_id: c.import_batch_id.unwrap_or_default(),
         create_time: Some(ts(c.created_at)),
         update_time: Some(ts(c.updated_at)),

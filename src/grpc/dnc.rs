@@ -105,7 +105,7 @@ pub async fn check_dnc(
                 e164: c.e164,
                 dnc: c.dnc,
                 source: c.entry.as_ref().map_or(pb::DncSource::Unspecified, |e| {
-                    convert::dnc_source(&e.source)
+                    pb::DncSource::from(e.source)
                 }) as i32,
                 create_time: c.entry.as_ref().map(|e| convert::ts(e.created_at)),
                 lists: super::dnc_lists::hits(&c.lists),
@@ -135,7 +135,7 @@ pub async fn list_dnc_events(
             .map(|e| pb::DncEvent {
                 phone: e.phone,
                 added: e.added,
-                source: convert::dnc_source(&e.source) as i32,
+                source: pb::DncSource::from(e.source) as i32,
                 reason: e.reason,
                 actor: e.actor,
                 time: Some(convert::ts(e.created_at)),

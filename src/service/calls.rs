@@ -15,13 +15,13 @@
 
 use super::{Services, page};
 pub use crate::domain::call::CallInput;
-use crate::domain::call::{CallDirection, CallOutcome};
+use crate::domain::call::{CallDirection, CallOutcome, CallRequestStatus};
 use crate::domain::contact::{NewContact, check_phone};
 use crate::domain::dnc::DncSource;
 use crate::domain::{Phone, Region, Validation};
 use crate::entity::{call, contact};
 use crate::error::{Error, Result};
-use crate::store::{self, calls::request_status, dnc::Change};
+use crate::store::{self, dnc::Change};
 use sea_orm::DatabaseTransaction;
 
 /// A stored call, and whether this request stored it.
@@ -147,7 +147,7 @@ impl Services {
         };
         let reason = format!("requested during call {external_id} (the call itself was refused)");
         let change = Change {
-            source: DncSource::CallRequest.as_str(),
+            source: DncSource::CallRequest,
             reason: &reason,
             actor: "call-service",
             at: self.now(),
@@ -283,7 +283,7 @@ impl Services {
                 )
                 .await?;
             }
-            store::calls::close_requests(txn, account_id, &[c.id], request_status::DONE, now)
+            store::calls::close_requests(txn, account_id, &[c.id], CallRequestStatus::Done, now)
                 .await?;
             store::leases::record_call(
                 txn,
@@ -311,7 +311,7 @@ impl Services {
                 &input.dialer_id
             };
             let change = Change {
-                source: DncSource::CallRequest.as_str(),
+                source: DncSource::CallRequest,
                 reason: &reason,
                 actor,
                 at: now,
@@ -345,7 +345,7 @@ impl Services {
             time_zone: String::new(),
         };
         let dnc = store::dnc::entry(txn, account_id, phone.e164()).await?;
-        let row = super::contacts::new_row(account_id, &new, dnc.as_ref(), None, now);
+        let row = store::contacts::new_row(account_id, &new, dnc.as_ref(), None, now);
         let stored = store::contacts::insert(txn, row).await?;
         if store::accounts::reserve_slots(txn, account_id, 1, now).await? == 0 {
             store::contacts::delete(txn, account_id, stored.id).await?;

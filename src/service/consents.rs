@@ -102,7 +102,7 @@ impl Services {
         let consents = store::consents::revoke(&txn, account_id, contact_id, now, how).await?;
         let reason = format!("consent revoked: {how}");
         let change = Change {
-            source: DncSource::Api.as_str(),
+            source: DncSource::Api,
             reason: &reason,
             actor,
             at: now,

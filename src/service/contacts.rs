@@ -3,82 +3,25 @@
 
 use super::{Services, page};
 use crate::domain::contact::{
-    ContactDraft, NewContact, check_custom_fields, check_phone_with_extension, check_time_zone,
+    ContactDraft, check_custom_fields, check_phone_with_extension, check_time_zone,
 };
-use crate::domain::filter::{ContactFilter, ContactStatus, name_key};
+use crate::domain::filter::{ContactFilter, ContactStatus};
 use crate::domain::phone::check_extension;
-use crate::domain::{Email, Validation};
-use crate::entity::contact;
+use crate::domain::{Contact, Email, Validation};
 use crate::error::{Error, Result, Violation};
 use crate::store;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, NotSet};
+use crate::store::acquire::Db;
 use std::collections::BTreeMap;
 
 /// A contact with the campaigns it belongs to.
 #[derive(Debug, Clone)]
 pub struct ContactView {
-    pub contact: contact::Model,
+    pub contact: Contact,
     pub campaign_ids: Vec<String>,
 }
 
-/// Parses the stored custom-fields JSON (an object of strings).
-pub fn custom_fields(model: &contact::Model) -> BTreeMap<String, String> {
-    serde_json::from_str(&model.custom_fields).unwrap_or_default()
-}
-
-fn custom_fields_json(fields: &BTreeMap<String, String>) -> String {
-    serde_json::to_string(fields).expect("a map of strings always serializes")
-}
-
-/// The row to insert for a checked contact. Status follows the DNC list: a number on it
-/// is stored as DNC (with the list's source and time) from the first moment.
-pub fn new_row(
-    account_id: &str,
-    c: &NewContact,
-    dnc: Option<&crate::entity::dnc_entry::Model>,
-    import_batch_id: Option<String>,
-    now: i64,
-) -> contact::ActiveModel {
-    contact::ActiveModel {
-        id: NotSet,
-        account_id: Set(account_id.to_string()),
-        phone: Set(c.phone.e164().to_string()),
-        phone_national: Set(c.phone.national().to_string()),
-        phone_extension: Set(c.phone_extension.clone()),
-        first_name: Set(c.first_name.clone()),
-        last_name: Set(c.last_name.clone()),
-        email: Set(c
-            .email
-            .as_ref()
-            .map(|e| e.as_str().to_string())
-            .unwrap_or_default()),
-        company: Set(c.company.clone()),
-        title: Set(c.title.clone()),
-        name_key: Set(name_key(&c.first_name, &c.last_name)),
-        last_key: Set(name_key(&c.last_name, "")),
-        custom_fields: Set(custom_fields_json(&c.custom_fields)),
-        time_zone: Set(c.time_zone.clone()),
-        status: Set(if dnc.is_some() {
-            ContactStatus::Dnc
-        } else {
-            ContactStatus::Active
-        }
-        .as_str()
-        .to_string()),
-        dnc_source: Set(dnc.map(|d| d.source.clone()).unwrap_or_default()),
-        dnc_at: Set(dnc.map(|d| d.created_at)),
-        call_count: Set(0),
-        last_called_at: Set(None),
-        last_outcome: Set(String::new()),
-        total_talk_seconds: Set(0),
-        import_batch_id: Set(import_batch_id),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-}
-
 /// ALREADY_EXISTS naming the contact that holds the number.
-async fn phone_taken<C: ConnectionTrait>(db: &C, account_id: &str, phone: &str) -> Error {
+async fn phone_taken(db: &Db, account_id: &str, phone: &str) -> Error {
     match store::contacts::find_by_phone(db, account_id, phone).await {
         Ok(Some(existing)) => Error::AlreadyExists(format!(
             "phone {phone} already belongs to contact {} in this account",
@@ -106,10 +49,9 @@ impl Services {
         let now = self.now();
         let txn = store::begin_write(&self.writer).await?;
         let dnc = store::dnc::entry(&txn, account_id, new.phone.e164()).await?;
-        let inserted =
-            store::contacts::insert(&txn, new_row(account_id, &new, dnc.as_ref(), None, now)).await;
-        let model = match inserted {
-            Ok(model) => model,
+        let inserted = store::contacts::create(&txn, account_id, &new, dnc.as_ref(), now).await;
+        let contact = match inserted {
+            Ok(contact) => contact,
             Err(e) if store::is_unique_violation(&e) => {
                 txn.rollback().await?;
                 return Err(phone_taken(&self.db, account_id, new.phone.e164()).await);
@@ -126,14 +68,14 @@ impl Services {
         }
         txn.commit().await?;
         Ok(ContactView {
-            contact: model,
+            contact,
             campaign_ids: vec![],
         })
     }
 
     /// One contact with its campaigns.
     pub async fn get_contact(&self, account_id: &str, id: i64) -> Result<ContactView> {
-        let contact = store::contacts::get(&self.db, account_id, id).await?;
+        let contact = store::contacts::find(&self.db, account_id, id).await?;
         let campaign_ids = store::contacts::campaign_ids(&self.db, account_id, id).await?;
         Ok(ContactView {
             contact,
@@ -157,11 +99,9 @@ impl Services {
         let region = self.account_region(account_id).await?;
         let now = self.now();
         let txn = store::begin_write(&self.writer).await?;
-        let current = store::contacts::get(&txn, account_id, id).await?;
-        let mut fields = custom_fields(&current);
-        let mut active: contact::ActiveModel = current.clone().into();
+        let current = store::contacts::find(&txn, account_id, id).await?;
+        let mut next = current.clone();
         let mut violations: Vec<Violation> = Vec::new();
-        let (mut first, mut last) = (current.first_name.clone(), current.last_name.clone());
         let mut new_phone = None;
         let with_phone = mask.iter().any(|p| p == "phone");
         let with_extension = mask.iter().any(|p| p == "phone_extension");
@@ -183,13 +123,13 @@ impl Services {
                 ) {
                     Ok((p, ext)) => {
                         new_phone = Some(p);
-                        active.phone_extension = Set(ext);
+                        next.phone_extension = ext;
                     }
                     Err(v) => violations.push(v),
                 },
                 "phone_extension" if with_phone => {}
                 "phone_extension" => match check_extension(&draft.phone_extension) {
-                    Ok(ext) => active.phone_extension = Set(ext),
+                    Ok(ext) => next.phone_extension = ext,
                     Err(e) => violations.push(Violation::new(&field, e.0)),
                 },
                 "first_name" | "last_name" | "company" | "title" => {
@@ -199,42 +139,43 @@ impl Services {
                         continue;
                     }
                     match path.as_str() {
-                        "first_name" => first = value,
-                        "last_name" => last = value,
-                        "company" => active.company = Set(value),
-                        _ => active.title = Set(value),
+                        "first_name" => next.first_name = value,
+                        "last_name" => next.last_name = value,
+                        "company" => next.company = value,
+                        _ => next.title = value,
                     }
                 }
                 "email" => {
                     if draft.email.trim().is_empty() {
-                        active.email = Set(String::new());
+                        next.email = String::new();
                     } else {
                         match Email::parse(&draft.email) {
-                            Ok(e) => active.email = Set(e.into_string()),
+                            Ok(e) => next.email = e.into_string(),
                             Err(reason) => violations.push(Violation::new(&field, reason)),
                         }
                     }
                 }
                 "time_zone" => match check_time_zone(&field, &draft.time_zone) {
-                    Ok(tz) => active.time_zone = Set(tz),
+                    Ok(tz) => next.time_zone = tz,
                     Err(v) => violations.push(v),
                 },
                 "custom_fields" => {
-                    fields = check_custom_fields(&field, &draft.custom_fields, &mut violations);
+                    next.custom_fields =
+                        check_custom_fields(&field, &draft.custom_fields, &mut violations);
                 }
                 p if p.starts_with("custom_fields.") => {
                     let key = &p["custom_fields.".len()..];
                     match draft.custom_fields.get(key).map(|v| v.trim()) {
                         Some(v) if !v.is_empty() => {
                             let one = BTreeMap::from([(key.to_string(), v.to_string())]);
-                            fields.extend(check_custom_fields(
+                            next.custom_fields.extend(check_custom_fields(
                                 "contact.custom_fields",
                                 &one,
                                 &mut violations,
                             ));
                         }
                         _ => {
-                            fields.remove(key);
+                            next.custom_fields.remove(key);
                         }
                     }
                 }
@@ -247,7 +188,7 @@ impl Services {
         if !violations.is_empty() {
             return Err(Error::Invalid(violations));
         }
-        if fields.len() > crate::domain::contact::MAX_CUSTOM_FIELDS {
+        if next.custom_fields.len() > crate::domain::contact::MAX_CUSTOM_FIELDS {
             return Err(Error::invalid(
                 "contact.custom_fields",
                 "has too many entries",
@@ -256,32 +197,27 @@ impl Services {
         if let Some(phone) = &new_phone
             && phone.e164() != current.phone
         {
-            if ContactStatus::from_stored(&current.status) == ContactStatus::Dnc {
+            if current.status == ContactStatus::Dnc {
                 return Err(Error::FailedPrecondition(format!(
                     "contact {id} is on the Do-Not-Call list; its phone cannot change until DNC is cleared"
                 )));
             }
             let dnc = store::dnc::entry(&txn, account_id, phone.e164()).await?;
-            active.phone = Set(phone.e164().to_string());
-            active.phone_national = Set(phone.national().to_string());
+            next.phone = phone.e164().to_string();
+            next.phone_national = phone.national().to_string();
             if let Some(d) = dnc {
-                active.status = Set(ContactStatus::Dnc.as_str().to_string());
-                active.dnc_source = Set(d.source);
-                active.dnc_at = Set(Some(d.created_at));
+                next.status = ContactStatus::Dnc;
+                next.dnc_source = Some(d.source);
+                next.dnc_at = Some(d.created_at);
             }
         }
-        active.name_key = Set(name_key(&first, &last));
-        active.last_key = Set(name_key(&last, ""));
-        active.first_name = Set(first);
-        active.last_name = Set(last);
-        active.custom_fields = Set(custom_fields_json(&fields));
-        active.updated_at = Set(now);
-        match store::contacts::update(&txn, active).await {
-            Ok(model) => {
+        next.updated_at = now;
+        match store::contacts::save_changes(&txn, &current, &next).await {
+            Ok(contact) => {
                 txn.commit().await?;
                 let campaign_ids = store::contacts::campaign_ids(&self.db, account_id, id).await?;
                 Ok(ContactView {
-                    contact: model,
+                    contact,
                     campaign_ids,
                 })
             }
@@ -312,12 +248,12 @@ impl Services {
         filter: &ContactFilter,
         page_size: i32,
         page_token: &str,
-    ) -> Result<(Vec<contact::Model>, String)> {
+    ) -> Result<(Vec<Contact>, String)> {
         store::accounts::get(&self.db, account_id).await?;
         let size = page::page_size(page_size);
         let before = page::decode(page_token)?;
         let mut rows =
-            store::contacts::list(&self.db, account_id, filter, before, size + 1).await?;
+            store::contacts::list_contacts(&self.db, account_id, filter, before, size + 1).await?;
         let next = if rows.len() as u64 > size {
             rows.truncate(size as usize);
             rows.last().map(|c| page::encode(c.id)).unwrap_or_default()

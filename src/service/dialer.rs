@@ -1,5 +1,6 @@
 //! The dialer's feed: claim (lease) dialable contacts, the streaming form, releasing
-//! leases, CheckDialable, PreviewDialable, "Call Now" requests and script templates.
+//! leases, CheckDialable and PreviewDialable. "Call Now" requests are in
+//! [`super::call_requests`], script templates in [`super::templates`].
 //!
 //! A lease is on the person, not the campaign member: one live lease per contact across
 //! every campaign and Call Now (`store::leases`), and each lease counts as a dial for the
@@ -24,13 +25,11 @@ use crate::domain::dialing::{
     DialRules, Frequency, LeaseId, MemberState, PersonState, Refusal, ReleaseTarget, parse_dials,
 };
 use crate::domain::filter::ContactStatus;
-use crate::domain::template;
 use crate::domain::timezone::{self, Zones};
 use crate::domain::{Phone, Region, Validation};
-use crate::entity::{call_request, contact};
+use crate::entity::contact;
 use crate::error::{Error, Result};
-use crate::store::{self, calls::request_status, contacts::Lock, dialer::Eligibility};
-use sea_orm::{ActiveValue::Set, NotSet};
+use crate::store::{self, contacts::Lock, dialer::Eligibility};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -49,8 +48,6 @@ fn first_scan_page(want: usize) -> u64 {
 
 /// Members read per step of a preview.
 const PREVIEW_PAGE: u64 = 2_000;
-/// How often a waiting ClaimCallRequests looks for new requests.
-const CALL_REQUEST_POLL: Duration = Duration::from_millis(100);
 /// Most contacts a stream's dialer may have asked for and not yet received.
 pub const MAX_STREAM_CREDIT: u64 = 10_000;
 /// An open stream re-reads its API key from the database (bypassing the cache) at most
@@ -485,7 +482,7 @@ impl Services {
             ));
         }
         if let Some(c) = &contact
-            && ContactStatus::from_stored(&c.status) != ContactStatus::Active
+            && c.status != ContactStatus::Active
         {
             return Ok(with_callback(
                 &callback,
@@ -656,188 +653,6 @@ impl Services {
             }
         }
     }
-
-    /// The "Call Now" button: refuses a DNC contact, and one outside the calling window
-    /// in its local time (FAILED_PRECONDITION naming when the window opens) unless a
-    /// person overrides the window; otherwise stores a pending call request. A contact
-    /// with an open request gets that one back (a double click does not place two calls).
-    pub async fn call_now(
-        &self,
-        account_id: &str,
-        contact_id: i64,
-        requested_by: &str,
-        window: WindowPolicy,
-    ) -> Result<call_request::Model> {
-        let now = self.now();
-        let txn = store::begin_write(&self.writer).await?;
-        let c = store::contacts::get(&txn, account_id, contact_id).await?;
-        let listed = store::dnc::entry(&txn, account_id, &c.phone).await?;
-        let on_list = super::dnc_lists::on_a_list(&txn, account_id, &c.phone, now).await?;
-        if listed.is_some()
-            || on_list
-            || ContactStatus::from_stored(&c.status) != ContactStatus::Active
-        {
-            return Err(Error::FailedPrecondition(format!(
-                "contact {contact_id} is on the Do-Not-Call list and cannot be called"
-            )));
-        }
-        if let WindowPolicy::Obey(w) = window {
-            let zones = timezone::resolve(&c.time_zone, &c.phone);
-            if !w.contains(&zones, now) {
-                return Err(Error::FailedPrecondition(format!(
-                    "contact {contact_id} is outside the calling window ({}) in its local time ({}); \
-                     {}; set override_calling_window (with requested_by) to call anyway",
-                    w.describe(),
-                    zones_name(&zones),
-                    match w.next_open(&zones, now) {
-                        Some(at) => format!("the window opens at {}", timezone::utc_text(at)),
-                        None => "the number cannot be placed in a time zone".to_string(),
-                    }
-                )));
-            }
-        }
-        if let Some(open) = store::calls::open_request(&txn, account_id, contact_id).await? {
-            return Ok(open);
-        }
-        let row = call_request::ActiveModel {
-            id: NotSet,
-            account_id: Set(account_id.to_string()),
-            contact_id: Set(contact_id),
-            phone: Set(c.phone.clone()),
-            requested_by: Set(requested_by.to_string()),
-            status: Set(request_status::PENDING.to_string()),
-            lease_owner: Set(None),
-            lease_expires_at: Set(None),
-            created_at: Set(now),
-            done_at: Set(None),
-            window_override: Set(matches!(window, WindowPolicy::Override)),
-        };
-        let stored = store::calls::insert_request(&txn, row).await?;
-        txn.commit().await?;
-        Ok(stored)
-    }
-
-    /// Leases up to `max` call requests to a telephony worker, waiting up to `wait` for
-    /// one to arrive (checking every 100 ms). Requests whose contact became DNC, or whose
-    /// contact's calling window closed since (unless a person overrode it), are
-    /// cancelled, never handed out. A request is handed out only with the person's lease
-    /// (one per person, across campaigns): while a dialer holds the person, it waits.
-    pub async fn claim_call_requests(
-        &self,
-        account_id: Option<&str>,
-        worker_id: &str,
-        max: u64,
-        lease_ms: i64,
-        wait: Duration,
-    ) -> Result<Vec<call_request::Model>> {
-        if let Some(a) = account_id {
-            store::accounts::get(&self.db, a).await?;
-        }
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            let claimed = self
-                .claim_call_requests_once(account_id, worker_id, max, lease_ms)
-                .await?;
-            if !claimed.is_empty() || tokio::time::Instant::now() >= deadline {
-                return Ok(claimed);
-            }
-            tokio::time::sleep(CALL_REQUEST_POLL.min(deadline - tokio::time::Instant::now())).await;
-        }
-    }
-
-    async fn claim_call_requests_once(
-        &self,
-        account_id: Option<&str>,
-        worker_id: &str,
-        max: u64,
-        lease_ms: i64,
-    ) -> Result<Vec<call_request::Model>> {
-        let now = self.now();
-        let txn = store::begin_write(&self.writer).await?;
-        let rows = store::calls::lock_claimable_requests(&txn, account_id, now, max).await?;
-        let until = now + lease_ms;
-        let (mut keep, mut drop) = (Vec::new(), Vec::new());
-        for r in rows {
-            // SKIP LOCKED: a contact busy in another transaction (a call being recorded,
-            // a DNC mark) is left for the next claim; waiting could deadlock with a
-            // RecordCall that holds the contact and closes this request.
-            if !store::contacts::try_lock(&txn, &r.account_id, r.contact_id).await? {
-                continue;
-            }
-            let listed = store::dnc::entry(&txn, &r.account_id, &r.phone).await?;
-            let on_list = super::dnc_lists::on_a_list(&txn, &r.account_id, &r.phone, now).await?;
-            let contact = store::contacts::get(&txn, &r.account_id, r.contact_id).await;
-            let active = matches!(&contact, Ok(c)
-                if ContactStatus::from_stored(&c.status) == ContactStatus::Active
-                    && c.phone == r.phone);
-            let in_window = r.window_override
-                || matches!(&contact, Ok(c) if timezone::Window::default()
-                    .contains(&timezone::resolve(&c.time_zone, &c.phone), now));
-            if !(listed.is_none() && !on_list && active && in_window) {
-                drop.push(r.id);
-            } else if store::leases::take(
-                &txn,
-                &r.account_id,
-                r.contact_id,
-                worker_id,
-                "",
-                now,
-                until,
-            )
-            .await?
-            {
-                keep.push(r);
-            }
-        }
-        let ids: Vec<i64> = keep.iter().map(|r| r.id).collect();
-        store::calls::lease_requests(&txn, &ids, worker_id, until).await?;
-        store::calls::cancel_requests(&txn, &drop, now).await?;
-        txn.commit().await?;
-        Ok(keep
-            .into_iter()
-            .map(|mut r| {
-                r.status = request_status::CLAIMED.to_string();
-                r.lease_owner = Some(worker_id.to_string());
-                r.lease_expires_at = Some(until);
-                r
-            })
-            .collect())
-    }
-
-    /// Renders an agent script with a contact's fields; see [`template`].
-    pub async fn render_template(
-        &self,
-        account_id: &str,
-        contact_id: i64,
-        text: &str,
-    ) -> Result<String> {
-        let c = store::contacts::get(&self.db, account_id, contact_id).await?;
-        let custom = super::contacts::custom_fields(&c);
-        let lookup = |name: &str| -> Option<String> {
-            Some(match name {
-                "phone" => c.phone.clone(),
-                "first_name" => c.first_name.clone(),
-                "last_name" => c.last_name.clone(),
-                "email" => c.email.clone(),
-                "company" => c.company.clone(),
-                "title" => c.title.clone(),
-                "time_zone" => c.time_zone.clone(),
-                key => custom.get(key)?.clone(),
-            })
-        };
-        template::render(text, lookup).map_err(|unknown| {
-            let names: Vec<String> = unknown.iter().map(|n| format!("[{n}]")).collect();
-            Error::invalid(
-                "template",
-                format!(
-                    "unknown placeholder(s) {} (fields: phone, first_name, last_name, email, \
-                     company, title, time_zone, or one of the contact's custom field keys; \
-                     give a fallback as [name|text])",
-                    names.join(", ")
-                ),
-            )
-        })
-    }
 }
 
 fn member_detail(r: Refusal, m: &MemberState, rules: &DialRules) -> String {
@@ -893,7 +708,7 @@ fn consent_detail(contact: Option<i64>, required: ConsentRequirement) -> String 
     }
 }
 
-fn zones_name(zones: &Zones) -> String {
+pub(super) fn zones_name(zones: &Zones) -> String {
     match zones {
         Zones::One(tz) => tz.name().to_string(),
         Zones::All(all) => format!("all {} zones of its country", all.len()),

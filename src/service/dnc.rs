@@ -7,6 +7,7 @@
 
 use super::bulk::{BulkCounts, Walk};
 use super::{Services, page};
+use crate::domain::call::CallRequestStatus;
 use crate::domain::contact::check_phone;
 use crate::domain::dnc::DncSource;
 use crate::domain::filter::Selection;
@@ -14,7 +15,7 @@ use crate::domain::{Phone, Region, Validation};
 use crate::entity::{contact, dnc_entry, dnc_event};
 use crate::error::{Error, Result};
 use crate::store::contacts::Lock;
-use crate::store::{self, calls::request_status, dnc::Change};
+use crate::store::{self, dnc::Change};
 use sea_orm::ConnectionTrait;
 use std::collections::HashMap;
 
@@ -67,8 +68,14 @@ pub(crate) async fn add_dnc<C: ConnectionTrait>(
     store::leases::revoke(txn, account_id, &ids).await?;
     let dnc = crate::domain::callback::CancelReason::Dnc;
     store::callbacks::cancel_for_contacts(txn, account_id, None, &ids, dnc, change.at).await?;
-    store::calls::close_requests(txn, account_id, &ids, request_status::CANCELLED, change.at)
-        .await?;
+    store::calls::close_requests(
+        txn,
+        account_id,
+        &ids,
+        CallRequestStatus::Cancelled,
+        change.at,
+    )
+    .await?;
     let events: Vec<(String, Option<i64>)> = phones
         .iter()
         .filter(|p| added.contains(*p))
@@ -167,7 +174,7 @@ impl Services {
         actor: &str,
     ) -> Result<BulkCounts> {
         let change = Change {
-            source: source.as_str(),
+            source,
             reason,
             actor,
             at: self.now(),
@@ -192,7 +199,7 @@ impl Services {
             ));
         }
         let change = Change {
-            source: DncSource::Manual.as_str(),
+            source: DncSource::Manual,
             reason,
             actor,
             at: self.now(),

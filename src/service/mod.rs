@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod bulk;
+pub mod call_requests;
 pub mod callbacks;
 pub mod calls;
 pub mod campaigns;
@@ -16,6 +17,7 @@ pub mod import;
 pub mod keys;
 pub mod page;
 pub mod renormalize;
+pub mod templates;
 
 use crate::domain::Clock;
 use crate::metrics::Metrics;

@@ -220,10 +220,10 @@ impl Services {
         active.phone_national = Set(phone.national().to_string());
         let listed = store::dnc::entry(&txn, &change.account_id, phone.e164()).await?;
         if let Some(d) = listed
-            && ContactStatus::from_stored(&current.status) != ContactStatus::Dnc
+            && current.status != ContactStatus::Dnc
         {
-            active.status = Set(ContactStatus::Dnc.as_str().to_string());
-            active.dnc_source = Set(d.source);
+            active.status = Set(ContactStatus::Dnc);
+            active.dnc_source = Set(d.source.as_str().to_string());
             active.dnc_at = Set(Some(d.created_at));
         }
         active.updated_at = Set(self.now());

@@ -1,6 +1,6 @@
 //! Recorded calls, the call statistics kept on contacts, and "Call Now" requests.
 
-use crate::domain::call::{CallInput, CallOutcome};
+use crate::domain::call::{CallInput, CallOutcome, CallRequestStatus};
 use crate::entity::{call, call_request, contact};
 use crate::error::Result;
 use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, LockBehavior, LockType};
@@ -117,18 +117,6 @@ pub async fn add_to_stats<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Call request states.
-pub mod request_status {
-    /// Waiting for a telephony worker.
-    pub const PENDING: &str = "PENDING";
-    /// Leased to a worker.
-    pub const CLAIMED: &str = "CLAIMED";
-    /// Its call was recorded.
-    pub const DONE: &str = "DONE";
-    /// Dropped: the contact became DNC.
-    pub const CANCELLED: &str = "CANCELLED";
-}
-
 /// Inserts a call request.
 pub async fn insert_request<C: ConnectionTrait>(
     db: &C,
@@ -143,11 +131,13 @@ pub async fn open_request<C: ConnectionTrait>(
     account_id: &str,
     contact_id: i64,
 ) -> Result<Option<call_request::Model>> {
-    use request_status::*;
     Ok(call_request::Entity::find()
         .filter(call_request::Column::AccountId.eq(account_id))
         .filter(call_request::Column::ContactId.eq(contact_id))
-        .filter(call_request::Column::Status.is_in([PENDING, CLAIMED]))
+        .filter(
+            call_request::Column::Status
+                .is_in([CallRequestStatus::Pending, CallRequestStatus::Claimed]),
+        )
         .order_by_asc(call_request::Column::Id)
         .one(db)
         .await?)
@@ -158,10 +148,9 @@ pub async fn close_requests<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
     contact_ids: &[i64],
-    status: &str,
+    status: CallRequestStatus,
     now: i64,
 ) -> Result<u64> {
-    use request_status::*;
     let mut closed = 0;
     for part in contact_ids.chunks(super::KEYS_PER_STATEMENT) {
         closed += call_request::Entity::update_many()
@@ -177,7 +166,10 @@ pub async fn close_requests<C: ConnectionTrait>(
             )
             .filter(call_request::Column::AccountId.eq(account_id))
             .filter(call_request::Column::ContactId.is_in(part.iter().copied()))
-            .filter(call_request::Column::Status.is_in([PENDING, CLAIMED]))
+            .filter(
+                call_request::Column::Status
+                    .is_in([CallRequestStatus::Pending, CallRequestStatus::Claimed]),
+            )
             .exec(db)
             .await?
             .rows_affected;
@@ -196,14 +188,13 @@ pub async fn lock_claimable_requests<C: ConnectionTrait>(
     limit: u64,
 ) -> Result<Vec<call_request::Model>> {
     use call_request::Column;
-    use request_status::*;
     let mut q = call_request::Entity::find()
         .filter(
             sea_orm::Condition::any()
-                .add(Column::Status.eq(PENDING))
+                .add(Column::Status.eq(CallRequestStatus::Pending))
                 .add(
                     Column::Status
-                        .eq(CLAIMED)
+                        .eq(CallRequestStatus::Claimed)
                         .and(Column::LeaseExpiresAt.lte(now)),
                 ),
         )
@@ -238,7 +229,7 @@ pub async fn lease_requests<C: ConnectionTrait>(
     call_request::Entity::update_many()
         .col_expr(
             call_request::Column::Status,
-            Expr::value(request_status::CLAIMED),
+            Expr::value(CallRequestStatus::Claimed),
         )
         .col_expr(call_request::Column::LeaseOwner, Expr::value(worker))
         .col_expr(call_request::Column::LeaseExpiresAt, Expr::value(until))
@@ -256,7 +247,7 @@ pub async fn cancel_requests<C: ConnectionTrait>(txn: &C, ids: &[i64], now: i64)
     call_request::Entity::update_many()
         .col_expr(
             call_request::Column::Status,
-            Expr::value(request_status::CANCELLED),
+            Expr::value(CallRequestStatus::Cancelled),
         )
         .col_expr(call_request::Column::DoneAt, Expr::value(now))
         .filter(call_request::Column::Id.is_in(ids.iter().copied()))

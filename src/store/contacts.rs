@@ -1,13 +1,18 @@
 //! Contacts: single-row reads and writes, and keyset-paginated listing.
 
-use crate::domain::filter::ContactFilter;
-use crate::entity::{campaign_member, contact};
+use crate::domain::call::CallOutcome;
+use crate::domain::dnc::DncSource;
+use crate::domain::filter::{ContactFilter, ContactStatus, name_key};
+use crate::domain::{Contact, NewContact};
+use crate::entity::{campaign_member, contact, dnc_entry};
 use crate::error::{Error, Result};
+use sea_orm::ActiveValue::{NotSet, Set, Unchanged};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder,
     QuerySelect,
     sea_query::{Expr, ExprTrait, LockType},
 };
+use std::collections::BTreeMap;
 
 /// The contacts a transaction is about to change (or delete, or hang memberships on),
 /// named by id or by number.
@@ -90,6 +95,185 @@ pub async fn try_lock<C: ConnectionTrait>(db: &C, account_id: &str, id: i64) -> 
         .one(db)
         .await?;
     Ok(row.is_some())
+}
+
+/// Parses the stored custom-fields JSON (an object of strings).
+pub fn custom_fields(model: &contact::Model) -> BTreeMap<String, String> {
+    serde_json::from_str(&model.custom_fields).unwrap_or_default()
+}
+
+pub(crate) fn custom_fields_json(fields: &BTreeMap<String, String>) -> String {
+    serde_json::to_string(fields).expect("a map of strings always serializes")
+}
+
+/// The row to insert for a checked contact. Status follows the DNC list: a number on it
+/// is stored as DNC (with the list's source and time) from the first moment.
+pub fn new_row(
+    account_id: &str,
+    c: &NewContact,
+    dnc: Option<&dnc_entry::Model>,
+    import_batch_id: Option<String>,
+    now: i64,
+) -> contact::ActiveModel {
+    contact::ActiveModel {
+        id: NotSet,
+        account_id: Set(account_id.to_string()),
+        phone: Set(c.phone.e164().to_string()),
+        phone_national: Set(c.phone.national().to_string()),
+        phone_extension: Set(c.phone_extension.clone()),
+        first_name: Set(c.first_name.clone()),
+        last_name: Set(c.last_name.clone()),
+        email: Set(c
+            .email
+            .as_ref()
+            .map(|e| e.as_str().to_string())
+            .unwrap_or_default()),
+        company: Set(c.company.clone()),
+        title: Set(c.title.clone()),
+        name_key: Set(name_key(&c.first_name, &c.last_name)),
+        last_key: Set(name_key(&c.last_name, "")),
+        custom_fields: Set(custom_fields_json(&c.custom_fields)),
+        time_zone: Set(c.time_zone.clone()),
+        status: Set(if dnc.is_some() {
+            ContactStatus::Dnc
+        } else {
+            ContactStatus::Active
+        }),
+        dnc_source: Set(dnc
+            .map(|d| d.source.as_str())
+            .unwrap_or_default()
+            .to_string()),
+        dnc_at: Set(dnc.map(|d| d.created_at)),
+        call_count: Set(0),
+        last_called_at: Set(None),
+        last_outcome: Set(String::new()),
+        total_talk_seconds: Set(0),
+        import_batch_id: Set(import_batch_id),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
+impl From<contact::Model> for Contact {
+    fn from(m: contact::Model) -> Self {
+        Contact {
+            custom_fields: custom_fields(&m),
+            dnc_source: DncSource::from_stored(&m.dnc_source),
+            last_outcome: CallOutcome::from_stored(&m.last_outcome),
+            id: m.id,
+            account_id: m.account_id,
+            phone: m.phone,
+            phone_national: m.phone_national,
+            phone_extension: m.phone_extension,
+            first_name: m.first_name,
+            last_name: m.last_name,
+            email: m.email,
+            company: m.company,
+            title: m.title,
+            time_zone: m.time_zone,
+            status: m.status,
+            dnc_at: m.dnc_at,
+            call_count: m.call_count,
+            last_called_at: m.last_called_at,
+            total_talk_seconds: m.total_talk_seconds,
+            import_batch_id: m.import_batch_id,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+/// Inserts a checked contact (DNC from the first moment when `dnc` lists its number). A
+/// taken phone surfaces as a unique violation (see [`super::is_unique_violation`]).
+pub async fn create<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    c: &NewContact,
+    dnc: Option<&dnc_entry::Model>,
+    now: i64,
+) -> Result<Contact> {
+    Ok(insert(db, new_row(account_id, c, dnc, None, now))
+        .await?
+        .into())
+}
+
+/// One contact of the account, or NOT_FOUND (also for another account's id).
+pub async fn find<C: ConnectionTrait>(db: &C, account_id: &str, id: i64) -> Result<Contact> {
+    Ok(get(db, account_id, id).await?.into())
+}
+
+/// Writes the columns in which `after` differs from `before` (the contact as read in
+/// this transaction), and `updated_at`: columns nobody changed are not written, so a
+/// concurrent change to them (a call recorded, a DNC mark) is never overwritten with
+/// what was read. A taken phone surfaces as a unique violation.
+pub async fn save_changes<C: ConnectionTrait>(
+    db: &C,
+    before: &Contact,
+    after: &Contact,
+) -> Result<Contact> {
+    let mut row = contact::ActiveModel {
+        id: Unchanged(before.id),
+        updated_at: Set(after.updated_at),
+        ..Default::default()
+    };
+    let text = |b: &String, a: &String| (b != a).then(|| Set(a.clone()));
+    let columns = [
+        (&before.phone, &after.phone, &mut row.phone),
+        (
+            &before.phone_national,
+            &after.phone_national,
+            &mut row.phone_national,
+        ),
+        (
+            &before.phone_extension,
+            &after.phone_extension,
+            &mut row.phone_extension,
+        ),
+        (&before.email, &after.email, &mut row.email),
+        (&before.company, &after.company, &mut row.company),
+        (&before.title, &after.title, &mut row.title),
+        (&before.time_zone, &after.time_zone, &mut row.time_zone),
+    ];
+    for (b, a, slot) in columns {
+        if let Some(v) = text(b, a) {
+            *slot = v;
+        }
+    }
+    if before.first_name != after.first_name || before.last_name != after.last_name {
+        row.first_name = Set(after.first_name.clone());
+        row.last_name = Set(after.last_name.clone());
+        row.name_key = Set(name_key(&after.first_name, &after.last_name));
+        row.last_key = Set(name_key(&after.last_name, ""));
+    }
+    if before.custom_fields != after.custom_fields {
+        row.custom_fields = Set(custom_fields_json(&after.custom_fields));
+    }
+    if before.status != after.status {
+        row.status = Set(after.status);
+    }
+    if before.dnc_source != after.dnc_source {
+        row.dnc_source = Set(after
+            .dnc_source
+            .map(|s| s.as_str())
+            .unwrap_or_default()
+            .to_string());
+    }
+    if before.dnc_at != after.dnc_at {
+        row.dnc_at = Set(after.dnc_at);
+    }
+    Ok(update(db, row).await?.into())
+}
+
+/// A page of [`list`] as contacts.
+pub async fn list_contacts<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    filter: &ContactFilter,
+    before: Option<i64>,
+    limit: u64,
+) -> Result<Vec<Contact>> {
+    let rows = list(db, account_id, filter, before, limit).await?;
+    Ok(rows.into_iter().map(Contact::from).collect())
 }
 
 /// Inserts a contact. A taken phone surfaces as a unique violation (see

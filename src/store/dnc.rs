@@ -2,6 +2,7 @@
 //! functions that flip a contact's status live here too, so the invariant
 //! "status = DNC iff the number is listed" is written in one file.
 
+use crate::domain::dnc::DncSource;
 use crate::domain::filter::ContactStatus;
 use crate::entity::{contact, dnc_entry, dnc_event};
 use crate::error::Result;
@@ -45,7 +46,7 @@ pub async fn entries<C: ConnectionTrait>(
 /// Who changed the list, why, and when.
 #[derive(Debug, Clone)]
 pub struct Change<'a> {
-    pub source: &'a str,
+    pub source: DncSource,
     pub reason: &'a str,
     pub actor: &'a str,
     pub at: i64,
@@ -75,7 +76,7 @@ pub async fn add<C: ConnectionTrait>(
             insert.values_panic([
                 account_id.into(),
                 phone.as_str().into(),
-                change.source.into(),
+                change.source.as_str().into(),
                 change.reason.into(),
                 change.actor.into(),
                 change.at.into(),
@@ -132,7 +133,7 @@ pub async fn record_events<C: ConnectionTrait>(
                 account_id: Set(account_id.to_string()),
                 phone: Set(phone.clone()),
                 added: Set(added),
-                source: Set(change.source.to_string()),
+                source: Set(change.source),
                 reason: Set(change.reason.to_string()),
                 actor: Set(change.actor.to_string()),
                 contact_id: Set(*contact_id),
@@ -170,7 +171,7 @@ pub async fn events<C: ConnectionTrait>(
 pub async fn set_contacts_dnc<C: ConnectionTrait>(
     db: &C,
     ids: &[i64],
-    source: &str,
+    source: DncSource,
     at: i64,
 ) -> Result<()> {
     for part in ids.chunks(super::KEYS_PER_STATEMENT) {
@@ -179,7 +180,7 @@ pub async fn set_contacts_dnc<C: ConnectionTrait>(
                 contact::Column::Status,
                 Expr::value(ContactStatus::Dnc.as_str()),
             )
-            .col_expr(contact::Column::DncSource, Expr::value(source))
+            .col_expr(contact::Column::DncSource, Expr::value(source.as_str()))
             .col_expr(contact::Column::DncAt, Expr::value(at))
             .col_expr(contact::Column::UpdatedAt, Expr::value(at))
             .filter(contact::Column::Id.is_in(part.iter().copied()))
@@ -209,10 +210,10 @@ pub async fn set_contacts_active<C: ConnectionTrait>(db: &C, ids: &[i64], at: i6
 
 /// Whether a stored contact needs flipping to DNC (not DNC yet, or DNC without a time).
 pub fn needs_dnc(c: &contact::Model) -> bool {
-    ContactStatus::from_stored(&c.status) != ContactStatus::Dnc || c.dnc_at.is_none()
+    c.status != ContactStatus::Dnc || c.dnc_at.is_none()
 }
 
 /// Whether a stored contact is DNC.
 pub fn is_dnc(c: &contact::Model) -> bool {
-    ContactStatus::from_stored(&c.status) == ContactStatus::Dnc
+    c.status == ContactStatus::Dnc
 }

@@ -13,7 +13,6 @@ use crate::import::pipeline::{Row, RowError};
 use crate::import::{Counts, Outcome, Rejection};
 use crate::service::Services;
 use crate::service::consents::new_row as new_consent_row;
-use crate::service::contacts::new_row;
 use crate::store;
 use crate::store::import::NewRows;
 use sea_orm::ActiveValue::{NotSet, Set};
@@ -119,7 +118,13 @@ impl Services {
                 .into_iter()
                 .map(|(_, c, _)| {
                     let entry = dnc.get(c.phone.e164());
-                    new_row(ctx.account_id, c, entry, Some(ctx.id.to_string()), now)
+                    store::contacts::new_row(
+                        ctx.account_id,
+                        c,
+                        entry,
+                        Some(ctx.id.to_string()),
+                        now,
+                    )
                 })
                 .collect();
             lap(&mut times.prepare);
@@ -168,10 +173,8 @@ impl Services {
                     .map(|c| (c.phone.clone(), c))
                     .collect();
             }
-            let is_dnc = |c: &contact::Model| {
-                ContactStatus::from_stored(&c.status) == ContactStatus::Dnc
-                    || dnc.contains_key(&c.phone)
-            };
+            let is_dnc =
+                |c: &contact::Model| c.status == ContactStatus::Dnc || dnc.contains_key(&c.phone);
             // Members: (contact id, DNC).
             let mut members: Vec<(i64, bool)> = Vec::new();
             // Consent records: of new contacts, and of stored ones the policy updates.
@@ -328,7 +331,7 @@ pub(super) fn merge(
             changed = true;
         }
     }
-    let mut custom: BTreeMap<String, String> = crate::service::contacts::custom_fields(current);
+    let mut custom: BTreeMap<String, String> = store::contacts::custom_fields(current);
     for (k, v) in &row.custom_fields {
         let cur = custom.get(k).cloned().unwrap_or_default();
         if let Some(v) = pick(&cur, v) {

@@ -118,8 +118,7 @@ impl Services {
                         } else {
                             c.duplicates_existing += 1;
                         }
-                        ContactStatus::from_stored(&current.status) == ContactStatus::Dnc
-                            || dnc.iter().any(|p| p == phone)
+                        current.status == ContactStatus::Dnc || dnc.iter().any(|p| p == phone)
                     }
                     None if room > 0 => {
                         room -= 1;

@@ -25,7 +25,7 @@
 
 mod bounds;
 mod bulk;
-#[path = "../../../tests/api/checker.rs"]
+#[path = "../../tests/api/checker.rs"]
 mod checker;
 mod claims;
 mod dnc;

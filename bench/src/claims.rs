@@ -19,7 +19,7 @@ use crate::harness::{Backend, BenchDb, Latencies, Report, Row, Server, Target, p
 use contactd::domain::timezone::Window;
 use contactd::domain::{NewContact, Phone};
 use contactd::pb;
-use contactd::service::contacts::new_row;
+use contactd::store::contacts::new_row;
 use sea_orm::{EntityTrait, TransactionTrait};
 use std::collections::HashSet;
 use std::time::Instant;
