@@ -1,5 +1,13 @@
 //! Use cases and their transactions. No tonic types and no SQL here: handlers call these
 //! with domain values, these call `store` within the transaction they choose.
+//!
+//! Services take and return domain types (`contacts` does: [`crate::domain::Contact`]).
+//! Documented exceptions, still passing SeaORM rows (`crate::entity`) for now: the
+//! dialer's claims (`dialer`: claim_dialable, lease_picked, stream_dialable,
+//! check_dialable, preview_dialable, with `store::dialer`, `store::leases` and
+//! `grpc::campaigns`), left as they are while they are being changed elsewhere; and the
+//! use cases not converted yet (accounts, bulk, calls, call_requests, consents, dnc,
+//! dnc_lists, export, import, keys, renormalize), which follow `contacts`' pattern next.
 
 pub mod accounts;
 pub mod bulk;
