@@ -91,7 +91,7 @@ pub async fn run(
     let (server_cpu, pg_cpu) = (server.cpu() - server_cpu, postgres_cpu(pg_name) - pg_cpu);
     release_all(&server, dialers, "bench").await?;
     // The same drain with a consent requirement (every contact holds a live written
-    // consent) and callbacks (one member in 100 asked to be called back, due when the
+    // consent) and callbacks (one member in 100 asked to be called back, all due when the
     // drain starts), against a second plain drain: both lease people who already have a
     // `dial_state` row, unlike the first drain above.
     seed_consents(&db.url, account).await?;
@@ -305,13 +305,14 @@ pub async fn seed(url: &str, account: &str, n: usize) -> anyhow::Result<()> {
 }
 
 /// Every 100th of `ids` asks, on a call recorded now, to be called back in `campaign`
-/// two seconds later; returns when they are due, with how many there are.
+/// a second later; returns once every callback is due, with how many there are.
 async fn schedule_callbacks(server: &Server, ids: &[i64], campaign: &str) -> anyhow::Result<usize> {
     let mut client = server.client().await?;
-    let now = std::time::SystemTime::now();
-    let due = now + std::time::Duration::from_secs(2);
+    let mut last_due = std::time::SystemTime::now();
     let mut scheduled = 0;
     for (i, &id) in ids.iter().step_by(100).enumerate() {
+        let now = std::time::SystemTime::now();
+        last_due = now + std::time::Duration::from_secs(1);
         let response = client
             .record_call(pb::RecordCallRequest {
                 account_id: ACCOUNT.into(),
@@ -327,7 +328,7 @@ async fn schedule_callbacks(server: &Server, ids: &[i64], campaign: &str) -> any
                     ..Default::default()
                 }),
                 callback: Some(pb::CallbackTime {
-                    time: Some(pb::callback_time::Time::CallbackTime(due.into())),
+                    time: Some(pb::callback_time::Time::CallbackTime(last_due.into())),
                     time_zone: String::new(),
                 }),
                 ..Default::default()
@@ -340,7 +341,7 @@ async fn schedule_callbacks(server: &Server, ids: &[i64], campaign: &str) -> any
         );
         scheduled += 1;
     }
-    if let Ok(wait) = due.duration_since(std::time::SystemTime::now()) {
+    if let Ok(wait) = last_due.duration_since(std::time::SystemTime::now()) {
         tokio::time::sleep(wait + std::time::Duration::from_millis(100)).await;
     }
     Ok(scheduled)
