@@ -82,14 +82,9 @@ impl Services {
         let want = claim.max_contacts;
         let limit = want as u64 + PENDING_SLACK;
         let campaign = claim.campaign_id.as_str();
-        let rows = store::callbacks::pending_in_due_order(
-            &self.claim_reads,
-            account_id,
-            campaign,
-            e.now,
-            limit,
-        )
-        .await?;
+        let rows =
+            store::callbacks::pending_in_due_order(&self.claim_reads, account_id, campaign, limit)
+                .await?;
         let waiting = if (rows.len() as u64) < limit {
             Waiting::Known(rows.iter().map(|p| p.callback.contact_id).collect())
         } else {

@@ -33,17 +33,13 @@ pub async fn insert<C: ConnectionTrait>(db: &C, row: cb::ActiveModel) -> Result<
     Ok(row.insert(db).await?)
 }
 
-/// A campaign's first `limit` pending callbacks in due order (due or not) whose person
-/// holds no live lease at `now`, with their contacts' number, zone and status and the
-/// person's dial state: one statement on the `(account_id, campaign_id, status, due_at)`
-/// index, joined by primary keys. A callback stays pending while its lease is out; were
-/// the leased ones counted against `limit`, they would hide the due callbacks behind them
-/// for as long as their leases last.
+/// A campaign's first `limit` pending callbacks in due order (due or not), with their
+/// contacts' number, zone and status and the person's dial state: one statement on the
+/// `(account_id, campaign_id, status, due_at)` index, joined by primary keys.
 pub async fn pending_in_due_order<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
     campaign_id: &str,
-    now: i64,
     limit: u64,
 ) -> Result<Vec<Pending>> {
     let mut q = Query::select();
@@ -89,11 +85,6 @@ pub async fn pending_in_due_order<C: ConnectionTrait>(
         .and_where(Expr::col((cb::Entity, cb::Column::AccountId)).eq(account_id))
         .and_where(Expr::col((cb::Entity, cb::Column::CampaignId)).eq(campaign_id))
         .and_where(Expr::col((cb::Entity, cb::Column::Status)).eq(CallbackStatus::Pending))
-        .and_where(
-            Expr::col((ds::Entity, ds::Column::LeaseExpiresAt))
-                .is_null()
-                .or(Expr::col((ds::Entity, ds::Column::LeaseExpiresAt)).lte(now)),
-        )
         .order_by((cb::Entity, cb::Column::DueAt), Order::Asc)
         .order_by((cb::Entity, cb::Column::Id), Order::Asc)
         .limit(limit);
