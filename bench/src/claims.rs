@@ -286,7 +286,7 @@ pub async fn seed(url: &str, account: &str, n: usize) -> anyhow::Result<()> {
                 custom_fields: Default::default(),
                 time_zone: String::new(),
             };
-            new_row(account, &c, None, None, now)
+            contactd::entity::contact::ActiveModel::from(new_row(account, &c, None, None, now))
         });
         let txn = db.begin().await?;
         contactd::entity::contact::Entity::insert_many(rows)

@@ -31,6 +31,17 @@ impl Principal {
     }
 }
 
+/// A stored key, without its secret (only its hash is stored, and stays in the store).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: String,
+    /// `None`: an internal key (any account).
+    pub account_id: Option<String>,
+    pub name: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
 /// A freshly generated key: its id, the secret token (shown once) and the stored hash.
 #[derive(Debug, Clone)]
 pub struct GeneratedKey {

@@ -123,6 +123,58 @@ pub struct CallInput {
     pub callback: Option<super::callback::CallbackTime>,
 }
 
+/// A recorded call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub id: i64,
+    pub account_id: String,
+    pub external_id: String,
+    pub contact_id: Option<i64>,
+    /// E.164, or "" when no number is known.
+    pub phone: String,
+    pub direction: CallDirection,
+    pub campaign_id: String,
+    pub started_at: i64,
+    pub duration_seconds: i64,
+    pub outcome: CallOutcome,
+    pub sentiment: Sentiment,
+    pub recording_url: String,
+    pub transcript: String,
+    pub transcript_url: String,
+    pub dnc_requested: bool,
+    pub dialer_id: String,
+    pub created_at: i64,
+}
+
+/// A "Call Now" request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallRequest {
+    pub id: i64,
+    pub account_id: String,
+    pub contact_id: i64,
+    /// E.164.
+    pub phone: String,
+    pub requested_by: String,
+    pub status: CallRequestStatus,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<i64>,
+    pub created_at: i64,
+    pub done_at: Option<i64>,
+    /// A person placed it outside the calling window on purpose (`requested_by`).
+    pub window_override: bool,
+}
+
+/// A new "Call Now" request, pending from its creation.
+#[derive(Debug, Clone)]
+pub struct NewCallRequest<'a> {
+    pub account_id: &'a str,
+    pub contact_id: i64,
+    /// E.164.
+    pub phone: &'a str,
+    pub requested_by: &'a str,
+    pub window_override: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -79,6 +79,31 @@ impl ConsentRequirement {
     }
 }
 
+/// A stored consent record of a contact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consent {
+    pub id: i64,
+    pub account_id: String,
+    pub contact_id: i64,
+    pub kind: ConsentKind,
+    pub channel: String,
+    pub source: String,
+    /// Unix ms.
+    pub captured_at: i64,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    /// How the person revoked it ("" while not revoked).
+    pub revoked_how: String,
+    pub created_at: i64,
+}
+
+impl Consent {
+    /// Whether the record is live at `now` ([`is_live`]).
+    pub fn is_live(&self, now: i64) -> bool {
+        is_live(self.revoked_at, self.expires_at, now)
+    }
+}
+
 /// A contact's newest live consent record, as an export shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LatestConsent {

@@ -47,6 +47,77 @@ impl std::fmt::Display for DncSource {
     }
 }
 
+/// A number on an account's DNC list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DncEntry {
+    pub account_id: String,
+    /// E.164.
+    pub phone: String,
+    pub source: DncSource,
+    pub reason: String,
+    pub actor: String,
+    pub created_at: i64,
+}
+
+/// One change of an account's DNC list (its history).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DncEvent {
+    pub id: i64,
+    pub account_id: String,
+    /// E.164.
+    pub phone: String,
+    /// Put on the list (`false`: taken off).
+    pub added: bool,
+    pub source: DncSource,
+    pub reason: String,
+    pub actor: String,
+    /// The contact holding the number then, if any.
+    pub contact_id: Option<i64>,
+    pub created_at: i64,
+}
+
+/// A named DNC list of an account (a registry's file, a partner's list).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DncList {
+    pub id: i64,
+    pub account_id: String,
+    pub name: String,
+    pub source: String,
+    pub description: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The fields of a list a request sets (None = unchanged).
+#[derive(Debug, Clone, Default)]
+pub struct DncListFields {
+    pub name: Option<String>,
+    pub source: Option<String>,
+    pub description: Option<String>,
+}
+
+/// One import of a file into a named list: its counts and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DncListImport {
+    pub id: i64,
+    pub account_id: String,
+    pub list_id: i64,
+    pub request_id: Option<String>,
+    /// "running", "completed" or "failed".
+    pub status: String,
+    pub replace_list: bool,
+    pub lines_read: i64,
+    pub added: i64,
+    pub already_listed: i64,
+    pub invalid: i64,
+    pub removed: i64,
+    /// The first invalid lines, one `LINE\tREASON` per line.
+    pub first_invalid: String,
+    pub error: String,
+    pub created_at: i64,
+    pub finished_at: Option<i64>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! Domain values parsed once at the edge: a [`Phone`] is always E.164, an [`Email`] is
 //! always well-formed, a [`Plan`] always has its limit. Code past the edge never re-checks.
 
+pub mod account;
 pub mod apikey;
 pub mod batch;
 pub mod bulk;
@@ -19,6 +20,7 @@ pub mod region;
 pub mod template;
 pub mod timezone;
 
+pub use account::Account;
 pub use clock::{Clock, SystemClock};
 pub use contact::{Contact, ContactDraft, NewContact};
 pub use email::Email;

@@ -2,8 +2,7 @@
 
 use super::convert::{account_id, ts};
 use crate::domain::dialing::Frequency;
-use crate::domain::{Plan, Region};
-use crate::entity::account;
+use crate::domain::{Account, Plan, Region};
 use crate::error::{Error, Result};
 use crate::pb;
 use crate::service::Services;
@@ -46,8 +45,8 @@ fn name(value: &str) -> Result<String> {
 }
 
 /// An account to its message.
-pub fn to_proto(a: account::Model) -> pb::Account {
-    let plan = match Plan::from_stored(&a.plan, a.contact_limit) {
+pub fn to_proto(a: Account) -> pb::Account {
+    let plan = match a.plan {
         Some(Plan::Professional) => pb::Plan::Professional,
         Some(Plan::Dental) => pb::Plan::Dental,
         Some(Plan::RealEstate) => pb::Plan::RealEstate,

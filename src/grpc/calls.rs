@@ -1,8 +1,7 @@
 //! Call handlers: RecordCall and ListCalls.
 
 use super::convert::{self, account_id};
-use crate::domain::call::{CallDirection, CallOutcome, Sentiment};
-use crate::entity::call;
+use crate::domain::call::{Call, CallDirection, CallOutcome, Sentiment};
 use crate::error::{Error, Result};
 use crate::pb;
 use crate::service::Services;
@@ -142,7 +141,7 @@ fn web_url(field: &str, value: &str) -> Result<String> {
 }
 
 /// A stored call to its message.
-fn call_message(c: call::Model) -> pb::Call {
+fn call_message(c: Call) -> pb::Call {
     pb::Call {
         id: c.id,
         account_id: c.account_id,

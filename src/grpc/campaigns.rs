@@ -5,12 +5,12 @@ use super::BoxStream;
 use super::calls::{MAX_ID, campaign_id};
 use super::convert::bulk_result;
 use super::convert::{self, account_id, contact_id};
+use crate::domain::call::CallRequest;
 use crate::domain::consent::ConsentRequirement;
 use crate::domain::dialing::{
     DialRules, FrequencyOverride, LeaseId, MAX_DIALS, Refusal, ReleaseTarget, WEEK_MS,
 };
 use crate::domain::timezone::Window;
-use crate::entity::call_request;
 use crate::error::{Error, Result};
 use crate::pb;
 use crate::service::Services;
@@ -173,7 +173,7 @@ fn dialable(l: Leased) -> pb::DialableContact {
     }
 }
 
-fn call_request_message(r: call_request::Model) -> pb::CallRequest {
+fn call_request_message(r: CallRequest) -> pb::CallRequest {
     pb::CallRequest {
         id: r.id,
         account_id: r.account_id,

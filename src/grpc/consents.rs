@@ -1,19 +1,19 @@
 //! Consent handlers: RecordConsent, ListConsents, RevokeConsent.
 
 use super::convert::{self, account_id, opt_ts, ts};
-use crate::domain::consent::{ConsentKind, is_live};
-use crate::entity::consent;
+use crate::domain::consent::{Consent, ConsentKind};
 use crate::error::{Error, Result};
 use crate::pb;
 use crate::service::Services;
 use crate::service::consents::NewConsent;
 use tonic::{Request, Response, Status};
 
-fn to_proto(c: consent::Model, now: i64) -> pb::Consent {
+fn to_proto(c: Consent, now: i64) -> pb::Consent {
+    let live = c.is_live(now);
     pb::Consent {
         id: c.id,
         contact_id: c.contact_id,
-        kind: match ConsentKind::from_stored(&c.kind) {
+        kind: match c.kind {
             ConsentKind::Express => pb::ConsentKind::Express,
             ConsentKind::ExpressWritten => pb::ConsentKind::ExpressWritten,
             ConsentKind::None => pb::ConsentKind::None,
@@ -25,7 +25,7 @@ fn to_proto(c: consent::Model, now: i64) -> pb::Consent {
         revoke_time: opt_ts(c.revoked_at),
         revoked_how: c.revoked_how,
         create_time: Some(ts(c.created_at)),
-        live: is_live(c.revoked_at, c.expires_at, now),
+        live,
     }
 }
 

@@ -5,7 +5,7 @@
 use super::BoxStream;
 use super::convert::{self, account_id, ts};
 use crate::domain::Validation;
-use crate::entity::{import_batch, import_error};
+use crate::domain::batch::{ImportBatch, RejectedRow};
 use crate::error::{Error, Result};
 use crate::import::rejection::ByKind;
 use crate::import::{ColumnMap, Counts, Field, Input, Rejection, RowError};
@@ -447,40 +447,26 @@ fn row_error(line: i64, e: &RowError) -> pb::ImportError {
     }
 }
 
-fn stored_error(e: import_error::Model) -> pb::ImportError {
+fn stored_error(e: RejectedRow) -> pb::ImportError {
     pb::ImportError {
         line: e.line,
-        column: e.column_name,
+        column: e.column,
         raw_value: e.raw_value,
         reason: e.reason,
         kind: e.kind,
     }
 }
 
-fn batch(b: import_batch::Model) -> pb::ImportBatch {
-    let rejected_by_kind = rejected_by_kind(&b.rejected_by_kind(), b.invalid + b.over_limit);
+fn batch(b: ImportBatch) -> pb::ImportBatch {
+    let c = &b.counts;
+    let rejected_by_kind = rejected_by_kind(&c.rejected, c.invalid + c.over_limit);
     pb::ImportBatch {
         id: b.id,
         account_id: b.account_id,
         status: pb::ImportStatus::from(b.status) as i32,
         file_name: b.file_name,
-        counts: Some(pb::ImportCounts {
-            rows: b.rows_read,
-            imported: b.imported,
-            updated: b.updated,
-            duplicates_in_file: b.duplicates_in_file,
-            duplicates_existing: b.duplicates_existing,
-            invalid: b.invalid,
-            over_limit: b.over_limit,
-            dnc: b.dnc,
-            dnc_excluded: b.dnc_excluded,
-            added_to_campaign: b.added_to_campaign,
-            rejected_not_stored: b.rejected_not_stored,
-        }),
-        mapping: ColumnMap::decode_list(&b.mapping)
-            .iter()
-            .map(column_mapping)
-            .collect(),
+        counts: Some(counts(c)),
+        mapping: b.mapping.iter().map(column_mapping).collect(),
         campaign_id: b.campaign_id,
         client_request_id: b.client_request_id.unwrap_or_default(),
         start_time: Some(ts(b.started_at)),

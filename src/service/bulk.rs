@@ -4,9 +4,9 @@ use super::Services;
 pub use crate::domain::bulk::BulkCounts;
 use crate::domain::filter::Selection;
 use crate::error::Result;
+use crate::store::acquire::Db;
 use crate::store::contacts::Lock;
-use crate::store::{self, campaigns::Selected};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction};
+use crate::store::{self, Txn, campaigns::Selected};
 
 /// Contacts per write transaction when a bulk action walks a selection.
 pub const CHUNK: u64 = 1_000;
@@ -45,7 +45,7 @@ impl<'a> Walk<'a> {
     }
 
     /// The next chunk, read inside `txn`; empty when the walk is over.
-    pub async fn next<C: ConnectionTrait>(&mut self, txn: &C) -> Result<Vec<Selected>> {
+    pub async fn next(&mut self, txn: &Txn) -> Result<Vec<Selected>> {
         if self.done {
             return Ok(vec![]);
         }
@@ -75,10 +75,7 @@ impl<'a> Walk<'a> {
     /// Begins a write transaction on `writer` and reads the next chunk in it; `None`
     /// when the walk is over (that last transaction, which wrote nothing, is rolled
     /// back). The caller handles the chunk and commits the transaction.
-    pub async fn next_in_txn(
-        &mut self,
-        writer: &DatabaseConnection,
-    ) -> Result<Option<(DatabaseTransaction, Vec<Selected>)>> {
+    pub async fn next_in_txn(&mut self, writer: &Db) -> Result<Option<(Txn, Vec<Selected>)>> {
         let txn = store::begin_write(writer).await?;
         let chunk = self.next(&txn).await?;
         Ok((!chunk.is_empty()).then_some((txn, chunk)))

@@ -4,13 +4,11 @@
 
 use super::Services;
 use super::dialer::{WindowPolicy, zones_name};
-use crate::domain::call::CallRequestStatus;
+use crate::domain::call::{CallRequest, CallRequestStatus, NewCallRequest};
 use crate::domain::filter::ContactStatus;
 use crate::domain::timezone;
-use crate::entity::call_request;
 use crate::error::{Error, Result};
 use crate::store;
-use sea_orm::{ActiveValue::Set, NotSet};
 use std::time::Duration;
 
 /// How often a waiting ClaimCallRequests looks for new requests.
@@ -27,7 +25,7 @@ impl Services {
         contact_id: i64,
         requested_by: &str,
         window: WindowPolicy,
-    ) -> Result<call_request::Model> {
+    ) -> Result<CallRequest> {
         let now = self.now();
         let txn = store::begin_write(&self.writer).await?;
         let c = store::contacts::get(&txn, account_id, contact_id).await?;
@@ -56,20 +54,14 @@ impl Services {
         if let Some(open) = store::calls::open_request(&txn, account_id, contact_id).await? {
             return Ok(open);
         }
-        let row = call_request::ActiveModel {
-            id: NotSet,
-            account_id: Set(account_id.to_string()),
-            contact_id: Set(contact_id),
-            phone: Set(c.phone.clone()),
-            requested_by: Set(requested_by.to_string()),
-            status: Set(CallRequestStatus::Pending),
-            lease_owner: Set(None),
-            lease_expires_at: Set(None),
-            created_at: Set(now),
-            done_at: Set(None),
-            window_override: Set(matches!(window, WindowPolicy::Override)),
+        let new = NewCallRequest {
+            account_id,
+            contact_id,
+            phone: &c.phone,
+            requested_by,
+            window_override: matches!(window, WindowPolicy::Override),
         };
-        let stored = store::calls::insert_request(&txn, row).await?;
+        let stored = store::calls::insert_request(&txn, new, now).await?;
         txn.commit().await?;
         Ok(stored)
     }
@@ -86,7 +78,7 @@ impl Services {
         max: u64,
         lease_ms: i64,
         wait: Duration,
-    ) -> Result<Vec<call_request::Model>> {
+    ) -> Result<Vec<CallRequest>> {
         if let Some(a) = account_id {
             store::accounts::get(&self.db, a).await?;
         }
@@ -108,7 +100,7 @@ impl Services {
         worker_id: &str,
         max: u64,
         lease_ms: i64,
-    ) -> Result<Vec<call_request::Model>> {
+    ) -> Result<Vec<CallRequest>> {
         let now = self.now();
         let txn = store::begin_write(&self.writer).await?;
         let rows = store::calls::lock_claimable_requests(&txn, account_id, now, max).await?;

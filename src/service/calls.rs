@@ -15,24 +15,23 @@
 
 use super::{Services, page};
 pub use crate::domain::call::CallInput;
-use crate::domain::call::{CallDirection, CallOutcome, CallRequestStatus};
+use crate::domain::call::{Call, CallDirection, CallOutcome, CallRequestStatus};
 use crate::domain::contact::{NewContact, check_phone};
 use crate::domain::dnc::DncSource;
 use crate::domain::{Phone, Region, Validation};
-use crate::entity::{call, contact};
+use crate::entity::contact;
 use crate::error::{Error, Result};
-use crate::store::{self, dnc::Change};
-use sea_orm::DatabaseTransaction;
+use crate::store::{self, Txn, dnc::Change};
 
 /// A stored call, and whether this request stored it.
 #[derive(Debug, Clone)]
 pub struct Recorded {
-    pub call: call::Model,
+    pub call: Call,
     pub created: bool,
 }
 
 /// Whether a repeat of an external id carries the same call as the stored one.
-fn same_call(stored: &call::Model, input: &CallInput, phone: Option<&Phone>) -> bool {
+fn same_call(stored: &Call, input: &CallInput, phone: Option<&Phone>) -> bool {
     input
         .contact_id
         .is_none_or(|id| stored.contact_id == Some(id))
@@ -50,7 +49,7 @@ fn same_call(stored: &call::Model, input: &CallInput, phone: Option<&Phone>) -> 
         && stored.dialer_id == input.dialer_id
 }
 
-fn repeat(stored: call::Model, input: &CallInput, phone: Option<&Phone>) -> Result<Recorded> {
+fn repeat(stored: Call, input: &CallInput, phone: Option<&Phone>) -> Result<Recorded> {
     if same_call(&stored, input, phone) {
         Ok(Recorded {
             call: stored,
@@ -108,7 +107,7 @@ pub fn check_bounds(input: &CallInput, account_created_at: i64, now: i64) -> Res
 /// The callee asked not to be called: every consent record of the number's contact not
 /// yet revoked is revoked, in the transaction that puts the number on the DNC list.
 async fn revoke_consents(
-    txn: &DatabaseTransaction,
+    txn: &Txn,
     account_id: &str,
     phone: &str,
     external_id: &str,
@@ -220,11 +219,11 @@ impl Services {
 
     async fn record_new(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         account_id: &str,
         input: &CallInput,
         phone: Option<&Phone>,
-    ) -> Result<call::Model> {
+    ) -> Result<Call> {
         let now = self.now();
         let contact = match (input.contact_id, phone) {
             (Some(id), _) => {
@@ -328,7 +327,7 @@ impl Services {
     /// keeps), and out again when there is no room.
     async fn create_caller(
         &self,
-        txn: &DatabaseTransaction,
+        txn: &Txn,
         account_id: &str,
         phone: &Phone,
         now: i64,
@@ -361,7 +360,7 @@ impl Services {
         contact_id: Option<i64>,
         page_size: i32,
         page_token: &str,
-    ) -> Result<(Vec<call::Model>, String)> {
+    ) -> Result<(Vec<Call>, String)> {
         store::accounts::get(&self.db, account_id).await?;
         if let Some(id) = contact_id {
             store::contacts::get(&self.db, account_id, id).await?;

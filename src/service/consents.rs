@@ -3,12 +3,11 @@
 //! does), so from its commit on no dialer reaches the person and the record says why.
 
 use super::Services;
+use crate::domain::consent::Consent;
 pub use crate::domain::consent::NewConsent;
 use crate::domain::dnc::DncSource;
-use crate::entity::consent;
 use crate::error::{Error, Result};
 use crate::store::{self, contacts::Lock, dnc::Change};
-use sea_orm::{ActiveValue::Set, NotSet};
 
 /// What a revocation did.
 #[derive(Debug, Clone, Copy)]
@@ -19,29 +18,6 @@ pub struct Revoked {
     pub marked_dnc: bool,
 }
 
-/// The row of a new consent record of a contact, captured at `now` when `c` gives no
-/// time.
-pub(crate) fn new_row(
-    account_id: &str,
-    contact_id: i64,
-    c: NewConsent,
-    now: i64,
-) -> consent::ActiveModel {
-    consent::ActiveModel {
-        id: NotSet,
-        account_id: Set(account_id.to_string()),
-        contact_id: Set(contact_id),
-        kind: Set(c.kind.as_str().to_string()),
-        channel: Set(c.channel),
-        source: Set(c.source),
-        captured_at: Set(c.captured_at.unwrap_or(now)),
-        expires_at: Set(c.expires_at),
-        revoked_at: Set(None),
-        revoked_how: Set(String::new()),
-        created_at: Set(now),
-    }
-}
-
 impl Services {
     /// Stores a consent record of a contact.
     pub async fn record_consent(
@@ -49,7 +25,7 @@ impl Services {
         account_id: &str,
         contact_id: i64,
         c: NewConsent,
-    ) -> Result<consent::Model> {
+    ) -> Result<Consent> {
         let now = self.now();
         let captured_at = c.captured_at.unwrap_or(now);
         if captured_at > now {
@@ -68,17 +44,13 @@ impl Services {
         }
         let txn = store::begin_write(&self.writer).await?;
         store::contacts::get(&txn, account_id, contact_id).await?;
-        let row = store::consents::insert(&txn, new_row(account_id, contact_id, c, now)).await?;
+        let row = store::consents::insert(&txn, account_id, contact_id, c, now).await?;
         txn.commit().await?;
         Ok(row)
     }
 
     /// A contact's consent records, newest first (revoked and expired ones too).
-    pub async fn list_consents(
-        &self,
-        account_id: &str,
-        contact_id: i64,
-    ) -> Result<Vec<consent::Model>> {
+    pub async fn list_consents(&self, account_id: &str, contact_id: i64) -> Result<Vec<Consent>> {
         store::contacts::get(&self.db, account_id, contact_id).await?;
         store::consents::of_contact(&self.db, account_id, contact_id).await
     }

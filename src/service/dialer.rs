@@ -156,7 +156,7 @@ pub enum WindowPolicy {
 }
 
 /// The account's frequency rules.
-pub fn account_frequency(a: &crate::entity::account::Model) -> Frequency {
+pub fn account_frequency(a: &crate::domain::Account) -> Frequency {
     Frequency {
         per_day: a.max_calls_per_day,
         per_week: a.max_calls_per_week,

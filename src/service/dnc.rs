@@ -9,14 +9,12 @@ use super::bulk::{BulkCounts, Walk};
 use super::{Services, page};
 use crate::domain::call::CallRequestStatus;
 use crate::domain::contact::check_phone;
-use crate::domain::dnc::DncSource;
+use crate::domain::dnc::{DncEntry, DncEvent, DncSource};
 use crate::domain::filter::Selection;
-use crate::domain::{Phone, Region, Validation};
-use crate::entity::{contact, dnc_entry, dnc_event};
+use crate::domain::{Contact, Phone, Region, Validation};
 use crate::error::{Error, Result};
 use crate::store::contacts::Lock;
-use crate::store::{self, dnc::Change};
-use sea_orm::ConnectionTrait;
+use crate::store::{self, Txn, dnc::Change};
 use std::collections::HashMap;
 
 /// Most numbers in one MarkDnc/ClearDnc/CheckDnc request.
@@ -40,7 +38,7 @@ pub struct DncCheck {
     pub e164: String,
     /// Listed, or unparseable (fail closed).
     pub dnc: bool,
-    pub entry: Option<dnc_entry::Model>,
+    pub entry: Option<DncEntry>,
     /// Live entries of named DNC lists holding the number.
     pub lists: Vec<store::dnc_lists::Hit>,
     pub error: String,
@@ -49,8 +47,8 @@ pub struct DncCheck {
 /// Puts numbers (E.164, distinct) on the list and applies it to their contacts, inside
 /// the caller's write transaction: one statement per table for the whole slice. Returns
 /// how many numbers changed (a new entry, or a contact flipped to DNC).
-pub(crate) async fn add_dnc<C: ConnectionTrait>(
-    txn: &C,
+pub(crate) async fn add_dnc(
+    txn: &Txn,
     account_id: &str,
     phones: &[String],
     change: &Change<'_>,
@@ -91,8 +89,8 @@ pub(crate) async fn add_dnc<C: ConnectionTrait>(
 
 /// Takes numbers (E.164, distinct) off the list and reactivates their contacts. Returns
 /// how many numbers changed (listed, or held by a DNC contact).
-async fn remove_dnc<C: ConnectionTrait>(
-    txn: &C,
+async fn remove_dnc(
+    txn: &Txn,
     account_id: &str,
     phones: &[String],
     change: &Change<'_>,
@@ -117,11 +115,11 @@ async fn remove_dnc<C: ConnectionTrait>(
 }
 
 /// The account's contacts holding these numbers, by number.
-async fn holders<C: ConnectionTrait>(
-    txn: &C,
+async fn holders(
+    txn: &Txn,
     account_id: &str,
     phones: &[String],
-) -> Result<HashMap<String, contact::Model>> {
+) -> Result<HashMap<String, Contact>> {
     Ok(store::contacts::by_phones(txn, account_id, phones)
         .await?
         .into_iter()
@@ -131,8 +129,8 @@ async fn holders<C: ConnectionTrait>(
 
 /// Puts numbers (E.164, distinct) on the list inside the caller's write transaction,
 /// locking their contacts first (the lock order every writer keeps).
-pub(crate) async fn mark_numbers<C: ConnectionTrait>(
-    txn: &C,
+pub(crate) async fn mark_numbers(
+    txn: &Txn,
     account_id: &str,
     phones: &[String],
     change: &Change<'_>,
@@ -141,8 +139,8 @@ pub(crate) async fn mark_numbers<C: ConnectionTrait>(
 }
 
 /// Applies a change to numbers (E.164, distinct); returns how many changed.
-async fn apply<C: ConnectionTrait>(
-    txn: &C,
+async fn apply(
+    txn: &Txn,
     account_id: &str,
     phones: &[String],
     change: &Change<'_>,
@@ -309,7 +307,7 @@ impl Services {
         phone: &str,
         page_size: i32,
         page_token: &str,
-    ) -> Result<(Vec<dnc_event::Model>, String)> {
+    ) -> Result<(Vec<DncEvent>, String)> {
         let region = self.account_region(account_id).await?;
         let phone = if phone.trim().is_empty() {
             None

@@ -11,28 +11,21 @@
 
 use super::{Services, page};
 use crate::domain::Region;
-use crate::entity::{dnc_list, dnc_list_import};
+use crate::domain::dnc::{DncList, DncListImport};
 use crate::error::{Error, Result};
 use crate::import::dnc_file::{self, Batch, Format, MAX_INVALID_LINES, Spec};
 use crate::store::{self, dnc_lists::Target};
 use futures::{Stream, StreamExt};
-use sea_orm::ActiveValue::Set;
 use std::pin::Pin;
 
 /// A list with its entry count.
 #[derive(Debug, Clone)]
 pub struct DncListView {
-    pub list: dnc_list::Model,
+    pub list: DncList,
     pub entries: i64,
 }
 
-/// The fields of a list a request sets.
-#[derive(Debug, Clone, Default)]
-pub struct DncListFields {
-    pub name: Option<String>,
-    pub source: Option<String>,
-    pub description: Option<String>,
-}
+pub use crate::domain::dnc::DncListFields;
 
 /// Which list an import goes to.
 #[derive(Debug, Clone)]
@@ -62,7 +55,7 @@ pub struct DncImportRequest {
 /// What an import did (or, replayed, what it did the first time).
 #[derive(Debug, Clone)]
 pub struct DncImportOutcome {
-    pub import: dnc_list_import::Model,
+    pub import: DncListImport,
     pub invalid_lines: Vec<(i64, String)>,
     pub replayed: bool,
 }
@@ -101,7 +94,7 @@ impl Services {
         self.with_counts(vec![list]).await.map(|mut v| v.remove(0))
     }
 
-    async fn with_counts(&self, lists: Vec<dnc_list::Model>) -> Result<Vec<DncListView>> {
+    async fn with_counts(&self, lists: Vec<DncList>) -> Result<Vec<DncListView>> {
         let ids: Vec<i64> = lists.iter().map(|l| l.id).collect();
         let counts = store::dnc_lists::entry_counts(&self.db, &ids).await?;
         Ok(lists
@@ -137,19 +130,7 @@ impl Services {
     ) -> Result<DncListView> {
         let txn = store::begin_write(&self.writer).await?;
         let current = store::dnc_lists::get(&txn, account_id, id).await?;
-        let name = fields.name.clone().unwrap_or(current.name.clone());
-        let mut row: dnc_list::ActiveModel = current.into();
-        if let Some(n) = fields.name {
-            row.name = Set(n);
-        }
-        if let Some(s) = fields.source {
-            row.source = Set(s);
-        }
-        if let Some(d) = fields.description {
-            row.description = Set(d);
-        }
-        row.updated_at = Set(self.now());
-        let list = store::dnc_lists::update(&txn, row, &name).await?;
+        let list = store::dnc_lists::update(&txn, &current, fields, self.now()).await?;
         txn.commit().await?;
         self.with_counts(vec![list]).await.map(|mut v| v.remove(0))
     }
@@ -240,7 +221,7 @@ impl Services {
                     store::dnc_lists::remove_stale(&txn, import.list_id, import.id).await?;
             }
             store::dnc_lists::touch(&txn, import.list_id, now).await?;
-            let saved = store::dnc_lists::save_import(&txn, import.clone()).await?;
+            let saved = store::dnc_lists::save_import(&txn, import).await?;
             txn.commit().await?;
             Ok::<_, Error>(saved)
         }
@@ -251,7 +232,7 @@ impl Services {
     }
 
     /// The list an import writes to: by id, or by name (created when missing).
-    async fn import_target(&self, req: &DncImportRequest, now: i64) -> Result<dnc_list::Model> {
+    async fn import_target(&self, req: &DncImportRequest, now: i64) -> Result<DncList> {
         match &req.list {
             ListRef::Id(id) => store::dnc_lists::get(&self.db, &req.account_id, *id).await,
             ListRef::Name { name, source } => {
@@ -355,15 +336,15 @@ impl Services {
         outcome
             .invalid_lines
             .extend(batch.invalid_lines.into_iter().take(room));
-        *import = store::dnc_lists::save_import(&txn, import.clone()).await?;
+        *import = store::dnc_lists::save_import(&txn, import).await?;
         txn.commit().await?;
         Ok(())
     }
 }
 
 /// Whether a live entry of a named list blocks this number (E.164) at `now`.
-pub(crate) async fn on_a_list<C: sea_orm::ConnectionTrait>(
-    db: &C,
+pub(crate) async fn on_a_list(
+    db: &store::Txn,
     account_id: &str,
     e164: &str,
     now: i64,
@@ -388,7 +369,7 @@ pub(crate) fn list_detail(hit: &store::dnc_lists::Hit) -> String {
 
 /// The stored result of an import with this request id (a running one is refused: its
 /// result is not known yet).
-fn replay(done: dnc_list_import::Model, request_id: &str) -> Result<DncImportOutcome> {
+fn replay(done: DncListImport, request_id: &str) -> Result<DncImportOutcome> {
     if done.status == "running" {
         return Err(Error::FailedPrecondition(format!(
             "an import with request id {request_id:?} is still running; retry when it ends"

@@ -32,7 +32,7 @@ use crate::domain::filter::Selection;
 use crate::error::{Error, Result};
 use crate::export::{Column, ColumnChoice, CsvSink, ExportEvent, Page};
 use crate::store;
-use sea_orm::DatabaseTransaction;
+use crate::store::Txn;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -160,7 +160,7 @@ impl Events {
 
 /// Reads the selection page by page inside the snapshot.
 struct Reader {
-    txn: DatabaseTransaction,
+    txn: Txn,
     account_id: String,
     selection: Selection,
     with_campaigns: bool,

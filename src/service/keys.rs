@@ -5,8 +5,7 @@
 //! [`CACHE_CAPACITY`] tokens (least recently used go first).
 
 use super::Services;
-use crate::domain::apikey::{self, Principal};
-use crate::entity::api_key;
+use crate::domain::apikey::{self, ApiKey, Principal};
 use crate::error::{Error, Result};
 use crate::store;
 
@@ -40,24 +39,18 @@ impl Services {
         &self,
         account_id: Option<&str>,
         name: &str,
-    ) -> Result<(api_key::Model, String)> {
+    ) -> Result<(ApiKey, String)> {
         if let Some(a) = account_id {
             store::accounts::get(&self.db, a).await?;
         }
         let key = apikey::generate();
-        let model = api_key::Model {
-            id: key.id,
-            account_id: account_id.map(str::to_string),
-            name: name.to_string(),
-            secret_hash: key.hash,
-            created_at: self.now(),
-            revoked_at: None,
-        };
-        Ok((store::keys::insert(&self.db, model).await?, key.token))
+        let token = key.token.clone();
+        let stored = store::keys::insert(&self.db, key, account_id, name, self.now()).await?;
+        Ok((stored, token))
     }
 
     /// Every key (or one account's).
-    pub async fn list_keys(&self, account_id: Option<&str>) -> Result<Vec<api_key::Model>> {
+    pub async fn list_keys(&self, account_id: Option<&str>) -> Result<Vec<ApiKey>> {
         store::keys::list(&self.db, account_id).await
     }
 

@@ -1,13 +1,18 @@
 //! Use cases and their transactions. No tonic types and no SQL here: handlers call these
 //! with domain values, these call `store` within the transaction they choose.
 //!
-//! Services take and return domain types (`contacts` does: [`crate::domain::Contact`]).
-//! Documented exceptions, still passing SeaORM rows (`crate::entity`) for now: the
-//! dialer's claims (`dialer`: claim_dialable, lease_picked, stream_dialable,
-//! check_dialable, preview_dialable, with `store::dialer`, `store::leases` and
-//! `grpc::campaigns`), left as they are while they are being changed elsewhere; and the
-//! use cases not converted yet (accounts, bulk, calls, call_requests, consents, dnc,
-//! dnc_lists, export, import, keys, renormalize), which follow `contacts`' pattern next.
+//! Services take and return domain types (`crate::domain`: `Account`, `Contact`,
+//! `Call`, `CallRequest`, `Consent`, `DncEntry`, `DncList`, `ImportBatch`, …); the
+//! store builds the rows and decodes them. A transaction is held as `store::Txn`, and
+//! a row the store builds for later (`store::contacts::NewRow`, `store::import::NewError`)
+//! is opaque here.
+//!
+//! Documented exceptions, which still pass SeaORM rows (`crate::entity`) because the
+//! code they belong to is being changed elsewhere at the same time:
+//! - `dialer` (claims, CheckDialable, PreviewDialable: the contact and callback rows of
+//!   `store::dialer`, `store::leases` and `store::callbacks`, shown by `grpc::campaigns`);
+//! - `callbacks` (its rows, `store::callbacks`, shown by `grpc::callbacks`);
+//! - `calls`, only where RecordCall hands the contact row to `callbacks`.
 
 pub mod accounts;
 pub mod bulk;

@@ -19,7 +19,6 @@ use crate::domain::filter::ContactStatus;
 use crate::domain::{Phone, Validation};
 use crate::error::Result;
 use crate::store;
-use sea_orm::ActiveValue::Set;
 use std::collections::HashMap;
 
 /// Rows read per page.
@@ -214,20 +213,20 @@ impl Services {
     async fn move_contact(&self, change: &Change, phone: &Phone) -> Result<()> {
         let id = change.contact_id.unwrap_or_default();
         let txn = store::begin_write(&self.writer).await?;
-        let current = store::contacts::get(&txn, &change.account_id, id).await?;
-        let mut active: crate::entity::contact::ActiveModel = current.clone().into();
-        active.phone = Set(phone.e164().to_string());
-        active.phone_national = Set(phone.national().to_string());
+        let current = store::contacts::find(&txn, &change.account_id, id).await?;
+        let mut after = current.clone();
+        after.phone = phone.e164().to_string();
+        after.phone_national = phone.national().to_string();
         let listed = store::dnc::entry(&txn, &change.account_id, phone.e164()).await?;
         if let Some(d) = listed
             && current.status != ContactStatus::Dnc
         {
-            active.status = Set(ContactStatus::Dnc);
-            active.dnc_source = Set(d.source.as_str().to_string());
-            active.dnc_at = Set(Some(d.created_at));
+            after.status = ContactStatus::Dnc;
+            after.dnc_source = Some(d.source);
+            after.dnc_at = Some(d.created_at);
         }
-        active.updated_at = Set(self.now());
-        store::contacts::update(&txn, active).await?;
+        after.updated_at = self.now();
+        store::contacts::save_changes(&txn, &current, &after).await?;
         txn.commit().await?;
         Ok(())
     }

@@ -1,6 +1,8 @@
 //! Recorded calls, the call statistics kept on contacts, and "Call Now" requests.
 
-use crate::domain::call::{CallInput, CallOutcome, CallRequestStatus};
+use crate::domain::call::{
+    Call, CallInput, CallOutcome, CallRequest, CallRequestStatus, NewCallRequest,
+};
 use crate::entity::{call, call_request, contact};
 use crate::error::Result;
 use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, LockBehavior, LockType};
@@ -9,17 +11,56 @@ use sea_orm::{
     NotSet, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 
+fn decode_call(c: call::Model) -> Call {
+    Call {
+        id: c.id,
+        account_id: c.account_id,
+        external_id: c.external_id,
+        contact_id: c.contact_id,
+        phone: c.phone,
+        direction: c.direction,
+        campaign_id: c.campaign_id,
+        started_at: c.started_at,
+        duration_seconds: c.duration_seconds,
+        outcome: c.outcome,
+        sentiment: c.sentiment,
+        recording_url: c.recording_url,
+        transcript: c.transcript,
+        transcript_url: c.transcript_url,
+        dnc_requested: c.dnc_requested,
+        dialer_id: c.dialer_id,
+        created_at: c.created_at,
+    }
+}
+
+fn decode_request(r: call_request::Model) -> CallRequest {
+    CallRequest {
+        id: r.id,
+        account_id: r.account_id,
+        contact_id: r.contact_id,
+        phone: r.phone,
+        requested_by: r.requested_by,
+        status: r.status,
+        lease_owner: r.lease_owner,
+        lease_expires_at: r.lease_expires_at,
+        created_at: r.created_at,
+        done_at: r.done_at,
+        window_override: r.window_override,
+    }
+}
+
 /// The call with this external id in the account, if recorded.
 pub async fn by_external_id<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
     external_id: &str,
-) -> Result<Option<call::Model>> {
+) -> Result<Option<Call>> {
     Ok(call::Entity::find()
         .filter(call::Column::AccountId.eq(account_id))
         .filter(call::Column::ExternalId.eq(external_id))
         .one(db)
-        .await?)
+        .await?
+        .map(decode_call))
 }
 
 /// Inserts a call as posted, for `contact_id` (if one is known) and the number
@@ -32,7 +73,7 @@ pub async fn insert<C: ConnectionTrait>(
     contact_id: Option<i64>,
     phone: &str,
     now: i64,
-) -> Result<call::Model> {
+) -> Result<Call> {
     let row = call::ActiveModel {
         id: NotSet,
         account_id: Set(account_id.to_string()),
@@ -52,7 +93,7 @@ pub async fn insert<C: ConnectionTrait>(
         dialer_id: Set(input.dialer_id.clone()),
         created_at: Set(now),
     };
-    Ok(row.insert(db).await?)
+    Ok(decode_call(row.insert(db).await?))
 }
 
 /// A page of calls, newest first (by id), before the keyset cursor; one contact's when
@@ -63,7 +104,7 @@ pub async fn list<C: ConnectionTrait>(
     contact_id: Option<i64>,
     before_id: Option<i64>,
     limit: u64,
-) -> Result<Vec<call::Model>> {
+) -> Result<Vec<Call>> {
     let mut q = call::Entity::find().filter(call::Column::AccountId.eq(account_id));
     if let Some(c) = contact_id {
         q = q.filter(call::Column::ContactId.eq(c));
@@ -74,7 +115,10 @@ pub async fn list<C: ConnectionTrait>(
     Ok(q.order_by_desc(call::Column::Id)
         .limit(limit)
         .all(db)
-        .await?)
+        .await?
+        .into_iter()
+        .map(decode_call)
+        .collect())
 }
 
 /// Adds a call to a contact's statistics in one statement (no read-modify-write, so
@@ -117,12 +161,26 @@ pub async fn add_to_stats<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Inserts a call request.
+/// Inserts a pending call request, created at `now`.
 pub async fn insert_request<C: ConnectionTrait>(
     db: &C,
-    row: call_request::ActiveModel,
-) -> Result<call_request::Model> {
-    Ok(row.insert(db).await?)
+    new: NewCallRequest<'_>,
+    now: i64,
+) -> Result<CallRequest> {
+    let row = call_request::ActiveModel {
+        id: NotSet,
+        account_id: Set(new.account_id.to_string()),
+        contact_id: Set(new.contact_id),
+        phone: Set(new.phone.to_string()),
+        requested_by: Set(new.requested_by.to_string()),
+        status: Set(CallRequestStatus::Pending),
+        lease_owner: Set(None),
+        lease_expires_at: Set(None),
+        created_at: Set(now),
+        done_at: Set(None),
+        window_override: Set(new.window_override),
+    };
+    Ok(decode_request(row.insert(db).await?))
 }
 
 /// The contact's open (pending or claimed) request, if any.
@@ -130,7 +188,7 @@ pub async fn open_request<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
     contact_id: i64,
-) -> Result<Option<call_request::Model>> {
+) -> Result<Option<CallRequest>> {
     Ok(call_request::Entity::find()
         .filter(call_request::Column::AccountId.eq(account_id))
         .filter(call_request::Column::ContactId.eq(contact_id))
@@ -140,7 +198,8 @@ pub async fn open_request<C: ConnectionTrait>(
         )
         .order_by_asc(call_request::Column::Id)
         .one(db)
-        .await?)
+        .await?
+        .map(decode_request))
 }
 
 /// Closes these contacts' open requests with `status` (DONE or CANCELLED).
@@ -186,7 +245,7 @@ pub async fn lock_claimable_requests<C: ConnectionTrait>(
     account_id: Option<&str>,
     now: i64,
     limit: u64,
-) -> Result<Vec<call_request::Model>> {
+) -> Result<Vec<CallRequest>> {
     use call_request::Column;
     let mut q = call_request::Entity::find()
         .filter(
@@ -203,17 +262,18 @@ pub async fn lock_claimable_requests<C: ConnectionTrait>(
     if let Some(a) = account_id {
         q = q.filter(Column::AccountId.eq(a));
     }
-    match super::backend(txn) {
+    let rows = match super::backend(txn) {
         DbBackend::Postgres => {
             let mut stmt = q.into_query();
             stmt.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-            Ok(call_request::Entity::find()
+            call_request::Entity::find()
                 .from_raw_sql(txn.get_database_backend().build(&stmt))
                 .all(txn)
-                .await?)
+                .await?
         }
-        _ => Ok(q.all(txn).await?),
-    }
+        _ => q.all(txn).await?,
+    };
+    Ok(rows.into_iter().map(decode_request).collect())
 }
 
 /// Leases requests to a worker.

@@ -1,9 +1,10 @@
 //! Consent records of contacts, and the condition a campaign requiring consent puts on
 //! its claims ([`live_accepted`]).
 
-use crate::domain::consent::ConsentRequirement;
+use crate::domain::consent::{Consent, ConsentKind, ConsentRequirement, NewConsent};
 use crate::entity::{consent, contact};
 use crate::error::Result;
+use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -45,18 +46,66 @@ pub async fn has_live<C: ConnectionTrait>(
     Ok(db.query_one(&q).await?.is_some())
 }
 
-/// Stores a consent record.
-pub async fn insert<C: ConnectionTrait>(
-    db: &C,
-    row: consent::ActiveModel,
-) -> Result<consent::Model> {
-    Ok(row.insert(db).await?)
+fn decode(c: consent::Model) -> Consent {
+    Consent {
+        id: c.id,
+        account_id: c.account_id,
+        contact_id: c.contact_id,
+        kind: ConsentKind::from_stored(&c.kind),
+        channel: c.channel,
+        source: c.source,
+        captured_at: c.captured_at,
+        expires_at: c.expires_at,
+        revoked_at: c.revoked_at,
+        revoked_how: c.revoked_how,
+        created_at: c.created_at,
+    }
 }
 
-/// Stores many consent records (an import chunk's), 1,000 a statement: 10 columns stay
-/// under SQLite's parameter cap.
-pub async fn insert_all<C: ConnectionTrait>(db: &C, rows: Vec<consent::ActiveModel>) -> Result<()> {
-    let mut rows = rows.into_iter().peekable();
+/// The row of a new consent record of a contact, captured at `now` when `c` gives no
+/// time.
+fn new_row(account_id: &str, contact_id: i64, c: NewConsent, now: i64) -> consent::ActiveModel {
+    consent::ActiveModel {
+        id: NotSet,
+        account_id: Set(account_id.to_string()),
+        contact_id: Set(contact_id),
+        kind: Set(c.kind.as_str().to_string()),
+        channel: Set(c.channel),
+        source: Set(c.source),
+        captured_at: Set(c.captured_at.unwrap_or(now)),
+        expires_at: Set(c.expires_at),
+        revoked_at: Set(None),
+        revoked_how: Set(String::new()),
+        created_at: Set(now),
+    }
+}
+
+/// Stores a consent record of a contact, created at `now` (and captured then when `c`
+/// gives no time).
+pub async fn insert<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    contact_id: i64,
+    c: NewConsent,
+    now: i64,
+) -> Result<Consent> {
+    Ok(decode(
+        new_row(account_id, contact_id, c, now).insert(db).await?,
+    ))
+}
+
+/// Stores many consent records (an import chunk's: contact id and consent), created at
+/// `now`, 1,000 a statement: 10 columns stay under SQLite's parameter cap.
+pub async fn insert_all<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    consents: Vec<(i64, NewConsent)>,
+    now: i64,
+) -> Result<()> {
+    let mut rows = consents
+        .into_iter()
+        .map(|(contact_id, c)| new_row(account_id, contact_id, c, now))
+        .peekable();
     while rows.peek().is_some() {
         let part: Vec<_> = rows.by_ref().take(1000).collect();
         consent::Entity::insert_many(part)
@@ -71,13 +120,16 @@ pub async fn of_contact<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
     contact_id: i64,
-) -> Result<Vec<consent::Model>> {
+) -> Result<Vec<Consent>> {
     Ok(consent::Entity::find()
         .filter(consent::Column::AccountId.eq(account_id))
         .filter(consent::Column::ContactId.eq(contact_id))
         .order_by_desc(consent::Column::Id)
         .all(db)
-        .await?)
+        .await?
+        .into_iter()
+        .map(decode)
+        .collect())
 }
 
 /// Revokes a contact's records not revoked yet, at `at`, saying how; returns how many.

@@ -1,10 +1,10 @@
 //! Contacts: single-row reads and writes, and keyset-paginated listing.
 
 use crate::domain::call::CallOutcome;
-use crate::domain::dnc::DncSource;
+use crate::domain::dnc::{DncEntry, DncSource};
 use crate::domain::filter::{ContactFilter, ContactStatus, name_key};
 use crate::domain::{Contact, NewContact};
-use crate::entity::{campaign_member, contact, dnc_entry};
+use crate::entity::{campaign_member, contact};
 use crate::error::{Error, Result};
 use sea_orm::ActiveValue::{NotSet, Set, Unchanged};
 use sea_orm::{
@@ -106,16 +106,28 @@ pub(crate) fn custom_fields_json(fields: &BTreeMap<String, String>) -> String {
     serde_json::to_string(fields).expect("a map of strings always serializes")
 }
 
+/// A contact row ready to insert, built by [`new_row`] (what it holds is the store's
+/// business: callers pass it back to [`insert`] or `store::import::insert_contacts`).
+#[derive(Debug, Clone)]
+pub struct NewRow(pub(super) contact::ActiveModel);
+
+/// For tools that write rows in bulk on their own (the benchmark's seeding).
+impl From<NewRow> for contact::ActiveModel {
+    fn from(row: NewRow) -> Self {
+        row.0
+    }
+}
+
 /// The row to insert for a checked contact. Status follows the DNC list: a number on it
 /// is stored as DNC (with the list's source and time) from the first moment.
 pub fn new_row(
     account_id: &str,
     c: &NewContact,
-    dnc: Option<&dnc_entry::Model>,
+    dnc: Option<&DncEntry>,
     import_batch_id: Option<String>,
     now: i64,
-) -> contact::ActiveModel {
-    contact::ActiveModel {
+) -> NewRow {
+    NewRow(contact::ActiveModel {
         id: NotSet,
         account_id: Set(account_id.to_string()),
         phone: Set(c.phone.e164().to_string()),
@@ -151,7 +163,7 @@ pub fn new_row(
         import_batch_id: Set(import_batch_id),
         created_at: Set(now),
         updated_at: Set(now),
-    }
+    })
 }
 
 impl From<contact::Model> for Contact {
@@ -189,7 +201,7 @@ pub async fn create<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
     c: &NewContact,
-    dnc: Option<&dnc_entry::Model>,
+    dnc: Option<&DncEntry>,
     now: i64,
 ) -> Result<Contact> {
     Ok(insert(db, new_row(account_id, c, dnc, None, now))
@@ -278,11 +290,8 @@ pub async fn list_contacts<C: ConnectionTrait>(
 
 /// Inserts a contact. A taken phone surfaces as a unique violation (see
 /// [`super::is_unique_violation`]).
-pub async fn insert<C: ConnectionTrait>(
-    db: &C,
-    model: contact::ActiveModel,
-) -> Result<contact::Model> {
-    Ok(model.insert(db).await?)
+pub async fn insert<C: ConnectionTrait>(db: &C, row: NewRow) -> Result<contact::Model> {
+    Ok(row.0.insert(db).await?)
 }
 
 /// One contact of the account, or NOT_FOUND (also for another account's id).
@@ -313,15 +322,16 @@ pub async fn by_phones<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
     phones: &[String],
-) -> Result<Vec<contact::Model>> {
-    super::rows_by_phone::<_, contact::Entity>(
+) -> Result<Vec<Contact>> {
+    let rows = super::rows_by_phone::<_, contact::Entity>(
         db,
         "contacts",
         contact::Column::Phone,
         account_id,
         phones,
     )
-    .await
+    .await?;
+    Ok(rows.into_iter().map(Contact::from).collect())
 }
 
 /// Writes the changed columns of a contact.

@@ -2,7 +2,8 @@
 //! functions that flip a contact's status live here too, so the invariant
 //! "status = DNC iff the number is listed" is written in one file.
 
-use crate::domain::dnc::DncSource;
+use crate::domain::Contact;
+use crate::domain::dnc::{DncEntry, DncEvent, DncSource};
 use crate::domain::filter::ContactStatus;
 use crate::entity::{contact, dnc_entry, dnc_event};
 use crate::error::Result;
@@ -13,17 +14,43 @@ use sea_orm::{
 };
 use std::collections::HashSet;
 
+fn decode_entry(e: dnc_entry::Model) -> DncEntry {
+    DncEntry {
+        account_id: e.account_id,
+        phone: e.phone,
+        source: e.source,
+        reason: e.reason,
+        actor: e.actor,
+        created_at: e.created_at,
+    }
+}
+
+fn decode_event(e: dnc_event::Model) -> DncEvent {
+    DncEvent {
+        id: e.id,
+        account_id: e.account_id,
+        phone: e.phone,
+        added: e.added,
+        source: e.source,
+        reason: e.reason,
+        actor: e.actor,
+        contact_id: e.contact_id,
+        created_at: e.created_at,
+    }
+}
+
 /// The DNC entry for a number, if it is on the account's list.
 pub async fn entry<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
     phone: &str,
-) -> Result<Option<dnc_entry::Model>> {
+) -> Result<Option<DncEntry>> {
     Ok(dnc_entry::Entity::find()
         .filter(dnc_entry::Column::AccountId.eq(account_id))
         .filter(dnc_entry::Column::Phone.eq(phone))
         .one(db)
-        .await?)
+        .await?
+        .map(decode_entry))
 }
 
 /// The entries for several numbers (E.164) at once, one index probe per number (see
@@ -32,15 +59,16 @@ pub async fn entries<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
     phones: &[String],
-) -> Result<Vec<dnc_entry::Model>> {
-    super::rows_by_phone::<_, dnc_entry::Entity>(
+) -> Result<Vec<DncEntry>> {
+    let rows = super::rows_by_phone::<_, dnc_entry::Entity>(
         db,
         "dnc_entries",
         dnc_entry::Column::Phone,
         account_id,
         phones,
     )
-    .await
+    .await?;
+    Ok(rows.into_iter().map(decode_entry).collect())
 }
 
 /// Who changed the list, why, and when.
@@ -153,7 +181,7 @@ pub async fn events<C: ConnectionTrait>(
     phone: Option<&str>,
     before_id: Option<i64>,
     limit: u64,
-) -> Result<Vec<dnc_event::Model>> {
+) -> Result<Vec<DncEvent>> {
     let mut q = dnc_event::Entity::find().filter(dnc_event::Column::AccountId.eq(account_id));
     if let Some(p) = phone {
         q = q.filter(dnc_event::Column::Phone.eq(p));
@@ -164,7 +192,10 @@ pub async fn events<C: ConnectionTrait>(
     Ok(q.order_by_desc(dnc_event::Column::Id)
         .limit(limit)
         .all(db)
-        .await?)
+        .await?
+        .into_iter()
+        .map(decode_event)
+        .collect())
 }
 
 /// Sets these contacts to DNC with `source` and time `at`.
@@ -209,11 +240,11 @@ pub async fn set_contacts_active<C: ConnectionTrait>(db: &C, ids: &[i64], at: i6
 }
 
 /// Whether a stored contact needs flipping to DNC (not DNC yet, or DNC without a time).
-pub fn needs_dnc(c: &contact::Model) -> bool {
+pub fn needs_dnc(c: &Contact) -> bool {
     c.status != ContactStatus::Dnc || c.dnc_at.is_none()
 }
 
 /// Whether a stored contact is DNC.
-pub fn is_dnc(c: &contact::Model) -> bool {
+pub fn is_dnc(c: &Contact) -> bool {
     c.status == ContactStatus::Dnc
 }

@@ -11,12 +11,15 @@
 //! tells inserts from updates by `xmax`), on SQLite a probe of the chunk's numbers and a
 //! multi-row upsert inside the writer transaction.
 
+use crate::domain::dnc::{DncList, DncListFields, DncListImport};
 use crate::entity::{dnc_list, dnc_list_entry as le, dnc_list_import};
 use crate::error::{Error, Result};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query, SelectStatement};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
-    NotSet, QueryFilter, QueryOrder, QuerySelect, Statement,
+    ActiveModelTrait,
+    ActiveValue::{Set, Unchanged},
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, NotSet, QueryFilter, QueryOrder,
+    QuerySelect, Statement,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -109,6 +112,38 @@ pub async fn blocked<C: ConnectionTrait>(
         .collect())
 }
 
+fn decode_list(l: dnc_list::Model) -> DncList {
+    DncList {
+        id: l.id,
+        account_id: l.account_id,
+        name: l.name,
+        source: l.source,
+        description: l.description,
+        created_at: l.created_at,
+        updated_at: l.updated_at,
+    }
+}
+
+fn decode_import(i: dnc_list_import::Model) -> DncListImport {
+    DncListImport {
+        id: i.id,
+        account_id: i.account_id,
+        list_id: i.list_id,
+        request_id: i.request_id,
+        status: i.status,
+        replace_list: i.replace_list,
+        lines_read: i.lines_read,
+        added: i.added,
+        already_listed: i.already_listed,
+        invalid: i.invalid,
+        removed: i.removed,
+        first_invalid: i.first_invalid,
+        error: i.error,
+        created_at: i.created_at,
+        finished_at: i.finished_at,
+    }
+}
+
 /// Stores a new list; a taken name is ALREADY_EXISTS.
 pub async fn create<C: ConnectionTrait>(
     db: &C,
@@ -117,7 +152,7 @@ pub async fn create<C: ConnectionTrait>(
     source: &str,
     description: &str,
     now: i64,
-) -> Result<dnc_list::Model> {
+) -> Result<DncList> {
     let row = dnc_list::ActiveModel {
         id: NotSet,
         account_id: Set(account_id.to_string()),
@@ -127,7 +162,11 @@ pub async fn create<C: ConnectionTrait>(
         created_at: Set(now),
         updated_at: Set(now),
     };
-    row.insert(db).await.map_err(|e| name_taken(e.into(), name))
+    let stored = row
+        .insert(db)
+        .await
+        .map_err(|e| name_taken(e.into(), name))?;
+    Ok(decode_list(stored))
 }
 
 fn name_taken(e: Error, name: &str) -> Error {
@@ -139,11 +178,12 @@ fn name_taken(e: Error, name: &str) -> Error {
 }
 
 /// One list of the account; NOT_FOUND otherwise.
-pub async fn get<C: ConnectionTrait>(db: &C, account_id: &str, id: i64) -> Result<dnc_list::Model> {
+pub async fn get<C: ConnectionTrait>(db: &C, account_id: &str, id: i64) -> Result<DncList> {
     dnc_list::Entity::find_by_id(id)
         .filter(dnc_list::Column::AccountId.eq(account_id))
         .one(db)
         .await?
+        .map(decode_list)
         .ok_or_else(|| Error::not_found("DNC list", id))
 }
 
@@ -152,12 +192,13 @@ pub async fn by_name<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
     name: &str,
-) -> Result<Option<dnc_list::Model>> {
+) -> Result<Option<DncList>> {
     Ok(dnc_list::Entity::find()
         .filter(dnc_list::Column::AccountId.eq(account_id))
         .filter(dnc_list::Column::Name.eq(name))
         .one(db)
-        .await?)
+        .await?
+        .map(decode_list))
 }
 
 /// A page of the account's lists, newest first, before the keyset cursor.
@@ -166,7 +207,7 @@ pub async fn page<C: ConnectionTrait>(
     account_id: &str,
     before_id: Option<i64>,
     limit: u64,
-) -> Result<Vec<dnc_list::Model>> {
+) -> Result<Vec<DncList>> {
     let mut q = dnc_list::Entity::find().filter(dnc_list::Column::AccountId.eq(account_id));
     if let Some(b) = before_id {
         q = q.filter(dnc_list::Column::Id.lt(b));
@@ -174,16 +215,40 @@ pub async fn page<C: ConnectionTrait>(
     Ok(q.order_by_desc(dnc_list::Column::Id)
         .limit(limit)
         .all(db)
-        .await?)
+        .await?
+        .into_iter()
+        .map(decode_list)
+        .collect())
 }
 
-/// Writes a list's changed fields; a taken name is ALREADY_EXISTS.
+/// Writes the fields of `list` that `fields` sets, changed at `now`; a taken name is
+/// ALREADY_EXISTS.
 pub async fn update<C: ConnectionTrait>(
     db: &C,
-    row: dnc_list::ActiveModel,
-    name: &str,
-) -> Result<dnc_list::Model> {
-    row.update(db).await.map_err(|e| name_taken(e.into(), name))
+    list: &DncList,
+    fields: DncListFields,
+    now: i64,
+) -> Result<DncList> {
+    let name = fields.name.clone().unwrap_or(list.name.clone());
+    let mut row = dnc_list::ActiveModel {
+        id: Unchanged(list.id),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    if let Some(n) = fields.name {
+        row.name = Set(n);
+    }
+    if let Some(s) = fields.source {
+        row.source = Set(s);
+    }
+    if let Some(d) = fields.description {
+        row.description = Set(d);
+    }
+    let stored = row
+        .update(db)
+        .await
+        .map_err(|e| name_taken(e.into(), &name))?;
+    Ok(decode_list(stored))
 }
 
 /// Marks a list changed at `now` (an import wrote to it).
@@ -388,7 +453,7 @@ pub async fn start_import<C: ConnectionTrait>(
     request_id: Option<&str>,
     replace: bool,
     now: i64,
-) -> Result<dnc_list_import::Model> {
+) -> Result<DncListImport> {
     let row = dnc_list_import::ActiveModel {
         id: NotSet,
         account_id: Set(account_id.to_string()),
@@ -406,7 +471,7 @@ pub async fn start_import<C: ConnectionTrait>(
         created_at: Set(now),
         finished_at: Set(None),
     };
-    Ok(row.insert(db).await?)
+    Ok(decode_import(row.insert(db).await?))
 }
 
 /// The import with this request id, if any.
@@ -414,34 +479,31 @@ pub async fn import_by_request<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
     request_id: &str,
-) -> Result<Option<dnc_list_import::Model>> {
+) -> Result<Option<DncListImport>> {
     Ok(dnc_list_import::Entity::find()
         .filter(dnc_list_import::Column::AccountId.eq(account_id))
         .filter(dnc_list_import::Column::RequestId.eq(request_id))
         .one(db)
-        .await?)
+        .await?
+        .map(decode_import))
 }
 
 /// Writes an import's counts (and status, when it ended).
-pub async fn save_import<C: ConnectionTrait>(
-    db: &C,
-    row: dnc_list_import::Model,
-) -> Result<dnc_list_import::Model> {
-    let mut active: dnc_list_import::ActiveModel = row.into();
-    for c in [
-        dnc_list_import::Column::Status,
-        dnc_list_import::Column::LinesRead,
-        dnc_list_import::Column::Added,
-        dnc_list_import::Column::AlreadyListed,
-        dnc_list_import::Column::Invalid,
-        dnc_list_import::Column::Removed,
-        dnc_list_import::Column::FirstInvalid,
-        dnc_list_import::Column::Error,
-        dnc_list_import::Column::FinishedAt,
-    ] {
-        active.reset(c);
-    }
-    Ok(active.update(db).await?)
+pub async fn save_import<C: ConnectionTrait>(db: &C, i: &DncListImport) -> Result<DncListImport> {
+    let row = dnc_list_import::ActiveModel {
+        id: Unchanged(i.id),
+        status: Set(i.status.clone()),
+        lines_read: Set(i.lines_read),
+        added: Set(i.added),
+        already_listed: Set(i.already_listed),
+        invalid: Set(i.invalid),
+        removed: Set(i.removed),
+        first_invalid: Set(i.first_invalid.clone()),
+        error: Set(i.error.clone()),
+        finished_at: Set(i.finished_at),
+        ..Default::default()
+    };
+    Ok(decode_import(row.update(db).await?))
 }
 
 /// Entry counts of several lists at once.

@@ -6,10 +6,12 @@
 //! concurrently by another transaction is skipped, not an error (the caller counts it as a
 //! duplicate and releases its slot).
 
-use crate::domain::batch::ImportStatus;
+use crate::domain::batch::{ImportBatch, ImportStatus, NewBatch, RejectedRow};
 use crate::entity::{contact, import_batch, import_error};
 use crate::error::{Error, Result};
-use crate::import::{Counts, Rejection};
+use crate::import::pipeline::RowError;
+use crate::import::{ColumnMap, Counts, Rejection};
+use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
@@ -31,13 +33,84 @@ pub async fn analyze_imported<C: ConnectionTrait>(db: &C) -> Result<()> {
     Ok(())
 }
 
-/// Inserts a new batch. A reused client request id surfaces as a unique violation.
+fn decode_batch(b: import_batch::Model) -> ImportBatch {
+    let counts = Counts {
+        rows: b.rows_read,
+        imported: b.imported,
+        updated: b.updated,
+        duplicates_in_file: b.duplicates_in_file,
+        duplicates_existing: b.duplicates_existing,
+        invalid: b.invalid,
+        over_limit: b.over_limit,
+        dnc: b.dnc,
+        dnc_excluded: b.dnc_excluded,
+        added_to_campaign: b.added_to_campaign,
+        rejected_not_stored: b.rejected_not_stored,
+        rejected: b.rejected_by_kind(),
+    };
+    ImportBatch {
+        mapping: ColumnMap::decode_list(&b.mapping),
+        columns: serde_json::from_str(&b.header).unwrap_or_default(),
+        counts,
+        id: b.id,
+        account_id: b.account_id,
+        client_request_id: b.client_request_id,
+        status: b.status,
+        file_name: b.file_name,
+        campaign_id: b.campaign_id,
+        delimiter: b.delimiter,
+        encoding: b.encoding,
+        error_message: b.error_message,
+        started_at: b.started_at,
+        heartbeat_at: b.heartbeat_at,
+        finished_at: b.finished_at,
+    }
+}
+
+/// Inserts a new batch, running since `now`. A reused client request id surfaces as a
+/// unique violation.
 pub async fn insert_batch<C: ConnectionTrait>(
     db: &C,
-    model: import_batch::Model,
-) -> Result<import_batch::Model> {
+    new: NewBatch,
+    now: i64,
+) -> Result<ImportBatch> {
+    let model = import_batch::Model {
+        id: new.id,
+        account_id: new.account_id,
+        client_request_id: new.client_request_id,
+        status: ImportStatus::Running,
+        file_name: new.file_name,
+        campaign_id: new.campaign_id,
+        mapping: ColumnMap::encode_list(&new.mapping),
+        delimiter: new.delimiter,
+        encoding: new.encoding,
+        header: serde_json::to_string(&new.columns).expect("strings serialize"),
+        rows_read: 0,
+        imported: 0,
+        updated: 0,
+        duplicates_in_file: 0,
+        duplicates_existing: 0,
+        invalid: 0,
+        over_limit: 0,
+        dnc: 0,
+        dnc_excluded: 0,
+        added_to_campaign: 0,
+        rejected_not_stored: 0,
+        rejected_invalid_phone: 0,
+        rejected_missing_phone: 0,
+        rejected_invalid_email: 0,
+        rejected_invalid_country: 0,
+        rejected_invalid_field: 0,
+        rejected_ragged_row: 0,
+        rejected_field_too_long: 0,
+        rejected_malformed_csv: 0,
+        error_message: String::new(),
+        started_at: now,
+        heartbeat_at: now,
+        finished_at: None,
+    };
     let active: import_batch::ActiveModel = model.into();
-    Ok(active.insert(db).await?)
+    Ok(decode_batch(active.insert(db).await?))
 }
 
 /// One batch of the account, or NOT_FOUND.
@@ -45,11 +118,12 @@ pub async fn get_batch<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
     id: &str,
-) -> Result<import_batch::Model> {
+) -> Result<ImportBatch> {
     import_batch::Entity::find_by_id(id.to_owned())
         .filter(import_batch::Column::AccountId.eq(account_id))
         .one(db)
         .await?
+        .map(decode_batch)
         .ok_or_else(|| Error::not_found("import batch", id))
 }
 
@@ -58,12 +132,13 @@ pub async fn find_by_request<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
     request_id: &str,
-) -> Result<Option<import_batch::Model>> {
+) -> Result<Option<ImportBatch>> {
     Ok(import_batch::Entity::find()
         .filter(import_batch::Column::AccountId.eq(account_id))
         .filter(import_batch::Column::ClientRequestId.eq(request_id))
         .one(db)
-        .await?)
+        .await?
+        .map(decode_batch))
 }
 
 /// A page of the account's batches, newest first, after the keyset cursor
@@ -73,7 +148,7 @@ pub async fn list_batches<C: ConnectionTrait>(
     account_id: &str,
     after: Option<(i64, String)>,
     limit: u64,
-) -> Result<Vec<import_batch::Model>> {
+) -> Result<Vec<ImportBatch>> {
     use import_batch::Column;
     let mut query = import_batch::Entity::find().filter(Column::AccountId.eq(account_id));
     if let Some((started, id)) = after {
@@ -90,7 +165,10 @@ pub async fn list_batches<C: ConnectionTrait>(
         .order_by_desc(Column::Id)
         .limit(limit)
         .all(db)
-        .await?)
+        .await?
+        .into_iter()
+        .map(decode_batch)
+        .collect())
 }
 
 /// Adds a committed chunk's counts and refreshes the heartbeat. False when the batch is
@@ -223,9 +301,10 @@ pub enum NewRows {
 /// [`insert_contacts_sqlite`].
 pub async fn insert_contacts<C: ConnectionTrait>(
     db: &C,
-    rows: Vec<contact::ActiveModel>,
+    rows: Vec<super::contacts::NewRow>,
     ids: bool,
 ) -> Result<NewRows> {
+    let rows = rows.into_iter().map(|r| r.0).collect();
     match super::backend(db) {
         DbBackend::Postgres => Ok(NewRows::Rows(insert_contacts_pg(db, rows).await?)),
         _ => insert_contacts_sqlite(db, rows, ids).await,
@@ -433,12 +512,41 @@ fn insert_sql(columns: &[contact::Column], rows: usize, returning: bool) -> Stri
     )
 }
 
+/// A rejected row ready to store, built by [`error_row`].
+#[derive(Debug, Clone)]
+pub struct NewError(import_error::ActiveModel);
+
+/// The stored form of the rejected row at `line` of batch `batch_id`: its error and its
+/// cells as read.
+pub fn error_row(batch_id: &str, line: i64, e: &RowError, raw: &[String]) -> NewError {
+    NewError(import_error::ActiveModel {
+        id: NotSet,
+        batch_id: Set(batch_id.to_string()),
+        line: Set(line),
+        column_name: Set(e.column.clone()),
+        raw_value: Set(e.raw_value.clone()),
+        reason: Set(e.reason.clone()),
+        kind: Set(e.kind.to_string()),
+        raw_record: Set(serde_json::to_string(raw).expect("strings serialize")),
+    })
+}
+
+fn decode_error(e: import_error::Model) -> RejectedRow {
+    RejectedRow {
+        id: e.id,
+        batch_id: e.batch_id,
+        line: e.line,
+        column: e.column_name,
+        raw_value: e.raw_value,
+        reason: e.reason,
+        kind: e.kind,
+        record: serde_json::from_str(&e.raw_record).unwrap_or_default(),
+    }
+}
+
 /// Records rejected rows.
-pub async fn insert_errors<C: ConnectionTrait>(
-    db: &C,
-    errors: Vec<import_error::ActiveModel>,
-) -> Result<()> {
-    let mut errors = errors.into_iter().peekable();
+pub async fn insert_errors<C: ConnectionTrait>(db: &C, errors: Vec<NewError>) -> Result<()> {
+    let mut errors = errors.into_iter().map(|e| e.0).peekable();
     while errors.peek().is_some() {
         // 8 columns: 1000 rows stay under SQLite's parameter cap.
         let part: Vec<_> = errors.by_ref().take(INSERT_ROWS).collect();
@@ -455,7 +563,7 @@ pub async fn list_errors<C: ConnectionTrait>(
     batch_id: &str,
     after: Option<(i64, i64)>,
     limit: u64,
-) -> Result<Vec<import_error::Model>> {
+) -> Result<Vec<RejectedRow>> {
     use import_error::Column;
     let mut query = import_error::Entity::find().filter(Column::BatchId.eq(batch_id));
     if let Some((line, id)) = after {
@@ -472,5 +580,8 @@ pub async fn list_errors<C: ConnectionTrait>(
         .order_by_asc(Column::Id)
         .limit(limit)
         .all(db)
-        .await?)
+        .await?
+        .into_iter()
+        .map(decode_error)
+        .collect())
 }

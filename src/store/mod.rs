@@ -222,6 +222,11 @@ pub fn generic_plans(db: &DatabaseConnection) -> DatabaseConnection {
     SqlxPostgresConnector::from_sqlx_postgres_pool(pool)
 }
 
+/// A transaction a service holds across several store calls, begun by [`begin_write`]
+/// or [`begin_snapshot`] (and ended by its `commit` or `rollback`). Services name it by
+/// this name only: what it is made of is the store's business.
+pub type Txn = DatabaseTransaction;
+
 /// Begins a write transaction. On SQLite it is `BEGIN IMMEDIATE`, so the write lock is
 /// taken up front and concurrent writers queue (with the busy timeout) instead of
 /// failing on a read-to-write upgrade. On PostgreSQL, a plain `BEGIN`. Waiting for the
@@ -266,6 +271,12 @@ pub fn is_unique_violation(err: &Error) -> bool {
         ),
         _ => false,
     }
+}
+
+/// Whether write transactions on `db` can commit side by side (PostgreSQL: row locks)
+/// rather than one after the other (SQLite: one write lock for the whole database).
+pub fn parallel_writes<C: ConnectionTrait>(db: &C) -> bool {
+    db.get_database_backend() == DbBackend::Postgres
 }
 
 /// The backend of a connection (for the few backend-specific functions).

@@ -1,7 +1,7 @@
 //! Import batches and their rejected rows: one batch, a page of batches, a page of
 //! rejected rows, and the rejected rows as a CSV to fix and import again.
 
-use crate::entity::{import_batch, import_error};
+use crate::domain::batch::{ImportBatch, RejectedRow};
 use crate::error::{Error, Result};
 use crate::service::{Services, page};
 use crate::store;
@@ -9,11 +9,7 @@ use tokio::sync::mpsc;
 
 impl Services {
     /// One import batch of the account.
-    pub async fn get_import_batch(
-        &self,
-        account_id: &str,
-        id: &str,
-    ) -> Result<import_batch::Model> {
+    pub async fn get_import_batch(&self, account_id: &str, id: &str) -> Result<ImportBatch> {
         store::import::get_batch(&self.db, account_id, id).await
     }
 
@@ -23,7 +19,7 @@ impl Services {
         account_id: &str,
         page_size: i32,
         page_token: &str,
-    ) -> Result<(Vec<import_batch::Model>, String)> {
+    ) -> Result<(Vec<ImportBatch>, String)> {
         store::accounts::get(&self.db, account_id).await?;
         let size = page::page_size(page_size);
         let after = page::decode_keyed(page_token)?;
@@ -40,7 +36,7 @@ impl Services {
         batch_id: &str,
         page_size: i32,
         page_token: &str,
-    ) -> Result<(Vec<import_error::Model>, String, i64)> {
+    ) -> Result<(Vec<RejectedRow>, String, i64)> {
         let batch = store::import::get_batch(&self.db, account_id, batch_id).await?;
         let size = if page_size <= 0 {
             100
@@ -55,7 +51,7 @@ impl Services {
         let next = page::split_keyed(&mut rows, size, |e| {
             page::encode_keyed(e.line, &e.id.to_string())
         });
-        Ok((rows, next, batch.rejected_not_stored))
+        Ok((rows, next, batch.counts.rejected_not_stored))
     }
 
     /// The batch's rejected rows as CSV — the file's own columns plus `reason` — in
@@ -67,8 +63,8 @@ impl Services {
         batch_id: &str,
     ) -> Result<(i64, mpsc::Receiver<Result<Vec<u8>>>)> {
         let batch = store::import::get_batch(&self.db, account_id, batch_id).await?;
-        let not_stored = batch.rejected_not_stored;
-        let columns: Vec<String> = serde_json::from_str(&batch.header).unwrap_or_default();
+        let not_stored = batch.counts.rejected_not_stored;
+        let columns = batch.columns;
         let (tx, rx) = mpsc::channel(4);
         let db = self.db.clone();
         tokio::spawn(async move {
@@ -86,8 +82,7 @@ impl Services {
                     }
                 };
                 for e in &page {
-                    let mut record: Vec<String> =
-                        serde_json::from_str(&e.raw_record).unwrap_or_default();
+                    let mut record = e.record.clone();
                     if record.len() < columns.len() {
                         record.resize(columns.len(), String::new());
                     }

@@ -4,19 +4,17 @@
 
 use super::writer::{PhaseTimes, Writing};
 use super::{DuplicatePolicy, MAX_STORED_REJECTED_ROWS};
-use crate::domain::NewContact;
 use crate::domain::consent::NewConsent;
-use crate::domain::filter::{ContactStatus, name_key};
-use crate::entity::{contact, dnc_entry, import_error};
+use crate::domain::dnc::DncEntry;
+use crate::domain::filter::ContactStatus;
+use crate::domain::{Contact, NewContact};
 use crate::error::{Error, Result};
 use crate::import::pipeline::{Row, RowError};
 use crate::import::{Counts, Outcome, Rejection};
 use crate::service::Services;
-use crate::service::consents::new_row as new_consent_row;
 use crate::store;
 use crate::store::import::NewRows;
-use sea_orm::ActiveValue::{NotSet, Set};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -53,7 +51,10 @@ impl Services {
             match row.outcome {
                 Outcome::Invalid(e) => {
                     d.reject(e.kind);
-                    errors.push((row.line, error_row(ctx.id, row.line, &e, &row.raw)));
+                    errors.push((
+                        row.line,
+                        store::import::error_row(ctx.id, row.line, &e, &row.raw),
+                    ));
                 }
                 Outcome::DuplicateInFile => d.duplicates_in_file += 1,
                 Outcome::Valid(c) => {
@@ -78,12 +79,11 @@ impl Services {
                 .iter()
                 .map(|(_, c, _)| c.phone.e164().to_string())
                 .collect();
-            let dnc: HashMap<String, dnc_entry::Model> =
-                store::dnc::entries(&txn, ctx.account_id, &phones)
-                    .await?
-                    .into_iter()
-                    .map(|e| (e.phone.clone(), e))
-                    .collect();
+            let dnc: HashMap<String, DncEntry> = store::dnc::entries(&txn, ctx.account_id, &phones)
+                .await?
+                .into_iter()
+                .map(|e| (e.phone.clone(), e))
+                .collect();
             // The room as last committed, read without a lock. With room for every row
             // (the common case) all of them are inserted at once, and the numbers the
             // account already has come back as conflicts, read only then. Near the limit
@@ -91,7 +91,7 @@ impl Services {
             // from new numbers, and rows that cannot fit are not inserted at all.
             let account = store::accounts::get(&txn, ctx.account_id).await?;
             let room = (account.contact_limit - account.contact_count).max(0) as usize;
-            let mut existing: HashMap<String, contact::Model> = HashMap::new();
+            let mut existing: HashMap<String, Contact> = HashMap::new();
             let mut dups = Vec::new();
             let mut to_insert = candidates;
             if room < to_insert.len() {
@@ -108,7 +108,7 @@ impl Services {
                 for (line, _, raw) in to_insert.drain(room.min(to_insert.len())..) {
                     d.reject(Rejection::OverLimit);
                     let e = over_limit(account.contact_limit);
-                    errors.push((line, error_row(ctx.id, line, &e, &raw)));
+                    errors.push((line, store::import::error_row(ctx.id, line, &e, &raw)));
                 }
             }
             lap(&mut times.lookup);
@@ -173,15 +173,14 @@ impl Services {
                     .map(|c| (c.phone.clone(), c))
                     .collect();
             }
-            let is_dnc =
-                |c: &contact::Model| c.status == ContactStatus::Dnc || dnc.contains_key(&c.phone);
+            let is_dnc = |c: &Contact| c.status == ContactStatus::Dnc || dnc.contains_key(&c.phone);
             // Members: (contact id, DNC).
             let mut members: Vec<(i64, bool)> = Vec::new();
             // Consent records: of new contacts, and of stored ones the policy updates.
             let mut consent_rows = Vec::new();
             let mut consent_of = |contact_id: i64, phone: &str| {
                 if let Some(c) = consents.remove(phone) {
-                    consent_rows.push(new_consent_row(ctx.account_id, contact_id, c, now));
+                    consent_rows.push((contact_id, c));
                 }
             };
             for (_, new_values, _) in &dups {
@@ -194,7 +193,7 @@ impl Services {
                 d.dnc += listed as i64;
                 match merge(current, new_values, ctx.policy, now) {
                     Some(changed) => {
-                        store::contacts::update(&txn, changed).await?;
+                        store::contacts::save_changes(&txn, current, &changed).await?;
                         d.updated += 1;
                     }
                     None => d.duplicates_existing += 1,
@@ -219,7 +218,7 @@ impl Services {
                 let e = over_limit(account.contact_limit);
                 for ((line, _, raw), _) in removed {
                     d.reject(Rejection::OverLimit);
-                    errors.push((line, error_row(ctx.id, line, &e, &raw)));
+                    errors.push((line, store::import::error_row(ctx.id, line, &e, &raw)));
                 }
             }
             for ((_, c, _), id) in &kept {
@@ -231,7 +230,7 @@ impl Services {
                     members.push((*id, listed));
                 }
             }
-            store::consents::insert_all(&txn, consent_rows).await?;
+            store::consents::insert_all(&txn, ctx.account_id, consent_rows, now).await?;
             if let Some(campaign) = ctx.campaign_id {
                 let (excluded, ids): (Vec<_>, Vec<_>) =
                     members.iter().partition(|(_, listed)| *listed);
@@ -274,27 +273,14 @@ pub(super) fn over_limit(limit: i64) -> RowError {
     }
 }
 
-fn error_row(batch_id: &str, line: i64, e: &RowError, raw: &[String]) -> import_error::ActiveModel {
-    import_error::ActiveModel {
-        id: NotSet,
-        batch_id: Set(batch_id.to_string()),
-        line: Set(line),
-        column_name: Set(e.column.clone()),
-        raw_value: Set(e.raw_value.clone()),
-        reason: Set(e.reason.clone()),
-        kind: Set(e.kind.to_string()),
-        raw_record: Set(serde_json::to_string(raw).expect("strings serialize")),
-    }
-}
-
 /// The stored contact changed by a duplicate row under `policy`, or `None` if nothing
 /// changes. The phone never changes, so the DNC status stays right.
 pub(super) fn merge(
-    current: &contact::Model,
+    current: &Contact,
     row: &NewContact,
     policy: DuplicatePolicy,
     now: i64,
-) -> Option<contact::ActiveModel> {
+) -> Option<Contact> {
     if policy == DuplicatePolicy::Skip {
         return None;
     }
@@ -304,49 +290,32 @@ pub(super) fn merge(
         take.then(|| new.to_string())
     };
     let email = row.email.as_ref().map(|e| e.as_str()).unwrap_or_default();
-    let mut active: contact::ActiveModel = current.clone().into();
+    let mut after = current.clone();
     let mut changed = false;
-    let (mut first, mut last) = (current.first_name.clone(), current.last_name.clone());
-    if let Some(v) = pick(&current.first_name, &row.first_name) {
-        first = v;
-        changed = true;
-    }
-    if let Some(v) = pick(&current.last_name, &row.last_name) {
-        last = v;
-        changed = true;
-    }
-    for (cur, new, slot) in [
-        (&current.email, email, &mut active.email),
-        (&current.company, &row.company, &mut active.company),
-        (&current.title, &row.title, &mut active.title),
-        (&current.time_zone, &row.time_zone, &mut active.time_zone),
-        (
-            &current.phone_extension,
-            &row.phone_extension,
-            &mut active.phone_extension,
-        ),
+    for (new, slot) in [
+        (&row.first_name[..], &mut after.first_name),
+        (&row.last_name, &mut after.last_name),
+        (email, &mut after.email),
+        (&row.company, &mut after.company),
+        (&row.title, &mut after.title),
+        (&row.time_zone, &mut after.time_zone),
+        (&row.phone_extension, &mut after.phone_extension),
     ] {
-        if let Some(v) = pick(cur, new) {
-            *slot = Set(v);
+        if let Some(v) = pick(slot, new) {
+            *slot = v;
             changed = true;
         }
     }
-    let mut custom: BTreeMap<String, String> = store::contacts::custom_fields(current);
     for (k, v) in &row.custom_fields {
-        let cur = custom.get(k).cloned().unwrap_or_default();
+        let cur = after.custom_fields.get(k).cloned().unwrap_or_default();
         if let Some(v) = pick(&cur, v) {
-            custom.insert(k.clone(), v);
+            after.custom_fields.insert(k.clone(), v);
             changed = true;
         }
     }
     if !changed {
         return None;
     }
-    active.name_key = Set(name_key(&first, &last));
-    active.last_key = Set(name_key(&last, ""));
-    active.first_name = Set(first);
-    active.last_name = Set(last);
-    active.custom_fields = Set(serde_json::to_string(&custom).expect("strings serialize"));
-    active.updated_at = Set(now);
-    Some(active)
+    after.updated_at = now;
+    Some(after)
 }

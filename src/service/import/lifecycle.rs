@@ -5,10 +5,9 @@
 use super::parsing::Parsing;
 use super::writer::Writing;
 use super::{HEARTBEAT_EVERY, ImportEvent, ImportRequest, InputStream};
-use crate::domain::batch::ImportStatus;
-use crate::entity::import_batch;
+use crate::domain::batch::{ImportBatch, ImportStatus, NewBatch};
 use crate::error::{Error, Result};
-use crate::import::{ColumnMap, Header};
+use crate::import::Header;
 use crate::service::Services;
 use crate::store;
 use std::sync::atomic::AtomicI64;
@@ -62,8 +61,8 @@ impl Services {
         )
         .await?;
         let now = self.now();
-        let model = new_batch(&req, &pipe.header, now);
-        let batch = match store::import::insert_batch(&self.db, model).await {
+        let new = new_batch(&req, &pipe.header);
+        let batch = match store::import::insert_batch(&self.db, new, now).await {
             Ok(b) => b,
             Err(e) if store::is_unique_violation(&e) => {
                 // The same request id raced us: the other attempt's batch is the answer.
@@ -99,7 +98,7 @@ impl Services {
                 // Plans chosen before the table had statistics stay bad until autovacuum
                 // gets round to it: refresh them before the batch says finished.
                 let so_far = store::import::get_batch(&self.db, ctx.account_id, ctx.id).await?;
-                if so_far.imported >= ANALYZE_AFTER_ROWS
+                if so_far.counts.imported >= ANALYZE_AFTER_ROWS
                     && let Err(e) = store::import::analyze_imported(&self.db).await
                 {
                     tracing::warn!(batch = ctx.id, error = %e, "statistics not refreshed after the import");
@@ -214,10 +213,7 @@ impl Drop for AbortOnDrop {
 }
 
 /// Answers a retried request with its existing batch.
-async fn replay(
-    batch: import_batch::Model,
-    events: &mpsc::Sender<Result<ImportEvent>>,
-) -> Result<()> {
+async fn replay(batch: ImportBatch, events: &mpsc::Sender<Result<ImportEvent>>) -> Result<()> {
     let _ = events.send(Ok(ImportEvent::Started(batch.clone()))).await;
     let _ = events.send(Ok(ImportEvent::Finished(batch))).await;
     Ok(())
@@ -240,40 +236,16 @@ pub(super) fn gone() -> Error {
     Error::Cancelled("the client went away during the import".into())
 }
 
-fn new_batch(req: &ImportRequest, header: &Header, now: i64) -> import_batch::Model {
-    import_batch::Model {
+fn new_batch(req: &ImportRequest, header: &Header) -> NewBatch {
+    NewBatch {
         id: format!("imp_{}", uuid::Uuid::new_v4().simple()),
         account_id: req.account_id.clone(),
         client_request_id: req.client_request_id.clone(),
-        status: ImportStatus::Running,
         file_name: req.file_name.clone(),
         campaign_id: req.campaign_id.clone().unwrap_or_default(),
-        mapping: ColumnMap::encode_list(&header.mapping),
+        mapping: header.mapping.clone(),
         delimiter: header.delimiter.clone(),
         encoding: header.encoding.clone(),
-        header: serde_json::to_string(&header.columns).expect("strings serialize"),
-        rows_read: 0,
-        imported: 0,
-        updated: 0,
-        duplicates_in_file: 0,
-        duplicates_existing: 0,
-        invalid: 0,
-        over_limit: 0,
-        dnc: 0,
-        dnc_excluded: 0,
-        added_to_campaign: 0,
-        rejected_not_stored: 0,
-        rejected_invalid_phone: 0,
-        rejected_missing_phone: 0,
-        rejected_invalid_email: 0,
-        rejected_invalid_country: 0,
-        rejected_invalid_field: 0,
-        rejected_ragged_row: 0,
-        rejected_field_too_long: 0,
-        rejected_malformed_csv: 0,
-        error_message: String::new(),
-        started_at: now,
-        heartbeat_at: now,
-        finished_at: None,
+        columns: header.columns.clone(),
     }
 }

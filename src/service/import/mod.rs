@@ -30,8 +30,8 @@ mod writer;
 
 pub use preview::ImportPreview;
 
+use crate::domain::batch::ImportBatch;
 use crate::domain::{Region, Validation};
-use crate::entity::import_batch;
 use crate::error::Result;
 use crate::import::pipeline::Input;
 use crate::import::{ColumnMap, Counts};
@@ -99,9 +99,9 @@ pub type InputStream = Pin<Box<dyn Stream<Item = Result<Input>> + Send + 'static
 #[derive(Debug, Clone)]
 pub enum ImportEvent {
     /// The batch, once created (first).
-    Started(import_batch::Model),
+    Started(ImportBatch),
     /// Committed counts so far.
     Progress { counts: Counts, bytes_read: i64 },
     /// The batch as it ended (last).
-    Finished(import_batch::Model),
+    Finished(ImportBatch),
 }

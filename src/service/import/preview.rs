@@ -5,8 +5,7 @@ use super::chunk::{merge, over_limit};
 use super::parsing::Parsing;
 use super::{ImportRequest, InputStream, PREVIEW_ERRORS};
 use crate::domain::filter::ContactStatus;
-use crate::domain::{NewContact, Region};
-use crate::entity::contact;
+use crate::domain::{Contact, NewContact, Region};
 use crate::error::Result;
 use crate::import::pipeline::{Parsed, RowError};
 use crate::import::{Counts, Header, Outcome, Rejection};
@@ -98,7 +97,7 @@ impl Services {
                 .iter()
                 .map(|(_, c)| c.phone.e164().to_string())
                 .collect();
-            let existing: HashMap<String, contact::Model> =
+            let existing: HashMap<String, Contact> =
                 store::contacts::by_phones(&self.db, &req.account_id, &phones)
                     .await?
                     .into_iter()

@@ -133,9 +133,10 @@ impl Services {
         pipe: &mut Parsing,
         events: &mpsc::Sender<Result<ImportEvent>>,
     ) -> Result<String> {
-        let in_flight = match store::backend(&self.writer) {
-            sea_orm::DbBackend::Postgres => PG_CHUNKS_IN_FLIGHT,
-            _ => 1,
+        let in_flight = if store::parallel_writes(&self.writer) {
+            PG_CHUNKS_IN_FLIGHT
+        } else {
+            1
         };
         let mut written = Written::default();
         let mut commits = futures::stream::FuturesUnordered::new();
