@@ -4,12 +4,16 @@
 //!
 //! - [`grpc`]: tonic handlers. Each validates the request, converts it to domain values,
 //!   calls one service function and converts the answer back.
-//! - [`service`]: the use cases and their transactions (plan limits, DNC rules, leases).
-//! - [`store`]: SeaORM queries; the only module that knows tables. Backend-specific SQL
-//!   lives here, one function per need with its SQLite twin beside it.
+//! - [`service`]: the use cases and their transactions (plan limits, DNC rules, leases),
+//!   over domain types and one [`store::Store`] handle.
+//! - [`store`]: SeaORM queries; the only module that knows tables, builds rows and
+//!   decodes them into domain types, and picks the connection for each kind of work
+//!   ([`store::Store`]). Backend-specific SQL lives here, one function per need with its
+//!   SQLite twin beside it.
 //! - [`entity`]: the SeaORM entities of the schema in `migrations/`.
-//! - [`domain`]: values parsed once at the edge (phone numbers, emails, plans, filters)
-//!   and one enum per stored state, stored by explicit value.
+//! - [`domain`]: what the layers exchange (accounts, contacts, calls, consents, DNC
+//!   entries and lists, import batches), values parsed once at the edge (phone numbers,
+//!   emails, plans, filters) and one enum per stored state, stored by explicit value.
 //! - [`import`]: the streaming import pipeline for CSV files and Excel/ODS workbooks
 //!   (decode, records, header synonyms, per-row countries, mapping, checks).
 //! - [`error`]: the one error type and its one mapping to gRPC status codes.

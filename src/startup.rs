@@ -240,7 +240,7 @@ impl Application {
         if let Some(t) = metrics_task {
             t.abort();
         }
-        self.services.db().clone().close().await.ok();
+        self.services.store().pool().clone().close().await.ok();
         result
     }
 }
@@ -302,11 +302,11 @@ async fn watch_database(services: Services, reporter: HealthReporter, mut schema
     let mut up = schema_current;
     loop {
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let answers = tokio::time::timeout(Duration::from_secs(2), services.db().ping())
+        let answers = tokio::time::timeout(Duration::from_secs(2), services.store().pool().ping())
             .await
             .is_ok_and(|r| r.is_ok());
         if answers && !schema_current {
-            schema_current = store::pending_migrations(services.db()).await == 0;
+            schema_current = store::pending_migrations(services.store().pool()).await == 0;
         }
         let ok = answers && schema_current;
         if ok != up {

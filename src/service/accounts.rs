@@ -11,12 +11,12 @@ impl Services {
     /// Creates an account with a fresh id.
     pub async fn create_account(&self, new: NewAccount) -> Result<Account> {
         let id = format!("acc_{}", uuid::Uuid::new_v4().simple());
-        store::accounts::insert(&self.db, id, new, self.now()).await
+        store::accounts::insert(self.store.conn(), id, new, self.now()).await
     }
 
     /// One account.
     pub async fn get_account(&self, id: &str) -> Result<Account> {
-        store::accounts::get(&self.db, id).await
+        store::accounts::get(self.store.conn(), id).await
     }
 
     /// The account's default region for local-format numbers.
@@ -28,7 +28,7 @@ impl Services {
     /// Applies changes. Lowering a limit below the current count is allowed: nothing is
     /// deleted, but no contact can be added until the count is under the limit again.
     pub async fn update_account(&self, id: &str, changes: AccountChanges) -> Result<Account> {
-        let txn = store::begin_write(&self.writer).await?;
+        let txn = self.store.begin_write().await?;
         let current = store::accounts::get(&txn, id).await?;
         if changes.custom_limit.is_some()
             && changes.plan.is_none()

@@ -4,9 +4,8 @@ use super::Services;
 pub use crate::domain::bulk::BulkCounts;
 use crate::domain::filter::Selection;
 use crate::error::Result;
-use crate::store::acquire::Db;
 use crate::store::contacts::Lock;
-use crate::store::{self, Txn, campaigns::Selected};
+use crate::store::{self, Store, Txn, campaigns::Selected};
 
 /// Contacts per write transaction when a bulk action walks a selection.
 pub const CHUNK: u64 = 1_000;
@@ -72,11 +71,11 @@ impl<'a> Walk<'a> {
         Ok(chunk)
     }
 
-    /// Begins a write transaction on `writer` and reads the next chunk in it; `None`
+    /// Begins a write transaction and reads the next chunk in it; `None`
     /// when the walk is over (that last transaction, which wrote nothing, is rolled
     /// back). The caller handles the chunk and commits the transaction.
-    pub async fn next_in_txn(&mut self, writer: &Db) -> Result<Option<(Txn, Vec<Selected>)>> {
-        let txn = store::begin_write(writer).await?;
+    pub async fn next_in_txn(&mut self, store: &Store) -> Result<Option<(Txn, Vec<Selected>)>> {
+        let txn = store.begin_write().await?;
         let chunk = self.next(&txn).await?;
         Ok((!chunk.is_empty()).then_some((txn, chunk)))
     }
@@ -111,14 +110,14 @@ impl Services {
         account_id: &str,
         selection: &Selection,
     ) -> Result<BulkCounts> {
-        store::accounts::get(&self.db, account_id).await?;
+        store::accounts::get(self.store.conn(), account_id).await?;
         let mut counts = BulkCounts::default();
-        let Some(max) = store::contacts::max_id(&self.db, account_id).await? else {
+        let Some(max) = store::contacts::max_id(self.store.conn(), account_id).await? else {
             counts.skip("not_found", distinct_ids(selection).unwrap_or(0));
             return Ok(counts);
         };
         let mut walk = Walk::new(account_id, selection).up_to(max);
-        while let Some((txn, chunk)) = walk.next_in_txn(&self.writer).await? {
+        while let Some((txn, chunk)) = walk.next_in_txn(&self.store).await? {
             let ids: Vec<i64> = chunk.iter().map(|c| c.0).collect();
             let targets = store::contacts::Targets::Ids(&ids);
             store::contacts::lock_in_number_order(&txn, account_id, targets, Lock::Delete).await?;

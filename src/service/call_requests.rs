@@ -27,7 +27,7 @@ impl Services {
         window: WindowPolicy,
     ) -> Result<CallRequest> {
         let now = self.now();
-        let txn = store::begin_write(&self.writer).await?;
+        let txn = self.store.begin_write().await?;
         let c = store::contacts::get(&txn, account_id, contact_id).await?;
         let listed = store::dnc::entry(&txn, account_id, &c.phone).await?;
         let on_list = super::dnc_lists::on_a_list(&txn, account_id, &c.phone, now).await?;
@@ -80,7 +80,7 @@ impl Services {
         wait: Duration,
     ) -> Result<Vec<CallRequest>> {
         if let Some(a) = account_id {
-            store::accounts::get(&self.db, a).await?;
+            store::accounts::get(self.store.conn(), a).await?;
         }
         let deadline = tokio::time::Instant::now() + wait;
         loop {
@@ -102,7 +102,7 @@ impl Services {
         lease_ms: i64,
     ) -> Result<Vec<CallRequest>> {
         let now = self.now();
-        let txn = store::begin_write(&self.writer).await?;
+        let txn = self.store.begin_write().await?;
         let rows = store::calls::lock_claimable_requests(&txn, account_id, now, max).await?;
         let until = now + lease_ms;
         let (mut keep, mut drop) = (Vec::new(), Vec::new());

@@ -130,7 +130,7 @@ impl Services {
     ) -> Result<()> {
         let account_region = self.account_region(account_id).await?;
         let number = match contact_id {
-            Some(id) => store::contacts::get(&self.db, account_id, id)
+            Some(id) => store::contacts::get(self.store.conn(), account_id, id)
                 .await
                 .ok()
                 .map(|c| c.phone),
@@ -151,7 +151,7 @@ impl Services {
             actor: "call-service",
             at: self.now(),
         };
-        let txn = store::begin_write(&self.writer).await?;
+        let txn = self.store.begin_write().await?;
         super::dnc::mark_numbers(&txn, account_id, std::slice::from_ref(&number), &change).await?;
         revoke_consents(&txn, account_id, &number, external_id, change.at).await?;
         txn.commit().await?;
@@ -188,7 +188,7 @@ impl Services {
                 .map_err(|v| Error::Invalid(vec![v]))?,
             )
         };
-        let txn = store::begin_write(&self.writer).await?;
+        let txn = self.store.begin_write().await?;
         if let Some(stored) =
             store::calls::by_external_id(&txn, account_id, &input.external_id).await?
         {
@@ -208,9 +208,10 @@ impl Services {
             // Another replica recorded the same id in between (PostgreSQL): compare.
             Err(e) if store::is_unique_violation(&e) => {
                 txn.rollback().await?;
-                let stored = store::calls::by_external_id(&self.db, account_id, &input.external_id)
-                    .await?
-                    .ok_or(e)?;
+                let stored =
+                    store::calls::by_external_id(self.store.conn(), account_id, &input.external_id)
+                        .await?
+                        .ok_or(e)?;
                 repeat(stored, &input, phone.as_ref())
             }
             Err(e) => Err(e),
@@ -361,13 +362,14 @@ impl Services {
         page_size: i32,
         page_token: &str,
     ) -> Result<(Vec<Call>, String)> {
-        store::accounts::get(&self.db, account_id).await?;
+        store::accounts::get(self.store.conn(), account_id).await?;
         if let Some(id) = contact_id {
-            store::contacts::get(&self.db, account_id, id).await?;
+            store::contacts::get(self.store.conn(), account_id, id).await?;
         }
         let size = page::page_size(page_size);
         let before = page::decode(page_token)?;
-        let rows = store::calls::list(&self.db, account_id, contact_id, before, size + 1).await?;
+        let rows =
+            store::calls::list(self.store.conn(), account_id, contact_id, before, size + 1).await?;
         Ok(page::split(rows, size, |c| c.id))
     }
 }

@@ -17,11 +17,11 @@ impl Services {
         campaign_id: &str,
         selection: &Selection,
     ) -> Result<BulkCounts> {
-        store::accounts::get(&self.db, account_id).await?;
+        store::accounts::get(self.store.conn(), account_id).await?;
         let now = self.now();
         let mut counts = BulkCounts::default();
         let mut walk = Walk::new(account_id, selection);
-        while let Some((txn, chunk)) = walk.next_in_txn(&self.writer).await? {
+        while let Some((txn, chunk)) = walk.next_in_txn(&self.store).await? {
             let phones: Vec<String> = chunk.iter().map(|c| c.1.clone()).collect();
             let listed = store::dnc::entries(&txn, account_id, &phones).await?;
             let (dnc, ok): (Vec<_>, Vec<_>) = chunk.iter().partition(|(_, phone, status)| {
@@ -51,11 +51,11 @@ impl Services {
         campaign_id: &str,
         selection: &Selection,
     ) -> Result<BulkCounts> {
-        store::accounts::get(&self.db, account_id).await?;
+        store::accounts::get(self.store.conn(), account_id).await?;
         let now = self.now();
         let mut counts = BulkCounts::default();
         let mut walk = Walk::new(account_id, selection);
-        while let Some((txn, chunk)) = walk.next_in_txn(&self.writer).await? {
+        while let Some((txn, chunk)) = walk.next_in_txn(&self.store).await? {
             let ids: Vec<i64> = chunk.iter().map(|c| c.0).collect();
             let targets = store::contacts::Targets::Ids(&ids);
             store::contacts::lock_in_number_order(&txn, account_id, targets, Lock::Memberships)

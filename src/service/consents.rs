@@ -42,7 +42,7 @@ impl Services {
                 "is not after capture_time",
             ));
         }
-        let txn = store::begin_write(&self.writer).await?;
+        let txn = self.store.begin_write().await?;
         store::contacts::get(&txn, account_id, contact_id).await?;
         let row = store::consents::insert(&txn, account_id, contact_id, c, now).await?;
         txn.commit().await?;
@@ -51,8 +51,8 @@ impl Services {
 
     /// A contact's consent records, newest first (revoked and expired ones too).
     pub async fn list_consents(&self, account_id: &str, contact_id: i64) -> Result<Vec<Consent>> {
-        store::contacts::get(&self.db, account_id, contact_id).await?;
-        store::consents::of_contact(&self.db, account_id, contact_id).await
+        store::contacts::get(self.store.conn(), account_id, contact_id).await?;
+        store::consents::of_contact(self.store.conn(), account_id, contact_id).await
     }
 
     /// The person withdrew consent: every record not yet revoked is revoked with `how`,
@@ -66,7 +66,7 @@ impl Services {
         actor: &str,
     ) -> Result<Revoked> {
         let now = self.now();
-        let txn = store::begin_write(&self.writer).await?;
+        let txn = self.store.begin_write().await?;
         let ids = [contact_id];
         let targets = store::contacts::Targets::Ids(&ids);
         store::contacts::lock_in_number_order(&txn, account_id, targets, Lock::Update).await?;

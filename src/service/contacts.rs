@@ -47,14 +47,14 @@ impl Services {
             .check("contact", Some(region), Validation::Strict)
             .map_err(Error::Invalid)?;
         let now = self.now();
-        let txn = store::begin_write(&self.writer).await?;
+        let txn = self.store.begin_write().await?;
         let dnc = store::dnc::entry(&txn, account_id, new.phone.e164()).await?;
         let inserted = store::contacts::create(&txn, account_id, &new, dnc.as_ref(), now).await;
         let contact = match inserted {
             Ok(contact) => contact,
             Err(e) if store::is_unique_violation(&e) => {
                 txn.rollback().await?;
-                return Err(phone_taken(&self.db, account_id, new.phone.e164()).await);
+                return Err(phone_taken(self.store.conn(), account_id, new.phone.e164()).await);
             }
             Err(e) => return Err(e),
         };
@@ -75,8 +75,8 @@ impl Services {
 
     /// One contact with its campaigns.
     pub async fn get_contact(&self, account_id: &str, id: i64) -> Result<ContactView> {
-        let contact = store::contacts::find(&self.db, account_id, id).await?;
-        let campaign_ids = store::contacts::campaign_ids(&self.db, account_id, id).await?;
+        let contact = store::contacts::find(self.store.conn(), account_id, id).await?;
+        let campaign_ids = store::contacts::campaign_ids(self.store.conn(), account_id, id).await?;
         Ok(ContactView {
             contact,
             campaign_ids,
@@ -98,7 +98,7 @@ impl Services {
         }
         let region = self.account_region(account_id).await?;
         let now = self.now();
-        let txn = store::begin_write(&self.writer).await?;
+        let txn = self.store.begin_write().await?;
         let current = store::contacts::find(&txn, account_id, id).await?;
         let mut next = current.clone();
         let mut violations: Vec<Violation> = Vec::new();
@@ -215,7 +215,8 @@ impl Services {
         match store::contacts::save_changes(&txn, &current, &next).await {
             Ok(contact) => {
                 txn.commit().await?;
-                let campaign_ids = store::contacts::campaign_ids(&self.db, account_id, id).await?;
+                let campaign_ids =
+                    store::contacts::campaign_ids(self.store.conn(), account_id, id).await?;
                 Ok(ContactView {
                     contact,
                     campaign_ids,
@@ -224,7 +225,7 @@ impl Services {
             Err(e) if store::is_unique_violation(&e) => {
                 txn.rollback().await?;
                 let phone = new_phone.map(|p| p.e164().to_string()).unwrap_or_default();
-                Err(phone_taken(&self.db, account_id, &phone).await)
+                Err(phone_taken(self.store.conn(), account_id, &phone).await)
             }
             Err(e) => Err(e),
         }
@@ -232,7 +233,7 @@ impl Services {
 
     /// Deletes a contact and frees its slot. Its DNC entry stays on the list.
     pub async fn delete_contact(&self, account_id: &str, id: i64) -> Result<()> {
-        let txn = store::begin_write(&self.writer).await?;
+        let txn = self.store.begin_write().await?;
         if !store::contacts::delete(&txn, account_id, id).await? {
             return Err(Error::not_found("contact", id));
         }
@@ -249,11 +250,12 @@ impl Services {
         page_size: i32,
         page_token: &str,
     ) -> Result<(Vec<Contact>, String)> {
-        store::accounts::get(&self.db, account_id).await?;
+        store::accounts::get(self.store.conn(), account_id).await?;
         let size = page::page_size(page_size);
         let before = page::decode(page_token)?;
         let mut rows =
-            store::contacts::list_contacts(&self.db, account_id, filter, before, size + 1).await?;
+            store::contacts::list_contacts(self.store.conn(), account_id, filter, before, size + 1)
+                .await?;
         let next = if rows.len() as u64 > size {
             rows.truncate(size as usize);
             rows.last().map(|c| page::encode(c.id)).unwrap_or_default()

@@ -221,7 +221,7 @@ impl Services {
         };
         if let Some(selection) = &targets.selection {
             let mut walk = Walk::new(account_id, selection);
-            while let Some((txn, chunk)) = walk.next_in_txn(&self.writer).await? {
+            while let Some((txn, chunk)) = walk.next_in_txn(&self.store).await? {
                 // Distinct: a number belongs to one contact of the account.
                 let phones: Vec<String> = chunk.iter().map(|c| c.1.clone()).collect();
                 let changed = apply(&txn, account_id, &phones, change, dir).await?;
@@ -242,7 +242,7 @@ impl Services {
         valid.sort();
         valid.dedup();
         for chunk in valid.chunks(super::bulk::CHUNK as usize) {
-            let txn = store::begin_write(&self.writer).await?;
+            let txn = self.store.begin_write().await?;
             let changed = apply(&txn, account_id, chunk, change, dir).await?;
             txn.commit().await?;
             counts.matched += chunk.len() as i64;
@@ -266,8 +266,9 @@ impl Services {
             .iter()
             .filter_map(|p| p.as_ref().ok().map(|p| p.e164().to_string()))
             .collect();
-        let entries = store::dnc::entries(&self.db, account_id, &e164s).await?;
-        let hits = store::dnc_lists::live_hits(&self.db, account_id, &e164s, self.now()).await?;
+        let entries = store::dnc::entries(self.store.conn(), account_id, &e164s).await?;
+        let hits =
+            store::dnc_lists::live_hits(self.store.conn(), account_id, &e164s, self.now()).await?;
         Ok(phones
             .iter()
             .zip(parsed)
@@ -320,7 +321,7 @@ impl Services {
         let size = page::page_size(page_size);
         let before = page::decode(page_token)?;
         let rows = store::dnc::events(
-            &self.db,
+            self.store.conn(),
             account_id,
             phone.as_ref().map(Phone::e164),
             before,

@@ -75,28 +75,24 @@ impl Services {
         source: &str,
         description: &str,
     ) -> Result<DncListView> {
-        store::accounts::get(&self.db, account_id).await?;
-        let list = store::dnc_lists::create(
-            &self.writer,
-            account_id,
-            name,
-            source,
-            description,
-            self.now(),
-        )
-        .await?;
+        store::accounts::get(self.store.conn(), account_id).await?;
+        let txn = self.store.begin_write().await?;
+        let list =
+            store::dnc_lists::create(&txn, account_id, name, source, description, self.now())
+                .await?;
+        txn.commit().await?;
         Ok(DncListView { list, entries: 0 })
     }
 
     /// One list with its entry count.
     pub async fn get_dnc_list(&self, account_id: &str, id: i64) -> Result<DncListView> {
-        let list = store::dnc_lists::get(&self.db, account_id, id).await?;
+        let list = store::dnc_lists::get(self.store.conn(), account_id, id).await?;
         self.with_counts(vec![list]).await.map(|mut v| v.remove(0))
     }
 
     async fn with_counts(&self, lists: Vec<DncList>) -> Result<Vec<DncListView>> {
         let ids: Vec<i64> = lists.iter().map(|l| l.id).collect();
-        let counts = store::dnc_lists::entry_counts(&self.db, &ids).await?;
+        let counts = store::dnc_lists::entry_counts(self.store.conn(), &ids).await?;
         Ok(lists
             .into_iter()
             .map(|list| DncListView {
@@ -113,10 +109,10 @@ impl Services {
         page_size: i32,
         page_token: &str,
     ) -> Result<(Vec<DncListView>, String)> {
-        store::accounts::get(&self.db, account_id).await?;
+        store::accounts::get(self.store.conn(), account_id).await?;
         let size = page::page_size(page_size);
         let before = page::decode(page_token)?;
-        let rows = store::dnc_lists::page(&self.db, account_id, before, size + 1).await?;
+        let rows = store::dnc_lists::page(self.store.conn(), account_id, before, size + 1).await?;
         let (rows, next) = page::split(rows, size, |l| l.id);
         Ok((self.with_counts(rows).await?, next))
     }
@@ -128,7 +124,7 @@ impl Services {
         id: i64,
         fields: DncListFields,
     ) -> Result<DncListView> {
-        let txn = store::begin_write(&self.writer).await?;
+        let txn = self.store.begin_write().await?;
         let current = store::dnc_lists::get(&txn, account_id, id).await?;
         let list = store::dnc_lists::update(&txn, &current, fields, self.now()).await?;
         txn.commit().await?;
@@ -138,7 +134,7 @@ impl Services {
     /// Deletes a list and its entries (the manual and call-request list is not touched);
     /// returns how many entries went.
     pub async fn delete_dnc_list(&self, account_id: &str, id: i64) -> Result<i64> {
-        let txn = store::begin_write(&self.writer).await?;
+        let txn = self.store.begin_write().await?;
         let removed = store::dnc_lists::delete(&txn, account_id, id).await?;
         txn.commit().await?;
         Ok(removed)
@@ -151,10 +147,10 @@ impl Services {
         req: DncImportRequest,
         input: ByteStream,
     ) -> Result<DncImportOutcome> {
-        let account = store::accounts::get(&self.db, &req.account_id).await?;
+        let account = store::accounts::get(self.store.conn(), &req.account_id).await?;
         if let Some(rid) = &req.request_id
             && let Some(done) =
-                store::dnc_lists::import_by_request(&self.db, &req.account_id, rid).await?
+                store::dnc_lists::import_by_request(self.store.conn(), &req.account_id, rid).await?
         {
             return replay(done, rid);
         }
@@ -165,22 +161,28 @@ impl Services {
         };
         let now = self.now();
         let list = self.import_target(&req, now).await?;
-        let record = match store::dnc_lists::start_import(
-            &self.writer,
-            &req.account_id,
-            list.id,
-            req.request_id.as_deref(),
-            req.replace,
-            now,
-        )
-        .await
-        {
+        let started = async {
+            let txn = self.store.begin_write().await?;
+            let record = store::dnc_lists::start_import(
+                &txn,
+                &req.account_id,
+                list.id,
+                req.request_id.as_deref(),
+                req.replace,
+                now,
+            )
+            .await?;
+            txn.commit().await?;
+            Ok::<_, Error>(record)
+        };
+        let record = match started.await {
             Ok(r) => r,
             Err(e) if store::is_unique_violation(&e) => {
                 let rid = req.request_id.as_deref().unwrap_or_default();
-                let done = store::dnc_lists::import_by_request(&self.db, &req.account_id, rid)
-                    .await?
-                    .ok_or(e)?;
+                let done =
+                    store::dnc_lists::import_by_request(self.store.conn(), &req.account_id, rid)
+                        .await?
+                        .ok_or(e)?;
                 return replay(done, rid);
             }
             Err(e) => return Err(e),
@@ -215,7 +217,7 @@ impl Services {
             }
         }
         let saved = async {
-            let txn = store::begin_write(&self.writer).await?;
+            let txn = self.store.begin_write().await?;
             if result.is_ok() && req.replace {
                 import.removed =
                     store::dnc_lists::remove_stale(&txn, import.list_id, import.id).await?;
@@ -234,17 +236,25 @@ impl Services {
     /// The list an import writes to: by id, or by name (created when missing).
     async fn import_target(&self, req: &DncImportRequest, now: i64) -> Result<DncList> {
         match &req.list {
-            ListRef::Id(id) => store::dnc_lists::get(&self.db, &req.account_id, *id).await,
+            ListRef::Id(id) => store::dnc_lists::get(self.store.conn(), &req.account_id, *id).await,
             ListRef::Name { name, source } => {
-                if let Some(l) = store::dnc_lists::by_name(&self.db, &req.account_id, name).await? {
+                if let Some(l) =
+                    store::dnc_lists::by_name(self.store.conn(), &req.account_id, name).await?
+                {
                     return Ok(l);
                 }
-                match store::dnc_lists::create(&self.writer, &req.account_id, name, source, "", now)
-                    .await
-                {
+                let created = async {
+                    let txn = self.store.begin_write().await?;
+                    let list =
+                        store::dnc_lists::create(&txn, &req.account_id, name, source, "", now)
+                            .await?;
+                    txn.commit().await?;
+                    Ok(list)
+                };
+                match created.await {
                     // Created at the same moment by another import of the same name.
                     Err(Error::AlreadyExists(_)) => {
-                        store::dnc_lists::by_name(&self.db, &req.account_id, name)
+                        store::dnc_lists::by_name(self.store.conn(), &req.account_id, name)
                             .await?
                             .ok_or_else(|| Error::not_found("DNC list", name))
                     }
@@ -315,7 +325,7 @@ impl Services {
         let import = &mut outcome.import;
         let phones: Vec<String> = batch.rows.iter().map(|r| r.0.clone()).collect();
         let account = import.account_id.clone();
-        let txn = store::begin_write(&self.writer).await?;
+        let txn = self.store.begin_write().await?;
         let holders = store::dnc_lists::lock_holders(&txn, &account, &phones).await?;
         store::leases::revoke(&txn, &account, &holders).await?;
         let target = Target {

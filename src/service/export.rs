@@ -56,7 +56,7 @@ impl Services {
         columns: ColumnChoice,
     ) -> Result<Running> {
         let slot = self.export_slots.take(account_id)?;
-        let txn = store::begin_snapshot(&self.db).await?;
+        let txn = self.store.begin_snapshot().await?;
         // The first read pins the snapshot (and answers NOT_FOUND for a wrong account).
         store::accounts::get(&txn, account_id).await?;
         let keys = if columns.needs_custom_keys() {

@@ -41,35 +41,36 @@ impl Services {
         name: &str,
     ) -> Result<(ApiKey, String)> {
         if let Some(a) = account_id {
-            store::accounts::get(&self.db, a).await?;
+            store::accounts::get(self.store.conn(), a).await?;
         }
         let key = apikey::generate();
         let token = key.token.clone();
-        let stored = store::keys::insert(&self.db, key, account_id, name, self.now()).await?;
+        let stored =
+            store::keys::insert(self.store.conn(), key, account_id, name, self.now()).await?;
         Ok((stored, token))
     }
 
     /// Every key (or one account's).
     pub async fn list_keys(&self, account_id: Option<&str>) -> Result<Vec<ApiKey>> {
-        store::keys::list(&self.db, account_id).await
+        store::keys::list(self.store.conn(), account_id).await
     }
 
     /// Revokes a key.
     pub async fn revoke_key(&self, id: &str) -> Result<()> {
-        store::keys::revoke(&self.db, id, self.now()).await?;
+        store::keys::revoke(self.store.conn(), id, self.now()).await?;
         self.auth_cache.0.invalidate_all();
         Ok(())
     }
 
     /// How many keys are live (the server refuses to require keys when there are none).
     pub async fn live_key_count(&self) -> Result<u64> {
-        store::keys::count_live(&self.db).await
+        store::keys::count_live(self.store.conn()).await
     }
 
     /// [`Services::authenticate`] without the cache: the database's word now (open
     /// streams re-check their key this way, so a revocation reaches them on every replica).
     pub async fn authenticate_fresh(&self, token: &str) -> Result<Principal> {
-        let key = store::keys::find_live(&self.db, &apikey::hash(token))
+        let key = store::keys::find_live(self.store.conn(), &apikey::hash(token))
             .await?
             .ok_or_else(|| Error::Unauthenticated("unknown or revoked API key".into()))?;
         Ok(match key.account_id {
@@ -87,7 +88,7 @@ impl Services {
         {
             return Ok(p);
         }
-        let key = store::keys::find_live(&self.db, &hash)
+        let key = store::keys::find_live(self.store.conn(), &hash)
             .await?
             .ok_or_else(|| Error::Unauthenticated("unknown or revoked API key".into()))?;
         let principal = match key.account_id {

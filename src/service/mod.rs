@@ -13,6 +13,9 @@
 //!   `store::dialer`, `store::leases` and `store::callbacks`, shown by `grpc::campaigns`);
 //! - `callbacks` (its rows, `store::callbacks`, shown by `grpc::callbacks`);
 //! - `calls`, only where RecordCall hands the contact row to `callbacks`.
+//!
+//! The database is one [`Store`] handle: a use case reads through `store.conn()` and
+//! writes in `store.begin_write()`'s transaction; the store picks the pool for each.
 
 pub mod accounts;
 pub mod bulk;
@@ -34,9 +37,7 @@ pub mod templates;
 
 use crate::domain::Clock;
 use crate::metrics::Metrics;
-use crate::store;
-use crate::store::acquire::Db;
-use sea_orm::DatabaseConnection;
+use crate::store::Store;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -174,16 +175,11 @@ fn import_slots(cap: usize, per_account: usize) -> Slots {
     )
 }
 
-/// Everything a use case needs: the database pool and the clock.
+/// Everything a use case needs: the database ([`Store`], which picks the connection
+/// for each kind of work) and the clock.
 #[derive(Clone, Debug)]
 pub struct Services {
-    pub(crate) db: Db,
-    /// Where write transactions begin ([`store::writer`]): on SQLite one connection, so
-    /// this process's writers queue in order instead of polling the database lock.
-    pub(crate) writer: Db,
-    /// Where the dialer's candidate reads run ([`store::generic_plans`]): on PostgreSQL
-    /// a small pool that reuses their generic plan instead of planning every claim.
-    pub(crate) claim_reads: Db,
+    pub(crate) store: Store,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) auth_cache: keys::AuthCache,
     pub(crate) metrics: Arc<Metrics>,
@@ -202,12 +198,10 @@ pub struct Services {
 }
 
 impl Services {
-    /// Services over a connected, migrated database.
-    pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>) -> Self {
+    /// Services over a connected, migrated database (a pool, or a [`Store`] over one).
+    pub fn new(db: impl Into<Store>, clock: Arc<dyn Clock>) -> Self {
         Self {
-            writer: Db::new(store::writer(&db)),
-            claim_reads: Db::new(store::generic_plans(&db)),
-            db: Db::new(db),
+            store: db.into(),
             clock,
             auth_cache: keys::AuthCache::default(),
             metrics: Arc::new(Metrics::new()),
@@ -265,14 +259,24 @@ impl Services {
 
     /// Refreshes gauges that are read from the database (before a scrape).
     pub async fn refresh_gauges(&self) {
-        match crate::store::stats::live_leases(&self.db, self.now()).await {
+        match crate::store::stats::live_leases(self.store.conn(), self.now()).await {
             Ok(n) => self.metrics.active_leases.set(n as i64),
             Err(e) => tracing::warn!(error = %e, "cannot count live leases for metrics"),
         }
     }
 
-    /// The database pool (for health checks).
-    pub fn db(&self) -> &DatabaseConnection {
-        &self.db
+    /// The database.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+/// The dialer's and the callbacks' use cases (`dialer`, `callbacks`), being changed
+/// elsewhere, still name the pools (`self.db`, `self.writer`, `self.claim_reads`): they
+/// reach the [`Store`]'s through this until they call its methods like the others.
+impl std::ops::Deref for Services {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        &self.store
     }
 }

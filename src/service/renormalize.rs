@@ -108,7 +108,8 @@ impl Services {
         let mut after: Option<(String, String)> = None;
         loop {
             let cursor = after.as_ref().map(|(a, p)| (a.as_str(), p.as_str()));
-            let page = store::renormalize::dnc_entries_after(&self.db, cursor, PAGE).await?;
+            let page =
+                store::renormalize::dnc_entries_after(self.store.conn(), cursor, PAGE).await?;
             let Some(last) = page.last().cloned() else {
                 break;
             };
@@ -130,7 +131,7 @@ impl Services {
         let targets = count_targets(&planned);
         for change in planned {
             let taken = targets[&(change.account_id.clone(), change.new.clone())] > 1
-                || store::dnc::entry(&self.db, &change.account_id, &change.new)
+                || store::dnc::entry(self.store.conn(), &change.account_id, &change.new)
                     .await?
                     .is_some();
             if taken {
@@ -141,7 +142,7 @@ impl Services {
                 continue;
             }
             if !dry_run {
-                let txn = store::begin_write(&self.writer).await?;
+                let txn = self.store.begin_write().await?;
                 store::renormalize::move_dnc_entry(
                     &txn,
                     &change.account_id,
@@ -160,7 +161,7 @@ impl Services {
         let mut planned: Vec<(Change, Phone)> = Vec::new();
         let mut after = 0;
         loop {
-            let page = store::renormalize::contacts_after(&self.db, after, PAGE).await?;
+            let page = store::renormalize::contacts_after(self.store.conn(), after, PAGE).await?;
             let Some(last) = page.last().map(|c| c.id) else {
                 break;
             };
@@ -191,10 +192,13 @@ impl Services {
         for (change, phone) in planned {
             let key = (change.account_id.clone(), change.new.clone());
             if change.old != change.new {
-                let holder =
-                    store::contacts::find_by_phone(&self.db, &change.account_id, &change.new)
-                        .await?
-                        .map(|h| h.id);
+                let holder = store::contacts::find_by_phone(
+                    self.store.conn(),
+                    &change.account_id,
+                    &change.new,
+                )
+                .await?
+                .map(|h| h.id);
                 let other_mover = targets.get(&key).is_some_and(|n| *n > 1);
                 if holder.is_some() || other_mover {
                     report.collisions.push(Collision { change, holder });
@@ -212,7 +216,7 @@ impl Services {
     /// Rewrites one contact's number; a number on the DNC list makes it DNC.
     async fn move_contact(&self, change: &Change, phone: &Phone) -> Result<()> {
         let id = change.contact_id.unwrap_or_default();
-        let txn = store::begin_write(&self.writer).await?;
+        let txn = self.store.begin_write().await?;
         let current = store::contacts::find(&txn, &change.account_id, id).await?;
         let mut after = current.clone();
         after.phone = phone.e164().to_string();

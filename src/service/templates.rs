@@ -13,7 +13,7 @@ impl Services {
         contact_id: i64,
         text: &str,
     ) -> Result<String> {
-        let c = store::contacts::find(&self.db, account_id, contact_id).await?;
+        let c = store::contacts::find(self.store.conn(), account_id, contact_id).await?;
         let custom = &c.custom_fields;
         let lookup = |name: &str| -> Option<String> {
             Some(match name {

@@ -18,12 +18,15 @@ pub mod dnc;
 pub mod dnc_lists;
 pub mod export;
 pub mod filter;
+pub mod handle;
 pub mod import;
 pub mod keys;
 pub mod leases;
 pub mod nodelay;
 pub mod renormalize;
 pub mod stats;
+
+pub use handle::Store;
 
 use crate::error::{Error, Result};
 use sea_orm::sea_query::{Alias, Expr};

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 impl Services {
     /// One import batch of the account.
     pub async fn get_import_batch(&self, account_id: &str, id: &str) -> Result<ImportBatch> {
-        store::import::get_batch(&self.db, account_id, id).await
+        store::import::get_batch(self.store.conn(), account_id, id).await
     }
 
     /// A page of the account's batches, newest first, and the next page's token.
@@ -20,10 +20,11 @@ impl Services {
         page_size: i32,
         page_token: &str,
     ) -> Result<(Vec<ImportBatch>, String)> {
-        store::accounts::get(&self.db, account_id).await?;
+        store::accounts::get(self.store.conn(), account_id).await?;
         let size = page::page_size(page_size);
         let after = page::decode_keyed(page_token)?;
-        let mut rows = store::import::list_batches(&self.db, account_id, after, size + 1).await?;
+        let mut rows =
+            store::import::list_batches(self.store.conn(), account_id, after, size + 1).await?;
         let next = page::split_keyed(&mut rows, size, |b| page::encode_keyed(b.started_at, &b.id));
         Ok((rows, next))
     }
@@ -37,7 +38,7 @@ impl Services {
         page_size: i32,
         page_token: &str,
     ) -> Result<(Vec<RejectedRow>, String, i64)> {
-        let batch = store::import::get_batch(&self.db, account_id, batch_id).await?;
+        let batch = store::import::get_batch(self.store.conn(), account_id, batch_id).await?;
         let size = if page_size <= 0 {
             100
         } else {
@@ -47,7 +48,8 @@ impl Services {
             Some((line, id)) => Some((line, id.parse().map_err(|_| page::bad_token())?)),
             None => None,
         };
-        let mut rows = store::import::list_errors(&self.db, batch_id, after, size + 1).await?;
+        let mut rows =
+            store::import::list_errors(self.store.conn(), batch_id, after, size + 1).await?;
         let next = page::split_keyed(&mut rows, size, |e| {
             page::encode_keyed(e.line, &e.id.to_string())
         });
@@ -62,11 +64,11 @@ impl Services {
         account_id: &str,
         batch_id: &str,
     ) -> Result<(i64, mpsc::Receiver<Result<Vec<u8>>>)> {
-        let batch = store::import::get_batch(&self.db, account_id, batch_id).await?;
+        let batch = store::import::get_batch(self.store.conn(), account_id, batch_id).await?;
         let not_stored = batch.counts.rejected_not_stored;
         let columns = batch.columns;
         let (tx, rx) = mpsc::channel(4);
-        let db = self.db.clone();
+        let db = self.store.conn().clone();
         tokio::spawn(async move {
             let mut after = None;
             let mut w = csv::Writer::from_writer(Vec::new());

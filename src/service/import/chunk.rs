@@ -66,7 +66,7 @@ impl Services {
             }
         }
         let now = self.now();
-        let txn = store::begin_write(&self.writer).await?;
+        let txn = self.store.begin_write().await?;
         let mut mark = Instant::now();
         times.begin += mark - started;
         let mut lap = |phase: &mut Duration| {

@@ -45,7 +45,7 @@ impl Services {
         let region = self.account_region(&req.account_id).await?;
         if let Some(rid) = &req.client_request_id
             && let Some(existing) =
-                store::import::find_by_request(&self.db, &req.account_id, rid).await?
+                store::import::find_by_request(self.store.conn(), &req.account_id, rid).await?
         {
             return replay(existing, events).await;
         }
@@ -62,14 +62,15 @@ impl Services {
         .await?;
         let now = self.now();
         let new = new_batch(&req, &pipe.header);
-        let batch = match store::import::insert_batch(&self.db, new, now).await {
+        let batch = match store::import::insert_batch(self.store.conn(), new, now).await {
             Ok(b) => b,
             Err(e) if store::is_unique_violation(&e) => {
                 // The same request id raced us: the other attempt's batch is the answer.
                 let rid = req.client_request_id.as_deref().unwrap_or_default();
-                let existing = store::import::find_by_request(&self.db, &req.account_id, rid)
-                    .await?
-                    .ok_or(e)?;
+                let existing =
+                    store::import::find_by_request(self.store.conn(), &req.account_id, rid)
+                        .await?
+                        .ok_or(e)?;
                 return replay(existing, events).await;
             }
             Err(e) => return Err(e),
@@ -97,14 +98,15 @@ impl Services {
             Ok(encoding) => {
                 // Plans chosen before the table had statistics stay bad until autovacuum
                 // gets round to it: refresh them before the batch says finished.
-                let so_far = store::import::get_batch(&self.db, ctx.account_id, ctx.id).await?;
+                let so_far =
+                    store::import::get_batch(self.store.conn(), ctx.account_id, ctx.id).await?;
                 if so_far.counts.imported >= ANALYZE_AFTER_ROWS
-                    && let Err(e) = store::import::analyze_imported(&self.db).await
+                    && let Err(e) = store::import::analyze_imported(self.store.conn()).await
                 {
                     tracing::warn!(batch = ctx.id, error = %e, "statistics not refreshed after the import");
                 }
                 store::import::finish(
-                    &self.db,
+                    self.store.conn(),
                     ctx.id,
                     ImportStatus::Completed,
                     "",
@@ -112,7 +114,8 @@ impl Services {
                     now,
                 )
                 .await?;
-                let done = store::import::get_batch(&self.db, ctx.account_id, ctx.id).await?;
+                let done =
+                    store::import::get_batch(self.store.conn(), ctx.account_id, ctx.id).await?;
                 let _ = events.send(Ok(ImportEvent::Finished(done))).await;
                 Ok(())
             }
@@ -132,7 +135,7 @@ impl Services {
                     other => other.to_string(),
                 };
                 if let Err(not_recorded) =
-                    store::import::finish(&self.db, ctx.id, end, &why, None, now).await
+                    store::import::finish(self.store.conn(), ctx.id, end, &why, None, now).await
                 {
                     // Most likely the database is still away: record the real cause once it
                     // is back, before a sweep takes the batch for an interrupted one.
@@ -189,7 +192,7 @@ impl Services {
     pub async fn fail_interrupted_imports(&self) -> Result<u64> {
         let now = self.now();
         let n = store::import::fail_stale(
-            &self.db,
+            self.store.conn(),
             now - self.import_stale.as_millis() as i64,
             now,
             "interrupted: the server stopped (or lost its database for longer than \

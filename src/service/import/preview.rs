@@ -36,7 +36,7 @@ impl Services {
         sample_rows: usize,
         input: InputStream,
     ) -> Result<ImportPreview> {
-        let account = store::accounts::get(&self.db, &req.account_id).await?;
+        let account = store::accounts::get(self.store.conn(), &req.account_id).await?;
         let region = Region::parse(&account.default_region).ok();
         let _slot = self.import_slots.take(&req.account_id)?;
         let mut pipe = Parsing::start(
@@ -98,12 +98,12 @@ impl Services {
                 .map(|(_, c)| c.phone.e164().to_string())
                 .collect();
             let existing: HashMap<String, Contact> =
-                store::contacts::by_phones(&self.db, &req.account_id, &phones)
+                store::contacts::by_phones(self.store.conn(), &req.account_id, &phones)
                     .await?
                     .into_iter()
                     .map(|c| (c.phone.clone(), c))
                     .collect();
-            let dnc: Vec<String> = store::dnc::entries(&self.db, &req.account_id, &phones)
+            let dnc: Vec<String> = store::dnc::entries(self.store.conn(), &req.account_id, &phones)
                 .await?
                 .into_iter()
                 .map(|e| e.phone)

@@ -133,7 +133,7 @@ impl Services {
         pipe: &mut Parsing,
         events: &mpsc::Sender<Result<ImportEvent>>,
     ) -> Result<String> {
-        let in_flight = if store::parallel_writes(&self.writer) {
+        let in_flight = if self.store.parallel_writes() {
             PG_CHUNKS_IN_FLIGHT
         } else {
             1
@@ -234,7 +234,7 @@ impl Services {
         if commits.is_empty() {
             return Ok(());
         }
-        let account = store::accounts::get(&self.db, ctx.account_id).await?;
+        let account = store::accounts::get(self.store.conn(), ctx.account_id).await?;
         let needed = (written.in_flight_rows + next) as i64;
         if account.contact_limit - account.contact_count < needed
             && let Some(e) = written.drain(&self.metrics, commits).await
