@@ -406,9 +406,12 @@ impl Services {
         } else {
             targets.to_vec()
         };
-        let n = store::leases::release(&txn, account_id, campaign_id, dialer_id, &named).await?;
+        let ended =
+            store::leases::release(&txn, account_id, campaign_id, dialer_id, &named).await?;
+        // A callback given back undelivered is due again at once.
+        store::callbacks::unhold(&txn, account_id, campaign_id, &ended).await?;
         txn.commit().await?;
-        Ok(n)
+        Ok(ended.len() as u64)
     }
 
     /// Whether a contact or number may be dialed right now, and why not. Checks, in

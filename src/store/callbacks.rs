@@ -33,13 +33,15 @@ pub async fn insert<C: ConnectionTrait>(db: &C, row: cb::ActiveModel) -> Result<
     Ok(row.insert(db).await?)
 }
 
-/// A campaign's first `limit` pending callbacks in due order (due or not), with their
-/// contacts' number, zone and status and the person's dial state: one statement on the
-/// `(account_id, campaign_id, status, due_at)` index, joined by primary keys.
+/// A campaign's first `limit` pending callbacks in due order (due or not) that are not
+/// out on a lease at `now` (see [`hold`]), with their contacts' number, zone and status
+/// and the person's dial state: one statement on the `(account_id, campaign_id, status,
+/// due_at)` index, joined by primary keys.
 pub async fn pending_in_due_order<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
     campaign_id: &str,
+    now: i64,
     limit: u64,
 ) -> Result<Vec<Pending>> {
     let mut q = Query::select();
@@ -85,6 +87,7 @@ pub async fn pending_in_due_order<C: ConnectionTrait>(
         .and_where(Expr::col((cb::Entity, cb::Column::AccountId)).eq(account_id))
         .and_where(Expr::col((cb::Entity, cb::Column::CampaignId)).eq(campaign_id))
         .and_where(Expr::col((cb::Entity, cb::Column::Status)).eq(CallbackStatus::Pending))
+        .and_where(Expr::col((cb::Entity, cb::Column::HeldUntil)).lte(now))
         .order_by((cb::Entity, cb::Column::DueAt), Order::Asc)
         .order_by((cb::Entity, cb::Column::Id), Order::Asc)
         .limit(limit);
@@ -105,6 +108,42 @@ pub async fn pending_in_due_order<C: ConnectionTrait>(
             })
         })
         .collect()
+}
+
+/// Marks callbacks as out on a lease ending at `until`: [`pending_in_due_order`] passes
+/// over them until then.
+pub async fn hold<C: ConnectionTrait>(db: &C, ids: &[i64], until: i64) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    cb::Entity::update_many()
+        .col_expr(cb::Column::HeldUntil, Expr::value(until))
+        .filter(cb::Column::Id.is_in(ids.iter().copied()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The leases of `contact_ids` in the campaign were given back without a call: their
+/// pending callbacks are due again at once.
+pub async fn unhold<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    campaign_id: &str,
+    contact_ids: &[i64],
+) -> Result<()> {
+    for part in contact_ids.chunks(super::KEYS_PER_STATEMENT) {
+        cb::Entity::update_many()
+            .col_expr(cb::Column::HeldUntil, Expr::value(0i64))
+            .filter(cb::Column::AccountId.eq(account_id))
+            .filter(cb::Column::CampaignId.eq(campaign_id))
+            .filter(cb::Column::Status.eq(CallbackStatus::Pending))
+            .filter(cb::Column::ContactId.is_in(part.iter().copied()))
+            .filter(cb::Column::HeldUntil.gt(0i64))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Which of `contact_ids` have a pending callback in the campaign.

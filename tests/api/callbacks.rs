@@ -25,6 +25,7 @@ both!(
     an_open_stream_delivers_a_callback_when_it_falls_due,
     a_repeated_callback_call_returns_the_callback_it_scheduled_and_schedules_no_other,
     a_due_callback_in_a_campaign_requiring_consent_waits_for_a_live_consent,
+    due_callbacks_are_not_hidden_behind_earlier_ones_out_on_lease,
 );
 
 /// 9:00–21:00 local, 3 attempts, 1 s retry spacing, frequency rules out of the way.
@@ -828,4 +829,28 @@ async fn a_due_callback_in_a_campaign_requiring_consent_waits_for_a_live_consent
         "only the consenting person, by the callback"
     );
     assert!(got[0].callback.is_some());
+}
+
+/// A callback stays pending while its lease is out: more leased ones than a claim reads
+/// must not hide the due callbacks behind them.
+async fn due_callbacks_are_not_hidden_behind_earlier_ones_out_on_lease(app: TestApp) {
+    let n = 70; // more than a claim of 1 reads (1 + 64)
+    let (app, clock, acc, ids) = setup(app, n).await;
+    for &c in &ids {
+        ask_at(&app, &acc, c, "2026-03-02T17:00:00Z").await;
+    }
+    clock.set(ms_at("2026-03-02T17:00:00Z"));
+    let mut got = Vec::new();
+    for i in 0..n {
+        let batch = app.claim(&acc, "camp", "d1", 1, day_rules()).await;
+        assert_eq!(
+            batch.len(),
+            1,
+            "claim {i} found nothing; handed out so far: {got:?}"
+        );
+        assert!(batch[0].callback.is_some());
+        got.extend(ids_of(&batch));
+    }
+    got.sort_unstable();
+    assert_eq!(got, ids, "every due callback once");
 }
