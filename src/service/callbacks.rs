@@ -116,8 +116,8 @@ impl Services {
                 continue;
             }
             let zones = timezone::resolve(&p.contact_time_zone, &p.phone);
-            if claim.rules.check_window(&zones, now).is_err() {
-                let next = claim.rules.window.next_open(&zones, now);
+            if claim.rules.check_window(&zones, &p.phone, now).is_err() {
+                let next = claim.rules.next_open(&zones, &p.phone, now);
                 deferred.push((cb.id, next.unwrap_or(now + DAY_MS).max(now + 1)));
                 continue;
             }

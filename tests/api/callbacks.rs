@@ -481,7 +481,11 @@ async fn a_due_callback_still_obeys_the_accounts_frequency_rules(app: TestApp) {
     )));
     ask_at(&app, &acc, c, "2026-03-02T15:20:00Z").await;
     clock.set(ms_at("2026-03-02T15:20:00Z"));
-    assert!(app.claim(&acc, "camp", "d1", 1, freq).await.is_empty());
+    assert!(
+        app.claim(&acc, "camp", "d1", 1, freq.clone())
+            .await
+            .is_empty()
+    );
     assert_eq!(
         callbacks_of(&app, &acc).await[0].due_time,
         Some(ts_at("2026-03-02T16:00:00Z")),
@@ -711,7 +715,7 @@ async fn check_and_preview_report_scheduled_and_due_callbacks(app: TestApp) {
         .unwrap()
         .callback
         .unwrap();
-    let check = app.check_dialable(&acc, c, "camp", "", one).await;
+    let check = app.check_dialable(&acc, c, "camp", "", one.clone()).await;
     assert!(!check.dialable);
     assert_eq!(check.reason(), pb::NotDialableReason::CallbackScheduled);
     assert_eq!(check.callback.as_ref().map(|x| x.id), Some(cb.id));
@@ -720,22 +724,22 @@ async fn check_and_preview_report_scheduled_and_due_callbacks(app: TestApp) {
         "{}",
         check.detail
     );
-    let p = app.preview(&acc, "camp", one).await;
+    let p = app.preview(&acc, "camp", one.clone()).await;
     assert_eq!(
         (p.members, p.dialable, p.callback_scheduled, p.callbacks_due),
         (2, 1, 1, 0)
     );
     // Without a campaign, the callback is reported and the verdict is the person's.
-    let check = app.check_dialable(&acc, c, "", "", one).await;
+    let check = app.check_dialable(&acc, c, "", "", one.clone()).await;
     assert!(check.dialable);
     assert_eq!(check.callback.as_ref().map(|x| x.id), Some(cb.id));
     clock.set(ms_at("2026-03-02T18:00:00Z"));
-    let check = app.check_dialable(&acc, c, "camp", "", one).await;
+    let check = app.check_dialable(&acc, c, "camp", "", one.clone()).await;
     assert!(
         check.dialable,
         "attempts are waived for a due callback: {check:?}"
     );
-    let p = app.preview(&acc, "camp", one).await;
+    let p = app.preview(&acc, "camp", one.clone()).await;
     assert_eq!(
         (p.members, p.dialable, p.callback_scheduled, p.callbacks_due),
         (2, 2, 0, 1)
@@ -803,7 +807,7 @@ async fn a_due_callback_in_a_campaign_requiring_consent_waits_for_a_live_consent
         require_consent: pb::ConsentRequirement::ExpressWritten as i32,
         ..day_rules().unwrap()
     });
-    let got = app.claim(&acc, "camp", "d1", 5, requiring).await;
+    let got = app.claim(&acc, "camp", "d1", 5, requiring.clone()).await;
     assert!(
         got.is_empty(),
         "the person asked for the call, but the campaign requires written consent: {got:?}"

@@ -224,6 +224,7 @@ async fn a_plain_file_is_imported_with_counts_and_the_lines_of_bad_numbers(app: 
             contact_id: c.id,
             requested_by: "ann@example.com".into(),
             override_calling_window: true,
+            rules: None,
         })
         .await
         .unwrap_err();
