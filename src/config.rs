@@ -240,9 +240,10 @@ pub struct SourceArgs {
     /// fictional +1 555 01xx).
     #[arg(long)]
     pub lenient: bool,
-    /// Map a column explicitly, FIELD=COLUMN (repeatable): phone, first_name,
-    /// middle_name, last_name, full_name, email, company, title, time_zone, country,
-    /// ignore, custom.KEY.
+    /// Map a column explicitly, FIELD=COLUMN (repeatable): phone, phone_extension,
+    /// first_name, middle_name, last_name, full_name, email, company, title, time_zone,
+    /// country, consent_kind, consent_channel, consent_source, consent_captured_at,
+    /// consent_expires_at, ignore, custom.KEY.
     #[arg(long = "map", value_name = "FIELD=COLUMN")]
     pub map: Vec<String>,
     /// Keep columns that map to no field as custom fields.

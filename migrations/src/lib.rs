@@ -19,6 +19,8 @@ mod m0010_dial_state_cleanup_trigger;
 mod m0011_callbacks;
 mod m0012_consents_live_idx;
 mod m0015_dial_state_hot_leases;
+mod m0016_callbacks_held_until;
+mod m0017_call_request_hours;
 
 /// The list of migrations, oldest first.
 pub struct Migrator;
@@ -40,6 +42,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0011_callbacks::Migration),
             Box::new(m0012_consents_live_idx::Migration),
             Box::new(m0015_dial_state_hot_leases::Migration),
+            Box::new(m0016_callbacks_held_until::Migration),
+            Box::new(m0017_call_request_hours::Migration),
         ]
     }
 }

@@ -162,6 +162,9 @@ pub struct CallRequest {
     pub done_at: Option<i64>,
     /// A person placed it outside the calling window on purpose (`requested_by`).
     pub window_override: bool,
+    /// The calling hours it was accepted under, in their stored form (`None`: the
+    /// default window).
+    pub calling_rules: Option<String>,
 }
 
 /// A new "Call Now" request, pending from its creation.
@@ -173,6 +176,8 @@ pub struct NewCallRequest<'a> {
     pub phone: &'a str,
     pub requested_by: &'a str,
     pub window_override: bool,
+    /// The calling hours it is accepted under, stored form (`None`: the default window).
+    pub calling_rules: Option<String>,
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! A callback is honoured at its time, ahead of the campaign's other members, through
 //! the same lease re-check as any claim (DNC, status, one lease per person, the
 //! frequency rules); only the campaign's attempt limit and retry spacing are waived. A
-//! time outside the calling window moves to the window's next opening.
+//! time outside the calling hours moves to their next opening.
 
 use chrono::{NaiveDateTime, TimeZone};
 use chrono_tz::Tz;

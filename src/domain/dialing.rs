@@ -7,18 +7,21 @@
 //! campaign, and the start times of the person's recent dials across every campaign and
 //! Call Now, which the account-wide [`Frequency`] rules look at).
 
+use super::calling_hours::{CallingRules, Closed};
 use super::consent::ConsentRequirement;
-use super::timezone::{Window, Zones};
+use super::timezone::Zones;
+use std::sync::Arc;
 
 /// A campaign's dialing rules, given with each request by the campaign service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DialRules {
     /// Attempts allowed per contact in the campaign.
     pub max_attempts: i32,
     /// Minimum time between two attempts, ms.
     pub retry_interval_ms: i64,
-    /// Local-time calling window.
-    pub window: Window,
+    /// When calls may be placed, in the contact's local time: windows by day of the
+    /// week, excluded dates, and overrides by region.
+    pub calling: Arc<CallingRules>,
     /// The campaign's overrides of the account's frequency rules.
     pub frequency: FrequencyOverride,
     /// The kinds of consent accepted; empty: none required. When required, a contact
@@ -239,12 +242,12 @@ pub fn remove_dial(dials: &mut Vec<i64>, at: i64) {
 }
 
 impl Default for DialRules {
-    /// 3 attempts, one hour apart, 08:00–21:00 local.
+    /// 3 attempts, one hour apart, 08:00–21:00 local every day.
     fn default() -> Self {
         DialRules {
             max_attempts: 3,
             retry_interval_ms: 3_600_000,
-            window: Window::default(),
+            calling: Arc::default(),
             frequency: FrequencyOverride::default(),
             require_consent: ConsentRequirement::NotRequired,
         }
@@ -275,12 +278,36 @@ pub enum Refusal {
     DailyLimit,
     /// The person's dials in the last 7 days reached the weekly limit.
     WeeklyLimit,
-    /// Outside the calling window in the contact's local time.
+    /// Outside the calling window of the contact's local day.
     OutsideWindow,
     /// No such contact, or the number cannot be placed in a time zone.
     Unknown,
     /// The person asked to be called back later in this campaign.
     CallbackScheduled,
+    /// The contact's local day of the week has no calling window.
+    ClosedDay,
+    /// The contact's local date is excluded (a holiday).
+    ExcludedDate,
+}
+
+impl From<Closed> for Refusal {
+    fn from(c: Closed) -> Refusal {
+        match c {
+            Closed::ExcludedDate => Refusal::ExcludedDate,
+            Closed::ClosedDay => Refusal::ClosedDay,
+            Closed::OutsideHours => Refusal::OutsideWindow,
+        }
+    }
+}
+
+impl Refusal {
+    /// Whether the calling hours refused (the reasons that have a next opening).
+    pub fn is_hours(self) -> bool {
+        matches!(
+            self,
+            Refusal::OutsideWindow | Refusal::ClosedDay | Refusal::ExcludedDate
+        )
+    }
 }
 
 /// The per-campaign state of a member.
@@ -325,13 +352,20 @@ impl DialRules {
         account.with(self.frequency).check(&p.recent, now)
     }
 
-    /// The calling window: unknown zones are refused as such.
-    pub fn check_window(&self, zones: &Zones, now: i64) -> Result<(), Refusal> {
-        match zones {
-            Zones::Unknown => Err(Refusal::Unknown),
-            z if self.window.contains(z, now) => Ok(()),
-            _ => Err(Refusal::OutsideWindow),
+    /// The calling hours that apply to the number `e164` (its region's, or the
+    /// campaign's), in `zones`: unknown zones are refused as such.
+    pub fn check_window(&self, zones: &Zones, e164: &str, now: i64) -> Result<(), Refusal> {
+        if *zones == Zones::Unknown {
+            return Err(Refusal::Unknown);
         }
+        let (hours, _) = self.calling.hours_for(e164);
+        hours.check(zones, now).map_err(Refusal::from)
+    }
+
+    /// When the calling hours that apply to `e164` next open in `zones` (now, if open);
+    /// `None` when the zones are unknown or the hours do not open within the horizon.
+    pub fn next_open(&self, zones: &Zones, e164: &str, now: i64) -> Option<i64> {
+        self.calling.hours_for(e164).0.next_open(zones, now)
     }
 }
 

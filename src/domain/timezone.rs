@@ -115,7 +115,11 @@ impl Window {
             return false;
         };
         let local = utc.with_timezone(&tz);
-        let minute = local.hour() * 60 + local.minute();
+        self.holds(local.hour() * 60 + local.minute())
+    }
+
+    /// Whether a minute of the day (0..1440) is inside the window.
+    pub fn holds(&self, minute: u32) -> bool {
         self.start_minute <= minute && minute < self.end_minute
     }
 
@@ -123,17 +127,6 @@ impl Window {
     pub fn describe(&self) -> String {
         let hm = |m: u32| format!("{:02}:{:02}", m / 60, m % 60);
         format!("{}–{}", hm(self.start_minute), hm(self.end_minute))
-    }
-
-    /// The first whole minute at or after `now_ms` (within two days) at which the window
-    /// holds for `zones`; `None` for unknown zones.
-    pub fn next_open(&self, zones: &Zones, now_ms: i64) -> Option<i64> {
-        const MINUTE: i64 = 60_000;
-        let first = now_ms.div_euclid(MINUTE) * MINUTE;
-        (0..=2 * 24 * 60)
-            .map(|i| first + i * MINUTE)
-            .find(|&t| t >= now_ms && self.contains(zones, t))
-            .or_else(|| (self.contains(zones, now_ms)).then_some(now_ms))
     }
 
     /// Whether `now_ms` is inside the window for `zones` (all of them for [`Zones::All`]).
@@ -226,6 +219,33 @@ fn resolve_nanp(national: &str) -> Zones {
         country_zones("US")
     }
 }
+
+/// The ISO country of an E.164 number, by the same lookups as [`resolve`]: a `+1`
+/// number is a Caribbean/Pacific NANP country by its area code, else Canada (for
+/// Canadian area codes) or the United States; other numbers by their calling code
+/// (libphonenumber when the code is shared).
+pub fn country_of_number(e164: &str) -> Option<String> {
+    let digits = e164.strip_prefix('+')?;
+    if let Some(national) = digits.strip_prefix('1') {
+        let area = national.get(..3).and_then(|a| a.parse::<u16>().ok())?;
+        if let Some(country) = nanp_other_country(national) {
+            return Some(country);
+        }
+        let canadian = CANADA_STRADDLING.contains(&area)
+            || nanp_zone(area).is_some_and(|z| CANADIAN_ZONES.contains(&z.name()));
+        return Some(if canadian { "CA" } else { "US" }.to_string());
+    }
+    single_region(digits).or_else(|| country_of(e164))
+}
+
+/// The zones of [`NANP_AREA_CODES`] that hold Canadian codes only.
+pub(crate) const CANADIAN_ZONES: &[&str] = &[
+    "America/Toronto",
+    "America/Winnipeg",
+    "America/Edmonton",
+    "America/Vancouver",
+    "America/Halifax",
+];
 
 /// Canadian area codes that span more than one zone.
 const CANADA_STRADDLING: &[u16] = &[

@@ -19,6 +19,9 @@ pub struct Model {
     pub done_at: Option<i64>,
     /// A person placed it outside the calling window on purpose (`requested_by`).
     pub window_override: bool,
+    /// The calling hours the request was accepted under, in their stored form
+    /// (`CallingRules::to_stored`); `None`: the default hours, or overridden.
+    pub calling_rules: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

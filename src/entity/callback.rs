@@ -27,6 +27,8 @@ pub struct Model {
     pub settled_call_id: Option<i64>,
     pub created_at: i64,
     pub settled_at: Option<i64>,
+    /// The end of the lease it is out on, Unix ms (0: none).
+    pub held_until: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -10,7 +10,6 @@ use crate::domain::consent::ConsentRequirement;
 use crate::domain::dialing::{
     DialRules, FrequencyOverride, LeaseId, MAX_DIALS, Refusal, ReleaseTarget, WEEK_MS,
 };
-use crate::domain::timezone::Window;
 use crate::error::{Error, Result};
 use crate::pb;
 use crate::service::Services;
@@ -61,10 +60,7 @@ fn rules(field: &str, r: Option<pb::DialRules>) -> Result<DialRules> {
             ));
         }
     }
-    if let Some(w) = r.window {
-        out.window = Window::new(w.start_minute, w.end_minute)
-            .map_err(|reason| Error::invalid(format!("{field}.window"), reason))?;
-    }
+    out.calling = std::sync::Arc::new(super::calling_hours::calling_rules(field, &r)?);
     out.frequency = FrequencyOverride {
         per_day: r
             .max_calls_per_day
@@ -421,12 +417,15 @@ pub async fn check_dialable(
         Some(Refusal::OutsideWindow) => pb::NotDialableReason::OutsideWindow,
         Some(Refusal::Unknown) => pb::NotDialableReason::Unknown,
         Some(Refusal::CallbackScheduled) => pb::NotDialableReason::CallbackScheduled,
+        Some(Refusal::ClosedDay) => pb::NotDialableReason::ClosedDay,
+        Some(Refusal::ExcludedDate) => pb::NotDialableReason::ExcludedDate,
     };
     Ok(Response::new(pb::CheckDialableResponse {
         dialable: verdict.refusal.is_none(),
         reason: reason as i32,
         detail: verdict.detail,
         callback: verdict.callback.map(super::callbacks::message),
+        next_open_time: verdict.next_open.map(convert::ts),
     }))
 }
 
@@ -453,6 +452,9 @@ pub async fn preview_dialable(
         no_consent: p.no_consent,
         callbacks_due: p.callbacks_due,
         callback_scheduled: p.callback_scheduled,
+        closed_day: p.closed_day,
+        excluded_date: p.excluded_date,
+        region_rules: p.region_rules,
     }))
 }
 
@@ -474,7 +476,10 @@ pub async fn call_now(
         }
         WindowPolicy::Override
     } else {
-        WindowPolicy::Obey(Window::default())
+        WindowPolicy::Obey(std::sync::Arc::new(super::calling_hours::calling_rules(
+            "rules",
+            &req.rules.unwrap_or_default(),
+        )?))
     };
     let stored = svc.call_now(account, id, &requested_by, window).await?;
     Ok(Response::new(pb::CallNowResponse {

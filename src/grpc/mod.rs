@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod callbacks;
+pub mod calling_hours;
 pub mod calls;
 pub mod campaigns;
 pub mod consents;

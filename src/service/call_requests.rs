@@ -5,6 +5,7 @@
 use super::Services;
 use super::dialer::{WindowPolicy, zones_name};
 use crate::domain::call::{CallRequest, CallRequestStatus, NewCallRequest};
+use crate::domain::calling_hours::{CallingRules, Closed};
 use crate::domain::filter::ContactStatus;
 use crate::domain::timezone;
 use crate::error::{Error, Result};
@@ -36,17 +37,27 @@ impl Services {
                 "contact {contact_id} is on the Do-Not-Call list and cannot be called"
             )));
         }
-        if let WindowPolicy::Obey(w) = window {
+        if let WindowPolicy::Obey(rules) = &window {
             let zones = timezone::resolve(&c.time_zone, &c.phone);
-            if !w.contains(&zones, now) {
+            let (hours, region) = rules.hours_for(&c.phone);
+            if let Err(closed) = hours.check(&zones, now) {
+                let why = match closed {
+                    Closed::ExcludedDate => "on an excluded date",
+                    Closed::ClosedDay => "on a day without a calling window",
+                    Closed::OutsideHours => "outside the calling window",
+                };
                 return Err(Error::FailedPrecondition(format!(
-                    "contact {contact_id} is outside the calling window ({}) in its local time ({}); \
+                    "contact {contact_id} is {why} ({}{}) in its local time ({}); \
                      {}; set override_calling_window (with requested_by) to call anyway",
-                    w.describe(),
+                    hours.describe(),
+                    region.map_or(String::new(), |r| format!(", the rules for {r}")),
                     zones_name(&zones),
-                    match w.next_open(&zones, now) {
+                    match hours.next_open(&zones, now) {
                         Some(at) => format!("the window opens at {}", timezone::utc_text(at)),
-                        None => "the number cannot be placed in a time zone".to_string(),
+                        None if zones == timezone::Zones::Unknown => {
+                            "the number cannot be placed in a time zone".to_string()
+                        }
+                        None => "the window does not open within the years ahead".to_string(),
                     }
                 )));
             }
@@ -60,6 +71,12 @@ impl Services {
             phone: &c.phone,
             requested_by,
             window_override: matches!(window, WindowPolicy::Override),
+            calling_rules: match &window {
+                WindowPolicy::Obey(rules) if **rules != CallingRules::default() => {
+                    Some(rules.to_stored())
+                }
+                _ => None,
+            },
         };
         let stored = store::calls::insert_request(&txn, new, now).await?;
         txn.commit().await?;
@@ -120,8 +137,11 @@ impl Services {
                 if c.status == ContactStatus::Active
                     && c.phone == r.phone);
             let in_window = r.window_override
-                || matches!(&contact, Ok(c) if timezone::Window::default()
-                    .contains(&timezone::resolve(&c.time_zone, &c.phone), now));
+                || matches!((&contact, accepted_under(&r)), (Ok(c), Some(rules)) if rules
+                    .hours_for(&c.phone)
+                    .0
+                    .check(&timezone::resolve(&c.time_zone, &c.phone), now)
+                    .is_ok());
             if !(listed.is_none() && !on_list && active && in_window) {
                 drop.push(r.id);
             } else if store::leases::take(
@@ -151,5 +171,15 @@ impl Services {
                 r
             })
             .collect())
+    }
+}
+
+/// The calling hours a request was accepted under: the default hours when none were
+/// kept; `None` when the kept text does not read (only a hand edit could do that: the
+/// request is then cancelled rather than dialed under hours nobody gave).
+fn accepted_under(r: &CallRequest) -> Option<CallingRules> {
+    match r.calling_rules.as_deref() {
+        None => Some(CallingRules::default()),
+        Some(text) => CallingRules::from_stored(text),
     }
 }

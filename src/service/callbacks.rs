@@ -82,9 +82,14 @@ impl Services {
         let want = claim.max_contacts;
         let limit = want as u64 + PENDING_SLACK;
         let campaign = claim.campaign_id.as_str();
-        let rows =
-            store::callbacks::pending_in_due_order(&self.claim_reads, account_id, campaign, limit)
-                .await?;
+        let rows = store::callbacks::pending_in_due_order(
+            &self.claim_reads,
+            account_id,
+            campaign,
+            e.now,
+            limit,
+        )
+        .await?;
         let waiting = if (rows.len() as u64) < limit {
             Waiting::Known(rows.iter().map(|p| p.callback.contact_id).collect())
         } else {
@@ -111,8 +116,8 @@ impl Services {
                 continue;
             }
             let zones = timezone::resolve(&p.contact_time_zone, &p.phone);
-            if claim.rules.check_window(&zones, now).is_err() {
-                let next = claim.rules.window.next_open(&zones, now);
+            if claim.rules.check_window(&zones, &p.phone, now).is_err() {
+                let next = claim.rules.next_open(&zones, &p.phone, now);
                 deferred.push((cb.id, next.unwrap_or(now + DAY_MS).max(now + 1)));
                 continue;
             }
@@ -145,6 +150,16 @@ impl Services {
                 .iter()
                 .find(|p| p.0.contact_id == l.contact.id)
                 .map(|p| p.0.clone());
+        }
+        // Out on lease: the next claims' reads pass over them. Only the read's reach
+        // rests on this (every hand-out re-checks the lease), so a failure is logged and
+        // the claim, whose leases are taken, still answers.
+        let held: Vec<i64> = leased
+            .iter()
+            .filter_map(|l| l.callback.as_ref().map(|c| c.id))
+            .collect();
+        if let Err(err) = store::callbacks::hold(&self.writer, &held, until).await {
+            tracing::warn!(%err, callbacks = held.len(), "marking delivered callbacks as out on lease failed");
         }
         Ok((leased, waiting))
     }
@@ -217,6 +232,7 @@ impl Services {
                 settled_call_id: Set(None),
                 created_at: Set(now),
                 settled_at: Set(None),
+                held_until: Set(0),
             },
         )
         .await?;

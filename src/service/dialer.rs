@@ -7,7 +7,7 @@
 //! account-wide frequency rules ([`Frequency`]) until its holder gives it back unused.
 //!
 //! A claim scans the campaign's eligible members (every stored condition, DNC checked
-//! against the list itself) in id order without locks, applies the calling window in
+//! against the list itself) in id order without locks, applies the calling hours in
 //! Rust, then re-checks and leases the chosen rows under a lock in a short write
 //! transaction (see `store::dialer`). Each replica remembers where its last scan of a
 //! campaign stopped ([`ScanHints`]) and continues from there, wrapping around at the end:
@@ -115,6 +115,8 @@ pub struct Verdict {
     pub detail: String,
     /// The contact's pending callback (in the campaign asked about, else its earliest).
     pub callback: Option<crate::entity::callback::Model>,
+    /// For a calling-hours refusal: when the hours next open.
+    pub next_open: Option<i64>,
 }
 
 /// PreviewDialable's counts.
@@ -135,6 +137,12 @@ pub struct Preview {
     pub callbacks_due: i64,
     /// Skipped: a callback is scheduled later.
     pub callback_scheduled: i64,
+    /// Skipped: the local day of the week has no window.
+    pub closed_day: i64,
+    /// Skipped: the local date is excluded.
+    pub excluded_date: i64,
+    /// Of the calling-hours skips, those under a region's override.
+    pub region_rules: i64,
 }
 
 /// What a streaming dialer says after the first message.
@@ -147,10 +155,10 @@ pub enum StreamInput {
 }
 
 /// A Call Now request's calling-window decision.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum WindowPolicy {
-    /// Refuse outside this window.
-    Obey(crate::domain::timezone::Window),
+    /// Refuse outside these calling hours.
+    Obey(std::sync::Arc<crate::domain::calling_hours::CallingRules>),
     /// A person decided to call outside the window (recorded with `requested_by`).
     Override,
 }
@@ -176,6 +184,7 @@ fn refuse(refusal: Refusal, detail: impl Into<String>) -> Verdict {
         refusal: Some(refusal),
         detail: detail.into(),
         callback: None,
+        next_open: None,
     }
 }
 
@@ -184,7 +193,7 @@ impl Services {
     pub async fn claim_dialable(&self, account_id: &str, claim: &Claim) -> Result<Vec<Leased>> {
         let account = store::accounts::get(&self.claim_reads, account_id).await?;
         let now = self.now();
-        let rules = claim.rules;
+        let rules = &claim.rules;
         let e = Eligibility {
             now,
             max_attempts: rules.max_attempts,
@@ -240,7 +249,7 @@ impl Services {
                         continue;
                     }
                     let zones = timezone::resolve(&c.time_zone, &c.phone);
-                    if rules.check_window(&zones, now).is_ok() {
+                    if rules.check_window(&zones, &c.phone, now).is_ok() {
                         picked.push((c.contact_id, c.attempts, zones.name()));
                     }
                 }
@@ -406,15 +415,19 @@ impl Services {
         } else {
             targets.to_vec()
         };
-        let n = store::leases::release(&txn, account_id, campaign_id, dialer_id, &named).await?;
+        let ended =
+            store::leases::release(&txn, account_id, campaign_id, dialer_id, &named).await?;
+        // A callback given back undelivered is due again at once.
+        store::callbacks::unhold(&txn, account_id, campaign_id, &ended).await?;
         txn.commit().await?;
-        Ok(n)
+        Ok(ended.len() as u64)
     }
 
     /// Whether a contact or number may be dialed right now, and why not. Checks, in
     /// order: DNC (list and status), status, consent (when the rules require it),
     /// campaign membership, attempts, spacing,
-    /// leases (the asking dialer's own lease does not count), the calling window.
+    /// leases (the asking dialer's own lease does not count), the calling hours (the
+    /// day's window, closed days, excluded dates, the contact's region's override).
     pub async fn check_dialable(
         &self,
         account_id: &str,
@@ -560,13 +573,25 @@ impl Services {
         }
         let explicit = contact.as_ref().map(|c| c.time_zone.as_str()).unwrap_or("");
         let zones = timezone::resolve(explicit, &e164);
-        match rules.check_window(&zones, now) {
+        match rules.check_window(&zones, &e164, now) {
             Ok(()) => Ok(Verdict {
                 refusal: None,
                 detail: String::new(),
                 callback,
+                next_open: None,
             }),
-            Err(r) => Ok(with_callback(&callback, refuse(r, window_detail(&zones)))),
+            Err(r) if r.is_hours() => {
+                let next_open = rules.next_open(&zones, &e164, now);
+                let detail = hours_detail(r, &rules, &zones, &e164, next_open);
+                Ok(Verdict {
+                    next_open,
+                    ..with_callback(&callback, refuse(r, detail))
+                })
+            }
+            Err(r) => Ok(with_callback(
+                &callback,
+                refuse(r, "the number cannot be placed in a time zone"),
+            )),
         }
     }
 
@@ -630,9 +655,15 @@ impl Services {
                         })
                         .and_then(|()| rules.check_person(&person, frequency, "", now))
                         .and_then(|()| {
-                            rules.check_window(&timezone::resolve(&m.time_zone, &m.phone), now)
+                            let zones = timezone::resolve(&m.time_zone, &m.phone);
+                            rules.check_window(&zones, &m.phone, now)
                         })
                     };
+                if verdict.is_err_and(Refusal::is_hours)
+                    && rules.calling.hours_for(&m.phone).1.is_some()
+                {
+                    p.region_rules += 1;
+                }
                 match verdict {
                     Ok(()) => p.dialable += 1,
                     Err(Refusal::Dnc | Refusal::NotActive) => p.dnc += 1,
@@ -644,7 +675,11 @@ impl Services {
                     Err(Refusal::WeeklyLimit) => p.weekly_limit += 1,
                     Err(Refusal::NoConsent) => p.no_consent += 1,
                     Err(Refusal::CallbackScheduled) => p.callback_scheduled += 1,
-                    Err(_) => p.outside_window += 1,
+                    Err(Refusal::ClosedDay) => p.closed_day += 1,
+                    Err(Refusal::ExcludedDate) => p.excluded_date += 1,
+                    Err(Refusal::OutsideWindow | Refusal::NotInCampaign | Refusal::Unknown) => {
+                        p.outside_window += 1
+                    }
                 }
             }
             match page.last() {
@@ -716,13 +751,31 @@ pub(super) fn zones_name(zones: &Zones) -> String {
     }
 }
 
-fn window_detail(zones: &Zones) -> String {
-    match zones {
-        Zones::One(tz) => format!("outside the calling window in {}", tz.name()),
-        Zones::All(all) => format!(
-            "outside the calling window in at least one of the country's {} zones",
-            all.len()
-        ),
-        Zones::Unknown => "the number cannot be placed in a time zone".to_string(),
-    }
+/// Why the calling hours refuse, which hours (and whose), and when they open.
+fn hours_detail(
+    r: Refusal,
+    rules: &DialRules,
+    zones: &Zones,
+    e164: &str,
+    next_open: Option<i64>,
+) -> String {
+    let (hours, region) = rules.calling.hours_for(e164);
+    let why = match r {
+        Refusal::ClosedDay => "no calling window on this day of the week",
+        Refusal::ExcludedDate => "an excluded date",
+        _ => "outside the day's calling window",
+    };
+    let whose = match region {
+        Some(code) => format!("the rules for {code}"),
+        None => "the campaign's rules".to_string(),
+    };
+    let opens = match next_open {
+        Some(at) => format!("opens at {}", timezone::utc_text(at)),
+        None => "does not open within the years ahead".to_string(),
+    };
+    format!(
+        "{why} in {} under {whose} ({}); {opens}",
+        zones_name(zones),
+        hours.describe()
+    )
 }

@@ -4,12 +4,12 @@
 use crate::domain::callback::{CallbackStatus, CancelReason};
 use crate::entity::{callback as cb, campaign_member as cm, contact, dial_state as ds};
 use crate::error::Result;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// A pending callback with what the claim's checks look at.
 #[derive(Debug, Clone)]
@@ -33,78 +33,134 @@ pub async fn insert<C: ConnectionTrait>(db: &C, row: cb::ActiveModel) -> Result<
     Ok(row.insert(db).await?)
 }
 
-/// A campaign's first `limit` pending callbacks in due order (due or not), with their
-/// contacts' number, zone and status and the person's dial state: one statement on the
-/// `(account_id, campaign_id, status, due_at)` index, joined by primary keys.
+/// A campaign's first `limit` pending callbacks in due order (due or not) that are not
+/// out on a lease at `now` (see [`hold`]), with their contacts' number, zone and status
+/// and the person's dial state.
+///
+/// The callbacks come from the `(account_id, campaign_id, status, due_at)` index alone;
+/// what the checks need of their contacts, dial states and memberships is then read by
+/// key, and only when there are callbacks (most claims find none). One statement joining
+/// the four tables was measured here: under the claim pool's generic plans PostgreSQL
+/// hash-joined whole tables for it, ~700 ms per claim at 50,000 members.
 pub async fn pending_in_due_order<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
     campaign_id: &str,
+    now: i64,
     limit: u64,
 ) -> Result<Vec<Pending>> {
-    let mut q = Query::select();
-    for c in <cb::Column as sea_orm::Iterable>::iter() {
-        q.column((cb::Entity, c));
+    let callbacks = cb::Entity::find()
+        .filter(cb::Column::AccountId.eq(account_id))
+        .filter(cb::Column::CampaignId.eq(campaign_id))
+        .filter(cb::Column::Status.eq(CallbackStatus::Pending))
+        .filter(cb::Column::HeldUntil.lte(now))
+        .order_by_asc(cb::Column::DueAt)
+        .order_by_asc(cb::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    if callbacks.is_empty() {
+        return Ok(vec![]);
     }
-    q.column((contact::Entity, contact::Column::Phone))
-        .expr_as(
-            Expr::col((contact::Entity, contact::Column::TimeZone)),
-            Alias::new("contact_time_zone"),
-        )
-        .expr_as(
-            Expr::col((contact::Entity, contact::Column::Status)),
-            Alias::new("contact_status"),
-        )
-        .column((ds::Entity, ds::Column::RecentDials))
-        .column((ds::Entity, ds::Column::LeaseExpiresAt))
-        .column((cm::Entity, cm::Column::Attempts))
-        .from(cb::Entity)
-        .inner_join(
-            contact::Entity,
-            Expr::col((contact::Entity, contact::Column::Id))
-                .equals((cb::Entity, cb::Column::ContactId)),
-        )
-        .left_join(
-            ds::Entity,
-            Expr::col((ds::Entity, ds::Column::ContactId))
-                .equals((cb::Entity, cb::Column::ContactId)),
-        )
-        .left_join(
-            cm::Entity,
-            Expr::col((cm::Entity, cm::Column::AccountId))
-                .equals((cb::Entity, cb::Column::AccountId))
-                .and(
-                    Expr::col((cm::Entity, cm::Column::CampaignId))
-                        .equals((cb::Entity, cb::Column::CampaignId)),
-                )
-                .and(
-                    Expr::col((cm::Entity, cm::Column::ContactId))
-                        .equals((cb::Entity, cb::Column::ContactId)),
-                ),
-        )
-        .and_where(Expr::col((cb::Entity, cb::Column::AccountId)).eq(account_id))
-        .and_where(Expr::col((cb::Entity, cb::Column::CampaignId)).eq(campaign_id))
-        .and_where(Expr::col((cb::Entity, cb::Column::Status)).eq(CallbackStatus::Pending))
-        .order_by((cb::Entity, cb::Column::DueAt), Order::Asc)
-        .order_by((cb::Entity, cb::Column::Id), Order::Asc)
-        .limit(limit);
-    db.query_all(&q)
+    let mut ids: Vec<i64> = callbacks.iter().map(|c| c.contact_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let contacts: HashMap<i64, (String, String, String)> = contact::Entity::find()
+        .select_only()
+        .columns([
+            contact::Column::Id,
+            contact::Column::Phone,
+            contact::Column::TimeZone,
+            contact::Column::Status,
+        ])
+        .filter(contact::Column::AccountId.eq(account_id))
+        .filter(contact::Column::Id.is_in(ids.iter().copied()))
+        .into_tuple::<(i64, String, String, String)>()
+        .all(db)
         .await?
-        .iter()
-        .map(|r| {
-            Ok(Pending {
-                callback: cb::Model::from_query_result(r, "")?,
-                phone: r.try_get("", "phone")?,
-                contact_time_zone: r.try_get("", "contact_time_zone")?,
-                contact_status: r.try_get("", "contact_status")?,
-                recent_dials: r
-                    .try_get::<Option<String>>("", "recent_dials")?
-                    .unwrap_or_default(),
-                lease_expires_at: r.try_get("", "lease_expires_at")?,
-                attempts: r.try_get("", "attempts")?,
+        .into_iter()
+        .map(|(id, phone, zone, status)| (id, (phone, zone, status)))
+        .collect();
+    let dials: HashMap<i64, (String, Option<i64>)> = ds::Entity::find()
+        .select_only()
+        .columns([
+            ds::Column::ContactId,
+            ds::Column::RecentDials,
+            ds::Column::LeaseExpiresAt,
+        ])
+        .filter(ds::Column::ContactId.is_in(ids.iter().copied()))
+        .into_tuple::<(i64, Option<String>, Option<i64>)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|(id, recent, lease)| (id, (recent.unwrap_or_default(), lease)))
+        .collect();
+    let attempts: HashMap<i64, i32> = cm::Entity::find()
+        .select_only()
+        .columns([cm::Column::ContactId, cm::Column::Attempts])
+        .filter(cm::Column::AccountId.eq(account_id))
+        .filter(cm::Column::CampaignId.eq(campaign_id))
+        .filter(cm::Column::ContactId.is_in(ids.iter().copied()))
+        .into_tuple::<(i64, i32)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    // A callback's contact goes with it (ON DELETE CASCADE): one missing here was deleted
+    // since the first read, and is left out as the join would have.
+    Ok(callbacks
+        .into_iter()
+        .filter_map(|callback| {
+            let id = callback.contact_id;
+            let (phone, zone, status) = contacts.get(&id)?.clone();
+            let (recent_dials, lease_expires_at) = dials.get(&id).cloned().unwrap_or_default();
+            Some(Pending {
+                callback,
+                phone,
+                contact_time_zone: zone,
+                contact_status: status,
+                recent_dials,
+                lease_expires_at,
+                attempts: attempts.get(&id).copied(),
             })
         })
-        .collect()
+        .collect())
+}
+
+/// Marks callbacks as out on a lease ending at `until`: [`pending_in_due_order`] passes
+/// over them until then.
+pub async fn hold<C: ConnectionTrait>(db: &C, ids: &[i64], until: i64) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    cb::Entity::update_many()
+        .col_expr(cb::Column::HeldUntil, Expr::value(until))
+        .filter(cb::Column::Id.is_in(ids.iter().copied()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The leases of `contact_ids` in the campaign were given back without a call: their
+/// pending callbacks are due again at once.
+pub async fn unhold<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    campaign_id: &str,
+    contact_ids: &[i64],
+) -> Result<()> {
+    for part in contact_ids.chunks(super::KEYS_PER_STATEMENT) {
+        cb::Entity::update_many()
+            .col_expr(cb::Column::HeldUntil, Expr::value(0i64))
+            .filter(cb::Column::AccountId.eq(account_id))
+            .filter(cb::Column::CampaignId.eq(campaign_id))
+            .filter(cb::Column::Status.eq(CallbackStatus::Pending))
+            .filter(cb::Column::ContactId.is_in(part.iter().copied()))
+            .filter(cb::Column::HeldUntil.gt(0i64))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Which of `contact_ids` have a pending callback in the campaign.

@@ -46,6 +46,7 @@ fn decode_request(r: call_request::Model) -> CallRequest {
         created_at: r.created_at,
         done_at: r.done_at,
         window_override: r.window_override,
+        calling_rules: r.calling_rules,
     }
 }
 
@@ -179,6 +180,7 @@ pub async fn insert_request<C: ConnectionTrait>(
         created_at: Set(now),
         done_at: Set(None),
         window_override: Set(new.window_override),
+        calling_rules: Set(new.calling_rules),
     };
     Ok(decode_request(row.insert(db).await?))
 }

@@ -167,15 +167,16 @@ pub async fn held_by<C: ConnectionTrait>(
 /// contacts already locked by the caller): each ends and its dial is no longer counted
 /// (the dialer says it did not call). A target naming a lease by its id matches only that
 /// lease, never a later one of the same person.
+/// Returns the people whose lease ended.
 pub async fn release<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
     campaign: &str,
     owner: &str,
     targets: &[ReleaseTarget],
-) -> Result<u64> {
+) -> Result<Vec<i64>> {
     if targets.is_empty() {
-        return Ok(0);
+        return Ok(vec![]);
     }
     // By person: a dialer giving back everything names thousands of leases, and a scan
     // of the targets per person was quadratic (seconds for 12,500 leases).
@@ -207,7 +208,7 @@ pub async fn release<C: ConnectionTrait>(
     }
     let refs: Vec<(i64, &PersonState)> = changed.iter().map(|(id, p)| (*id, p)).collect();
     put_many(db, account_id, &refs).await?;
-    Ok(changed.len() as u64)
+    Ok(changed.into_iter().map(|(id, _)| id).collect())
 }
 
 /// A recorded outbound call (or any call by a lease's holder): the call ends the lease it

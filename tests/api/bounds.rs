@@ -692,6 +692,7 @@ async fn out_of_range_numbers_and_unknown_enums_are_invalid_argument_naming_the_
         requested_by: "agent".into(),
         // The calling window has tests of its own; this one runs at any hour.
         override_calling_window: true,
+        rules: None,
     })
     .await
     .unwrap();

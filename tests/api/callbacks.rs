@@ -25,6 +25,7 @@ both!(
     an_open_stream_delivers_a_callback_when_it_falls_due,
     a_repeated_callback_call_returns_the_callback_it_scheduled_and_schedules_no_other,
     a_due_callback_in_a_campaign_requiring_consent_waits_for_a_live_consent,
+    due_callbacks_are_not_hidden_behind_earlier_ones_out_on_lease,
 );
 
 /// 9:00–21:00 local, 3 attempts, 1 s retry spacing, frequency rules out of the way.
@@ -480,7 +481,11 @@ async fn a_due_callback_still_obeys_the_accounts_frequency_rules(app: TestApp) {
     )));
     ask_at(&app, &acc, c, "2026-03-02T15:20:00Z").await;
     clock.set(ms_at("2026-03-02T15:20:00Z"));
-    assert!(app.claim(&acc, "camp", "d1", 1, freq).await.is_empty());
+    assert!(
+        app.claim(&acc, "camp", "d1", 1, freq.clone())
+            .await
+            .is_empty()
+    );
     assert_eq!(
         callbacks_of(&app, &acc).await[0].due_time,
         Some(ts_at("2026-03-02T16:00:00Z")),
@@ -710,7 +715,7 @@ async fn check_and_preview_report_scheduled_and_due_callbacks(app: TestApp) {
         .unwrap()
         .callback
         .unwrap();
-    let check = app.check_dialable(&acc, c, "camp", "", one).await;
+    let check = app.check_dialable(&acc, c, "camp", "", one.clone()).await;
     assert!(!check.dialable);
     assert_eq!(check.reason(), pb::NotDialableReason::CallbackScheduled);
     assert_eq!(check.callback.as_ref().map(|x| x.id), Some(cb.id));
@@ -719,22 +724,22 @@ async fn check_and_preview_report_scheduled_and_due_callbacks(app: TestApp) {
         "{}",
         check.detail
     );
-    let p = app.preview(&acc, "camp", one).await;
+    let p = app.preview(&acc, "camp", one.clone()).await;
     assert_eq!(
         (p.members, p.dialable, p.callback_scheduled, p.callbacks_due),
         (2, 1, 1, 0)
     );
     // Without a campaign, the callback is reported and the verdict is the person's.
-    let check = app.check_dialable(&acc, c, "", "", one).await;
+    let check = app.check_dialable(&acc, c, "", "", one.clone()).await;
     assert!(check.dialable);
     assert_eq!(check.callback.as_ref().map(|x| x.id), Some(cb.id));
     clock.set(ms_at("2026-03-02T18:00:00Z"));
-    let check = app.check_dialable(&acc, c, "camp", "", one).await;
+    let check = app.check_dialable(&acc, c, "camp", "", one.clone()).await;
     assert!(
         check.dialable,
         "attempts are waived for a due callback: {check:?}"
     );
-    let p = app.preview(&acc, "camp", one).await;
+    let p = app.preview(&acc, "camp", one.clone()).await;
     assert_eq!(
         (p.members, p.dialable, p.callback_scheduled, p.callbacks_due),
         (2, 2, 0, 1)
@@ -802,7 +807,7 @@ async fn a_due_callback_in_a_campaign_requiring_consent_waits_for_a_live_consent
         require_consent: pb::ConsentRequirement::ExpressWritten as i32,
         ..day_rules().unwrap()
     });
-    let got = app.claim(&acc, "camp", "d1", 5, requiring).await;
+    let got = app.claim(&acc, "camp", "d1", 5, requiring.clone()).await;
     assert!(
         got.is_empty(),
         "the person asked for the call, but the campaign requires written consent: {got:?}"
@@ -828,4 +833,28 @@ async fn a_due_callback_in_a_campaign_requiring_consent_waits_for_a_live_consent
         "only the consenting person, by the callback"
     );
     assert!(got[0].callback.is_some());
+}
+
+/// A callback stays pending while its lease is out: more leased ones than a claim reads
+/// must not hide the due callbacks behind them.
+async fn due_callbacks_are_not_hidden_behind_earlier_ones_out_on_lease(app: TestApp) {
+    let n = 70; // more than a claim of 1 reads (1 + 64)
+    let (app, clock, acc, ids) = setup(app, n).await;
+    for &c in &ids {
+        ask_at(&app, &acc, c, "2026-03-02T17:00:00Z").await;
+    }
+    clock.set(ms_at("2026-03-02T17:00:00Z"));
+    let mut got = Vec::new();
+    for i in 0..n {
+        let batch = app.claim(&acc, "camp", "d1", 1, day_rules()).await;
+        assert_eq!(
+            batch.len(),
+            1,
+            "claim {i} found nothing; handed out so far: {got:?}"
+        );
+        assert!(batch[0].callback.is_some());
+        got.extend(ids_of(&batch));
+    }
+    got.sort_unstable();
+    assert_eq!(got, ids, "every due callback once");
 }

@@ -546,6 +546,7 @@ async fn call_now_desk(w: World, mut rng: Rng) {
                 contact_id: person,
                 requested_by: "agent".into(),
                 override_calling_window: true,
+                rules: None,
             })
             .await;
         // DNC contacts are refused (FAILED_PRECONDITION): that is the point.

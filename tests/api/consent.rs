@@ -295,18 +295,18 @@ async fn a_campaign_requiring_written_consent_never_gets_a_contact_without_it(ap
     .unwrap();
 
     let written_only = requiring(pb::ConsentRequirement::ExpressWritten);
-    let preview = app.preview(&acc, "camp", Some(written_only)).await;
+    let preview = app.preview(&acc, "camp", Some(written_only.clone())).await;
     assert_eq!(
         (preview.members, preview.dialable, preview.no_consent),
         (5, 1, 4)
     );
     assert_eq!(
-        claimed_ids(&app, &acc, "d1", written_only).await,
+        claimed_ids(&app, &acc, "d1", written_only.clone()).await,
         [written.id]
     );
     release_all(&app, &acc, "d1").await;
     let check = app
-        .check_dialable(&acc, express.id, "camp", "d1", Some(written_only))
+        .check_dialable(&acc, express.id, "camp", "d1", Some(written_only.clone()))
         .await;
     assert!(!check.dialable);
     assert_eq!(check.reason, pb::NotDialableReason::NoConsent as i32);
@@ -318,7 +318,7 @@ async fn a_campaign_requiring_written_consent_never_gets_a_contact_without_it(ap
         .check_dialable(pb::CheckDialableRequest {
             account_id: acc.clone(),
             phone: "+12122345699".into(),
-            rules: Some(written_only),
+            rules: Some(written_only.clone()),
             ..Default::default()
         })
         .await
@@ -334,7 +334,12 @@ async fn a_campaign_requiring_written_consent_never_gets_a_contact_without_it(ap
     // Express consent, written or not: the express one counts too; NONE and lapsed ones
     // never do.
     let either = requiring(pb::ConsentRequirement::Express);
-    assert_eq!(app.preview(&acc, "camp", Some(either)).await.no_consent, 3);
+    assert_eq!(
+        app.preview(&acc, "camp", Some(either.clone()))
+            .await
+            .no_consent,
+        3
+    );
     assert_eq!(
         claimed_ids(&app, &acc, "d1", either).await,
         [express.id, written.id]
@@ -342,7 +347,12 @@ async fn a_campaign_requiring_written_consent_never_gets_a_contact_without_it(ap
     release_all(&app, &acc, "d1").await;
     // Without the rule nobody is skipped for consent.
     let free = rules(3, 0, any_hour());
-    assert_eq!(app.preview(&acc, "camp", Some(free)).await.no_consent, 0);
+    assert_eq!(
+        app.preview(&acc, "camp", Some(free.clone()))
+            .await
+            .no_consent,
+        0
+    );
     assert_eq!(claimed_ids(&app, &acc, "d1", free).await, ids);
 }
 
@@ -356,15 +366,17 @@ async fn a_consent_stops_counting_at_its_expiry_for_claims_checks_and_previews(a
     x.expire_time = Some(ts_at("2026-03-02T16:00:00Z"));
     record(&app, &acc, c.id, x).await.unwrap();
     let r = requiring(pb::ConsentRequirement::Express);
-    assert_eq!(app.preview(&acc, "camp", Some(r)).await.dialable, 1);
-    assert_eq!(claimed_ids(&app, &acc, "d1", r).await, [c.id]);
+    assert_eq!(app.preview(&acc, "camp", Some(r.clone())).await.dialable, 1);
+    assert_eq!(claimed_ids(&app, &acc, "d1", r.clone()).await, [c.id]);
     release_all(&app, &acc, "d1").await;
 
     clock.set(ms_at("2026-03-02T16:00:00Z"));
-    let preview = app.preview(&acc, "camp", Some(r)).await;
+    let preview = app.preview(&acc, "camp", Some(r.clone())).await;
     assert_eq!((preview.dialable, preview.no_consent), (0, 1));
-    assert!(claimed_ids(&app, &acc, "d1", r).await.is_empty());
-    let check = app.check_dialable(&acc, c.id, "camp", "d1", Some(r)).await;
+    assert!(claimed_ids(&app, &acc, "d1", r.clone()).await.is_empty());
+    let check = app
+        .check_dialable(&acc, c.id, "camp", "d1", Some(r.clone()))
+        .await;
     assert_eq!(check.reason, pb::NotDialableReason::NoConsent as i32);
     // A new consent brings the contact back.
     record(
@@ -478,7 +490,7 @@ async fn a_consent_revoked_during_a_claim_is_never_handed_out(app: TestApp) {
     while after_done < 5 {
         let finished = done.load(Ordering::SeqCst);
         let before: HashSet<i64> = revoked.lock().unwrap().clone();
-        let got = claimed_ids(&app, &acc, "d1", r).await;
+        let got = claimed_ids(&app, &acc, "d1", r.clone()).await;
         claims += 1;
         after_done += usize::from(finished);
         violations.extend(got.into_iter().filter(|id| before.contains(id)));
@@ -593,7 +605,7 @@ async fn bad_consent_rules_are_invalid_argument_naming_the_field(app: TestApp) {
                 dialer_id: "d1".into(),
                 max_contacts: 10,
                 lease_seconds: 60,
-                rules: Some(r),
+                rules: Some(r.clone()),
             })
             .await
             .unwrap_err();

@@ -154,7 +154,7 @@ async fn attempts_and_retry_spacing_limit_claims(app: TestApp) {
     let id = members(&app, &acc, 1).await[0];
     let r = Some(rules(2, 1800, any_hour()));
     for attempt in 0..2 {
-        let got = app.claim(&acc, "camp", "d1", 1, r).await;
+        let got = app.claim(&acc, "camp", "d1", 1, r.clone()).await;
         assert_eq!(ids_of(&got), [id], "attempt {attempt}");
         assert_eq!(got[0].attempts, attempt);
         let now = clock.now_rfc3339();
@@ -171,8 +171,8 @@ async fn attempts_and_retry_spacing_limit_claims(app: TestApp) {
         .await
         .unwrap();
         // The recorded call ended the lease, but spacing holds it back.
-        assert!(app.claim(&acc, "camp", "d2", 1, r).await.is_empty());
-        let check = app.check_dialable(&acc, id, "camp", "d2", r).await;
+        assert!(app.claim(&acc, "camp", "d2", 1, r.clone()).await.is_empty());
+        let check = app.check_dialable(&acc, id, "camp", "d2", r.clone()).await;
         let expected = if attempt == 0 {
             pb::NotDialableReason::RetrySpacing
         } else {
@@ -180,11 +180,11 @@ async fn attempts_and_retry_spacing_limit_claims(app: TestApp) {
         };
         assert_eq!(check.reason, expected as i32, "attempt {attempt}");
         clock.advance_ms(1_799_000);
-        assert!(app.claim(&acc, "camp", "d2", 1, r).await.is_empty());
+        assert!(app.claim(&acc, "camp", "d2", 1, r.clone()).await.is_empty());
         clock.advance_ms(1_000);
     }
     assert!(
-        app.claim(&acc, "camp", "d2", 1, r).await.is_empty(),
+        app.claim(&acc, "camp", "d2", 1, r.clone()).await.is_empty(),
         "2 attempts max"
     );
     let preview = app
@@ -583,12 +583,15 @@ async fn call_now(app: &TestApp, acc: &str, id: i64) -> Result<pb::CallRequest, 
             requested_by: "agent-7".into(),
             // The window has tests of its own; these run at any hour.
             override_calling_window: true,
+            rules: None,
         })
         .await
         .map(|r| r.into_inner().request.unwrap())
 }
 
-async fn claim_requests(
+/// ClaimCallRequests of up to 10 requests, leased for 60 s (shared with the calling
+/// rules' tests).
+pub(crate) async fn claim_requests(
     app: &TestApp,
     acc: &str,
     worker: &str,

@@ -224,9 +224,18 @@ async fn one_person_in_two_campaigns_is_held_by_one_dialer_at_a_time(app: TestAp
     let c = people(&app, &acc, "A", 0, 1).await[0];
     app.add_to_campaign(&acc, "B", &[c]).await;
     let defaults = Some(with_frequency(rules(0, 0, crate::helpers::any_hour())));
-    assert_eq!(ids_of(&app.claim(&acc, "B", "z", 1, defaults).await), [c]);
-    assert!(app.claim(&acc, "A", "w", 1, defaults).await.is_empty());
-    let check = app.check_dialable(&acc, c, "A", "w", defaults).await;
+    assert_eq!(
+        ids_of(&app.claim(&acc, "B", "z", 1, defaults.clone()).await),
+        [c]
+    );
+    assert!(
+        app.claim(&acc, "A", "w", 1, defaults.clone())
+            .await
+            .is_empty()
+    );
+    let check = app
+        .check_dialable(&acc, c, "A", "w", defaults.clone())
+        .await;
     assert_eq!(check.reason, Reason::Leased as i32);
     assert!(check.detail.contains("campaign B"), "{}", check.detail);
     // Z calls; a minute later campaign A may not call the person (spacing 1 h).
@@ -240,8 +249,14 @@ async fn one_person_in_two_campaigns_is_held_by_one_dialer_at_a_time(app: TestAp
     );
     clock.advance_ms(60_000);
     app.record_call(&acc, call).await.unwrap();
-    assert!(app.claim(&acc, "A", "w", 1, defaults).await.is_empty());
-    let check = app.check_dialable(&acc, c, "A", "w", defaults).await;
+    assert!(
+        app.claim(&acc, "A", "w", 1, defaults.clone())
+            .await
+            .is_empty()
+    );
+    let check = app
+        .check_dialable(&acc, c, "A", "w", defaults.clone())
+        .await;
     assert_eq!(check.reason, Reason::CallSpacing as i32, "{}", check.detail);
     assert_eq!(preview(&app, &acc, "A").await.leased, 0);
     clock.advance_ms(3_600_000);
@@ -257,7 +272,7 @@ async fn frequency_rules_count_every_campaigns_dials(app: TestApp) {
     let c = people(&app, &acc, "A", 0, 1).await[0];
     app.add_to_campaign(&acc, "B", &[c]).await;
     let base = with_frequency(rules(50, 1, crate::helpers::any_hour()));
-    let defaults = Some(base);
+    let defaults = Some(base.clone());
     let mut n = 0;
     // Dial, record, wait the spacing: campaigns take turns.
     let mut dial = |campaign: &'static str| {
@@ -265,6 +280,7 @@ async fn frequency_rules_count_every_campaigns_dials(app: TestApp) {
         let app = &app;
         let acc = acc.clone();
         let clock = clock.clone();
+        let defaults = defaults.clone();
         async move {
             let got = app.claim(&acc, campaign, "d", 1, defaults).await;
             if got.is_empty() {
@@ -291,9 +307,14 @@ async fn frequency_rules_count_every_campaigns_dials(app: TestApp) {
     assert!(dial("B").await);
     assert!(dial("A").await);
     assert!(!dial("B").await, "a fourth dial within 24 h");
-    let check = app.check_dialable(&acc, c, "B", "d", defaults).await;
+    let check = app
+        .check_dialable(&acc, c, "B", "d", defaults.clone())
+        .await;
     assert_eq!(check.reason, Reason::DailyLimit as i32, "{}", check.detail);
-    assert_eq!(app.preview(&acc, "B", defaults).await.daily_limit, 1);
+    assert_eq!(
+        app.preview(&acc, "B", defaults.clone()).await.daily_limit,
+        1
+    );
     // A campaign may allow more per day: the spacing still holds.
     let mut more = base;
     more.max_calls_per_day = Some(4);
@@ -316,7 +337,9 @@ async fn frequency_rules_count_every_campaigns_dials(app: TestApp) {
         .await
         .unwrap();
     clock.advance_ms(2 * 86_400_000);
-    let check = app.check_dialable(&acc, c, "A", "x", defaults).await;
+    let check = app
+        .check_dialable(&acc, c, "A", "x", defaults.clone())
+        .await;
     assert_eq!(check.reason, Reason::WeeklyLimit as i32, "{}", check.detail);
     clock.advance_ms(6 * 86_400_000);
     assert_eq!(app.claim(&acc, "A", "x", 1, defaults).await.len(), 1);
@@ -330,7 +353,10 @@ async fn a_released_lease_does_not_count_as_a_dial(app: TestApp) {
     let acc = app.account(pb::Plan::Professional).await;
     let c = people(&app, &acc, "A", 0, 1).await[0];
     let defaults = Some(with_frequency(rules(0, 0, crate::helpers::any_hour())));
-    assert_eq!(app.claim(&acc, "A", "d", 1, defaults).await.len(), 1);
+    assert_eq!(
+        app.claim(&acc, "A", "d", 1, defaults.clone()).await.len(),
+        1
+    );
     let released = app
         .client
         .clone()
@@ -347,7 +373,7 @@ async fn a_released_lease_does_not_count_as_a_dial(app: TestApp) {
         .released;
     assert_eq!(released, 1);
     assert_eq!(
-        app.claim(&acc, "A", "e", 1, defaults).await.len(),
+        app.claim(&acc, "A", "e", 1, defaults.clone()).await.len(),
         1,
         "not spaced"
     );
@@ -420,6 +446,7 @@ async fn call_now_obeys_the_calling_window_unless_a_person_overrides_it(app: Tes
         contact_id: tokyo.id,
         requested_by: by.into(),
         override_calling_window: over,
+        rules: None,
     };
     let err = app
         .client
@@ -485,6 +512,7 @@ async fn call_now_in_window(app: &TestApp, acc: &str, contact_id: i64) {
             contact_id,
             requested_by: "agent-7".into(),
             override_calling_window: false,
+            rules: None,
         })
         .await
         .unwrap();

@@ -483,6 +483,7 @@ async fn a_nul_in_free_text_is_invalid_argument_naming_the_field_and_stores_noth
             contact_id: c.id,
             requested_by: "a\0b".into(),
             override_calling_window: false,
+            rules: None,
         })
         .await
         .unwrap_err();

@@ -21,7 +21,11 @@ both!(
     bad_import_options_are_invalid_argument_naming_the_field_and_store_nothing,
 );
 
-fn options(acc: &str, name: &str, format: pb::DncFileFormat) -> pb::ImportDncListOptions {
+pub(crate) fn options(
+    acc: &str,
+    name: &str,
+    format: pb::DncFileFormat,
+) -> pb::ImportDncListOptions {
     pb::ImportDncListOptions {
         account_id: acc.into(),
         list_name: name.into(),
@@ -31,7 +35,7 @@ fn options(acc: &str, name: &str, format: pb::DncFileFormat) -> pb::ImportDncLis
 }
 
 /// ImportDncList of `file` sent in chunks of `chunk` bytes.
-async fn import(
+pub(crate) async fn import(
     app: &TestApp,
     o: pb::ImportDncListOptions,
     file: &[u8],
@@ -220,6 +224,7 @@ async fn a_plain_file_is_imported_with_counts_and_the_lines_of_bad_numbers(app: 
             contact_id: c.id,
             requested_by: "ann@example.com".into(),
             override_calling_window: true,
+            rules: None,
         })
         .await
         .unwrap_err();

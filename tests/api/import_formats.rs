@@ -15,6 +15,7 @@ both!(
     a_full_name_keeps_middle_names_with_the_first_name,
     an_xlsx_workbook_imports_like_its_csv_twin,
     an_ods_workbook_imports_like_its_csv_twin,
+    a_workbook_over_the_size_cap_is_refused_naming_the_cap,
     a_zip_that_is_no_workbook_is_refused_before_anything_is_stored,
     preview_counts_rows_by_region_and_names_empty_mapped_columns,
     a_file_shorter_than_a_workbook_signature_is_read_as_csv,
@@ -838,6 +839,29 @@ async fn a_foreign_local_number_is_explained_by_its_region_not_by_lenient(app: T
     );
     assert!(foreign.contains("country column"), "{foreign}");
     assert!(errs[1].reason.contains("LENIENT"), "{}", errs[1].reason);
+}
+
+/// A workbook is spooled to a temporary file before its first sheet can be read; the
+/// import's byte cap holds while it arrives: over it, RESOURCE_EXHAUSTED naming the cap,
+/// and nothing stored. The CSV twin, under the cap, imports.
+async fn a_workbook_over_the_size_cap_is_refused_naming_the_cap(app: TestApp) {
+    let capped = TestApp::spawn_configured(
+        app.db.clone(),
+        std::sync::Arc::new(contactd::domain::SystemClock),
+        |s| s.max_import_bytes = 3_000,
+    )
+    .await;
+    let acc = capped.account(pb::Plan::Professional).await;
+    let book = twin_xlsx();
+    assert!(book.len() > 3_000, "{} bytes", book.len());
+    let err = crate::import::try_import(&capped, options(&acc), &book)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err:?}");
+    assert!(err.message().contains("3000"), "{}", err.message());
+    assert!(capped.list_all(&acc, Default::default()).await.is_empty());
+    let b = import(&capped, options(&acc), twin_csv().as_bytes()).await;
+    assert_eq!(b.counts.unwrap().imported, 3);
 }
 
 /// A zipped CSV is not a workbook: refused with INVALID_ARGUMENT saying so, no batch.

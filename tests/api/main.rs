@@ -9,6 +9,7 @@ mod accounts;
 mod auth;
 mod bounds;
 mod callbacks;
+mod calling_rules;
 mod calls;
 mod checker;
 mod cli;

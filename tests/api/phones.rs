@@ -17,6 +17,8 @@ both!(
     record_call_by_plus_number_finds_the_contact,
     check_dialable_by_plus_number_sees_its_dnc_entry,
     search_by_a_plus_numbers_digits_finds_the_contact,
+    import_dnc_list_blocks_plus_numbers_under_a_us_default,
+    list_dnc_events_by_plus_number_under_a_us_default,
     an_extension_written_in_the_phone_is_kept_beside_the_number,
     an_extension_given_twice_must_agree,
     update_sets_an_extension_and_a_new_number_drops_the_old_one,
@@ -254,6 +256,70 @@ async fn search_by_a_plus_numbers_digits_finds_the_contact(app: TestApp) {
         .await;
     let ids: Vec<i64> = found.iter().map(|c| c.id).collect();
     assert_eq!(ids, [id]);
+}
+
+/// ImportDncList, as a plain file and as a CSV column, reads `+CC 1…` numbers as the
+/// contacts were read: the listed contact cannot be dialed, and the list holds the number
+/// itself.
+async fn import_dnc_list_blocks_plus_numbers_under_a_us_default(app: TestApp) {
+    use crate::dnc_lists::{import, options};
+    let (acc, id) = holding_de_mobile(&app).await;
+    let cn = app.contact(&acc, "+86 131 2345 6789", "Li").await;
+    let files = [
+        (pb::DncFileFormat::Plain, format!("{DE_MOBILE}\n")),
+        (
+            pb::DncFileFormat::Csv,
+            "Name;Telefon\nLi;+86 131 2345 6789\n".into(),
+        ),
+    ];
+    for (format, file) in files {
+        let name = format!("{format:?}");
+        let r = import(&app, options(&acc, &name, format), file.as_bytes(), 64)
+            .await
+            .expect("import dnc list");
+        assert_eq!((r.added, r.invalid), (1, 0), "{name}: {r:?}");
+    }
+    for (contact, e164) in [(id, DE_MOBILE_E164), (cn.id, "+8613123456789")] {
+        let r = app
+            .client
+            .clone()
+            .check_dialable(pb::CheckDialableRequest {
+                account_id: acc.clone(),
+                contact_id: contact,
+                ..Default::default()
+            })
+            .await
+            .expect("check dialable")
+            .into_inner();
+        assert_eq!(
+            (r.dialable, r.reason),
+            (false, pb::NotDialableReason::Dnc as i32),
+            "{e164}: {r:?}"
+        );
+        let s = app.check_dnc_one(&acc, e164).await;
+        assert_eq!((s.dnc, s.lists.len()), (true, 1), "{e164}: {s:?}");
+    }
+}
+
+async fn list_dnc_events_by_plus_number_under_a_us_default(app: TestApp) {
+    let (acc, id) = holding_de_mobile(&app).await;
+    app.mark_dnc(&acc, &[id], &[], pb::DncSource::Manual).await;
+    let events = |phone: &str| {
+        let mut client = app.client.clone();
+        let req = pb::ListDncEventsRequest {
+            account_id: acc.clone(),
+            phone: phone.into(),
+            page_size: 10,
+            page_token: String::new(),
+        };
+        async move {
+            let events = client.list_dnc_events(req).await.expect("events");
+            let events = events.into_inner().events;
+            events.into_iter().map(|e| e.phone).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(events(DE_MOBILE).await, [DE_MOBILE_E164]);
+    assert!(events("+49 1512 3456788").await.is_empty());
 }
 
 async fn update(

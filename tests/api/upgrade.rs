@@ -71,7 +71,9 @@ async fn an_upgrade_keeps_live_leases_and_counts_the_last_weeks_calls(backend: B
         1,
         crate::helpers::any_hour(),
     )));
-    let held = app.check_dialable("acc", 1, "A", "d3", defaults).await;
+    let held = app
+        .check_dialable("acc", 1, "A", "d3", defaults.clone())
+        .await;
     assert_eq!(held.reason, Reason::Leased as i32, "{}", held.detail);
     assert!(
         held.detail.contains(&(now + 9 * minute).to_string()),
