@@ -21,6 +21,7 @@ mod m0012_consents_live_idx;
 mod m0015_dial_state_hot_leases;
 mod m0016_callbacks_held_until;
 mod m0017_call_request_hours;
+mod m0019_call_request_extension;
 
 /// The list of migrations, oldest first.
 pub struct Migrator;
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0015_dial_state_hot_leases::Migration),
             Box::new(m0016_callbacks_held_until::Migration),
             Box::new(m0017_call_request_hours::Migration),
+            Box::new(m0019_call_request_extension::Migration),
         ]
     }
 }

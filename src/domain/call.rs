@@ -165,6 +165,8 @@ pub struct CallRequest {
     /// The calling hours it was accepted under, in their stored form (`None`: the
     /// default window).
     pub calling_rules: Option<String>,
+    /// The contact's extension when the request was made ("" when none).
+    pub phone_extension: String,
 }
 
 /// A new "Call Now" request, pending from its creation.
@@ -174,6 +176,8 @@ pub struct NewCallRequest<'a> {
     pub contact_id: i64,
     /// E.164.
     pub phone: &'a str,
+    /// Digits to send after connect ("" when none).
+    pub phone_extension: &'a str,
     pub requested_by: &'a str,
     pub window_override: bool,
     /// The calling hours it is accepted under, stored form (`None`: the default window).

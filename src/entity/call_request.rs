@@ -22,6 +22,8 @@ pub struct Model {
     /// The calling hours the request was accepted under, in their stored form
     /// (`CallingRules::to_stored`); `None`: the default hours, or overridden.
     pub calling_rules: Option<String>,
+    /// Digits to send once the call connects ("" when none).
+    pub phone_extension: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

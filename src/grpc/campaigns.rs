@@ -179,6 +179,7 @@ fn call_request_message(r: CallRequest) -> pb::CallRequest {
         create_time: Some(convert::ts(r.created_at)),
         lease_expire_time: convert::opt_ts(r.lease_expires_at),
         window_override: r.window_override,
+        phone_extension: r.phone_extension,
     }
 }
 

@@ -69,6 +69,7 @@ impl Services {
             account_id,
             contact_id,
             phone: &c.phone,
+            phone_extension: &c.phone_extension,
             requested_by,
             window_override: matches!(window, WindowPolicy::Override),
             calling_rules: match &window {
@@ -133,9 +134,12 @@ impl Services {
             let listed = store::dnc::entry(&txn, &r.account_id, &r.phone).await?;
             let on_list = super::dnc_lists::on_a_list(&txn, &r.account_id, &r.phone, now).await?;
             let contact = store::contacts::get(&txn, &r.account_id, r.contact_id).await;
+            // The number (and the extension sent after connect) must still be the
+            // contact's: a request made for a number since changed is dropped.
             let active = matches!(&contact, Ok(c)
                 if c.status == ContactStatus::Active
-                    && c.phone == r.phone);
+                    && c.phone == r.phone
+                    && c.phone_extension == r.phone_extension);
             let in_window = r.window_override
                 || matches!((&contact, accepted_under(&r)), (Ok(c), Some(rules)) if rules
                     .hours_for(&c.phone)

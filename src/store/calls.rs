@@ -47,6 +47,7 @@ fn decode_request(r: call_request::Model) -> CallRequest {
         done_at: r.done_at,
         window_override: r.window_override,
         calling_rules: r.calling_rules,
+        phone_extension: r.phone_extension,
     }
 }
 
@@ -181,6 +182,7 @@ pub async fn insert_request<C: ConnectionTrait>(
         done_at: Set(None),
         window_override: Set(new.window_override),
         calling_rules: Set(new.calling_rules),
+        phone_extension: Set(new.phone_extension.to_string()),
     };
     Ok(decode_request(row.insert(db).await?))
 }

@@ -24,6 +24,7 @@ both!(
     update_sets_an_extension_and_a_new_number_drops_the_old_one,
     extensions_import_from_their_column_or_the_phone_and_export_back,
     a_claimed_contact_carries_its_extension,
+    a_call_now_request_carries_the_contacts_extension_to_the_worker,
 );
 
 /// A German mobile number as people write it, and its E.164 form.
@@ -503,5 +504,70 @@ async fn a_claimed_contact_carries_its_extension(app: TestApp) {
     assert_eq!(
         (contact.phone.as_str(), contact.phone_extension.as_str()),
         ("+12127365000", "22")
+    );
+}
+
+/// The telephony worker dials a Call Now request's number and sends its extension after
+/// connect; a request whose extension changed since it was made is dropped, as one whose
+/// number changed.
+async fn a_call_now_request_carries_the_contacts_extension_to_the_worker(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let c = app.contact(&acc, "+1 212 736 5000 ext. 22", "Ann").await;
+    let call_now = |id: i64| {
+        let mut client = app.client.clone();
+        let acc = acc.clone();
+        async move {
+            client
+                .call_now(pb::CallNowRequest {
+                    account_id: acc,
+                    contact_id: id,
+                    requested_by: "agent-7".into(),
+                    override_calling_window: true,
+                    rules: None,
+                })
+                .await
+                .expect("call now")
+                .into_inner()
+                .request
+                .expect("request")
+        }
+    };
+    let made = call_now(c.id).await;
+    assert_eq!(
+        (made.phone.as_str(), made.phone_extension.as_str()),
+        ("+12127365000", "22")
+    );
+    let claimed = crate::dialer::claim_requests(&app, &acc, "worker-1", 0).await;
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(
+        (
+            claimed[0].phone.as_str(),
+            claimed[0].phone_extension.as_str()
+        ),
+        ("+12127365000", "22")
+    );
+
+    // Another contact's request, then its extension changes before a worker claims it.
+    let d = app.contact(&acc, "+1 212 736 5001 x 7", "Bo").await;
+    call_now(d.id).await;
+    app.client
+        .clone()
+        .update_contact(pb::UpdateContactRequest {
+            account_id: acc.clone(),
+            contact_id: d.id,
+            contact: Some(pb::ContactInput {
+                phone: "+1 212 736 5001 x 8".into(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["phone".into()],
+            }),
+        })
+        .await
+        .expect("update");
+    let claimed = crate::dialer::claim_requests(&app, &acc, "worker-1", 0).await;
+    assert!(
+        claimed.is_empty(),
+        "a request for an extension since changed was handed out: {claimed:?}"
     );
 }
