@@ -46,6 +46,51 @@ pub enum CancelReason {
     RemovedFromCampaign,
 }
 
+/// A stored callback, as the services and the API see it (its row is
+/// `store::callbacks`' business).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Callback {
+    pub id: i64,
+    pub account_id: String,
+    pub campaign_id: String,
+    pub contact_id: i64,
+    /// The time asked for, Unix ms.
+    pub requested_at: i64,
+    /// The zone a local time was read in ("" for an instant).
+    pub time_zone: String,
+    /// The local time as given ("" for an instant).
+    pub local_time: String,
+    /// When a claim may next hand the person out, Unix ms.
+    pub due_at: i64,
+    pub status: CallbackStatus,
+    pub cancel_reason: CancelReason,
+    /// The call that asked for it.
+    pub call_id: Option<i64>,
+    /// The call that delivered or superseded it.
+    pub settled_call_id: Option<i64>,
+    pub created_at: i64,
+    pub settled_at: Option<i64>,
+    /// The end of the lease it is out on, Unix ms (0: none).
+    pub held_until: i64,
+}
+
+/// A callback to schedule: pending, due at the time asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCallback {
+    pub account_id: String,
+    pub campaign_id: String,
+    pub contact_id: i64,
+    /// The time asked for (and first due), Unix ms.
+    pub at: i64,
+    /// The zone a local time was read in ("" for an instant).
+    pub time_zone: String,
+    /// The local time as given ("" for an instant).
+    pub local_time: String,
+    /// The call that asked for it.
+    pub call_id: i64,
+    pub created_at: i64,
+}
+
 /// How far ahead a callback may be asked for, ms (a year and a day).
 pub const MAX_AHEAD_MS: i64 = 366 * 86_400_000;
 

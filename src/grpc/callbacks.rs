@@ -2,9 +2,8 @@
 //! the `Callback` message the claims, CheckDialable and RecordCall return.
 
 use super::convert::{self, account_id, opt_ts, ts};
-use crate::domain::callback::{CallbackStatus, CallbackTime, CancelReason, parse_local};
+use crate::domain::callback::{Callback, CallbackStatus, CallbackTime, CancelReason, parse_local};
 use crate::domain::timezone;
-use crate::entity::callback;
 use crate::error::{Error, Result};
 use crate::pb;
 use crate::service::Services;
@@ -33,7 +32,7 @@ impl From<CancelReason> for pb::CallbackCancelReason {
 }
 
 /// A stored callback to its message.
-pub fn message(c: callback::Model) -> pb::Callback {
+pub fn message(c: Callback) -> pb::Callback {
     pb::Callback {
         id: c.id,
         account_id: c.account_id,

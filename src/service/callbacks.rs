@@ -23,15 +23,14 @@
 use super::Services;
 use super::calls::MAX_CLOCK_SKEW_MS;
 use super::dialer::{Claim, Leased};
+use crate::domain::Contact;
 use crate::domain::call::{CallDirection, CallInput, CallOutcome};
-use crate::domain::callback::{self, CallbackStatus, CallbackTime, CancelReason};
+use crate::domain::callback::{self, Callback, CallbackTime, CancelReason, NewCallback};
 use crate::domain::dialing::{DAY_MS, parse_dials};
 use crate::domain::filter::ContactStatus;
 use crate::domain::timezone::{self, Zones};
-use crate::entity::{callback as cb, contact};
 use crate::error::{Error, Result};
-use crate::store::{self, callbacks::ListFilter, dialer::Eligibility};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, NotSet};
+use crate::store::{self, Txn, acquire::Db, callbacks::ListFilter, dialer::Eligibility};
 use std::collections::HashSet;
 
 /// Pending callbacks a claim reads beyond the contacts it wants: enough that a few held
@@ -50,9 +49,9 @@ pub enum Waiting {
 
 impl Waiting {
     /// Which of `ids` wait for a callback.
-    pub async fn among<C: ConnectionTrait>(
+    pub async fn among(
         &self,
-        db: &C,
+        db: &Db,
         account_id: &str,
         campaign_id: &str,
         ids: &[i64],
@@ -83,7 +82,7 @@ impl Services {
         let limit = want as u64 + PENDING_SLACK;
         let campaign = claim.campaign_id.as_str();
         let rows = store::callbacks::pending_in_due_order(
-            &self.claim_reads,
+            self.store.claim_reads(),
             account_id,
             campaign,
             e.now,
@@ -124,7 +123,7 @@ impl Services {
             picked.push((p.callback, p.attempts.unwrap_or_default(), zones.name()));
         }
         if !deferred.is_empty() || !gone.is_empty() {
-            let txn = store::begin_write(&self.writer).await?;
+            let txn = self.store.begin_write().await?;
             for (id, at) in &deferred {
                 store::callbacks::defer(&txn, *id, *at).await?;
             }
@@ -158,7 +157,7 @@ impl Services {
             .iter()
             .filter_map(|l| l.callback.as_ref().map(|c| c.id))
             .collect();
-        if let Err(err) = store::callbacks::hold(&self.writer, &held, until).await {
+        if let Err(err) = self.store.hold_callbacks(&held, until).await {
             tracing::warn!(%err, callbacks = held.len(), "marking delivered callbacks as out on lease failed");
         }
         Ok((leased, waiting))
@@ -169,23 +168,23 @@ impl Services {
     /// starting at or after their due time) or cancelled by it (any other call); a
     /// `CALLBACK_REQUESTED` call then schedules a new one (not when it also carries a
     /// DNC request: the DNC request wins).
-    pub(super) async fn settle_and_schedule<C: ConnectionTrait>(
+    pub(super) async fn settle_and_schedule(
         &self,
-        txn: &C,
+        txn: &Txn,
         account_id: &str,
-        c: &contact::Model,
+        c: &Contact,
         input: &CallInput,
         call_id: i64,
         now: i64,
     ) -> Result<()> {
         let pending = store::callbacks::pending_of_contact(txn, account_id, c.id, None).await?;
-        let (delivered, superseded): (Vec<&cb::Model>, Vec<&cb::Model>) =
+        let (delivered, superseded): (Vec<&Callback>, Vec<&Callback>) =
             pending.iter().partition(|cb| {
                 input.direction == CallDirection::Outbound
                     && input.campaign_id == cb.campaign_id
                     && input.started_at + MAX_CLOCK_SKEW_MS >= cb.due_at
             });
-        let ids = |v: Vec<&cb::Model>| v.iter().map(|c| c.id).collect::<Vec<_>>();
+        let ids = |v: Vec<&Callback>| v.iter().map(|c| c.id).collect::<Vec<_>>();
         store::callbacks::settle(txn, &ids(delivered), CancelReason::None, Some(call_id), now)
             .await?;
         let reason = CancelReason::CallRecorded;
@@ -215,27 +214,17 @@ impl Services {
             };
             Error::invalid(field, m)
         })?;
-        store::callbacks::insert(
-            txn,
-            cb::ActiveModel {
-                id: NotSet,
-                account_id: Set(account_id.to_string()),
-                campaign_id: Set(campaign.to_string()),
-                contact_id: Set(c.id),
-                requested_at: Set(at),
-                time_zone: Set(zone),
-                local_time: Set(local),
-                due_at: Set(at),
-                status: Set(CallbackStatus::Pending),
-                cancel_reason: Set(CancelReason::None),
-                call_id: Set(Some(call_id)),
-                settled_call_id: Set(None),
-                created_at: Set(now),
-                settled_at: Set(None),
-                held_until: Set(0),
-            },
-        )
-        .await?;
+        let new = NewCallback {
+            account_id: account_id.to_string(),
+            campaign_id: campaign.to_string(),
+            contact_id: c.id,
+            at,
+            time_zone: zone,
+            local_time: local,
+            call_id,
+            created_at: now,
+        };
+        store::callbacks::insert(txn, &new).await?;
         Ok(())
     }
 
@@ -244,8 +233,8 @@ impl Services {
         &self,
         account_id: &str,
         call_id: i64,
-    ) -> Result<Option<cb::Model>> {
-        store::callbacks::by_call(&self.db, account_id, call_id).await
+    ) -> Result<Option<Callback>> {
+        store::callbacks::by_call(self.store.conn(), account_id, call_id).await
     }
 
     /// A page of an account's callbacks, newest first.
@@ -255,18 +244,19 @@ impl Services {
         filter: &ListFilter,
         page_size: i32,
         page_token: &str,
-    ) -> Result<(Vec<cb::Model>, String)> {
-        store::accounts::get(&self.db, account_id).await?;
+    ) -> Result<(Vec<Callback>, String)> {
+        store::accounts::get(self.store.conn(), account_id).await?;
         let size = super::page::page_size(page_size);
         let before = super::page::decode(page_token)?;
-        let rows = store::callbacks::list(&self.db, account_id, filter, before, size + 1).await?;
+        let rows =
+            store::callbacks::list(self.store.conn(), account_id, filter, before, size + 1).await?;
         Ok(super::page::split(rows, size, |c| c.id))
     }
 }
 
 /// The instant a callback time stands for, the zone a local time was read in and the
 /// local time as given.
-fn callback_instant(time: &CallbackTime, c: &contact::Model) -> Result<(i64, String, String)> {
+fn callback_instant(time: &CallbackTime, c: &Contact) -> Result<(i64, String, String)> {
     match time {
         CallbackTime::At(ms) => Ok((*ms, String::new(), String::new())),
         CallbackTime::Local { text, at, zone } => {

@@ -18,8 +18,7 @@ pub use crate::domain::call::CallInput;
 use crate::domain::call::{Call, CallDirection, CallOutcome, CallRequestStatus};
 use crate::domain::contact::{NewContact, check_phone};
 use crate::domain::dnc::DncSource;
-use crate::domain::{Phone, Region, Validation};
-use crate::entity::contact;
+use crate::domain::{Contact, Phone, Region, Validation};
 use crate::error::{Error, Result};
 use crate::store::{self, Txn, dnc::Change};
 
@@ -228,7 +227,7 @@ impl Services {
         let now = self.now();
         let contact = match (input.contact_id, phone) {
             (Some(id), _) => {
-                let c = store::contacts::get(txn, account_id, id).await?;
+                let c = store::contacts::find(txn, account_id, id).await?;
                 if let Some(p) = phone
                     && p.e164() != c.phone
                 {
@@ -241,7 +240,7 @@ impl Services {
             }
             (None, Some(p)) => {
                 match store::contacts::find_by_phone(txn, account_id, p.e164()).await? {
-                    Some(c) => Some(c),
+                    Some(c) => Some(Contact::from(c)),
                     None if input.direction == CallDirection::Inbound => {
                         self.create_caller(txn, account_id, p, now).await?
                     }
@@ -332,7 +331,7 @@ impl Services {
         account_id: &str,
         phone: &Phone,
         now: i64,
-    ) -> Result<Option<contact::Model>> {
+    ) -> Result<Option<Contact>> {
         let new = NewContact {
             phone: phone.clone(),
             phone_extension: String::new(),
@@ -345,8 +344,7 @@ impl Services {
             time_zone: String::new(),
         };
         let dnc = store::dnc::entry(txn, account_id, phone.e164()).await?;
-        let row = store::contacts::new_row(account_id, &new, dnc.as_ref(), None, now);
-        let stored = store::contacts::insert(txn, row).await?;
+        let stored = store::contacts::create(txn, account_id, &new, dnc.as_ref(), now).await?;
         if store::accounts::reserve_slots(txn, account_id, 1, now).await? == 0 {
             store::contacts::delete(txn, account_id, stored.id).await?;
             return Ok(None);

@@ -20,14 +20,14 @@
 //! see `service::callbacks`.
 
 use super::Services;
+use crate::domain::callback::Callback;
 use crate::domain::consent::ConsentRequirement;
 use crate::domain::dialing::{
     DialRules, Frequency, LeaseId, MemberState, PersonState, Refusal, ReleaseTarget, parse_dials,
 };
 use crate::domain::filter::ContactStatus;
 use crate::domain::timezone::{self, Zones};
-use crate::domain::{Phone, Region, Validation};
-use crate::entity::contact;
+use crate::domain::{Contact, Phone, Region, Validation};
 use crate::error::{Error, Result};
 use crate::store::{self, contacts::Lock, dialer::Eligibility};
 use std::collections::HashMap;
@@ -90,7 +90,7 @@ pub struct Claim {
 /// A contact leased to a dialer.
 #[derive(Debug, Clone)]
 pub struct Leased {
-    pub contact: contact::Model,
+    pub contact: Contact,
     /// Names the lease for a give-back.
     pub lease: LeaseId,
     pub lease_expires_at: i64,
@@ -98,7 +98,7 @@ pub struct Leased {
     /// The zone the window was checked in ("" when all zones of the country were).
     pub time_zone: String,
     /// The callback this lease delivers, if it does.
-    pub callback: Option<crate::entity::callback::Model>,
+    pub callback: Option<Callback>,
 }
 
 /// Whom CheckDialable asks about.
@@ -114,7 +114,7 @@ pub struct Verdict {
     pub refusal: Option<Refusal>,
     pub detail: String,
     /// The contact's pending callback (in the campaign asked about, else its earliest).
-    pub callback: Option<crate::entity::callback::Model>,
+    pub callback: Option<Callback>,
     /// For a calling-hours refusal: when the hours next open.
     pub next_open: Option<i64>,
 }
@@ -172,7 +172,7 @@ pub fn account_frequency(a: &crate::domain::Account) -> Frequency {
     }
 }
 
-fn with_callback(callback: &Option<crate::entity::callback::Model>, v: Verdict) -> Verdict {
+fn with_callback(callback: &Option<Callback>, v: Verdict) -> Verdict {
     Verdict {
         callback: callback.clone(),
         ..v
@@ -191,7 +191,7 @@ fn refuse(refusal: Refusal, detail: impl Into<String>) -> Verdict {
 impl Services {
     /// Leases up to `claim.max_contacts` contacts that may be dialed now.
     pub async fn claim_dialable(&self, account_id: &str, claim: &Claim) -> Result<Vec<Leased>> {
-        let account = store::accounts::get(&self.claim_reads, account_id).await?;
+        let account = store::accounts::get(self.store.claim_reads(), account_id).await?;
         let now = self.now();
         let rules = &claim.rules;
         let e = Eligibility {
@@ -220,7 +220,7 @@ impl Services {
                 };
                 let passes = passes_left.get_or_insert(if *cur == 0 { 1 } else { 2 });
                 let page = store::dialer::candidates(
-                    &self.claim_reads,
+                    self.store.claim_reads(),
                     account_id,
                     campaign,
                     &e,
@@ -230,7 +230,7 @@ impl Services {
                 .await?;
                 let ids: Vec<i64> = page.iter().map(|c| c.contact_id).collect();
                 let waits = waiting
-                    .among(&self.claim_reads, account_id, campaign, &ids)
+                    .among(self.store.claim_reads(), account_id, campaign, &ids)
                     .await?;
                 let mut picked = Vec::new();
                 let mut last = *cur;
@@ -289,7 +289,7 @@ impl Services {
             owner: &claim.dialer_id,
             until,
         };
-        let contacts = store::dialer::lease_eligible(&self.writer, &lease, e, &ids).await?;
+        let contacts = self.store.lease_eligible(&lease, e, &ids).await?;
         Ok(contacts
             .into_iter()
             .filter_map(|c| {
@@ -404,9 +404,9 @@ impl Services {
         dialer_id: &str,
         targets: &[ReleaseTarget],
     ) -> Result<u64> {
-        store::accounts::get(&self.db, account_id).await?;
+        store::accounts::get(self.store.conn(), account_id).await?;
         let ids: Vec<i64> = targets.iter().map(ReleaseTarget::contact_id).collect();
-        let txn = store::begin_write(&self.writer).await?;
+        let txn = self.store.begin_write().await?;
         let held = store::leases::held_by(&txn, account_id, campaign_id, dialer_id, &ids).await?;
         let lock = store::contacts::Targets::Ids(&held);
         store::contacts::lock_in_number_order(&txn, account_id, lock, Lock::Update).await?;
@@ -436,25 +436,29 @@ impl Services {
         rules: DialRules,
         dialer_id: &str,
     ) -> Result<Verdict> {
-        let account = store::accounts::get(&self.db, account_id).await?;
+        let account = store::accounts::get(self.store.conn(), account_id).await?;
         let region = Region::parse(&account.default_region).map_err(Error::Internal)?;
         let now = self.now();
         let (contact, e164) = match target {
-            DialTarget::Contact(id) => match store::contacts::get(&self.db, account_id, id).await {
-                Ok(c) => {
-                    let phone = c.phone.clone();
-                    (Some(c), phone)
+            DialTarget::Contact(id) => {
+                match store::contacts::find(self.store.conn(), account_id, id).await {
+                    Ok(c) => {
+                        let phone = c.phone.clone();
+                        (Some(c), phone)
+                    }
+                    Err(Error::NotFound { .. }) => {
+                        return Ok(refuse(Refusal::Unknown, format!("no contact {id}")));
+                    }
+                    Err(e) => return Err(e),
                 }
-                Err(Error::NotFound { .. }) => {
-                    return Ok(refuse(Refusal::Unknown, format!("no contact {id}")));
-                }
-                Err(e) => return Err(e),
-            },
+            }
             DialTarget::Phone(raw, r) => {
                 match Phone::parse(&raw, r.or(Some(region)), Validation::Lenient) {
                     Ok(p) => {
                         let c =
-                            store::contacts::find_by_phone(&self.db, account_id, p.e164()).await?;
+                            store::contacts::find_by_phone(self.store.conn(), account_id, p.e164())
+                                .await?
+                                .map(Contact::from);
                         (c, p.e164().to_string())
                     }
                     Err(err) => {
@@ -465,17 +469,20 @@ impl Services {
         };
         // The contact's pending callback: in the campaign asked about, else its earliest.
         let callback = match &contact {
-            Some(c) => {
-                store::callbacks::pending_of_contact(&self.db, account_id, c.id, campaign_id)
-                    .await?
-                    .into_iter()
-                    .next()
-            }
+            Some(c) => store::callbacks::pending_of_contact(
+                self.store.conn(),
+                account_id,
+                c.id,
+                campaign_id,
+            )
+            .await?
+            .into_iter()
+            .next(),
             None => None,
         };
         let callback_due =
             campaign_id.is_some() && callback.as_ref().is_some_and(|cb| cb.due_at <= now);
-        if let Some(entry) = store::dnc::entry(&self.db, account_id, &e164).await? {
+        if let Some(entry) = store::dnc::entry(self.store.conn(), account_id, &e164).await? {
             return Ok(with_callback(
                 &callback,
                 refuse(
@@ -484,10 +491,14 @@ impl Services {
                 ),
             ));
         }
-        if let Some(hit) =
-            store::dnc_lists::live_hits(&self.db, account_id, std::slice::from_ref(&e164), now)
-                .await?
-                .first()
+        if let Some(hit) = store::dnc_lists::live_hits(
+            self.store.conn(),
+            account_id,
+            std::slice::from_ref(&e164),
+            now,
+        )
+        .await?
+        .first()
         {
             return Ok(with_callback(
                 &callback,
@@ -505,7 +516,8 @@ impl Services {
         if rules.require_consent.required() {
             let consented = match &contact {
                 Some(c) => {
-                    store::consents::has_live(&self.db, c.id, rules.require_consent, now).await?
+                    store::consents::has_live(self.store.conn(), c.id, rules.require_consent, now)
+                        .await?
                 }
                 None => false,
             };
@@ -518,7 +530,9 @@ impl Services {
         }
         if let Some(campaign) = campaign_id {
             let member = match &contact {
-                Some(c) => store::campaigns::member(&self.db, account_id, campaign, c.id).await?,
+                Some(c) => {
+                    store::campaigns::member(self.store.conn(), account_id, campaign, c.id).await?
+                }
                 None => None,
             };
             let Some(m) = member else {
@@ -559,7 +573,7 @@ impl Services {
             }
         }
         if let Some(c) = &contact {
-            let person = store::leases::person(&self.db, account_id, c.id).await?;
+            let person = store::leases::person(self.store.conn(), account_id, c.id).await?;
             let frequency = account_frequency(&account);
             if let Err(r) = rules.check_person(&person, frequency, dialer_id, now) {
                 return Ok(with_callback(
@@ -603,17 +617,18 @@ impl Services {
         campaign_id: &str,
         rules: DialRules,
     ) -> Result<Preview> {
-        let account = store::accounts::get(&self.db, account_id).await?;
+        let account = store::accounts::get(self.store.conn(), account_id).await?;
         let frequency = account_frequency(&account);
         let now = self.now();
         let mut p = Preview::default();
         // Pending callbacks by member: their earliest due time.
         let callbacks =
-            store::callbacks::pending_by_contact(&self.db, account_id, campaign_id).await?;
+            store::callbacks::pending_by_contact(self.store.conn(), account_id, campaign_id)
+                .await?;
         let mut after = 0;
         loop {
             let page = store::dialer::member_facts(
-                &self.db,
+                self.store.conn(),
                 account_id,
                 campaign_id,
                 (rules.require_consent, now),
@@ -622,10 +637,11 @@ impl Services {
             )
             .await?;
             let ids: Vec<i64> = page.iter().map(|m| m.contact_id).collect();
-            let mut persons = store::leases::persons(&self.db, account_id, &ids).await?;
+            let mut persons = store::leases::persons(self.store.conn(), account_id, &ids).await?;
             // A number a named DNC list blocks counts as listed.
             let phones: Vec<String> = page.iter().map(|m| m.phone.clone()).collect();
-            let blocked = store::dnc_lists::blocked(&self.db, account_id, &phones, now).await?;
+            let blocked =
+                store::dnc_lists::blocked(self.store.conn(), account_id, &phones, now).await?;
             let page: Vec<_> = page
                 .into_iter()
                 .map(|mut m| {

@@ -7,12 +7,9 @@
 //! a row the store builds for later (`store::contacts::NewRow`, `store::import::NewError`)
 //! is opaque here.
 //!
-//! Documented exceptions, which still pass SeaORM rows (`crate::entity`) because the
-//! code they belong to is being changed elsewhere at the same time:
-//! - `dialer` (claims, CheckDialable, PreviewDialable: the contact and callback rows of
-//!   `store::dialer`, `store::leases` and `store::callbacks`, shown by `grpc::campaigns`);
-//! - `callbacks` (its rows, `store::callbacks`, shown by `grpc::callbacks`);
-//! - `calls`, only where RecordCall hands the contact row to `callbacks`.
+//! There are no exceptions: no service names a table's row or a SeaORM type (the
+//! dialer's leased contacts are domain `Contact`s, callbacks are
+//! `domain::callback::Callback`s).
 //!
 //! The database is one [`Store`] handle: a use case reads through `store.conn()` and
 //! writes in `store.begin_write()`'s transaction; the store picks the pool for each.
@@ -267,16 +264,6 @@ impl Services {
 
     /// The database.
     pub fn store(&self) -> &Store {
-        &self.store
-    }
-}
-
-/// The dialer's and the callbacks' use cases (`dialer`, `callbacks`), being changed
-/// elsewhere, still name the pools (`self.db`, `self.writer`, `self.claim_reads`): they
-/// reach the [`Store`]'s through this until they call its methods like the others.
-impl std::ops::Deref for Services {
-    type Target = Store;
-    fn deref(&self) -> &Store {
         &self.store
     }
 }

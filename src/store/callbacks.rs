@@ -1,9 +1,10 @@
 //! Scheduled callbacks (`callbacks`): the claim's one query for a campaign's pending
 //! callbacks in due order, and the writes that move, deliver and cancel them.
 
-use crate::domain::callback::{CallbackStatus, CancelReason};
+use crate::domain::callback::{Callback, CallbackStatus, CancelReason, NewCallback};
 use crate::entity::{callback as cb, campaign_member as cm, contact, dial_state as ds};
 use crate::error::Result;
+use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
@@ -14,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 /// A pending callback with what the claim's checks look at.
 #[derive(Debug, Clone)]
 pub struct Pending {
-    pub callback: cb::Model,
+    pub callback: Callback,
     pub phone: String,
     /// The contact's explicit zone ("" when none).
     pub contact_time_zone: String,
@@ -28,9 +29,46 @@ pub struct Pending {
     pub attempts: Option<i32>,
 }
 
-/// Stores a callback.
-pub async fn insert<C: ConnectionTrait>(db: &C, row: cb::ActiveModel) -> Result<cb::Model> {
-    Ok(row.insert(db).await?)
+fn decode(c: cb::Model) -> Callback {
+    Callback {
+        id: c.id,
+        account_id: c.account_id,
+        campaign_id: c.campaign_id,
+        contact_id: c.contact_id,
+        requested_at: c.requested_at,
+        time_zone: c.time_zone,
+        local_time: c.local_time,
+        due_at: c.due_at,
+        status: c.status,
+        cancel_reason: c.cancel_reason,
+        call_id: c.call_id,
+        settled_call_id: c.settled_call_id,
+        created_at: c.created_at,
+        settled_at: c.settled_at,
+        held_until: c.held_until,
+    }
+}
+
+/// Stores a new callback: pending, due at the time asked for, not out on a lease.
+pub async fn insert<C: ConnectionTrait>(db: &C, new: &NewCallback) -> Result<Callback> {
+    let row = cb::ActiveModel {
+        id: NotSet,
+        account_id: Set(new.account_id.clone()),
+        campaign_id: Set(new.campaign_id.clone()),
+        contact_id: Set(new.contact_id),
+        requested_at: Set(new.at),
+        time_zone: Set(new.time_zone.clone()),
+        local_time: Set(new.local_time.clone()),
+        due_at: Set(new.at),
+        status: Set(CallbackStatus::Pending),
+        cancel_reason: Set(CancelReason::None),
+        call_id: Set(Some(new.call_id)),
+        settled_call_id: Set(None),
+        created_at: Set(new.created_at),
+        settled_at: Set(None),
+        held_until: Set(0),
+    };
+    Ok(decode(row.insert(db).await?))
 }
 
 /// A campaign's first `limit` pending callbacks in due order (due or not) that are not
@@ -115,7 +153,7 @@ pub async fn pending_in_due_order<C: ConnectionTrait>(
             let (phone, zone, status) = contacts.get(&id)?.clone();
             let (recent_dials, lease_expires_at) = dials.get(&id).cloned().unwrap_or_default();
             Some(Pending {
-                callback,
+                callback: decode(callback),
                 phone,
                 contact_time_zone: zone,
                 contact_status: status,
@@ -269,7 +307,7 @@ pub async fn pending_of_contact<C: ConnectionTrait>(
     account_id: &str,
     contact_id: i64,
     campaign_id: Option<&str>,
-) -> Result<Vec<cb::Model>> {
+) -> Result<Vec<Callback>> {
     let mut q = cb::Entity::find()
         .filter(cb::Column::AccountId.eq(account_id))
         .filter(cb::Column::ContactId.eq(contact_id))
@@ -277,7 +315,8 @@ pub async fn pending_of_contact<C: ConnectionTrait>(
     if let Some(c) = campaign_id {
         q = q.filter(cb::Column::CampaignId.eq(c));
     }
-    Ok(q.order_by_asc(cb::Column::DueAt).all(db).await?)
+    let rows = q.order_by_asc(cb::Column::DueAt).all(db).await?;
+    Ok(rows.into_iter().map(decode).collect())
 }
 
 /// The callback a call asked for, if any.
@@ -285,12 +324,13 @@ pub async fn by_call<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
     call_id: i64,
-) -> Result<Option<cb::Model>> {
+) -> Result<Option<Callback>> {
     Ok(cb::Entity::find()
         .filter(cb::Column::AccountId.eq(account_id))
         .filter(cb::Column::CallId.eq(call_id))
         .one(db)
-        .await?)
+        .await?
+        .map(decode))
 }
 
 /// What ListCallbacks filters on.
@@ -308,7 +348,7 @@ pub async fn list<C: ConnectionTrait>(
     f: &ListFilter,
     before_id: Option<i64>,
     limit: u64,
-) -> Result<Vec<cb::Model>> {
+) -> Result<Vec<Callback>> {
     let mut q = cb::Entity::find().filter(cb::Column::AccountId.eq(account_id));
     if let Some(c) = &f.campaign_id {
         q = q.filter(cb::Column::CampaignId.eq(c.as_str()));
@@ -322,7 +362,8 @@ pub async fn list<C: ConnectionTrait>(
     if let Some(b) = before_id {
         q = q.filter(cb::Column::Id.lt(b));
     }
-    Ok(q.order_by_desc(cb::Column::Id).limit(limit).all(db).await?)
+    let rows = q.order_by_desc(cb::Column::Id).limit(limit).all(db).await?;
+    Ok(rows.into_iter().map(decode).collect())
 }
 
 /// Every pending callback of a campaign by contact (PreviewDialable).

@@ -11,6 +11,7 @@
 //! under the lock — the person's lease and frequency on the latest `dial_state` row — so
 //! a person leased, dialed or marked DNC by someone else in between is never leased.
 
+use crate::domain::Contact;
 use crate::domain::consent::ConsentRequirement;
 use crate::domain::dialing::{DAY_MS, Frequency, MAX_DIALS, MemberState, PersonState, WEEK_MS};
 use crate::domain::filter::ContactStatus;
@@ -201,7 +202,7 @@ pub async fn lease_eligible(
     lease: &Lease<'_>,
     e: &Eligibility,
     ids: &[i64],
-) -> Result<Vec<contact::Model>> {
+) -> Result<Vec<Contact>> {
     if ids.is_empty() {
         return Ok(vec![]);
     }
@@ -226,7 +227,7 @@ pub async fn lease_eligible(
         }
     };
     leased.sort_unstable_by_key(|c| c.id);
-    Ok(leased)
+    Ok(leased.into_iter().map(Contact::from).collect())
 }
 
 /// Who leases which campaign's members until when.

@@ -12,6 +12,7 @@
 
 use super::Txn;
 use super::acquire::Db;
+use crate::domain::Contact;
 use crate::error::Result;
 use sea_orm::DatabaseConnection;
 
@@ -63,6 +64,23 @@ impl Store {
     /// Where the dialer's candidate reads run.
     pub fn claim_reads(&self) -> &Db {
         &self.claim_reads
+    }
+
+    /// Re-checks and leases a claim's chosen members in a write transaction of its own
+    /// on the writer ([`super::dialer::lease_eligible`]); returns the leased contacts.
+    pub async fn lease_eligible(
+        &self,
+        lease: &super::dialer::Lease<'_>,
+        e: &super::dialer::Eligibility,
+        ids: &[i64],
+    ) -> Result<Vec<Contact>> {
+        super::dialer::lease_eligible(&self.writer, lease, e, ids).await
+    }
+
+    /// Marks callbacks as out on a lease ending at `until`, one statement on the writer
+    /// ([`super::callbacks::hold`]).
+    pub async fn hold_callbacks(&self, ids: &[i64], until: i64) -> Result<()> {
+        super::callbacks::hold(&self.writer, ids, until).await
     }
 
     /// Whether write transactions commit side by side ([`super::parallel_writes`]).

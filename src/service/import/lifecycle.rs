@@ -156,7 +156,7 @@ impl Services {
             while Instant::now() < give_up {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 let now = svc.now();
-                if store::import::finish(&svc.db, &batch_id, end, &why, None, now)
+                if store::import::finish(svc.store.conn(), &batch_id, end, &why, None, now)
                     .await
                     .is_ok()
                 {
@@ -178,7 +178,7 @@ impl Services {
         AbortOnDrop(tokio::spawn(async move {
             loop {
                 tokio::time::sleep(HEARTBEAT_EVERY).await;
-                if let Err(e) = store::import::heartbeat(&svc.db, &id, svc.now()).await {
+                if let Err(e) = store::import::heartbeat(svc.store.conn(), &id, svc.now()).await {
                     tracing::warn!(batch = id, error = %e, "import heartbeat failed");
                 }
             }
