@@ -5,7 +5,8 @@
 //! - [`grpc`]: tonic handlers. Each validates the request, converts it to domain values,
 //!   calls one service function and converts the answer back.
 //! - [`service`]: the use cases and their transactions (plan limits, DNC rules, leases),
-//!   over domain types and one [`store::Store`] handle.
+//!   over domain types and one [`store::Store`] handle (the dialer's claims in
+//!   `service::dialer`, CheckDialable and PreviewDialable in `service::dialable`).
 //! - [`store`]: SeaORM queries; the only module that knows tables, builds rows and
 //!   decodes them into domain types, and picks the connection for each kind of work
 //!   ([`store::Store`]). Backend-specific SQL lives here, one function per need with its
@@ -15,7 +16,8 @@
 //!   entries and lists, import batches), values parsed once at the edge (phone numbers,
 //!   emails, plans, filters) and one enum per stored state, stored by explicit value.
 //! - [`import`]: the streaming import pipeline for CSV files and Excel/ODS workbooks
-//!   (decode, records, header synonyms, per-row countries, mapping, checks).
+//!   (decode, records, header synonyms, per-row countries, mapping; the parsing worker
+//!   in `import::pipeline`, with its rows and checks in submodules).
 //! - [`error`]: the one error type and its one mapping to gRPC status codes.
 //! - [`export`]: the CSV side of exports (columns, formula-injection neutralization,
 //!   chunking); the service feeds it pages read from one snapshot.

@@ -7,6 +7,7 @@ pub mod import;
 pub mod keys;
 pub mod rejected;
 pub mod renormalize;
+pub mod table;
 
 use crate::config::{Cli, Command, ServerArgs};
 use crate::pb::contact_service_client::ContactServiceClient;

@@ -21,6 +21,7 @@ pub mod plan;
 pub mod region;
 pub mod template;
 pub mod timezone;
+pub mod zone_tables;
 
 pub use account::Account;
 pub use clock::{Clock, SystemClock};

@@ -13,7 +13,8 @@ use crate::domain::dialing::{
 use crate::error::{Error, Result};
 use crate::pb;
 use crate::service::Services;
-use crate::service::dialer::{Claim, DialTarget, Leased, StreamInput, WindowPolicy};
+use crate::service::dialable::DialTarget;
+use crate::service::dialer::{Claim, Leased, StreamInput, WindowPolicy};
 use std::time::Duration;
 use tokio_stream::{StreamExt, wrappers::ReceiverStream};
 use tonic::{Request, Response, Status};

@@ -9,6 +9,9 @@
 //!
 //! The input ends with [`Input::End`]. A channel that closes without it means the client
 //! went away: the worker stops without flushing a partial record.
+//!
+//! Here: the worker's loop (input, decoding, records, the header, chunks out). A record
+//! becomes a row in [`rows`]; drafts are checked in [`check`].
 
 use super::decode::TextDecoder;
 use super::mapping::{ColumnMap, Field, Mapping};
@@ -21,6 +24,12 @@ use crate::domain::contact::ContactDraft;
 use crate::domain::{NewContact, Phone, Region, Validation};
 use crate::error::{Error, Result};
 use tokio::sync::mpsc::{self, error::TryRecvError};
+
+mod check;
+mod rows;
+
+use check::{Helper, is_international};
+use rows::csv_row;
 
 /// Most rows per chunk handed to the writer (one transaction each).
 pub const CHUNK_ROWS: usize = 2000;
@@ -591,299 +600,9 @@ impl Worker {
     }
 }
 
-/// A CSV record as a row to check, or as a row already rejected for its shape.
-fn csv_row(mapping: &Mapping, unmapped_as_custom: bool, rec: Record<'_>) -> Pending {
-    let line = rec.line as i64;
-    let raw: Vec<String> = rec.fields.iter().map(|f| f.to_string()).collect();
-    let invalid = |column: &str, raw_value: &str, reason: String, kind| {
-        Outcome::Invalid(RowError {
-            column: column.to_string(),
-            raw_value: raw_value.to_string(),
-            reason,
-            kind,
-        })
-    };
-    let width = mapping.header().len();
-    let outcome = if rec.oversized {
-        invalid(
-            "",
-            "",
-            format!(
-                "the record is longer than {} KiB or has more than {MAX_FIELDS} fields \
-                     (an unclosed quote?)",
-                MAX_RECORD_BYTES / 1024
-            ),
-            Rejection::FieldTooLong,
-        )
-    } else if rec.fields.len() < width || rec.fields[width..].iter().any(|f| !f.trim().is_empty()) {
-        invalid(
-            "",
-            "",
-            format!("has {} fields but the header has {width}", rec.fields.len()),
-            Rejection::RaggedRow,
-        )
-    } else if let Some(i) = rec.fields.iter().position(|f| f.contains('\0')) {
-        // A NUL is never text a person typed (a binary file, or UTF-16 read as 8-bit),
-        // and PostgreSQL text cannot hold it: the row is refused, its value shown safely.
-        let column = mapping.header().get(i).cloned().unwrap_or_default();
-        let value: String = rec.fields[i].chars().take(64).collect();
-        invalid(
-            &column,
-            &value.replace('\0', "\u{FFFD}"),
-            "contains a NUL byte (a binary file, or UTF-16 without its byte-order mark?)"
-                .to_string(),
-            Rejection::MalformedCsv,
-        )
-    } else if let Some(i) = rec.fields.iter().position(|f| f.len() > MAX_FIELD_BYTES) {
-        let column = mapping.header().get(i).cloned().unwrap_or_default();
-        let value: String = rec.fields[i].chars().take(64).collect();
-        invalid(
-            &column,
-            &value,
-            format!("is longer than {MAX_FIELD_BYTES} bytes"),
-            Rejection::FieldTooLong,
-        )
-    } else if let Some(country) = mapping
-        .country_cell(&rec.fields)
-        .filter(|c| country::region_of(c).is_none())
-    {
-        let (draft, _) = mapping.draft(&rec.fields, unmapped_as_custom);
-        if is_international(&draft.phone) {
-            // The country only places local numbers: an international one needs none.
-            return check_later(line, raw, mapping, &rec.fields, unmapped_as_custom);
-        }
-        let column = mapping
-            .column_of("country", 0)
-            .and_then(|i| mapping.header().get(i).cloned())
-            .unwrap_or_default();
-        invalid(
-            &column,
-            country,
-            format!(
-                "{country:?} is not a country this import knows, so the local number {:?} \
-                 cannot be placed: write an ISO code (e.g. \"DE\") or the country's name, \
-                 or the number as +<country code>…",
-                draft.phone
-            ),
-            Rejection::InvalidCountry,
-        )
-    } else {
-        return check_later(line, raw, mapping, &rec.fields, unmapped_as_custom);
-    };
-    Pending::Ready(Row {
-        line,
-        raw,
-        outcome,
-        region: None,
-        consent: None,
-    })
-}
-
-/// A row whose shape is right, to be checked with the others of its chunk.
-fn check_later(
-    line: i64,
-    raw: Vec<String>,
-    mapping: &Mapping,
-    fields: &[&str],
-    unmapped_as_custom: bool,
-) -> Pending {
-    let consent = match mapping.consent(fields) {
-        Ok(consent) => consent,
-        Err(e) => {
-            let column = mapping.header()[e.column].clone();
-            let raw_value = raw.get(e.column).cloned().unwrap_or_default();
-            return Pending::Ready(Row {
-                line,
-                outcome: Outcome::Invalid(RowError {
-                    reason: format!("{column}: {}", e.reason),
-                    column,
-                    raw_value,
-                    kind: Rejection::InvalidField,
-                }),
-                raw,
-                region: None,
-                consent: None,
-            });
-        }
-    };
-    let (draft, phone_col) = mapping.draft(fields, unmapped_as_custom);
-    Pending::Check {
-        line,
-        raw,
-        draft,
-        phone_col: Some(phone_col),
-        consent,
-    }
-}
-
-/// Whether a phone cell is written with its country code (`+49…`, `0049…`).
-fn is_international(phone: &str) -> bool {
-    let p = phone.trim_start();
-    p.starts_with('+') || p.starts_with("00")
-}
-
-type Checked = Vec<Option<Result<NewContact, RowError>>>;
-
-/// Checks the drafts among `pending` (`None` for rows already decided).
-fn check_each(opts: &ParseOptions, mapping: Option<&Mapping>, pending: &[Pending]) -> Checked {
-    pending
-        .iter()
-        .map(|p| match p {
-            Pending::Ready(_) => None,
-            Pending::Check {
-                raw,
-                draft,
-                phone_col,
-                ..
-            } => Some(check(opts, draft, |field| {
-                source(mapping, *phone_col, raw, field)
-            })),
-        })
-        .collect()
-}
-
-/// A thread that checks half of each chunk for the whole import. One thread for the
-/// import, not one per chunk: the phone parser's regexes keep a match cache per thread
-/// (the first thread to use a regex keeps its own; the others share eight pools picked by
-/// thread id), so a new thread per chunk filled all eight pools and grew the server by
-/// ~16 MiB more than one long-lived thread does (measured with rlibphonenumber 2.2.15).
-struct Helper {
-    jobs: std::sync::mpsc::Sender<(ParseOptions, Option<Mapping>, Vec<Pending>)>,
-    done: std::sync::mpsc::Receiver<(Vec<Pending>, Checked)>,
-}
-
-impl Helper {
-    fn start() -> Helper {
-        let (jobs, job_rx) =
-            std::sync::mpsc::channel::<(ParseOptions, Option<Mapping>, Vec<Pending>)>();
-        let (done_tx, done) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for (opts, mapping, pending) in job_rx {
-                let checked = check_each(&opts, mapping.as_ref(), &pending);
-                if done_tx.send((pending, checked)).is_err() {
-                    return;
-                }
-            }
-        });
-        Helper { jobs, done }
-    }
-}
-
-impl Worker {
-    /// Checks a chunk, on two threads when the machine has two cores (phone parsing is
-    /// the costly part of an import); returns the rows in order with their checks.
-    fn check_all(&mut self, mut pending: Vec<Pending>) -> (Vec<Pending>, Checked) {
-        let parallel = std::thread::available_parallelism().map_or(1, |n| n.get()) > 1;
-        if !parallel || pending.len() < 256 {
-            let checked = check_each(&self.opts, self.mapping.as_ref(), &pending);
-            return (pending, checked);
-        }
-        let second = pending.split_off(pending.len() / 2);
-        let helper = self.helper.get_or_insert_with(Helper::start);
-        helper
-            .jobs
-            .send((self.opts.clone(), self.mapping.clone(), second))
-            .expect("the checking thread runs while the import does");
-        let mut checked = check_each(&self.opts, self.mapping.as_ref(), &pending);
-        let (second, more) = helper
-            .done
-            .recv()
-            .expect("the checking thread does not panic");
-        pending.extend(second);
-        checked.extend(more);
-        (pending, checked)
-    }
-}
-
-/// The column and raw value a checked field came from.
-fn source(
-    mapping: Option<&Mapping>,
-    phone_col: Option<usize>,
-    raw: &[String],
-    field: &str,
-) -> (String, String) {
-    let index = match (mapping, phone_col) {
-        (Some(m), Some(phone_col)) => m
-            .column_of(field, phone_col)
-            .map(|i| (m.header()[i].clone(), i)),
-        _ => STRUCTURED_COLUMNS
-            .iter()
-            .position(|c| *c == field)
-            .map(|i| (STRUCTURED_COLUMNS[i].to_string(), i)),
-    };
-    match index {
-        Some((column, i)) => (column, raw.get(i).cloned().unwrap_or_default()),
-        None => (field.to_string(), String::new()),
-    }
-}
-
-/// Checks a draft; `source` names the column and raw value of a checked field.
-fn check(
-    opts: &ParseOptions,
-    draft: &ContactDraft,
-    source: impl Fn(&str) -> (String, String),
-) -> Result<NewContact, RowError> {
-    match draft.check("row", opts.region, opts.mode) {
-        Ok(contact) => Ok(contact),
-        Err(mut violations) => {
-            if let Some(v) = violations.iter_mut().find(|v| v.field == "row.phone") {
-                explain_phone(opts, draft, &mut v.reason);
-            }
-            let first = &violations[0];
-            let field = first.field.strip_prefix("row.").unwrap_or(&first.field);
-            let (column, raw_value) = source(field);
-            let kind = match field {
-                "phone" if draft.phone.trim().is_empty() => Rejection::MissingPhone,
-                "phone" => Rejection::InvalidPhone,
-                "email" => Rejection::InvalidEmail,
-                _ => Rejection::InvalidField,
-            };
-            let reason = violations
-                .iter()
-                .map(|v| {
-                    let f = v.field.strip_prefix("row.").unwrap_or(&v.field);
-                    format!("{}: {}", source(f).0, v.reason)
-                })
-                .collect::<Vec<_>>()
-                .join("; ");
-            Err(RowError {
-                column,
-                raw_value,
-                reason,
-                kind,
-            })
-        }
-    }
-}
-
 /// A delimiter as reported to clients.
 fn delimiter_name(d: u8) -> String {
     (d as char).to_string()
-}
-
-/// Makes a rejected phone's reason point at what helps. A STRICT failure that LENIENT
-/// would fail too is told by LENIENT's reason (how many digits the country's numbers
-/// have), not by the hint that LENIENT accepts it; a local number that fits no number
-/// of the region it was read in is probably from another country, and the reason says
-/// where to give that country.
-fn explain_phone(opts: &ParseOptions, draft: &ContactDraft, reason: &mut String) {
-    let raw = draft.phone.trim();
-    if raw.is_empty() {
-        return;
-    }
-    let region = draft.region.or(opts.region);
-    let lenient = Phone::parse(raw, region, Validation::Lenient);
-    if let Err(e) = lenient {
-        if opts.mode == Validation::Strict {
-            *reason = e.0;
-        }
-        if let Some(r) = region.filter(|_| !is_international(raw)) {
-            reason.push_str(&format!(
-                " (read as a local number of {r}: if it is from another country, give the \
-                 row's country in a country column, or the import's region)"
-            ));
-        }
-    }
 }
 
 fn mixed() -> Error {

@@ -15,6 +15,9 @@
 //! family name, English `Name` alone is the full name, Spanish `Nombre` beside
 //! `Apellidos` is the given name. Those are [`Sense::NameOrLast`] and
 //! [`Sense::GivenOrFull`], settled by the other columns of the header.
+//!
+//! The file is long because it is one data table ([`KNOWN`], ~520 lines of names); the
+//! code beside it is [`normalize`] and [`detect`].
 
 use super::mapping::Field;
 use unicode_normalization::UnicodeNormalization;

@@ -22,6 +22,7 @@ pub mod calls;
 pub mod campaigns;
 pub mod consents;
 pub mod contacts;
+pub mod dialable;
 pub mod dialer;
 pub mod dnc;
 pub mod dnc_lists;
