@@ -88,7 +88,12 @@ pub async fn run(
     let pg_name = db.pg_name().unwrap_or("");
     let (server_cpu, pg_cpu) = (server.cpu(), postgres_cpu(pg_name));
     let tasks = run_dialers(&server, dialers, "bench", batch, None).await?;
-    let (server_cpu, pg_cpu) = (server.cpu() - server_cpu, postgres_cpu(pg_name) - pg_cpu);
+    // Saturating: a process that exits between the two readings takes its CPU time out
+    // of the sum (the figure is then low, never a panic).
+    let (server_cpu, pg_cpu) = (
+        server.cpu().saturating_sub(server_cpu),
+        postgres_cpu(pg_name).saturating_sub(pg_cpu),
+    );
     release_all(&server, dialers, "bench").await?;
     // The same drain with a consent requirement (every contact holds a live written
     // consent) and callbacks (one member in 100 asked to be called back, all due when the
@@ -107,7 +112,7 @@ pub async fn run(
     ] {
         let (s0, p0) = (server.cpu(), postgres_cpu(pg_name));
         let got = run_dialers_requiring(&server, dialers, campaign, batch, None, consent).await?;
-        let cpu = (server.cpu() - s0) + (postgres_cpu(pg_name) - p0);
+        let cpu = server.cpu().saturating_sub(s0) + postgres_cpu(pg_name).saturating_sub(p0);
         let leased: usize = got.iter().map(|(_, _, ids)| ids.len()).sum();
         anyhow::ensure!(
             leased == members,

@@ -205,6 +205,11 @@ fn process_cpu(pid: u32) -> Option<Duration> {
 /// across a measured phase is what that phase cost PostgreSQL even on a busy machine,
 /// less whatever other databases' writes added to the shared writers.
 pub fn postgres_cpu(db: &str) -> Duration {
+    // No database name (a SQLite run): no PostgreSQL process is ours. (An empty name
+    // would match the empty words of every process title.)
+    if db.is_empty() {
+        return Duration::ZERO;
+    }
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Duration::ZERO;
     };

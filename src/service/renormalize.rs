@@ -11,7 +11,10 @@
 //! and only the source file can tell which.
 //!
 //! A contact moved onto a number on the DNC list becomes DNC, so "status = DNC iff the
-//! number is listed" holds afterwards; DNC entries are rewritten first for that reason.
+//! number is listed" holds afterwards; DNC entries are rewritten first for that reason. A
+//! rewritten entry makes the contact already holding its new spelling DNC too, and stays
+//! listed under its old spelling as well while a contact that cannot move (a collision)
+//! holds it.
 //! The DNC history (`dnc_events`) keeps the numbers as they were recorded.
 
 use super::Services;
@@ -142,15 +145,7 @@ impl Services {
                 continue;
             }
             if !dry_run {
-                let txn = self.store.begin_write().await?;
-                store::renormalize::move_dnc_entry(
-                    &txn,
-                    &change.account_id,
-                    &change.old,
-                    &change.new,
-                )
-                .await?;
-                txn.commit().await?;
+                self.move_dnc_entry(&change).await?;
             }
             report.changed.push(change);
         }
@@ -213,6 +208,49 @@ impl Services {
         Ok(())
     }
 
+    /// Rewrites one DNC entry's number, keeping "status = DNC iff listed": a contact
+    /// holding the new spelling becomes DNC; and when contacts hold both spellings (the
+    /// contacts' pass reports them as a collision and leaves both as they are), the old
+    /// spelling stays listed beside the new.
+    async fn move_dnc_entry(&self, change: &Change) -> Result<()> {
+        let account = change.account_id.as_str();
+        let txn = self.store.begin_write().await?;
+        let old_holder = store::contacts::find_by_phone(&txn, account, &change.old).await?;
+        let new_holder = store::contacts::find_by_phone(&txn, account, &change.new).await?;
+        if old_holder.is_some() && new_holder.is_some() {
+            store::renormalize::copy_dnc_entry(&txn, account, &change.old, &change.new).await?;
+        } else {
+            store::renormalize::move_dnc_entry(&txn, account, &change.old, &change.new).await?;
+        }
+        if let Some(holder) = new_holder {
+            let current = store::contacts::find(&txn, account, holder.id).await?;
+            let mut after = current.clone();
+            self.follow_the_list(&txn, &mut after, &change.new).await?;
+            store::contacts::save_changes(&txn, &current, &after).await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// A contact whose number is listed becomes DNC (with the entry's source and time).
+    async fn follow_the_list(
+        &self,
+        txn: &store::Txn,
+        contact: &mut crate::domain::Contact,
+        phone: &str,
+    ) -> Result<()> {
+        let listed = store::dnc::entry(txn, &contact.account_id, phone).await?;
+        if let Some(d) = listed
+            && contact.status != ContactStatus::Dnc
+        {
+            contact.status = ContactStatus::Dnc;
+            contact.dnc_source = Some(d.source);
+            contact.dnc_at = Some(d.created_at);
+            contact.updated_at = self.now();
+        }
+        Ok(())
+    }
+
     /// Rewrites one contact's number; a number on the DNC list makes it DNC.
     async fn move_contact(&self, change: &Change, phone: &Phone) -> Result<()> {
         let id = change.contact_id.unwrap_or_default();
@@ -221,14 +259,7 @@ impl Services {
         let mut after = current.clone();
         after.phone = phone.e164().to_string();
         after.phone_national = phone.national().to_string();
-        let listed = store::dnc::entry(&txn, &change.account_id, phone.e164()).await?;
-        if let Some(d) = listed
-            && current.status != ContactStatus::Dnc
-        {
-            after.status = ContactStatus::Dnc;
-            after.dnc_source = Some(d.source);
-            after.dnc_at = Some(d.created_at);
-        }
+        self.follow_the_list(&txn, &mut after, phone.e164()).await?;
         after.updated_at = self.now();
         store::contacts::save_changes(&txn, &current, &after).await?;
         txn.commit().await?;

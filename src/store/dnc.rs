@@ -80,6 +80,16 @@ pub struct Change<'a> {
     pub at: i64,
 }
 
+/// An entry's columns, in the order inserts give them.
+pub(super) const ENTRY_COLUMNS: [dnc_entry::Column; 6] = [
+    dnc_entry::Column::AccountId,
+    dnc_entry::Column::Phone,
+    dnc_entry::Column::Source,
+    dnc_entry::Column::Reason,
+    dnc_entry::Column::Actor,
+    dnc_entry::Column::CreatedAt,
+];
+
 /// Puts numbers on the list (those already listed stay as they were); returns the
 /// numbers that were added. The caller records the events and flips the contacts in the
 /// same transaction.
@@ -92,14 +102,7 @@ pub async fn add<C: ConnectionTrait>(
     let mut added = HashSet::new();
     for part in phones.chunks(super::KEYS_PER_STATEMENT) {
         let mut insert = Query::insert();
-        insert.into_table(dnc_entry::Entity).columns([
-            dnc_entry::Column::AccountId,
-            dnc_entry::Column::Phone,
-            dnc_entry::Column::Source,
-            dnc_entry::Column::Reason,
-            dnc_entry::Column::Actor,
-            dnc_entry::Column::CreatedAt,
-        ]);
+        insert.into_table(dnc_entry::Entity).columns(ENTRY_COLUMNS);
         for phone in part {
             insert.values_panic([
                 account_id.into(),

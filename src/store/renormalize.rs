@@ -92,3 +92,35 @@ pub async fn move_dnc_entry<C: ConnectionTrait>(
         .await?;
     Ok(())
 }
+
+/// Lists `new` as `old` is listed (same source, reason, actor and time), keeping `old`:
+/// a contact still holds the old spelling and stays DNC by it.
+pub async fn copy_dnc_entry<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    old: &str,
+    new: &str,
+) -> Result<()> {
+    use sea_orm::sea_query::{ExprTrait, Query};
+    let mut select = Query::select();
+    select
+        .column(dnc_entry::Column::AccountId)
+        .expr(Expr::val(new))
+        .columns([
+            dnc_entry::Column::Source,
+            dnc_entry::Column::Reason,
+            dnc_entry::Column::Actor,
+            dnc_entry::Column::CreatedAt,
+        ])
+        .from(dnc_entry::Entity)
+        .and_where(Expr::col(dnc_entry::Column::AccountId).eq(account_id))
+        .and_where(Expr::col(dnc_entry::Column::Phone).eq(old));
+    let mut insert = Query::insert();
+    insert
+        .into_table(dnc_entry::Entity)
+        .columns(super::dnc::ENTRY_COLUMNS)
+        .select_from(select)
+        .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
+    db.execute(&insert).await?;
+    Ok(())
+}

@@ -5,7 +5,10 @@
 use crate::helpers::{TestApp, contactd_command};
 use contactd::pb;
 
-both!(renormalize_rewrites_old_spellings_and_reports_collisions_without_merging);
+both!(
+    renormalize_rewrites_old_spellings_and_reports_collisions_without_merging,
+    a_listed_old_spelling_lists_the_new_one_and_keeps_status_following_the_list,
+);
 
 /// Runs `contactd renormalize` on the test database; returns its output.
 fn renormalize(app: &TestApp, extra: &[&str]) -> String {
@@ -112,4 +115,49 @@ async fn renormalize_rewrites_old_spellings_and_reports_collisions_without_mergi
     let again = renormalize(&app, &[]);
     assert!(again.contains("changed: 0\n"), "{again}");
     assert!(again.contains("collisions, left unchanged: 1\n"), "{again}");
+}
+
+/// A DNC entry under an old spelling whose new spelling another contact holds: the
+/// contacts collide and stay as they are, and "status = DNC iff listed" holds for both —
+/// the contact on the new spelling becomes DNC, the old spelling stays listed for the
+/// contact still holding it.
+async fn a_listed_old_spelling_lists_the_new_one_and_keeps_status_following_the_list(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    for (phone, national, status) in [
+        ("+4402079460018", "02079460018", "DNC"),
+        ("+442079460018", "2079460018", "ACTIVE"),
+    ] {
+        app.exec_sql(&format!(
+            "INSERT INTO contacts (account_id, phone, phone_national, status, created_at, \
+             updated_at) VALUES ('{acc}', '{phone}', '{national}', '{status}', 1, 1)"
+        ))
+        .await;
+    }
+    app.exec_sql(&format!(
+        "INSERT INTO dnc_entries (account_id, phone, source, created_at) \
+         VALUES ('{acc}', '+4402079460018', 'MANUAL', 5)"
+    ))
+    .await;
+    let (old, new) = (
+        id_of(&app, "+4402079460018").await,
+        id_of(&app, "+442079460018").await,
+    );
+    let out = renormalize(&app, &[]);
+    assert!(out.contains("collisions, left unchanged: 1\n"), "{out}");
+    let listed = app
+        .sql_i64(&format!(
+            "SELECT count(*) FROM dnc_entries WHERE account_id = '{acc}' \
+             AND phone IN ('+4402079460018', '+442079460018')"
+        ))
+        .await;
+    assert_eq!(listed, Some(2), "both spellings listed");
+    for id in [old, new] {
+        let c = app.get_contact(&acc, id).await;
+        assert_eq!(
+            c.status,
+            pb::ContactStatus::Dnc as i32,
+            "contact {id} ({}) is listed, so DNC",
+            c.phone
+        );
+    }
 }
