@@ -71,10 +71,11 @@ pub async fn run(
     db.drop_db().await;
     anyhow::ensure!(
         out.violations.is_empty(),
-        "safety ({name}), seed {}: {} violations:\n{}",
+        "safety ({name}), seed {}: {} violations:\n{}\n{}",
         out.seed,
         out.violations.len(),
-        out.violations.join("\n")
+        out.violations.join("\n"),
+        out.timelines.join("\n")
     );
     Ok(())
 }

@@ -53,6 +53,8 @@ pub struct Outcome {
     pub callbacks: u64,
     /// Each broken promise, in words.
     pub violations: Vec<String>,
+    /// The whole history of each person a promise broke for.
+    pub timelines: Vec<String>,
 }
 
 /// A run's shape.
@@ -703,25 +705,34 @@ pub async fn run(replicas: Vec<ContactServiceClient<Channel>>, cfg: Config) -> O
     }
     let log = std::mem::take(&mut *w.log.0.lock().unwrap());
     let mut violations = log.violations.clone();
-    violations.extend(check(&log));
+    let (broken, timelines) = check(&log);
+    violations.extend(broken);
     Outcome {
         seed: cfg.seed,
         ops: log.ops,
         handouts: log.handouts.len() as u64,
         callbacks: log.callbacks,
         violations,
+        timelines,
     }
 }
 
-/// The promises 1–3 over the log (4 and 5 are checked as the run goes).
-fn check(log: &Log) -> Vec<String> {
+/// The promises 1–3 over the log (4 and 5 are checked as the run goes); with the
+/// timeline of each person a promise broke for.
+fn check(log: &Log) -> (Vec<String>, Vec<String>) {
     let mut out = Vec::new();
+    let mut timelines = Vec::new();
     let mut by_person: HashMap<i64, Vec<&HandOut>> = HashMap::new();
     for h in &log.handouts {
         by_person.entry(h.person).or_default().push(h);
     }
     let acks_of = |person: i64| log.acks.iter().filter(move |a| ack_person(a) == person);
-    for (person, hs) in by_person.iter_mut() {
+    let mut people: Vec<i64> = by_person.keys().copied().collect();
+    people.sort_unstable();
+    for person in people {
+        let found = out.len();
+        let hs = by_person.get_mut(&person).expect("a person of the log");
+        let person = &person;
         hs.sort_by_key(|h| h.start);
         let acks: Vec<&Ack> = acks_of(*person).collect();
         for h in hs.iter() {
@@ -805,6 +816,41 @@ fn check(log: &Log) -> Vec<String> {
                 ));
             }
         }
+        if out.len() > found {
+            timelines.push(timeline(log, *person, hs, &acks));
+        }
+    }
+    (out, timelines)
+}
+
+/// A person's whole history, in time order: what to read when a promise broke.
+fn timeline(log: &Log, person: i64, hs: &[&HandOut], acks: &[&Ack]) -> String {
+    let name = |d: &usize| log.dialers.get(*d).cloned().unwrap_or_default();
+    let mut events: Vec<(i64, String)> = Vec::new();
+    for h in hs {
+        events.push((
+            h.start,
+            format!(
+                "lease to {} in {:?} until {} (received {}, id {})",
+                h.dialer, h.campaign, h.expire, h.received, h.lease_id
+            ),
+        ));
+    }
+    for a in acks {
+        events.push(match a {
+            Ack::Mark(_, sent, ret) => (*sent, format!("DNC mark sent, returned {ret}")),
+            Ack::Clear(_, sent, ret) => (*sent, format!("DNC clear sent, returned {ret}")),
+            Ack::Release(_, d, sent) => (*sent, format!("release sent by {}", name(d))),
+            Ack::Call(_, d, start, sent) => (
+                *sent,
+                format!("call by {} recorded (started {start})", name(d)),
+            ),
+        });
+    }
+    events.sort_by_key(|e| e.0);
+    let mut out = format!("  timeline of {person}:");
+    for (at, what) in events {
+        out.push_str(&format!("\n    {at} {what}"));
     }
     out
 }

@@ -39,9 +39,10 @@ async fn the_dialer_keeps_its_promises_under_any_interleaving(app: TestApp) {
     );
     assert!(
         out.violations.is_empty(),
-        "{summary} (replay: CONTACTD_CHECKER_SEED={}):\n{}",
+        "{summary} (replay: CONTACTD_CHECKER_SEED={}):\n{}\n{}",
         out.seed,
-        out.violations.join("\n")
+        out.violations.join("\n"),
+        out.timelines.join("\n")
     );
     assert!(
         out.handouts >= 20,
