@@ -119,8 +119,10 @@ impl Services {
         max: u64,
         lease_ms: i64,
     ) -> Result<Vec<CallRequest>> {
-        let now = self.now();
         let txn = self.store.begin_write().await?;
+        // Read once the write can no longer wait (SQLite's write lock is held): the lease
+        // and its dial date from when they are granted.
+        let now = self.now();
         let rows = store::calls::lock_claimable_requests(&txn, account_id, now, max).await?;
         let until = now + lease_ms;
         let (mut keep, mut drop) = (Vec::new(), Vec::new());

@@ -76,7 +76,6 @@ impl Services {
         account_id: &str,
         claim: &Claim,
         e: &Eligibility,
-        until: i64,
     ) -> Result<(Vec<Leased>, Waiting)> {
         let want = claim.max_contacts;
         let limit = want as u64 + PENDING_SLACK;
@@ -141,9 +140,7 @@ impl Services {
             .iter()
             .map(|p| (p.0.contact_id, p.1, p.2.clone()))
             .collect();
-        let mut leased = self
-            .lease_picked(account_id, claim, &waived, ids, until)
-            .await?;
+        let mut leased = self.lease_picked(account_id, claim, &waived, ids).await?;
         for l in &mut leased {
             l.callback = picked
                 .iter()
@@ -157,6 +154,11 @@ impl Services {
             .iter()
             .filter_map(|l| l.callback.as_ref().map(|c| c.id))
             .collect();
+        let until = leased
+            .iter()
+            .map(|l| l.lease_expires_at)
+            .max()
+            .unwrap_or(now);
         if let Err(err) = self.store.hold_callbacks(&held, until).await {
             tracing::warn!(%err, callbacks = held.len(), "marking delivered callbacks as out on lease failed");
         }

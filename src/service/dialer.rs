@@ -135,11 +135,10 @@ impl Services {
             frequency: account_frequency(&account).with(rules.frequency),
             require_consent: rules.require_consent,
         };
-        let until = now + claim.lease_ms;
         let campaign = claim.campaign_id.as_str();
         let cursor = self.scan_hints.cursor(account_id, campaign);
         // Due callbacks first; members waiting for a later one are skipped by the scan.
-        let (mut out, waiting) = self.claim_callbacks(account_id, claim, &e, until).await?;
+        let (mut out, waiting) = self.claim_callbacks(account_id, claim, &e).await?;
         // Scan from the cursor to the end, then once more from the start (unless the
         // first pass already began there).
         let mut passes_left = None;
@@ -195,23 +194,19 @@ impl Services {
                 }
                 picked
             };
-            out.extend(
-                self.lease_picked(account_id, claim, &e, picked, until)
-                    .await?,
-            );
+            out.extend(self.lease_picked(account_id, claim, &e, picked).await?);
         }
         Ok(out)
     }
 
     /// Re-checks and leases the picked candidates (one statement on PostgreSQL, one short
-    /// write transaction on SQLite).
+    /// write transaction on SQLite), from the instant the leases are granted.
     pub(super) async fn lease_picked(
         &self,
         account_id: &str,
         claim: &Claim,
         e: &Eligibility,
         picked: Vec<(i64, i32, String)>,
-        until: i64,
     ) -> Result<Vec<Leased>> {
         if picked.is_empty() {
             return Ok(vec![]);
@@ -221,20 +216,24 @@ impl Services {
             account_id,
             campaign_id: &claim.campaign_id,
             owner: &claim.dialer_id,
-            until,
+            lease_ms: claim.lease_ms,
         };
-        let contacts = self.store.lease_eligible(&lease, e, &ids).await?;
-        Ok(contacts
+        let granted = self
+            .store
+            .lease_eligible(&lease, e, &ids, &*self.clock)
+            .await?;
+        Ok(granted
+            .contacts
             .into_iter()
             .filter_map(|c| {
                 let (_, attempts, tz) = picked.iter().find(|p| p.0 == c.id)?.clone();
                 Some(Leased {
                     lease: LeaseId {
                         contact_id: c.id,
-                        started_at: e.now,
+                        started_at: granted.started_at,
                     },
                     contact: c,
-                    lease_expires_at: until,
+                    lease_expires_at: granted.until,
                     attempts,
                     time_zone: tz,
                     callback: None,

@@ -12,6 +12,7 @@
 //! a person leased, dialed or marked DNC by someone else in between is never leased.
 
 use crate::domain::Contact;
+use crate::domain::clock::Clock;
 use crate::domain::consent::ConsentRequirement;
 use crate::domain::dialing::{DAY_MS, Frequency, MAX_DIALS, MemberState, PersonState, WEEK_MS};
 use crate::domain::filter::ContactStatus;
@@ -22,8 +23,8 @@ use sea_orm::sea_query::{
     Value, Values,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
-    Statement,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
+    QueryFilter, Statement,
 };
 
 /// The stored conditions of eligibility at one instant (the window is checked in Rust).
@@ -39,6 +40,19 @@ pub struct Eligibility {
     pub frequency: Frequency,
     /// The consent kinds the campaign accepts (none required when empty).
     pub require_consent: ConsentRequirement,
+}
+
+impl Eligibility {
+    /// The same conditions at a later instant (never an earlier one): `now` and the
+    /// retry spacing's bound move with it.
+    pub fn at(self, now: i64) -> Eligibility {
+        let now = Ord::max(now, self.now);
+        Eligibility {
+            now,
+            last_attempt_before: self.last_attempt_before.saturating_add(now - self.now),
+            ..self
+        }
+    }
 }
 
 /// A campaign member that passed the stored conditions.
@@ -192,23 +206,49 @@ pub async fn candidates<C: ConnectionTrait>(
     db.query_all(&q).await?.iter().map(candidate).collect()
 }
 
-/// Re-checks `ids` and leases those still eligible to `owner` until `until`, atomically,
-/// counting a dial for each; returns the leased contacts in id order. A person leased,
-/// dialed past the frequency rules, or marked DNC by someone else since the candidates
-/// were read is not leased. PostgreSQL: [`lease_eligible_pg`]; SQLite:
+/// Leases granted at one instant.
+#[derive(Debug, Clone)]
+pub struct Granted {
+    /// When the leases began (and their dials were counted), Unix ms.
+    pub started_at: i64,
+    /// When they end, Unix ms.
+    pub until: i64,
+    /// The leased contacts, in id order.
+    pub contacts: Vec<Contact>,
+}
+
+/// Re-checks `ids` and leases those still eligible to `owner` for `lease_ms`,
+/// atomically, counting a dial for each. A person leased, dialed past the frequency
+/// rules, or marked DNC by someone else since the candidates were read is not leased.
+///
+/// The lease begins when it is granted, not when the claim began: `clock` is read once
+/// the grant can no longer wait (SQLite: inside the write transaction, after the write
+/// lock; PostgreSQL: just before the one statement, which skips what it would wait for),
+/// and every condition is checked at that instant. A claim that waited for the write lock
+/// while a give-back was committed must not date its dial before the give-back: the
+/// frequency rules count from the dial's date, and a backdated dial lets the next one
+/// come sooner than the minimum spacing. PostgreSQL: [`lease_eligible_pg`]; SQLite:
 /// [`lease_eligible_sqlite`].
 pub async fn lease_eligible(
     writer: &DatabaseConnection,
     lease: &Lease<'_>,
     e: &Eligibility,
     ids: &[i64],
-) -> Result<Vec<Contact>> {
+    clock: &dyn Clock,
+) -> Result<Granted> {
+    let mut granted = Granted {
+        started_at: e.now,
+        until: e.now.saturating_add(lease.lease_ms),
+        contacts: vec![],
+    };
     if ids.is_empty() {
-        return Ok(vec![]);
+        return Ok(granted);
     }
     let (account, campaign) = (lease.account_id, lease.campaign_id);
     let mut leased = match super::backend(writer) {
         DbBackend::Postgres => {
+            let e = &e.at(clock.now_ms());
+            granted.started_at = e.now;
             // One array parameter, however many ids.
             let any = |id: Expr| {
                 let ids = ids.iter().map(|&id| Value::from(id)).collect();
@@ -222,23 +262,30 @@ pub async fn lease_eligible(
             lease_eligible_pg(writer, q, lease, e).await?
         }
         _ => {
+            let txn = super::begin_write(writer).await?;
+            let e = &e.at(clock.now_ms());
+            granted.started_at = e.now;
             let q = eligible_select(account, campaign, e, &|id| id.is_in(ids.iter().copied()));
-            lease_eligible_sqlite(writer, q, lease, e).await?
+            let leased = lease_eligible_sqlite(&txn, q, lease, e).await?;
+            txn.commit().await?;
+            leased
         }
     };
     leased.sort_unstable_by_key(|c| c.id);
-    Ok(leased.into_iter().map(Contact::from).collect())
+    granted.until = granted.started_at.saturating_add(lease.lease_ms);
+    granted.contacts = leased.into_iter().map(Contact::from).collect();
+    Ok(granted)
 }
 
-/// Who leases which campaign's members until when.
+/// Who leases which campaign's members for how long.
 #[derive(Debug, Clone, Copy)]
 pub struct Lease<'a> {
     pub account_id: &'a str,
     pub campaign_id: &'a str,
     /// The dialer.
     pub owner: &'a str,
-    /// Unix ms.
-    pub until: i64,
+    /// The lease's length, ms (from when it is granted).
+    pub lease_ms: i64,
 }
 
 /// PostgreSQL: one statement, so one round trip and no explicit transaction. The
@@ -269,7 +316,7 @@ async fn lease_eligible_pg(
         lease.owner.into(),
         lease.campaign_id.into(),
         e.now.into(),
-        lease.until.into(),
+        e.now.saturating_add(lease.lease_ms).into(),
         (e.now - f.min_spacing_ms).into(),
         f.per_day.clamp(1, MAX_DIALS).into(),
         (e.now - DAY_MS).into(),
@@ -319,24 +366,23 @@ async fn lease_eligible_pg(
     .collect()
 }
 
-/// SQLite has no row locks: the `BEGIN IMMEDIATE` writer transaction holds the single
-/// write lock, so nobody can change a member, contact or dial state between the check
-/// and the lease. The frequency rules are checked in Rust on the rows read there.
+/// SQLite has no row locks: the caller's `BEGIN IMMEDIATE` writer transaction holds the
+/// single write lock, so nobody can change a member, contact or dial state between the
+/// check and the lease. The frequency rules are checked in Rust on the rows read there.
 async fn lease_eligible_sqlite(
-    writer: &DatabaseConnection,
+    txn: &DatabaseTransaction,
     mut q: SelectStatement,
     lease: &Lease<'_>,
     e: &Eligibility,
 ) -> Result<Vec<contact::Model>> {
     q.column((cm::Entity, cm::Column::ContactId));
-    let txn = super::begin_write(writer).await?;
     let eligible: Vec<i64> = txn
         .query_all(&q)
         .await?
         .iter()
         .map(|r| r.try_get("", "contact_id"))
         .collect::<Result<_, _>>()?;
-    let mut persons = super::leases::persons(&txn, lease.account_id, &eligible).await?;
+    let mut persons = super::leases::persons(txn, lease.account_id, &eligible).await?;
     let mut chosen: Vec<(i64, PersonState)> = Vec::new();
     for id in eligible {
         let mut p = persons.remove(&id).unwrap_or_default();
@@ -346,7 +392,7 @@ async fn lease_eligible_sqlite(
         p.lease_owner = Some(lease.owner.to_string());
         p.lease_campaign = Some(lease.campaign_id.to_string());
         p.lease_started_at = Some(e.now);
-        p.lease_expires_at = Some(lease.until);
+        p.lease_expires_at = Some(e.now.saturating_add(lease.lease_ms));
         crate::domain::dialing::push_dial(&mut p.recent, e.now, e.now);
         chosen.push((id, p));
     }
@@ -354,14 +400,12 @@ async fn lease_eligible_sqlite(
         return Ok(vec![]);
     }
     let refs: Vec<(i64, &PersonState)> = chosen.iter().map(|(id, p)| (*id, p)).collect();
-    super::leases::put_many(&txn, lease.account_id, &refs).await?;
-    let contacts = contact::Entity::find()
+    super::leases::put_many(txn, lease.account_id, &refs).await?;
+    Ok(contact::Entity::find()
         .filter(contact::Column::AccountId.eq(lease.account_id))
         .filter(contact::Column::Id.is_in(chosen.iter().map(|c| c.0)))
-        .all(&txn)
-        .await?;
-    txn.commit().await?;
-    Ok(contacts)
+        .all(txn)
+        .await?)
 }
 
 /// Everything the rules look at for one member (PreviewDialable).

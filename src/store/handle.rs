@@ -12,7 +12,6 @@
 
 use super::Txn;
 use super::acquire::Db;
-use crate::domain::Contact;
 use crate::error::Result;
 use sea_orm::DatabaseConnection;
 
@@ -67,14 +66,16 @@ impl Store {
     }
 
     /// Re-checks and leases a claim's chosen members in a write transaction of its own
-    /// on the writer ([`super::dialer::lease_eligible`]); returns the leased contacts.
+    /// on the writer, at the instant `clock` reads when the grant is made
+    /// ([`super::dialer::lease_eligible`]).
     pub async fn lease_eligible(
         &self,
         lease: &super::dialer::Lease<'_>,
         e: &super::dialer::Eligibility,
         ids: &[i64],
-    ) -> Result<Vec<Contact>> {
-        super::dialer::lease_eligible(&self.writer, lease, e, ids).await
+        clock: &dyn crate::domain::clock::Clock,
+    ) -> Result<super::dialer::Granted> {
+        super::dialer::lease_eligible(&self.writer, lease, e, ids, clock).await
     }
 
     /// Marks callbacks as out on a lease ending at `until`, one statement on the writer

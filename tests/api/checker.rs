@@ -784,12 +784,16 @@ fn check(log: &Log) -> (Vec<String>, Vec<String>) {
                 }
             }
         }
-        // 3. Frequency: the dials not given back.
+        // 3. Frequency: the dials not given back. A give-back uncounts the dial unless
+        // another lease of the person was certainly granted before it was sent (then it
+        // names a lease that is over): a lease's start is its grant, so one that began
+        // before the give-back was sent (in an earlier millisecond: the log is in ms)
+        // was granted before it.
         let released = |h: &HandOut| {
             let d = log.dialers.iter().position(|x| *x == h.dialer);
             acks.iter().any(|a| {
                 matches!(a, Ack::Release(_, dd, sent) if Some(*dd) == d && *sent >= h.received - 1
-                    && hs.iter().all(|o| o.start <= h.start || o.start > *sent))
+                    && hs.iter().all(|o| o.start <= h.start || o.start >= *sent))
             })
         };
         let counted: Vec<&&HandOut> = hs.iter().filter(|h| !released(h)).collect();

@@ -437,11 +437,13 @@ async fn the_lease_rechecks_consent_so_a_candidate_whose_consent_ended_is_not_le
         account_id: &acc,
         campaign_id: "camp",
         owner: "d1",
-        until: now + 60_000,
+        lease_ms: 60_000,
     };
-    let leased: Vec<i64> = lease_eligible(&db, &lease, &e, &read)
+    let clock = contactd::domain::clock::SystemClock;
+    let leased: Vec<i64> = lease_eligible(&db, &lease, &e, &read, &clock)
         .await
         .unwrap()
+        .contacts
         .iter()
         .map(|c| c.id)
         .collect();

@@ -856,3 +856,82 @@ async fn a_deleted_contact_leaves_no_dial_state_behind(app: TestApp) {
     assert_eq!(app.sql_i64(&rows(&ids[..1])).await, Some(0));
     assert_eq!(app.sql_i64(&rows(&ids[1..])).await, Some(2));
 }
+
+/// SQLite: a claim that waits for the database's write lock (held here by another
+/// connection, as a long import chunk holds it) is granted when the lock frees, and its
+/// lease and the dial the frequency rules count date from then, not from when the claim
+/// began: a dial backdated by the wait let the person be called again sooner than the
+/// minimum spacing (the 120 s safety runs found hand-outs 418–762 ms after the last dial
+/// under a 2 s rule). PostgreSQL's claim statement never waits — it skips people others
+/// hold — and reads the clock just before it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_that_waited_for_the_write_lock_dates_its_lease_from_the_grant() {
+    use crate::helpers::{Backend, any_hour};
+    use sea_orm::sqlx::{Connection, SqliteConnection, raw_sql};
+    let clock = clock_at("2026-03-02T16:00:00Z");
+    let app = TestApp::spawn_with_clock(Backend::Sqlite, std::sync::Arc::new(clock.clone())).await;
+    let acc = app.account(pb::Plan::Professional).await;
+    let c = people(&app, &acc, "A", 0, 1).await[0];
+    // A minute between two dials of a person (a second between a campaign's attempts),
+    // at any hour.
+    let spaced = Some(pb::DialRules {
+        min_call_spacing_seconds: Some(60),
+        ..rules(0, 1, any_hour())
+    });
+    let mut other = SqliteConnection::connect(&app.db.url).await.unwrap();
+    raw_sql("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let began = clock.now_ms();
+    let claim = tokio::spawn({
+        let (app, acc, spaced) = (app.client.clone(), acc.clone(), spaced.clone());
+        async move {
+            app.clone()
+                .claim_dialable_contacts(pb::ClaimDialableContactsRequest {
+                    account_id: acc,
+                    campaign_id: "A".into(),
+                    dialer_id: "d".into(),
+                    max_contacts: 1,
+                    lease_seconds: 60,
+                    rules: spaced,
+                })
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!claim.is_finished(), "the claim waits for the write lock");
+    clock.advance_ms(30_000); // half a minute passes while it waits
+    raw_sql("COMMIT").execute(&mut other).await.unwrap();
+    let got = claim.await.unwrap().unwrap().into_inner().contacts;
+    assert_eq!(ids_of(&got), vec![c]);
+    let granted = began + 30_000;
+    assert_eq!(got[0].lease_id, format!("{c}:{granted}"));
+    let expires = got[0].lease_expire_time.unwrap();
+    assert_eq!(
+        expires.seconds * 1000 + i64::from(expires.nanos) / 1_000_000,
+        granted + 60_000,
+        "the whole lease, from the grant"
+    );
+    // d calls and its call ends the lease; 70 s after the claim began is only 40 s after
+    // the dial.
+    let call = dialed_by(
+        "d",
+        "c1",
+        c,
+        "A",
+        "2026-03-02T16:00:30Z",
+        pb::CallOutcome::NoAnswer,
+    );
+    app.record_call(&acc, call).await.unwrap();
+    clock.advance_ms(40_000);
+    assert!(
+        app.claim(&acc, "A", "e", 1, spaced.clone())
+            .await
+            .is_empty()
+    );
+    let check = app.check_dialable(&acc, c, "A", "e", spaced.clone()).await;
+    assert_eq!(check.reason, Reason::CallSpacing as i32, "{}", check.detail);
+    clock.advance_ms(20_000); // a minute after the dial
+    assert_eq!(ids_of(&app.claim(&acc, "A", "e", 1, spaced).await), vec![c]);
+}
