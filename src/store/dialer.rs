@@ -244,46 +244,37 @@ pub async fn lease_eligible(
     ids: &[i64],
     clock: &dyn Clock,
 ) -> Result<Granted> {
-    let mut granted = Granted {
-        started_at: e.now,
-        until: e.now.saturating_add(lease.lease_ms),
-        contacts: vec![],
-    };
-    if ids.is_empty() {
-        return Ok(granted);
-    }
     let (account, campaign) = (lease.account_id, lease.campaign_id);
-    let mut leased = match super::backend(writer) {
-        DbBackend::Postgres => {
-            let e = &e.at(clock.now_ms());
-            granted.started_at = e.now;
-            // One array parameter, however many ids.
-            let any = |id: Expr| {
-                let ids = ids.iter().map(|&id| Value::from(id)).collect();
-                id.eq(PgFunc::any(Expr::val(Value::Array(
-                    ArrayType::BigInt,
-                    Some(Box::new(ids)),
-                ))))
-            };
-            // No `dial_state` join: the upsert decides on the person's row itself.
-            let q = member_select(account, campaign, e, &any, false);
-            lease_eligible_pg(writer, q, lease, e).await?
-        }
-        _ => {
-            let txn = super::begin_write(writer).await?;
-            let e = &e.at(clock.now_ms());
-            granted.started_at = e.now;
-            let listed = |id: Expr| id.is_in(ids.iter().copied());
-            let q = eligible_select(account, campaign, e, &listed, false);
-            let leased = lease_eligible_sqlite(&txn, q, lease, e).await?;
-            txn.commit().await?;
-            leased
-        }
+    let (started_at, mut leased) = if ids.is_empty() {
+        (e.now, vec![])
+    } else if super::backend(writer) == DbBackend::Postgres {
+        let e = &e.at(clock.now_ms());
+        // One array parameter, however many ids.
+        let any = |id: Expr| {
+            let ids = ids.iter().map(|&id| Value::from(id)).collect();
+            id.eq(PgFunc::any(Expr::val(Value::Array(
+                ArrayType::BigInt,
+                Some(Box::new(ids)),
+            ))))
+        };
+        // No `dial_state` join: the upsert decides on the person's row itself.
+        let q = member_select(account, campaign, e, &any, false);
+        (e.now, lease_eligible_pg(writer, q, lease, e).await?)
+    } else {
+        let txn = super::begin_write(writer).await?;
+        let e = &e.at(clock.now_ms());
+        let listed = |id: Expr| id.is_in(ids.iter().copied());
+        let q = eligible_select(account, campaign, e, &listed, false);
+        let leased = lease_eligible_sqlite(&txn, q, lease, e).await?;
+        txn.commit().await?;
+        (e.now, leased)
     };
     leased.sort_unstable_by_key(|c| c.id);
-    granted.until = granted.started_at.saturating_add(lease.lease_ms);
-    granted.contacts = leased.into_iter().map(Contact::from).collect();
-    Ok(granted)
+    Ok(Granted {
+        started_at,
+        until: started_at.saturating_add(lease.lease_ms),
+        contacts: leased.into_iter().map(Contact::from).collect(),
+    })
 }
 
 /// Who leases which campaign's members for how long.
