@@ -66,6 +66,7 @@ impl Application {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartupError> {
+        crate::domain::phone::prepare();
         let url = &settings.database.database_url;
         if !settings.no_migrate {
             store::migrate(url).await?;
@@ -361,3 +362,4 @@ pub async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
+

@@ -13,7 +13,70 @@
 //! not valid.
 
 use super::Region;
-use rlibphonenumber::{NotANumberError, PHONE_NUMBER_UTIL, ParseError, PhoneNumberFormat};
+use rlibphonenumber::{
+    NotANumberError, PHONE_NUMBER_UTIL, ParseError, PhoneNumberFormat, PhoneNumberUtil,
+};
+use std::cell::RefCell;
+
+thread_local! {
+    /// The calling thread's own parser, while an [`OwnParser`] guard lives.
+    static OWN: RefCell<Option<Box<PhoneNumberUtil>>> = const { RefCell::new(None) };
+}
+
+/// Builds the shared parser now (its metadata for every region, ~9 ms and ~5 MiB) and
+/// compiles the patterns every number goes through, so that the first request does not
+/// pay for them and no request's memory is charged with them. The server calls it once
+/// at startup.
+pub fn prepare() {
+    let us = Region::parse("US").ok();
+    let _ = Phone::parse("+1 212 736 5000", us, Validation::Strict);
+}
+
+/// A parser of the calling thread's own for as long as the guard lives; [`Phone::parse`]
+/// on that thread uses it instead of the shared one. For threads that parse numbers by
+/// the million (an import's checking threads): the shared parser's regexes give the
+/// first thread that used each one a private match cache and hand every other thread a
+/// cache from a pool behind a lock, which costs a thread 8–17 % more CPU per number when
+/// two of them parse at once (BENCHMARKS.md, normalize). An own parser costs ~10 MiB and
+/// ~20 ms to build and warm, freed when the guard drops. Decisions are the same: it is
+/// the same library and metadata.
+pub struct OwnParser {
+    /// Whether this guard installed the thread's parser (a nested guard does not).
+    installed: bool,
+    /// Not `Send`: the parser belongs to the thread that made the guard.
+    _thread: std::marker::PhantomData<*const ()>,
+}
+
+impl OwnParser {
+    /// Gives the calling thread its own parser (unless it has one already). If the
+    /// parser cannot be built, the thread keeps using the shared one.
+    pub fn install() -> OwnParser {
+        let installed = OWN.with_borrow_mut(|own| {
+            if own.is_some() {
+                return false;
+            }
+            *own = PhoneNumberUtil::new().ok().map(Box::new);
+            own.is_some()
+        });
+        OwnParser {
+            installed,
+            _thread: std::marker::PhantomData,
+        }
+    }
+}
+
+impl Drop for OwnParser {
+    fn drop(&mut self) {
+        if self.installed {
+            OWN.with_borrow_mut(|own| own.take());
+        }
+    }
+}
+
+/// Runs `f` with the calling thread's own parser, or the shared one.
+fn with_parser<R>(f: impl FnOnce(&PhoneNumberUtil) -> R) -> R {
+    OWN.with_borrow(|own| f(own.as_deref().unwrap_or(&PHONE_NUMBER_UTIL)))
+}
 
 /// How strictly a number is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -80,13 +143,23 @@ impl Phone {
                  its digits are lost — format the column as text and export again"
             )));
         }
+        with_parser(|util| Phone::parse_with(util, s, region, mode))
+    }
+
+    /// [`Phone::parse_extended`] of a trimmed, length-checked `s` with `util`.
+    fn parse_with(
+        util: &PhoneNumberUtil,
+        s: &str,
+        region: Option<Region>,
+        mode: Validation,
+    ) -> Result<(Phone, String), PhoneError> {
         // Only inputs with letters can be vanity numbers (checked after parsing, so an
         // extension label such as "ext." is not taken for one).
         let has_letters = s.chars().any(char::is_alphabetic);
-        let parsed = PHONE_NUMBER_UTIL
+        let parsed = util
             .parse(s, region.map(|r| r.0))
             .map_err(|e| parse_error(s, region, e))?;
-        if has_letters && PHONE_NUMBER_UTIL.is_alpha_number(s) {
+        if has_letters && util.is_alpha_number(s) {
             return Err(PhoneError(format!(
                 "{s:?} contains letters (vanity numbers such as 1-800-FLOWERS are not \
                  converted: write the digits)"
@@ -94,15 +167,13 @@ impl Phone {
         }
         let country_code = u16::try_from(parsed.country_code).unwrap_or_default();
         let phone = Phone {
-            e164: PHONE_NUMBER_UTIL
-                .format(&parsed, PhoneNumberFormat::E164)
-                .into_owned(),
+            e164: util.format(&parsed, PhoneNumberFormat::E164).into_owned(),
             national: rlibphonenumber::get_national_significant_number_owned(&parsed),
             country_code,
         };
         let passes = match mode {
-            Validation::Strict => PHONE_NUMBER_UTIL.is_valid_number(&parsed),
-            Validation::Lenient => PHONE_NUMBER_UTIL.is_possible_number(&parsed),
+            Validation::Strict => util.is_valid_number(&parsed),
+            Validation::Lenient => util.is_possible_number(&parsed),
         };
         let phone = phone.checked(mode, passes)?;
         Ok((phone, parsed.extension.unwrap_or_default()))
@@ -298,6 +369,41 @@ mod tests {
     fn a_plus_number_keeps_a_leading_one_under_a_us_default() {
         let p = Phone::parse("+49 1512 3456789", us(), Validation::Strict).unwrap();
         assert_eq!(p.e164(), "+4915123456789");
+    }
+
+    #[test]
+    fn a_thread_with_its_own_parser_decides_as_the_shared_one() {
+        let raws = [
+            "+49 1512 3456789",
+            "(415) 555-2671",
+            "+1 212 736 5000 ext. 22",
+            "1-800-FLOWERS",
+            "+376536336395",
+            "+15551234567",
+        ];
+        let decide = move || -> Vec<_> {
+            raws.iter()
+                .map(|r| Phone::parse_extended(r, us(), Validation::Strict))
+                .collect()
+        };
+        let shared = decide();
+        let own = std::thread::spawn(move || {
+            let own = OwnParser::install();
+            assert!(OWN.with_borrow(Option::is_some), "installed");
+            drop(OwnParser::install());
+            assert!(
+                OWN.with_borrow(Option::is_some),
+                "a nested guard leaves the thread's parser in place"
+            );
+            let decided = decide();
+            drop(own);
+            assert!(OWN.with_borrow(Option::is_none), "freed with its guard");
+            decided
+        })
+        .join()
+        .unwrap();
+        assert_eq!(own, shared);
+        assert!(shared.iter().any(Result::is_ok) && shared.iter().any(Result::is_err));
     }
 
     #[test]

@@ -79,6 +79,24 @@ fn ours(raw: &str, region: Option<Region>, mode: Validation) -> Result<(String, 
 
 #[test]
 fn every_corpus_number_is_decided_as_googles_libphonenumber_decides_it() {
+    corpus_agrees();
+}
+
+/// An import's checking threads parse with a parser of their own (`OwnParser`, for speed
+/// on two threads): held to the same corpus.
+#[test]
+fn a_thread_with_its_own_parser_decides_every_corpus_number_alike() {
+    std::thread::spawn(|| {
+        let _own = contactd::domain::phone::OwnParser::install();
+        corpus_agrees();
+    })
+    .join()
+    .expect("the corpus agrees on a thread with its own parser");
+}
+
+/// Every row of the corpus, STRICT and LENIENT, through [`Phone::parse_extended`] on the
+/// calling thread.
+fn corpus_agrees() {
     let rows = rows();
     assert!(rows.len() > 50_000, "the corpus has {} rows", rows.len());
     let mut disagreements = Vec::new();

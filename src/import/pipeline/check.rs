@@ -2,6 +2,7 @@
 //! cores), a failed check as a rejected row naming its column, raw value and kind.
 
 use super::*;
+use crate::domain::phone::OwnParser;
 
 /// Whether a phone cell is written with its country code (`+49…`, `0049…`).
 pub(super) fn is_international(phone: &str) -> bool {
@@ -33,14 +34,14 @@ pub(super) fn check_each(
         .collect()
 }
 
-/// A thread that checks half of each chunk for the whole import. One thread for the
-/// import, not one per chunk: the phone parser's regexes keep a match cache per thread
-/// (the first thread to use a regex keeps its own; the others share eight pools picked by
-/// thread id), so a new thread per chunk filled all eight pools and grew the server by
-/// ~16 MiB more than one long-lived thread does (measured with rlibphonenumber 2.2.15).
+/// A thread that checks half of each chunk for the whole import, with a phone parser of
+/// its own ([`OwnParser`]; the worker thread takes one too when the helper starts). One
+/// thread for the import, not one per chunk: each new thread would build a parser.
 pub(super) struct Helper {
     jobs: std::sync::mpsc::Sender<(ParseOptions, Option<Mapping>, Vec<Pending>)>,
     done: std::sync::mpsc::Receiver<(Vec<Pending>, Checked)>,
+    /// The worker thread's own parser, for as long as the helper runs.
+    _own: OwnParser,
 }
 
 impl Helper {
@@ -49,6 +50,7 @@ impl Helper {
             std::sync::mpsc::channel::<(ParseOptions, Option<Mapping>, Vec<Pending>)>();
         let (done_tx, done) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
+            let _own = OwnParser::install();
             for (opts, mapping, pending) in job_rx {
                 let checked = check_each(&opts, mapping.as_ref(), &pending);
                 if done_tx.send((pending, checked)).is_err() {
@@ -56,7 +58,11 @@ impl Helper {
                 }
             }
         });
-        Helper { jobs, done }
+        Helper {
+            jobs,
+            done,
+            _own: OwnParser::install(),
+        }
     }
 }
 
