@@ -368,13 +368,14 @@ pub async fn shutdown_signal() {
 /// of its own, returned to the system when freed, but raises that threshold to the size
 /// of every such block freed (up to 32 MiB): after the first chunk of an import, the
 /// chunks' column arrays and statement buffers (hundreds of KiB to a few MiB) come from
-/// the threads' arenas, which keep them when freed. A fixed threshold keeps large blocks
-/// mapped and unmapped: the 1,000,000-row import's RSS growth 63.4 → 57.9 MiB on
-/// PostgreSQL (BENCHMARKS.md, import), for an `mmap` and a `munmap` per such block.
+/// the threads' arenas, which keep them when freed. A threshold fixed at 256 KiB keeps
+/// the large blocks mapped and unmapped: the 1,000,000-row import's RSS growth on
+/// PostgreSQL 63.4 MiB as glibc has it, 57.9 with 64 KiB, 57.4 with 256 KiB
+/// (BENCHMARKS.md, import): the larger threshold, for fewer blocks mapped one by one.
 fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets a parameter of glibc's allocator; any value is valid.
     unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
     }
 }
