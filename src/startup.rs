@@ -68,9 +68,6 @@ impl Application {
     ) -> Result<Self, StartupError> {
         crate::domain::phone::prepare();
         let url = &settings.database.database_url;
-        if !url.starts_with("sqlite:") {
-            tune_allocator();
-        }
         if !settings.no_migrate {
             store::migrate(url).await?;
         }
@@ -80,6 +77,9 @@ impl Application {
             Duration::from_millis(settings.database.db_acquire_timeout_ms),
         )
         .await?;
+        if store::backend(&db) == sea_orm::DbBackend::Postgres {
+            tune_allocator();
+        }
         let pending = store::pending_migrations(&db).await;
         if pending > 0 {
             tracing::error!(

@@ -57,7 +57,7 @@ fn thread_cpu_ns() -> u64 {
 /// a busy or oversubscribed machine does not lower: it tells whether the parser itself
 /// scales across threads when the wall figure does not).
 fn rate(threads: usize, per_thread: usize) -> (f64, f64) {
-    timed(threads, per_thread, |set| {
+    timed(threads, per_thread, true, |set| {
         normalize_all(set);
     })
 }
@@ -65,7 +65,7 @@ fn rate(threads: usize, per_thread: usize) -> (f64, f64) {
 /// The machine's own scaling at that moment: a loop on registers alone (no memory, no
 /// shared state), timed like [`rate`]: items (loops) of 10,000 xorshift rounds each.
 fn control(threads: usize, items: usize) -> (f64, f64) {
-    timed(threads, items, |set| {
+    timed(threads, items, false, |set| {
         let mut x = set.len() as u64 | 1;
         for _ in 0..set.len() * 10_000 {
             x ^= x << 13;
@@ -77,9 +77,14 @@ fn control(threads: usize, items: usize) -> (f64, f64) {
 }
 
 /// Runs `work` over `per_thread` items on each of `threads` threads started together
-/// (each warmed first on 1,000 items, with a parser of its own): items per second of wall
-/// time and of the threads' CPU time.
-fn timed(threads: usize, per_thread: usize, work: impl Fn(&[String]) + Sync) -> (f64, f64) {
+/// (each warmed first on 1,000 items, with a parser of its own when `parser`): items per
+/// second of wall time and of the threads' CPU time.
+fn timed(
+    threads: usize,
+    per_thread: usize,
+    parser: bool,
+    work: impl Fn(&[String]) + Sync,
+) -> (f64, f64) {
     let work = &work;
     let sets: Vec<Vec<String>> = (0..threads).map(|t| inputs(per_thread, t)).collect();
     // Each thread warms its own pattern cache, then all start together with the clock.
@@ -91,7 +96,7 @@ fn timed(threads: usize, per_thread: usize, work: impl Fn(&[String]) + Sync) -> 
             .map(|set| {
                 s.spawn(move || {
                     // As the import's checking threads do, each with a parser of its own.
-                    let _own = OwnParser::install();
+                    let _own = parser.then(OwnParser::install);
                     work(&set[..1000.min(set.len())]);
                     ready.wait();
                     let cpu = thread_cpu_ns();
