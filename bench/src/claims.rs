@@ -378,11 +378,12 @@ async fn seed_consents(url: &str, account: &str) -> anyhow::Result<()> {
     )
     .await?;
     // What autovacuum does within a minute of the insert (PostgreSQL 13 and later vacuum
-    // insert-only tables too): statistics, and the visibility map, without which the
-    // consent probes could not be answered from consents_live_idx alone.
+    // insert-only tables too): statistics and the visibility map of the consents, and
+    // the contacts' old row versions (the insert's trigger rewrote each contact's
+    // consent summary, m0020).
     let settle = match sea_orm::ConnectionTrait::get_database_backend(&db) {
-        sea_orm::DbBackend::Postgres => "VACUUM (ANALYZE) consents",
-        _ => "ANALYZE consents",
+        sea_orm::DbBackend::Postgres => "VACUUM (ANALYZE) consents, contacts",
+        _ => "ANALYZE",
     };
     sea_orm::ConnectionTrait::execute_unprepared(&db, settle).await?;
     db.close().await.ok();

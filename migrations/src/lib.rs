@@ -22,6 +22,7 @@ mod m0015_dial_state_hot_leases;
 mod m0016_callbacks_held_until;
 mod m0017_call_request_hours;
 mod m0019_call_request_extension;
+mod m0020_consent_summary;
 
 /// The list of migrations, oldest first.
 pub struct Migrator;
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0016_callbacks_held_until::Migration),
             Box::new(m0017_call_request_hours::Migration),
             Box::new(m0019_call_request_extension::Migration),
+            Box::new(m0020_consent_summary::Migration),
         ]
     }
 }

@@ -5,32 +5,32 @@ use crate::domain::consent::{Consent, ConsentKind, ConsentRequirement, NewConsen
 use crate::entity::{consent, contact};
 use crate::error::Result;
 use sea_orm::ActiveValue::{NotSet, Set};
-use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
 };
 
-/// `SELECT 1 FROM consents WHERE contact_id = <contact> AND revoked_at IS NULL AND kind
-/// IN (accepted) AND (expires_at IS NULL OR expires_at > now)`: with `contacts.id` as the
-/// contact, wrap it in `EXISTS` to keep only contacts with a live consent of an accepted
-/// kind in a query over `contacts`. One probe of `consents_live_idx` (m0012, partial on `revoked_at IS NULL`)
-/// per contact, answered from the index.
-pub fn live_accepted(contact: Expr, required: ConsentRequirement, now: i64) -> SelectStatement {
-    Query::select()
-        .expr(Expr::val(1))
-        .from(consent::Entity)
-        .and_where(Expr::col((consent::Entity, consent::Column::ContactId)).eq(contact))
-        .and_where(Expr::col((consent::Entity, consent::Column::RevokedAt)).is_null())
-        .and_where(
-            Expr::col((consent::Entity, consent::Column::Kind))
-                .is_in(required.stored_values().iter().copied()),
-        )
-        .and_where(
-            Expr::col((consent::Entity, consent::Column::ExpiresAt))
-                .is_null()
-                .or(Expr::col((consent::Entity, consent::Column::ExpiresAt)).gt(now)),
-        )
-        .to_owned()
+/// The `contacts` column summarizing a contact's live consents of the kinds `required`
+/// accepts (migration m0020, kept by triggers on `consents`): the latest expiry among its
+/// unrevoked records of those kinds, `i64::MAX` for one without expiry, NULL for none.
+fn summary_column(required: ConsentRequirement) -> &'static str {
+    match required {
+        ConsentRequirement::ExpressWritten => "consent_written_until",
+        // NotRequired never asks (see `live_accepted`); Express accepts both kinds.
+        ConsentRequirement::Express | ConsentRequirement::NotRequired => "consent_express_until",
+    }
+}
+
+/// `contacts.<summary> > now`: in a query over `contacts`, keeps only contacts holding a
+/// live consent (not revoked, not expired at `now`) of a kind `required` accepts — a
+/// column of the row already read, no probe of `consents`. True when nothing is required.
+pub fn live_accepted(required: ConsentRequirement, now: i64) -> Expr {
+    if !required.required() {
+        return Expr::val(true);
+    }
+    let until = || Expr::col((contact::Entity, Alias::new(summary_column(required))));
+    // Never NULL (no record): also read as a column (PreviewDialable's facts).
+    until().is_not_null().and(until().gt(now))
 }
 
 /// Whether a contact holds a live consent of an accepted kind at `now`.
@@ -40,8 +40,11 @@ pub async fn has_live<C: ConnectionTrait>(
     required: ConsentRequirement,
     now: i64,
 ) -> Result<bool> {
-    let q = live_accepted(Expr::val(contact_id), required, now)
-        .limit(1)
+    let q = Query::select()
+        .expr(Expr::val(1))
+        .from(contact::Entity)
+        .and_where(Expr::col((contact::Entity, contact::Column::Id)).eq(contact_id))
+        .and_where(live_accepted(required, now))
         .to_owned();
     Ok(db.query_one(&q).await?.is_some())
 }

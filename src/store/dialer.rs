@@ -16,7 +16,7 @@ use crate::domain::clock::Clock;
 use crate::domain::consent::ConsentRequirement;
 use crate::domain::dialing::{DAY_MS, Frequency, MAX_DIALS, MemberState, PersonState, WEEK_MS};
 use crate::domain::filter::ContactStatus;
-use crate::entity::{campaign_member as cm, consent, contact, dial_state as ds, dnc_entry};
+use crate::entity::{campaign_member as cm, contact, dial_state as ds, dnc_entry};
 use crate::error::Result;
 use sea_orm::sea_query::{
     Alias, ArrayType, Expr, ExprTrait, Order, PgFunc, PostgresQueryBuilder, Query, SelectStatement,
@@ -71,14 +71,12 @@ pub struct Candidate {
 /// status), member, under max attempts, past the retry spacing, and — when the campaign
 /// requires consent — holding a live consent of an accepted kind. No columns yet: each use
 /// picks its own. `within` bounds a contact id column to the members looked at (after a
-/// cursor, or a list of ids); it is applied to every table — to the consents only when
-/// `bound_consents` (a cursor's range; see below).
+/// cursor, or a list of ids); it is applied to every table.
 fn member_select(
     account_id: &str,
     campaign_id: &str,
     e: &Eligibility,
     within: &dyn Fn(Expr) -> Expr,
-    bound_consents: bool,
 ) -> SelectStatement {
     let listed = Query::select()
         .expr(Expr::val(1))
@@ -124,22 +122,10 @@ fn member_select(
         .and_where(Expr::exists(super::dnc_lists::live_entry(account_id, e.now)).not())
         .to_owned();
     if e.require_consent.required() {
-        // Only when required: a campaign without the rule pays nothing for it. Under a
-        // cursor's range `within` bounds the consents too: PostgreSQL may merge-join the
-        // EXISTS with a walk of consents_live_idx, and derives no bound for it from the
-        // members' bound — from the first contact on for every read, 86 ms instead of
-        // 0.3 ms at 150,000 in. Not under a list of ids (the lease statement): there the
-        // members are a handful probed one by one, and the list repeated on the consents
-        // made PostgreSQL probe consents_live_idx once per listed id and merge — 1.72 ms
-        // against 1.39 ms per statement of 100 ids at 50,000 members, generic plans.
-        let mut consented = super::consents::live_accepted(contact_id(), e.require_consent, e.now);
-        if bound_consents {
-            consented.and_where(within(Expr::col((
-                consent::Entity,
-                consent::Column::ContactId,
-            ))));
-        }
-        q.and_where(Expr::exists(consented));
+        // Only when required: a campaign without the rule pays nothing for it. A column
+        // of the contact's row (m0020), so no probe per member, and the lease statement
+        // re-checks it on the row's latest version like the status.
+        q.and_where(super::consents::live_accepted(e.require_consent, e.now));
     }
     q
 }
@@ -158,9 +144,8 @@ fn eligible_select(
     campaign_id: &str,
     e: &Eligibility,
     within: &dyn Fn(Expr) -> Expr,
-    bound_consents: bool,
 ) -> SelectStatement {
-    member_select(account_id, campaign_id, e, within, bound_consents)
+    member_select(account_id, campaign_id, e, within)
         .left_join(
             ds::Entity,
             Expr::col((ds::Entity, ds::Column::ContactId))
@@ -173,11 +158,6 @@ fn eligible_select(
                 .or(Expr::col((ds::Entity, ds::Column::LeaseExpiresAt)).lte(e.now)),
         )
         .to_owned()
-}
-
-/// `contacts.id`, for conditions correlated with the contact.
-fn contact_id() -> Expr {
-    Expr::col((contact::Entity, contact::Column::Id))
 }
 
 fn candidate(row: &sea_orm::QueryResult) -> Result<Candidate> {
@@ -203,7 +183,7 @@ pub async fn candidates<C: ConnectionTrait>(
 ) -> Result<Vec<Candidate>> {
     // The bound is stated for every table of the join, so whichever one the planner
     // drives from, it starts at the cursor instead of walking every earlier row.
-    let mut q = eligible_select(account_id, campaign_id, e, &|id| id.gt(after), true);
+    let mut q = eligible_select(account_id, campaign_id, e, &|id| id.gt(after));
     q.column((cm::Entity, cm::Column::ContactId))
         .column((cm::Entity, cm::Column::Attempts))
         .column((contact::Entity, contact::Column::Phone))
@@ -258,13 +238,13 @@ pub async fn lease_eligible(
             ))))
         };
         // No `dial_state` join: the upsert decides on the person's row itself.
-        let q = member_select(account, campaign, e, &any, false);
+        let q = member_select(account, campaign, e, &any);
         (e.now, lease_eligible_pg(writer, q, lease, e).await?)
     } else {
         let txn = super::begin_write(writer).await?;
         let e = &e.at(clock.now_ms());
         let listed = |id: Expr| id.is_in(ids.iter().copied());
-        let q = eligible_select(account, campaign, e, &listed, false);
+        let q = eligible_select(account, campaign, e, &listed);
         let leased = lease_eligible_sqlite(&txn, q, lease, e).await?;
         txn.commit().await?;
         (e.now, leased)
@@ -431,15 +411,7 @@ pub async fn member_facts<C: ConnectionTrait>(
     after: i64,
     limit: u64,
 ) -> Result<Vec<MemberFacts>> {
-    let consented = if require_consent.required() {
-        // Bounded like the members, for the reason given in `member_select`.
-        let q = super::consents::live_accepted(contact_id(), require_consent, now)
-            .and_where(Expr::col((consent::Entity, consent::Column::ContactId)).gt(after))
-            .to_owned();
-        Expr::exists(q)
-    } else {
-        Expr::val(true)
-    };
+    let consented = super::consents::live_accepted(require_consent, now);
     let q = Query::select()
         .column((cm::Entity, cm::Column::ContactId))
         .column((cm::Entity, cm::Column::Attempts))

@@ -501,14 +501,7 @@ async fn removing_or_deleting_the_contact_cancels_or_deletes_its_callback(app: T
     ask_at(&app, &acc, ids[1], "2026-03-02T17:00:00Z").await;
     app.remove_from_campaign(&acc, "camp", crate::helpers::ids(&ids[..1]))
         .await;
-    app.client
-        .clone()
-        .delete_contact(pb::DeleteContactRequest {
-            account_id: acc.clone(),
-            contact_id: ids[1],
-        })
-        .await
-        .unwrap();
+    app.delete_contact(&acc, ids[1]).await;
     let stored = callbacks_of(&app, &acc).await;
     assert_eq!(
         stored.len(),

@@ -20,6 +20,7 @@ both!(
     bad_consents_are_invalid_argument_naming_the_field_and_store_nothing,
     a_campaign_requiring_written_consent_never_gets_a_contact_without_it,
     a_consent_stops_counting_at_its_expiry_for_claims_checks_and_previews,
+    with_several_records_the_best_live_one_of_an_accepted_kind_decides,
     the_lease_rechecks_consent_so_a_candidate_whose_consent_ended_is_not_leased,
     a_consent_revoked_during_a_claim_is_never_handed_out,
     a_dnc_request_on_a_call_revokes_the_consent,
@@ -388,6 +389,115 @@ async fn a_consent_stops_counting_at_its_expiry_for_claims_checks_and_previews(a
     .await
     .unwrap();
     assert_eq!(claimed_ids(&app, &acc, "d1", r).await, [c.id]);
+}
+
+/// The rule reads a summary of each contact's records kept beside the contact (the latest
+/// expiry among its live records of each accepted kind): several records of different
+/// kinds and expiries, recorded in any order, decide as the best live one of an accepted
+/// kind would, at every instant; deleting a contact with records leaves the others as
+/// they were.
+async fn with_several_records_the_best_live_one_of_an_accepted_kind_decides(app: TestApp) {
+    let clock = clock_at("2026-03-02T15:00:00Z");
+    let app = app.with_clock(&clock).await;
+    let acc = app.account(pb::Plan::Professional).await;
+    let with = |kind, expires: Option<&str>| {
+        let mut c = consent(kind, "form");
+        c.capture_time = Some(ts_at("2026-03-01T00:00:00Z"));
+        c.expire_time = expires.map(ts_at);
+        c
+    };
+    use pb::ConsentKind::{Express, ExpressWritten, None as NoConsent};
+    // Each contact's records, in the order recorded.
+    let people: Vec<(&str, Vec<pb::Consent>)> = vec![
+        // A lapsed written consent beside a live express one.
+        (
+            "+12122345611",
+            vec![
+                with(Express, None),
+                with(ExpressWritten, Some("2026-03-01T12:00:00Z")),
+            ],
+        ),
+        // Express until 16:00, written until 17:00, recorded latest-expiring first.
+        (
+            "+12122345612",
+            vec![
+                with(ExpressWritten, Some("2026-03-02T17:00:00Z")),
+                with(Express, Some("2026-03-02T16:00:00Z")),
+            ],
+        ),
+        // "No consent" recorded after a written one without expiry takes nothing away.
+        (
+            "+12122345613",
+            vec![with(ExpressWritten, None), with(NoConsent, None)],
+        ),
+        // Only records that never count.
+        (
+            "+12122345614",
+            vec![
+                with(NoConsent, None),
+                with(Express, Some("2026-03-02T14:59:59Z")),
+            ],
+        ),
+    ];
+    let mut ids = vec![];
+    for (i, (phone, records)) in people.into_iter().enumerate() {
+        let c = app.contact(&acc, phone, &format!("P{i}")).await;
+        for r in records {
+            record(&app, &acc, c.id, r).await.unwrap();
+        }
+        ids.push(c.id);
+    }
+    app.add_to_campaign(&acc, "camp", &ids).await;
+    let written = requiring(pb::ConsentRequirement::ExpressWritten);
+    let either = requiring(pb::ConsentRequirement::Express);
+    // (time, claimable requiring written, claimable requiring express)
+    let expected: [(&str, Vec<i64>, Vec<i64>); 4] = [
+        (
+            "2026-03-02T15:00:00Z",
+            vec![ids[1], ids[2]],
+            vec![ids[0], ids[1], ids[2]],
+        ),
+        (
+            "2026-03-02T16:00:00Z",
+            vec![ids[1], ids[2]],
+            vec![ids[0], ids[1], ids[2]],
+        ),
+        (
+            "2026-03-02T16:59:59Z",
+            vec![ids[1], ids[2]],
+            vec![ids[0], ids[1], ids[2]],
+        ),
+        ("2026-03-02T17:00:00Z", vec![ids[2]], vec![ids[0], ids[2]]),
+    ];
+    for (at, want_written, want_either) in expected {
+        clock.set(ms_at(at));
+        for (rules, want) in [(&written, &want_written), (&either, &want_either)] {
+            let preview = app.preview(&acc, "camp", Some(rules.clone())).await;
+            assert_eq!(
+                (preview.dialable, preview.no_consent),
+                (want.len() as i64, (ids.len() - want.len()) as i64),
+                "{at}"
+            );
+            for &id in &ids {
+                let check = app
+                    .check_dialable(&acc, id, "camp", "d1", Some(rules.clone()))
+                    .await;
+                assert_eq!(check.dialable, want.contains(&id), "{at}: contact {id}");
+            }
+            assert_eq!(
+                &claimed_ids(&app, &acc, "d1", rules.clone()).await,
+                want,
+                "{at}"
+            );
+            release_all(&app, &acc, "d1").await;
+        }
+    }
+    // Deleting a contact with records (theirs go with it) leaves the others' as they were.
+    app.delete_contact(&acc, ids[1]).await;
+    assert_eq!(
+        claimed_ids(&app, &acc, "d1", either).await,
+        [ids[0], ids[2]]
+    );
 }
 
 /// The claim's candidate read and its lease are two steps: a consent that ends between

@@ -845,14 +845,7 @@ async fn a_deleted_contact_leaves_no_dial_state_behind(app: TestApp) {
         )
     };
     assert_eq!(app.sql_i64(&rows(&ids)).await, Some(3));
-    app.client
-        .clone()
-        .delete_contact(pb::DeleteContactRequest {
-            account_id: acc.clone(),
-            contact_id: ids[0],
-        })
-        .await
-        .unwrap();
+    app.delete_contact(&acc, ids[0]).await;
     assert_eq!(app.sql_i64(&rows(&ids[..1])).await, Some(0));
     assert_eq!(app.sql_i64(&rows(&ids[1..])).await, Some(2));
 }

@@ -770,6 +770,18 @@ impl TestApp {
             .map(|r| r.into_inner().result.unwrap())
     }
 
+    /// DeleteContact, which must succeed.
+    pub async fn delete_contact(&self, acc: &str, id: i64) {
+        self.client
+            .clone()
+            .delete_contact(pb::DeleteContactRequest {
+                account_id: acc.into(),
+                contact_id: id,
+            })
+            .await
+            .expect("delete contact");
+    }
+
     /// One contact as stored now.
     pub async fn get_contact(&self, acc: &str, id: i64) -> pb::Contact {
         self.client
