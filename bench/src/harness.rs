@@ -102,9 +102,16 @@ impl BenchDb {
         Ok(db)
     }
 
-    /// Drops the PostgreSQL database.
+    /// Drops the PostgreSQL database — unless `CONTACTD_BENCH_KEEP_DB` is set, for a
+    /// look at the data and the plans afterwards (its name is printed then).
     pub async fn drop_db(mut self) {
         use sea_orm::sqlx::{AssertSqlSafe, Connection, PgConnection, raw_sql};
+        if std::env::var_os("CONTACTD_BENCH_KEEP_DB").is_some() {
+            if let Some((_, name)) = self.pg.take() {
+                println!("kept the PostgreSQL database {name} (CONTACTD_BENCH_KEEP_DB)");
+            }
+            return;
+        }
         if let Some((admin, name)) = self.pg.take()
             && let Ok(mut c) = PgConnection::connect(&admin).await
         {
