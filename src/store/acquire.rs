@@ -61,15 +61,36 @@ pub(crate) fn acquired() {
     let _ = ACQUIRED.try_with(|a| a.set(true));
 }
 
+/// A pooled connection idle at least this long is pinged before it is handed out, and
+/// replaced if the database no longer answers on it; one used more recently is handed
+/// out as it is.
+///
+/// sqlx pings on every acquire by default (`test_before_acquire`): a round trip to the
+/// database before each statement run outside a transaction — on top of the one sqlx
+/// makes when the connection goes back to the pool. A dialer's claim runs four such
+/// statements. A connection that died within the last second (the database restarted)
+/// fails its next statement instead, answered UNAVAILABLE like any lost connection, and
+/// is then dropped by the pool (its check on release fails).
+pub(crate) const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
 /// `pool` telling [`acquired`] when it hands over an idle connection (a new one tells it
-/// from the pool's `after_connect`).
+/// from the pool's `after_connect`); with `ping`, pinging those idle for
+/// [`PING_IF_IDLE_FOR`] or longer first (a connection over the network), never the others.
 pub(crate) fn on_acquire<DB: sea_orm::sqlx::Database>(
     pool: sea_orm::sqlx::pool::PoolOptions<DB>,
+    ping: bool,
 ) -> sea_orm::sqlx::pool::PoolOptions<DB> {
-    pool.before_acquire(|_, _| {
-        acquired();
-        Box::pin(async { Ok(true) })
-    })
+    use sea_orm::sqlx::Connection;
+    pool.test_before_acquire(false)
+        .before_acquire(move |conn, meta| {
+            Box::pin(async move {
+                if ping && meta.idle_for >= PING_IF_IDLE_FOR {
+                    conn.ping().await?;
+                }
+                acquired();
+                Ok(true)
+            })
+        })
 }
 
 /// The error of a wait for the database that ran out: UNAVAILABLE, retryable.

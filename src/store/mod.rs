@@ -101,7 +101,7 @@ pub async fn connect_with(
             .filter(|o| !o.get_host().starts_with('/'))
             .map(|o| o.get_port());
         options.map_sqlx_postgres_pool_opts(move |pool| {
-            acquire::on_acquire(pool).after_connect(move |_, _| {
+            acquire::on_acquire(pool, true).after_connect(move |_, _| {
                 acquire::acquired();
                 Box::pin(async move {
                     if let Some(port) = tcp_port {
@@ -143,13 +143,11 @@ pub fn writer(db: &DatabaseConnection) -> DatabaseConnection {
 
 /// The options every SQLite pool starts from.
 fn sqlite_pool() -> SqlitePoolOptions {
-    acquire::on_acquire(SqlitePoolOptions::new())
-        // An in-process connection cannot go stale: no ping before each use.
-        .test_before_acquire(false)
-        .after_connect(|_, _| {
-            acquire::acquired();
-            Box::pin(async { Ok(()) })
-        })
+    // An in-process connection cannot go stale: no ping before use.
+    acquire::on_acquire(SqlitePoolOptions::new(), false).after_connect(|_, _| {
+        acquire::acquired();
+        Box::pin(async { Ok(()) })
+    })
 }
 
 /// PostgreSQL connections of the [`generic_plans`] pool.
@@ -192,7 +190,7 @@ pub fn generic_plans(db: &DatabaseConnection) -> DatabaseConnection {
         .get_postgres_connection_pool()
         .options()
         .get_acquire_timeout();
-    let pool = acquire::on_acquire(PgPoolOptions::new())
+    let pool = acquire::on_acquire(PgPoolOptions::new(), true)
         .max_connections(GENERIC_PLAN_CONNECTIONS)
         // Kept open from the start, as in the main pool: a claim that had to open one
         // waited ~95 ms for it (the p99 of four dialers when they were opened on demand).
