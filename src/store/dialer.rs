@@ -71,12 +71,14 @@ pub struct Candidate {
 /// status), member, under max attempts, past the retry spacing, and — when the campaign
 /// requires consent — holding a live consent of an accepted kind. No columns yet: each use
 /// picks its own. `within` bounds a contact id column to the members looked at (after a
-/// cursor, or a list of ids); it is applied to every table.
+/// cursor, or a list of ids); it is applied to every table — to the memberships only
+/// when `bound_members` (see [`lease_eligible`] for where it is not).
 fn member_select(
     account_id: &str,
     campaign_id: &str,
     e: &Eligibility,
     within: &dyn Fn(Expr) -> Expr,
+    bound_members: bool,
 ) -> SelectStatement {
     let listed = Query::select()
         .expr(Expr::val(1))
@@ -107,7 +109,6 @@ fn member_select(
                 .is_null()
                 .or(Expr::col((cm::Entity, cm::Column::LastAttemptAt)).lte(e.last_attempt_before)),
         )
-        .and_where(within(Expr::col((cm::Entity, cm::Column::ContactId))))
         .and_where(within(Expr::col((contact::Entity, contact::Column::Id))))
         // No `contacts.account_id = ?` here: membership rows only ever point at the
         // account's own contacts, and that predicate lets a planner without fresh
@@ -121,6 +122,9 @@ fn member_select(
         // Named DNC lists: a live (unexpired at `now`) entry holding the number.
         .and_where(Expr::exists(super::dnc_lists::live_entry(account_id, e.now)).not())
         .to_owned();
+    if bound_members {
+        q.and_where(within(Expr::col((cm::Entity, cm::Column::ContactId))));
+    }
     if e.require_consent.required() {
         // Only when required: a campaign without the rule pays nothing for it. A column
         // of the contact's row (m0020), so no probe per member, and the lease statement
@@ -145,7 +149,7 @@ fn eligible_select(
     e: &Eligibility,
     within: &dyn Fn(Expr) -> Expr,
 ) -> SelectStatement {
-    member_select(account_id, campaign_id, e, within)
+    member_select(account_id, campaign_id, e, within, true)
         .left_join(
             ds::Entity,
             Expr::col((ds::Entity, ds::Column::ContactId))
@@ -237,8 +241,11 @@ pub async fn lease_eligible(
                 Some(Box::new(ids)),
             ))))
         };
-        // No `dial_state` join: the upsert decides on the person's row itself.
-        let q = member_select(account, campaign, e, &any);
+        // No `dial_state` join: the upsert decides on the person's row itself. The id
+        // list bounds the contacts only, each then finding its membership by key: with
+        // the list on both tables PostgreSQL probed both primary keys once per id and
+        // hash-joined the two (~0.1 ms more per claim of 100, psql, generic plans).
+        let q = member_select(account, campaign, e, &any, false);
         (e.now, lease_eligible_pg(writer, q, lease, e).await?)
     } else {
         let txn = super::begin_write(writer).await?;
