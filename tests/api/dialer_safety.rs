@@ -19,6 +19,7 @@ both!(
     a_late_call_of_another_dialer_never_ends_the_current_lease,
     one_person_in_two_campaigns_is_held_by_one_dialer_at_a_time,
     frequency_rules_count_every_campaigns_dials,
+    a_persons_dial_list_keeps_the_newest_fifty_newest_first,
     a_released_lease_does_not_count_as_a_dial,
     a_late_give_back_never_ends_the_persons_next_lease,
     a_late_give_back_over_a_stream_never_ends_the_persons_next_lease,
@@ -265,6 +266,40 @@ async fn one_person_in_two_campaigns_is_held_by_one_dialer_at_a_time(app: TestAp
 
 /// Three dials a day and seven a week by default, whichever campaign dials; a campaign
 /// may override them; the account may change them.
+/// A person's recent dials are kept newest first, at most 50 (MAX_DIALS), and every dial
+/// of the last week among them, however many leases have counted one — through the
+/// lease statement's own handling of the stored list on PostgreSQL (which keeps older
+/// dials until the list is full), the domain's on SQLite (which drops them).
+async fn a_persons_dial_list_keeps_the_newest_fifty_newest_first(app: TestApp) {
+    let clock = clock_at("2026-03-02T13:00:00Z");
+    let app = app.with_clock(&clock).await;
+    let acc = app.account(pb::Plan::Professional).await;
+    let c = people(&app, &acc, "A", 0, 1).await[0];
+    let every_dial = Some(rules(50, 0, crate::helpers::any_hour()));
+    let mut times = vec![];
+    // 52 dials a week and a day apart (no rule holds one back), then 3 within hours.
+    for i in 0..55 {
+        assert_eq!(
+            app.claim(&acc, "A", "d", 1, every_dial.clone()).await.len(),
+            1
+        );
+        times.push(clock.now_ms());
+        clock.advance_ms(if i < 51 { 8 * 86_400_000 } else { 3_600_000 });
+    }
+    let entries = format!(
+        "SELECT CAST(length(recent_dials) - length(replace(recent_dials, ',', '')) + 1 \
+         AS BIGINT) FROM dial_state WHERE contact_id = {c}"
+    );
+    let kept = app.sql_i64(&entries).await.unwrap();
+    assert!((3..=50).contains(&kept), "{kept} dials kept");
+    let newest = format!(
+        "SELECT count(*) FROM dial_state WHERE contact_id = {c} AND \
+         (recent_dials = '{0},{1},{2}' OR recent_dials LIKE '{0},{1},{2},%')",
+        times[54], times[53], times[52]
+    );
+    assert_eq!(app.sql_i64(&newest).await, Some(1));
+}
+
 async fn frequency_rules_count_every_campaigns_dials(app: TestApp) {
     let clock = clock_at("2026-03-02T13:00:00Z");
     let app = app.with_clock(&clock).await;
