@@ -71,7 +71,7 @@ pub(crate) fn acquired() {
 /// statements. A connection that died within the last second (the database restarted)
 /// fails its next statement instead, answered UNAVAILABLE like any lost connection, and
 /// is then dropped by the pool (its check on release fails).
-pub(crate) const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
 /// `pool` telling [`acquired`] when it hands over an idle connection (a new one tells it
 /// from the pool's `after_connect`); with `ping`, pinging those idle for

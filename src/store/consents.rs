@@ -13,11 +13,13 @@ use sea_orm::{
 /// The `contacts` column summarizing a contact's live consents of the kinds `required`
 /// accepts (migration m0020, kept by triggers on `consents`): the latest expiry among its
 /// unrevoked records of those kinds, `i64::MAX` for one without expiry, NULL for none.
-fn summary_column(required: ConsentRequirement) -> &'static str {
+/// None when nothing is required.
+fn summary_column(required: ConsentRequirement) -> Option<&'static str> {
     match required {
-        ConsentRequirement::ExpressWritten => "consent_written_until",
-        // NotRequired never asks (see `live_accepted`); Express accepts both kinds.
-        ConsentRequirement::Express | ConsentRequirement::NotRequired => "consent_express_until",
+        ConsentRequirement::NotRequired => None,
+        // Written consent is express consent too.
+        ConsentRequirement::Express => Some("consent_express_until"),
+        ConsentRequirement::ExpressWritten => Some("consent_written_until"),
     }
 }
 
@@ -25,10 +27,10 @@ fn summary_column(required: ConsentRequirement) -> &'static str {
 /// live consent (not revoked, not expired at `now`) of a kind `required` accepts — a
 /// column of the row already read, no probe of `consents`. True when nothing is required.
 pub fn live_accepted(required: ConsentRequirement, now: i64) -> Expr {
-    if !required.required() {
+    let Some(column) = summary_column(required) else {
         return Expr::val(true);
-    }
-    let until = || Expr::col((contact::Entity, Alias::new(summary_column(required))));
+    };
+    let until = || Expr::col((contact::Entity, Alias::new(column)));
     // Never NULL (no record): also read as a column (PreviewDialable's facts).
     until().is_not_null().and(until().gt(now))
 }

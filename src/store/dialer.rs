@@ -321,17 +321,16 @@ async fn lease_eligible_pg(
     };
     // The new list: this dial, then the others, MAX_DIALS in all (the array is built only
     // when the list is full).
-    let pushed = |now: &str| {
-        format!(
-            "CASE WHEN dial_state.recent_dials = '' THEN {now}::text \
-             WHEN split_part(dial_state.recent_dials, ',', {max}) = '' \
-               THEN {now}::text || ',' || dial_state.recent_dials \
-             ELSE {now}::text || ',' || array_to_string(\
-               (string_to_array(dial_state.recent_dials, ','))[1:{keep}], ',') END",
-            max = MAX_DIALS,
-            keep = MAX_DIALS - 1,
-        )
-    };
+    let pushed = format!(
+        "CASE WHEN dial_state.recent_dials = '' THEN {now}::text \
+         WHEN split_part(dial_state.recent_dials, ',', {max}) = '' \
+           THEN {now}::text || ',' || dial_state.recent_dials \
+         ELSE {now}::text || ',' || array_to_string(\
+           (string_to_array(dial_state.recent_dials, ','))[1:{keep}], ',') END",
+        now = p(4),
+        max = MAX_DIALS,
+        keep = MAX_DIALS - 1,
+    );
     let sql = format!(
         "WITH picked AS ({select} FOR NO KEY UPDATE OF contacts SKIP LOCKED), \
          leased AS (\
@@ -350,7 +349,6 @@ async fn lease_eligible_pg(
              AND {nth_week} <= {week} \
            RETURNING contact_id) \
          SELECT picked.* FROM picked WHERE picked.id = ANY(ARRAY(SELECT contact_id FROM leased))",
-        pushed = pushed(&p(4)),
         first = nth("1"),
         nth_day = nth(&format!("{}::int", p(7))),
         nth_week = nth(&format!("{}::int", p(9))),
