@@ -139,9 +139,11 @@ impl Services {
         let cursor = self.scan_hints.cursor(account_id, campaign);
         // Due callbacks first; members waiting for a later one are skipped by the scan.
         let (mut out, waiting) = self.claim_callbacks(account_id, claim, &e).await?;
-        // Scan from the cursor to the end, then once more from the start (unless the
-        // first pass already began there).
+        // Scan from the cursor to the end, then from the start up to where the first
+        // pass began (unless it began at the start): each member is read at most once
+        // per claim.
         let mut passes_left = None;
+        let mut began_at = None;
         while out.len() < claim.max_contacts && passes_left != Some(0) {
             let want = claim.max_contacts - out.len();
             let picked = {
@@ -152,12 +154,15 @@ impl Services {
                     SCAN_PAGE
                 };
                 let passes = passes_left.get_or_insert(if *cur == 0 { 1 } else { 2 });
+                let began_at = *began_at.get_or_insert(*cur);
+                // The second pass stops where the first began.
+                let upto = (*passes == 1 && began_at > 0).then_some(began_at);
                 let page = store::dialer::candidates(
                     self.store.claim_reads(),
                     account_id,
                     campaign,
                     &e,
-                    *cur,
+                    (*cur, upto),
                     step,
                 )
                 .await?;

@@ -176,18 +176,23 @@ fn candidate(row: &sea_orm::QueryResult) -> Result<Candidate> {
     })
 }
 
-/// Eligible members with `contact_id > after` in id order, without locks.
+/// Eligible members with `after < contact_id <= upto` (no upper bound when `upto` is
+/// None) in id order, without locks.
 pub async fn candidates<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
     campaign_id: &str,
     e: &Eligibility,
-    after: i64,
+    (after, upto): (i64, Option<i64>),
     limit: u64,
 ) -> Result<Vec<Candidate>> {
-    // The bound is stated for every table of the join, so whichever one the planner
+    // The bounds are stated for every table of the join, so whichever one the planner
     // drives from, it starts at the cursor instead of walking every earlier row.
-    let mut q = eligible_select(account_id, campaign_id, e, &|id| id.gt(after));
+    let within = |id: Expr| match upto {
+        Some(upto) => id.clone().gt(after).and(id.lte(upto)),
+        None => id.gt(after),
+    };
+    let mut q = eligible_select(account_id, campaign_id, e, &within);
     q.column((cm::Entity, cm::Column::ContactId))
         .column((cm::Entity, cm::Column::Attempts))
         .column((contact::Entity, contact::Column::Phone))

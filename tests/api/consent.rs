@@ -533,7 +533,7 @@ async fn the_lease_rechecks_consent_so_a_candidate_whose_consent_ended_is_not_le
         frequency: Frequency::default(),
         require_consent: ConsentRequirement::ExpressWritten,
     };
-    let read: Vec<i64> = candidates(&db, &acc, "camp", &e, 0, 10)
+    let read: Vec<i64> = candidates(&db, &acc, "camp", &e, (0, None), 10)
         .await
         .unwrap()
         .iter()

@@ -16,6 +16,7 @@ both!(
     concurrent_dialers_on_two_servers_never_receive_the_same_contact,
     the_stream_feeds_batches_of_leased_contacts,
     released_leases_can_be_claimed_again,
+    a_claim_that_wraps_around_reads_up_to_and_including_where_it_began,
     check_dialable_explains_unknown_and_non_member,
     membership_counts_dnc_refusals_and_repeats,
     membership_by_filter_counts_matched_changed_and_skipped,
@@ -386,6 +387,39 @@ async fn released_leases_can_be_claimed_again(app: TestApp) {
         ids_of(&app.claim(&acc, "camp", "d2", 3, all_day()).await),
         [got[0]]
     );
+}
+
+/// A claim reads from where the replica's last scan stopped to the end, then from the
+/// start up to and including where it began (each member once): a give-back of the
+/// member the last scan stopped at is found by the second pass.
+async fn a_claim_that_wraps_around_reads_up_to_and_including_where_it_began(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    let all = members(&app, &acc, 3).await;
+    // The scan stops at the last member leased.
+    assert_eq!(
+        ids_of(&app.claim(&acc, "camp", "d1", 3, all_day()).await),
+        all
+    );
+    let released = app
+        .client
+        .clone()
+        .release_leases(pb::ReleaseLeasesRequest {
+            account_id: acc.clone(),
+            campaign_id: "camp".into(),
+            dialer_id: "d1".into(),
+            contact_ids: vec![all[2]],
+            lease_ids: vec![],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .released;
+    assert_eq!(released, 1);
+    assert_eq!(
+        ids_of(&app.claim(&acc, "camp", "d2", 2, all_day()).await),
+        [all[2]]
+    );
+    assert!(app.claim(&acc, "camp", "d3", 2, all_day()).await.is_empty());
 }
 
 async fn check_dialable_explains_unknown_and_non_member(app: TestApp) {
