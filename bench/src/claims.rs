@@ -96,6 +96,9 @@ pub async fn run(
         server.cpu().saturating_sub(server_cpu),
         postgres_cpu(pg_name).saturating_sub(pg_cpu),
     );
+    // What each dialer's last claim (the one that found the campaign drained) cost:
+    // one such claim at a time, the mean of ten.
+    let drained_claim = drained_claim_cpu(&server, pg_name, "bench", batch).await?;
     release_all(&server, dialers, "bench").await?;
     // The same drain with a consent requirement (every contact holds a live written
     // consent) and callbacks (one member in 100 asked to be called back, all due when the
@@ -188,6 +191,33 @@ pub async fn run(
         } else {
             Target::None
         },
+    });
+    report.add(Row {
+        figure: format!(
+            "CPU time of one claim of the drained campaign (every member leased, all read), server + {}, alone, mean of ten ({})",
+            if backend == Backend::Postgres { "PostgreSQL" } else { "nothing" },
+            backend.name()
+        ),
+        value: drained_claim.as_secs_f64() * 1000.0,
+        unit: "ms",
+        reference: None,
+        ratio_target: Target::None,
+        target: Target::None,
+    });
+    report.add(Row {
+        figure: format!(
+            "CPU time per leased contact without the {dialers} dialers' final claims (each finding the campaign drained), estimated with the figure above ({})",
+            backend.name()
+        ),
+        value: (server_cpu + pg_cpu)
+            .saturating_sub(drained_claim * dialers as u32)
+            .as_secs_f64()
+            * 1e6
+            / leased,
+        unit: "µs",
+        reference: None,
+        ratio_target: Target::None,
+        target: Target::None,
     });
     let mut cpu = vec![("the server's", server_cpu)];
     if backend == Backend::Postgres {
@@ -408,6 +438,37 @@ async fn release_all(server: &Server, dialers: usize, campaign: &str) -> anyhow:
             .await?;
     }
     Ok(())
+}
+
+/// The CPU time (server + PostgreSQL) of one claim of a drained `campaign` by a dialer
+/// alone, the mean of ten in a row (`/proc` counts CPU time in 10 ms ticks): each reads
+/// every member and leases none.
+async fn drained_claim_cpu(
+    server: &Server,
+    pg_name: &str,
+    campaign: &str,
+    batch: i32,
+) -> anyhow::Result<std::time::Duration> {
+    let mut client = server.client().await?;
+    const CLAIMS: u32 = 10;
+    let (s0, p0) = (server.cpu(), postgres_cpu(pg_name));
+    for _ in 0..CLAIMS {
+        let got = client
+            .claim_dialable_contacts(pb::ClaimDialableContactsRequest {
+                account_id: ACCOUNT.into(),
+                campaign_id: campaign.into(),
+                dialer_id: "drained".into(),
+                max_contacts: batch,
+                lease_seconds: 3600,
+                rules: Some(rules(pb::ConsentRequirement::Unspecified)),
+            })
+            .await?
+            .into_inner()
+            .contacts;
+        anyhow::ensure!(got.is_empty(), "{campaign} is not drained");
+    }
+    let cpu = server.cpu().saturating_sub(s0) + postgres_cpu(pg_name).saturating_sub(p0);
+    Ok(cpu / CLAIMS)
 }
 
 /// Rules that let every contact be dialed at whatever hour the benchmark runs: the widest
