@@ -155,7 +155,9 @@ impl Services {
                 };
                 let passes = passes_left.get_or_insert(if *cur == 0 { 1 } else { 2 });
                 let began_at = *began_at.get_or_insert(*cur);
-                // The second pass stops where the first began.
+                // The second pass stops where the first began. It starts at the shared
+                // cursor: when another claim has moved it past that point, the second
+                // pass reads nothing (what lies before the cursor that claim has just read).
                 let upto = (*passes == 1 && began_at > 0).then_some(began_at);
                 let page = store::dialer::candidates(
                     self.store.claim_reads(),
