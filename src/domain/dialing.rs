@@ -132,6 +132,18 @@ impl PersonState {
         live && !own
     }
 
+    /// Ends the lease at `now` (a give-back, or the holder's call): no holder, and the
+    /// lease's end kept as the earlier of its expiry and `now`, so that a claim whose
+    /// instant is before the end — one that read its clock, then waited for a connection
+    /// while the lease was given back — still finds the person leased, and no lease is
+    /// ever dated before the end of the one before it.
+    pub fn end_lease(&mut self, now: i64) {
+        self.lease_owner = None;
+        self.lease_campaign = None;
+        self.lease_started_at = None;
+        self.lease_expires_at = self.lease_expires_at.map(|until| until.min(now));
+    }
+
     /// Whether a call by `dialer` that started at `started_at` belongs to the lease: the
     /// lease's holder placed it after the lease began. Only such a call ends the lease.
     pub fn owns_call(&self, dialer: &str, started_at: i64) -> bool {

@@ -356,7 +356,8 @@ impl Services {
             targets.to_vec()
         };
         let ended =
-            store::leases::release(&txn, account_id, campaign_id, dialer_id, &named).await?;
+            store::leases::release(&txn, account_id, campaign_id, dialer_id, &named, self.now())
+                .await?;
         // A callback given back undelivered is due again at once.
         store::callbacks::unhold(&txn, account_id, campaign_id, &ended).await?;
         txn.commit().await?;

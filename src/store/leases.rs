@@ -174,6 +174,7 @@ pub async fn release<C: ConnectionTrait>(
     campaign: &str,
     owner: &str,
     targets: &[ReleaseTarget],
+    now: i64,
 ) -> Result<Vec<i64>> {
     if targets.is_empty() {
         return Ok(vec![]);
@@ -200,10 +201,7 @@ pub async fn release<C: ConnectionTrait>(
         if let Some(started) = p.lease_started_at {
             remove_dial(&mut p.recent, started);
         }
-        p.lease_owner = None;
-        p.lease_campaign = None;
-        p.lease_started_at = None;
-        p.lease_expires_at = None;
+        p.end_lease(now);
         changed.push((id, p));
     }
     let refs: Vec<(i64, &PersonState)> = changed.iter().map(|(id, p)| (*id, p)).collect();
@@ -226,10 +224,7 @@ pub async fn record_call<C: ConnectionTrait>(
 ) -> Result<()> {
     let mut p = person(db, account_id, contact_id).await?;
     if p.owns_call(dialer, started_at) {
-        p.lease_owner = None;
-        p.lease_campaign = None;
-        p.lease_started_at = None;
-        p.lease_expires_at = None;
+        p.end_lease(now);
     } else if outbound {
         push_dial(&mut p.recent, started_at, now);
     } else {

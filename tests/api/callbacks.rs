@@ -142,17 +142,7 @@ async fn record_id(app: &TestApp, acc: &str, call: pb::Call) -> i64 {
 
 /// Gives leases of "camp" back by id.
 async fn release(app: &TestApp, acc: &str, dialer: &str, lease_ids: Vec<String>) {
-    app.client
-        .clone()
-        .release_leases(pb::ReleaseLeasesRequest {
-            account_id: acc.into(),
-            campaign_id: "camp".into(),
-            dialer_id: dialer.into(),
-            lease_ids,
-            ..Default::default()
-        })
-        .await
-        .expect("release");
+    app.release_leases(acc, dialer, &[], &lease_ids).await;
 }
 
 async fn list(app: &TestApp, req: pb::ListCallbacksRequest) -> pb::ListCallbacksResponse {

@@ -247,16 +247,7 @@ async fn claimed_ids(app: &TestApp, acc: &str, dialer: &str, rules: pb::DialRule
 }
 
 async fn release_all(app: &TestApp, acc: &str, dialer: &str) {
-    app.client
-        .clone()
-        .release_leases(pb::ReleaseLeasesRequest {
-            account_id: acc.into(),
-            campaign_id: "camp".into(),
-            dialer_id: dialer.into(),
-            ..Default::default()
-        })
-        .await
-        .expect("release");
+    app.release_leases(acc, dialer, &[], &[]).await;
 }
 
 async fn a_campaign_requiring_written_consent_never_gets_a_contact_without_it(app: TestApp) {

@@ -17,6 +17,7 @@ both!(
     the_stream_feeds_batches_of_leased_contacts,
     released_leases_can_be_claimed_again,
     a_claim_that_wraps_around_reads_up_to_and_including_where_it_began,
+    a_lease_is_never_dated_before_the_give_back_of_the_one_before,
     check_dialable_explains_unknown_and_non_member,
     membership_counts_dnc_refusals_and_repeats,
     membership_by_filter_counts_matched_changed_and_skipped,
@@ -368,20 +369,7 @@ async fn released_leases_can_be_claimed_again(app: TestApp) {
     members(&app, &acc, 3).await;
     let got = ids_of(&app.claim(&acc, "camp", "d1", 3, all_day()).await);
     assert_eq!(got.len(), 3);
-    let released = app
-        .client
-        .clone()
-        .release_leases(pb::ReleaseLeasesRequest {
-            account_id: acc.clone(),
-            campaign_id: "camp".into(),
-            dialer_id: "d1".into(),
-            contact_ids: vec![got[0]],
-            lease_ids: vec![],
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .released;
+    let released = app.release_leases(&acc, "d1", &[got[0]], &[]).await;
     assert_eq!(released, 1);
     assert_eq!(
         ids_of(&app.claim(&acc, "camp", "d2", 3, all_day()).await),
@@ -400,26 +388,43 @@ async fn a_claim_that_wraps_around_reads_up_to_and_including_where_it_began(app:
         ids_of(&app.claim(&acc, "camp", "d1", 3, all_day()).await),
         all
     );
-    let released = app
-        .client
-        .clone()
-        .release_leases(pb::ReleaseLeasesRequest {
-            account_id: acc.clone(),
-            campaign_id: "camp".into(),
-            dialer_id: "d1".into(),
-            contact_ids: vec![all[2]],
-            lease_ids: vec![],
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .released;
+    let released = app.release_leases(&acc, "d1", &[all[2]], &[]).await;
     assert_eq!(released, 1);
     assert_eq!(
         ids_of(&app.claim(&acc, "camp", "d2", 2, all_day()).await),
         [all[2]]
     );
     assert!(app.claim(&acc, "camp", "d3", 2, all_day()).await.is_empty());
+}
+
+/// A claim dates its leases from the instant it read the clock; on a loaded server it may
+/// then wait (for a pooled connection, for the processor) while another dialer gives the
+/// same person back. Such a claim must not lease the person: its lease would be dated
+/// before the give-back, overlapping the lease given back (the interleaving checker's
+/// "two leases on a person", PostgreSQL, seed 11400713039849422967). The clock set back
+/// stands for that claim's earlier instant.
+async fn a_lease_is_never_dated_before_the_give_back_of_the_one_before(app: TestApp) {
+    let clock = clock_at("2026-03-02T18:00:00Z");
+    let app = app.with_clock(&clock).await;
+    let acc = app.account(pb::Plan::Professional).await;
+    let all = members(&app, &acc, 1).await;
+    let t = ms_at("2026-03-02T18:00:00Z");
+    assert_eq!(
+        ids_of(&app.claim(&acc, "camp", "d1", 1, all_day()).await),
+        all
+    );
+    clock.set(t + 5_000);
+    let released = app.release_leases(&acc, "d1", &all, &[]).await;
+    assert_eq!(released, 1);
+    clock.set(t + 2_000);
+    assert!(
+        app.claim(&acc, "camp", "d2", 1, all_day()).await.is_empty(),
+        "a lease from before the give-back"
+    );
+    clock.set(t + 5_000);
+    let got = app.claim(&acc, "camp", "d2", 1, all_day()).await;
+    assert_eq!(ids_of(&got), all);
+    assert_eq!(got[0].lease_id, format!("{}:{}", all[0], t + 5_000));
 }
 
 async fn check_dialable_explains_unknown_and_non_member(app: TestApp) {

@@ -677,6 +677,30 @@ impl TestApp {
             .contacts
     }
 
+    /// Gives back a dialer's leases in campaign "camp", named by contact and by lease id
+    /// (all of them when both are empty); how many ended.
+    pub async fn release_leases(
+        &self,
+        acc: &str,
+        dialer: &str,
+        contact_ids: &[i64],
+        lease_ids: &[String],
+    ) -> i64 {
+        self.client
+            .clone()
+            .release_leases(pb::ReleaseLeasesRequest {
+                account_id: acc.into(),
+                campaign_id: "camp".into(),
+                dialer_id: dialer.into(),
+                contact_ids: contact_ids.to_vec(),
+                lease_ids: lease_ids.to_vec(),
+            })
+            .await
+            .expect("release")
+            .into_inner()
+            .released
+    }
+
     /// CheckDialable for a contact (in a campaign when given).
     pub async fn check_dialable(
         &self,
