@@ -63,7 +63,7 @@ pub(crate) async fn add_dnc(
     let flip: Vec<i64> = flipped.values().copied().collect();
     store::dnc::set_contacts_dnc(txn, &flip, change.source, change.at).await?;
     let ids: Vec<i64> = holders.values().map(|c| c.id).collect();
-    store::leases::revoke(txn, account_id, &ids).await?;
+    store::leases::revoke(txn, account_id, &ids, change.at).await?;
     let dnc = crate::domain::callback::CancelReason::Dnc;
     store::callbacks::cancel_for_contacts(txn, account_id, None, &ids, dnc, change.at).await?;
     store::calls::close_requests(

@@ -327,12 +327,13 @@ impl Services {
         let account = import.account_id.clone();
         let txn = self.store.begin_write().await?;
         let holders = store::dnc_lists::lock_holders(&txn, &account, &phones).await?;
-        store::leases::revoke(&txn, &account, &holders).await?;
+        let now = self.now();
+        store::leases::revoke(&txn, &account, &holders, now).await?;
         let target = Target {
             account_id: &account,
             list_id: import.list_id,
             import_id: import.id,
-            now: self.now(),
+            now,
         };
         let dnc = crate::domain::callback::CancelReason::Dnc;
         store::callbacks::cancel_for_contacts(&txn, &account, None, &holders, dnc, target.now)

@@ -14,7 +14,7 @@ use crate::domain::dialing::{
 };
 use crate::entity::dial_state;
 use crate::error::Result;
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use std::collections::HashMap;
 
@@ -108,14 +108,17 @@ pub async fn put_many<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Ends every lease on these contacts, whoever holds it (they became DNC). Their dials
-/// stay counted. The caller holds the contacts' locks.
+/// Ends every lease on these contacts at `now`, whoever holds it (they became DNC), as
+/// [`PersonState::end_lease`] does: the end kept, not erased. Their dials stay counted.
+/// The caller holds the contacts' locks.
 pub async fn revoke<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
     contact_ids: &[i64],
+    now: i64,
 ) -> Result<u64> {
     let mut revoked = 0;
+    let until = || Expr::col(dial_state::Column::LeaseExpiresAt);
     for part in contact_ids.chunks(super::KEYS_PER_STATEMENT) {
         revoked += dial_state::Entity::update_many()
             .col_expr(
@@ -132,7 +135,10 @@ pub async fn revoke<C: ConnectionTrait>(
             )
             .col_expr(
                 dial_state::Column::LeaseExpiresAt,
-                Expr::value(Option::<i64>::None),
+                CaseStatement::new()
+                    .case(until().gt(now), Expr::val(now))
+                    .finally(until())
+                    .into(),
             )
             .filter(dial_state::Column::AccountId.eq(account_id))
             .filter(dial_state::Column::ContactId.is_in(part.iter().copied()))

@@ -1,7 +1,8 @@
 //! The dialer's feed: leases, eligibility (DNC, attempts, spacing, calling windows across
 //! time zones), concurrent dialers on two servers, the stream, Call Now and templates.
 
-use crate::helpers::{TestApp, any_hour, clock_at, ms_at, outbound, rules};
+use crate::helpers::{TestApp, any_hour, clock_at, ids, ms_at, outbound, rules};
+use contactd::domain::clock::FixedClock;
 use contactd::pb;
 use contactd::pb::contact_selection::Selection;
 use std::collections::{BTreeMap, HashSet};
@@ -18,6 +19,7 @@ both!(
     released_leases_can_be_claimed_again,
     a_claim_that_wraps_around_reads_up_to_and_including_where_it_began,
     a_lease_is_never_dated_before_the_give_back_of_the_one_before,
+    a_lease_is_never_dated_before_the_dnc_mark_that_ended_the_one_before,
     check_dialable_explains_unknown_and_non_member,
     membership_counts_dnc_refusals_and_repeats,
     membership_by_filter_counts_matched_changed_and_skipped,
@@ -397,13 +399,9 @@ async fn a_claim_that_wraps_around_reads_up_to_and_including_where_it_began(app:
     assert!(app.claim(&acc, "camp", "d3", 2, all_day()).await.is_empty());
 }
 
-/// A claim dates its leases from the instant it read the clock; on a loaded server it may
-/// then wait (for a pooled connection, for the processor) while another dialer gives the
-/// same person back. Such a claim must not lease the person: its lease would be dated
-/// before the give-back, overlapping the lease given back (the interleaving checker's
-/// "two leases on a person", PostgreSQL, seed 11400713039849422967). The clock set back
-/// stands for that claim's earlier instant.
-async fn a_lease_is_never_dated_before_the_give_back_of_the_one_before(app: TestApp) {
+/// One member leased to "d1" at t (the returned ms) on a server whose clock then stands
+/// at t + 5 s, where the tests below end the lease.
+async fn leased_to_d1_until_5_s(app: TestApp) -> (TestApp, FixedClock, String, Vec<i64>, i64) {
     let clock = clock_at("2026-03-02T18:00:00Z");
     let app = app.with_clock(&clock).await;
     let acc = app.account(pb::Plan::Professional).await;
@@ -414,6 +412,17 @@ async fn a_lease_is_never_dated_before_the_give_back_of_the_one_before(app: Test
         all
     );
     clock.set(t + 5_000);
+    (app, clock, acc, all, t)
+}
+
+/// A claim dates its leases from the instant it read the clock; on a loaded server it may
+/// then wait (for a pooled connection, for the processor) while another dialer gives the
+/// same person back. Such a claim must not lease the person: its lease would be dated
+/// before the give-back, overlapping the lease given back (the interleaving checker's
+/// "two leases on a person", PostgreSQL, seed 11400713039849422967). The clock set back
+/// stands for that claim's earlier instant.
+async fn a_lease_is_never_dated_before_the_give_back_of_the_one_before(app: TestApp) {
+    let (app, clock, acc, all, t) = leased_to_d1_until_5_s(app).await;
     let released = app.release_leases(&acc, "d1", &all, &[]).await;
     assert_eq!(released, 1);
     clock.set(t + 2_000);
@@ -425,6 +434,36 @@ async fn a_lease_is_never_dated_before_the_give_back_of_the_one_before(app: Test
     let got = app.claim(&acc, "camp", "d2", 1, all_day()).await;
     assert_eq!(ids_of(&got), all);
     assert_eq!(got[0].lease_id, format!("{}:{}", all[0], t + 5_000));
+}
+
+/// The same for a lease a DNC mark revoked: after the number is cleared, a claim whose
+/// instant is before the mark does not lease the person.
+async fn a_lease_is_never_dated_before_the_dnc_mark_that_ended_the_one_before(app: TestApp) {
+    let (app, clock, acc, all, t) = leased_to_d1_until_5_s(app).await;
+    app.mark_dnc(&acc, &all, &[], pb::DncSource::Manual).await;
+    app.client
+        .clone()
+        .clear_dnc(pb::ClearDncRequest {
+            account_id: acc.clone(),
+            targets: Some(pb::DncTargets {
+                selection: ids(&all),
+                ..Default::default()
+            }),
+            reason: "opted back in".into(),
+            actor: "ops".into(),
+        })
+        .await
+        .expect("clear dnc");
+    clock.set(t + 2_000);
+    assert!(
+        app.claim(&acc, "camp", "d2", 1, all_day()).await.is_empty(),
+        "a lease from before the DNC mark"
+    );
+    clock.set(t + 5_000);
+    assert_eq!(
+        ids_of(&app.claim(&acc, "camp", "d2", 1, all_day()).await),
+        all
+    );
 }
 
 async fn check_dialable_explains_unknown_and_non_member(app: TestApp) {
