@@ -51,6 +51,16 @@ pub async fn run(
             Target::None,
         ),
         (
+            format!("safety: DNC marks acknowledged ({name})"),
+            out.marks as f64,
+            Target::None,
+        ),
+        (
+            format!("safety: of those, by a named list's import ({name})"),
+            out.list_marks as f64,
+            Target::None,
+        ),
+        (
             format!(
                 "safety: violations found (DNC hand-outs, two leases on a person, frequency, over-demand streams, INTERNAL) ({name})"
             ),

@@ -6,7 +6,8 @@
 //! in two campaigns and then record a call (sometimes twice, sometimes late, sometimes one
 //! asking for a callback a few seconds later, which the claims then deliver), give the
 //! lease back, or let it run out; streaming dialers that read slowly, give leases back
-//! over the stream, and sometimes vanish; a DNC desk that marks and clears; a Call Now
+//! over the stream, and sometimes vanish; a DNC desk that marks and clears; a list desk
+//! that puts numbers on named DNC lists (a mark) and deletes lists (a clear); a Call Now
 //! desk with its telephony worker; a mailman that delivers call reports late and out of
 //! order. Afterwards the log must show:
 //!
@@ -51,6 +52,9 @@ pub struct Outcome {
     pub handouts: u64,
     /// Of those, callbacks delivered (a person who had asked to be called back).
     pub callbacks: u64,
+    /// DNC marks acknowledged, and of those by a named list's import.
+    pub marks: u64,
+    pub list_marks: u64,
     /// Each broken promise, in words.
     pub violations: Vec<String>,
     /// The whole history of each person a promise broke for.
@@ -139,6 +143,7 @@ enum Ack {
 struct Log {
     handouts: Vec<HandOut>,
     callbacks: u64,
+    list_marks: u64,
     acks: Vec<Ack>,
     dialers: Vec<String>,
     violations: Vec<String>,
@@ -536,6 +541,93 @@ async fn dnc_desk(w: World, mut rng: Rng) {
     }
 }
 
+/// Named DNC lists as marks: imports a one-number file into one of two lists (an
+/// acknowledged mark of that person when the import returns completed), and now and
+/// then deletes a list (a clear of everyone it held). Only people that may be cleared.
+async fn list_desk(w: World, mut rng: Rng) {
+    use pb::import_dnc_list_request::Payload;
+    let mut held: [Vec<i64>; 2] = Default::default();
+    let mut ids: [Option<i64>; 2] = [None, None];
+    while w.live() {
+        tokio::time::sleep(rng.ms(400)).await;
+        let k = rng.below(2) as usize;
+        if let Some(list_id) = ids[k].filter(|_| rng.chance(30)) {
+            let sent = now_ms();
+            let r = w
+                .client(&mut rng)
+                .delete_dnc_list(pb::DeleteDncListRequest {
+                    account_id: w.account.clone(),
+                    list_id,
+                })
+                .await;
+            w.log.answered("DeleteDncList", &r);
+            refused(&w, "DeleteDncList", &r);
+            let returned = now_ms();
+            if r.is_ok() {
+                ids[k] = None;
+                for person in held[k].drain(..) {
+                    w.log.ack(Ack::Clear(person, sent, returned));
+                }
+            }
+            continue;
+        }
+        let i = NEVER_CLEARED + rng.below((PEOPLE - NEVER_CLEARED) as u64) as usize;
+        let person = w.people[i];
+        let options = pb::ImportDncListOptions {
+            account_id: w.account.clone(),
+            list_name: format!("checker-{k}"),
+            format: pb::DncFileFormat::Plain as i32,
+            ..Default::default()
+        };
+        let messages = vec![
+            pb::ImportDncListRequest {
+                payload: Some(Payload::Options(options)),
+            },
+            pb::ImportDncListRequest {
+                payload: Some(Payload::Chunk(phone_of(i).into_bytes())),
+            },
+        ];
+        let sent = now_ms();
+        let r = w
+            .client(&mut rng)
+            .import_dnc_list(tokio_stream::iter(messages))
+            .await;
+        w.log.answered("ImportDncList", &r);
+        refused(&w, "ImportDncList", &r);
+        let returned = now_ms();
+        let Some(done) = r.ok().and_then(|r| r.into_inner().result) else {
+            continue;
+        };
+        if done.status == "completed" && done.added + done.already_listed == 1 {
+            ids[k] = Some(done.list_id);
+            held[k].push(person);
+            w.log.ack(Ack::Mark(person, sent, returned));
+            w.log.with(|l| l.list_marks += 1);
+        } else {
+            w.log.with(|l| {
+                l.violations
+                    .push(format!("ImportDncList of {person}'s number: {done:?}"))
+            });
+        }
+    }
+}
+
+/// A desk's well-formed request refused as malformed or naming nothing: the checker,
+/// not the server, would be wrong, and its marks would silently not happen.
+fn refused<T>(w: &World, what: &str, r: &Result<T, Status>) {
+    if let Err(s) = r
+        && matches!(s.code(), Code::InvalidArgument | Code::NotFound)
+    {
+        let msg = format!("{what} refused: {:?} {}", s.code(), s.message());
+        w.log.with(|l| l.violations.push(msg));
+    }
+}
+
+/// The phone number of the `i`-th person.
+fn phone_of(i: usize) -> String {
+    format!("+1212{:07}", 4_000_000 + i)
+}
+
 async fn call_now_desk(w: World, mut rng: Rng) {
     let worker = "telephony".to_string();
     while w.live() {
@@ -636,7 +728,7 @@ pub async fn run(replicas: Vec<ContactServiceClient<Channel>>, cfg: Config) -> O
             .create_contact(pb::CreateContactRequest {
                 account_id: account.clone(),
                 contact: Some(pb::ContactInput {
-                    phone: format!("+1212{:07}", 4_000_000 + i),
+                    phone: phone_of(i),
                     ..Default::default()
                 }),
             })
@@ -695,6 +787,7 @@ pub async fn run(replicas: Vec<ContactServiceClient<Channel>>, cfg: Config) -> O
         )));
     }
     tasks.push(tokio::spawn(dnc_desk(w.clone(), Rng::new(rng.next()))));
+    tasks.push(tokio::spawn(list_desk(w.clone(), Rng::new(rng.next()))));
     tasks.push(tokio::spawn(call_now_desk(w.clone(), Rng::new(rng.next()))));
     tasks.push(tokio::spawn(mailman(w.clone(), Rng::new(rng.next()))));
     for t in tasks {
@@ -712,6 +805,12 @@ pub async fn run(replicas: Vec<ContactServiceClient<Channel>>, cfg: Config) -> O
         ops: log.ops,
         handouts: log.handouts.len() as u64,
         callbacks: log.callbacks,
+        marks: log
+            .acks
+            .iter()
+            .filter(|a| matches!(a, Ack::Mark(..)))
+            .count() as u64,
+        list_marks: log.list_marks,
         violations,
         timelines,
     }

@@ -24,12 +24,14 @@ async fn the_dialer_keeps_its_promises_under_any_interleaving(app: TestApp) {
     println!("interleaving checker ({backend}): seed {}", cfg.seed);
     let out = checker::run(vec![app.client.clone(), replica.client.clone()], cfg).await;
     let summary = format!(
-        "interleaving checker ({backend}): seed {}, {} s, {} RPCs, {} hand-outs ({} callbacks), {} violations",
+        "interleaving checker ({backend}): seed {}, {} s, {} RPCs, {} hand-outs ({} callbacks), {} DNC marks ({} by named lists), {} violations",
         out.seed,
         seconds,
         out.ops,
         out.handouts,
         out.callbacks,
+        out.marks,
+        out.list_marks,
         out.violations.len()
     );
     let dir = env!("CARGO_TARGET_TMPDIR");
