@@ -549,9 +549,11 @@ async fn list_desk(w: World, mut rng: Rng) {
     let mut held: [Vec<i64>; 2] = Default::default();
     let mut ids: [Option<i64>; 2] = [None, None];
     while w.live() {
-        tokio::time::sleep(rng.ms(400)).await;
+        // Half the DNC desk's pace, and lists emptied often: people must stay callable
+        // long enough for the other promises to be tried too.
+        tokio::time::sleep(rng.ms(500)).await;
         let k = rng.below(2) as usize;
-        if let Some(list_id) = ids[k].filter(|_| rng.chance(30)) {
+        if let Some(list_id) = ids[k].filter(|_| rng.chance(40)) {
             let sent = now_ms();
             let r = w
                 .client(&mut rng)
