@@ -119,7 +119,12 @@ impl Services {
                 deferred.push((cb.id, next.unwrap_or(now + DAY_MS).max(now + 1)));
                 continue;
             }
-            picked.push((p.callback, p.attempts.unwrap_or_default(), zones.name()));
+            picked.push((
+                p.callback,
+                p.attempts.unwrap_or_default(),
+                zones.name(),
+                p.contact_version,
+            ));
         }
         if !deferred.is_empty() || !gone.is_empty() {
             let txn = self.store.begin_write().await?;
@@ -138,7 +143,12 @@ impl Services {
         };
         let ids = picked
             .iter()
-            .map(|p| (p.0.contact_id, p.1, p.2.clone()))
+            .map(|p| super::dialer::Picked {
+                id: p.0.contact_id,
+                version: p.3,
+                attempts: p.1,
+                time_zone: p.2.clone(),
+            })
             .collect();
         let mut leased = self.lease_picked(account_id, claim, &waived, ids).await?;
         for l in &mut leased {

@@ -81,6 +81,18 @@ pub struct Claim {
     pub rules: DialRules,
 }
 
+/// A member a claim chose to lease, as its read saw it.
+#[derive(Debug, Clone)]
+pub(super) struct Picked {
+    pub id: i64,
+    /// The contact row's version (`store::dialer::row_version`): the lease is granted only
+    /// if the row is still at it.
+    pub version: i64,
+    pub attempts: i32,
+    /// The zone the window was checked in.
+    pub time_zone: String,
+}
+
 /// A contact leased to a dialer.
 #[derive(Debug, Clone)]
 pub struct Leased {
@@ -190,7 +202,12 @@ impl Services {
                     }
                     let zones = timezone::resolve(&c.time_zone, &c.phone);
                     if rules.check_window(&zones, &c.phone, now).is_ok() {
-                        picked.push((c.contact_id, c.attempts, zones.name()));
+                        picked.push(Picked {
+                            id: c.contact_id,
+                            version: c.version,
+                            attempts: c.attempts,
+                            time_zone: zones.name(),
+                        });
                     }
                 }
                 if (page.len() as u64) < step && picked.len() < want {
@@ -213,12 +230,13 @@ impl Services {
         account_id: &str,
         claim: &Claim,
         e: &Eligibility,
-        picked: Vec<(i64, i32, String)>,
+        picked: Vec<Picked>,
     ) -> Result<Vec<Leased>> {
         if picked.is_empty() {
             return Ok(vec![]);
         }
-        let ids: Vec<i64> = picked.iter().map(|p| p.0).collect();
+        let ids: Vec<i64> = picked.iter().map(|p| p.id).collect();
+        let versions: Vec<i64> = picked.iter().map(|p| p.version).collect();
         let lease = store::dialer::Lease {
             account_id,
             campaign_id: &claim.campaign_id,
@@ -227,13 +245,14 @@ impl Services {
         };
         let granted = self
             .store
-            .lease_eligible(&lease, e, &ids, &*self.clock)
+            .lease_eligible(&lease, e, (&ids, &versions), &*self.clock)
             .await?;
         Ok(granted
             .contacts
             .into_iter()
             .filter_map(|c| {
-                let (_, attempts, tz) = picked.iter().find(|p| p.0 == c.id)?.clone();
+                let p = picked.iter().find(|p| p.id == c.id)?;
+                let (attempts, tz) = (p.attempts, p.time_zone.clone());
                 Some(Leased {
                     lease: LeaseId {
                         contact_id: c.id,

@@ -21,6 +21,8 @@ pub struct Pending {
     pub contact_time_zone: String,
     /// The contact's stored status.
     pub contact_status: String,
+    /// The contact row's version as read (`super::dialer::row_version`).
+    pub contact_version: i64,
     /// The person's recent dials, as stored ("" when none).
     pub recent_dials: String,
     /// The person's lease end, if any.
@@ -103,7 +105,8 @@ pub async fn pending_in_due_order<C: ConnectionTrait>(
     let mut ids: Vec<i64> = callbacks.iter().map(|c| c.contact_id).collect();
     ids.sort_unstable();
     ids.dedup();
-    let contacts: HashMap<i64, (String, String, String)> = contact::Entity::find()
+    type Facts = (String, String, String, i64);
+    let contacts: HashMap<i64, Facts> = contact::Entity::find()
         .select_only()
         .columns([
             contact::Column::Id,
@@ -111,13 +114,14 @@ pub async fn pending_in_due_order<C: ConnectionTrait>(
             contact::Column::TimeZone,
             contact::Column::Status,
         ])
+        .expr(super::dialer::row_version(db.get_database_backend()))
         .filter(contact::Column::AccountId.eq(account_id))
         .filter(contact::Column::Id.is_in(ids.iter().copied()))
-        .into_tuple::<(i64, String, String, String)>()
+        .into_tuple::<(i64, String, String, String, i64)>()
         .all(db)
         .await?
         .into_iter()
-        .map(|(id, phone, zone, status)| (id, (phone, zone, status)))
+        .map(|(id, phone, zone, status, version)| (id, (phone, zone, status, version)))
         .collect();
     let dials: HashMap<i64, (String, Option<i64>)> = ds::Entity::find()
         .select_only()
@@ -150,13 +154,14 @@ pub async fn pending_in_due_order<C: ConnectionTrait>(
         .into_iter()
         .filter_map(|callback| {
             let id = callback.contact_id;
-            let (phone, zone, status) = contacts.get(&id)?.clone();
+            let (phone, zone, status, contact_version) = contacts.get(&id)?.clone();
             let (recent_dials, lease_expires_at) = dials.get(&id).cloned().unwrap_or_default();
             Some(Pending {
                 callback: decode(callback),
                 phone,
                 contact_time_zone: zone,
                 contact_status: status,
+                contact_version,
                 recent_dials,
                 lease_expires_at,
                 attempts: attempts.get(&id).copied(),

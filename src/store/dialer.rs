@@ -9,7 +9,10 @@
 //! its SQLite twin runs the same check and the lease inside the `BEGIN IMMEDIATE` writer
 //! transaction that already excludes every other writer. Both re-check every condition
 //! under the lock — the person's lease and frequency on the latest `dial_state` row — so
-//! a person leased, dialed or marked DNC by someone else in between is never leased.
+//! a person leased, dialed or marked DNC by someone else in between is never leased. On
+//! PostgreSQL the statement also leases only contacts whose row is still at the version
+//! the read saw ([`row_version`]), which is how it learns of a DNC list entry committed
+//! while it runs.
 
 use crate::domain::Contact;
 use crate::domain::clock::Clock;
@@ -64,6 +67,29 @@ pub struct Candidate {
     pub time_zone: String,
     /// The person's recent dials, as stored ("" when none).
     pub recent_dials: String,
+    /// The contact row's version as this read saw it ([`row_version`]).
+    pub version: i64,
+}
+
+/// A contact row's version, for the lease statement to lease only rows unchanged since
+/// they were read: PostgreSQL's `xmin`, the transaction that wrote the row's current
+/// version (every update writes a new one; a row lock does not); 0 on SQLite, whose
+/// claim checks and leases under the one write lock.
+///
+/// Why: a lease statement's snapshot is taken when it begins, and a DNC list import that
+/// commits while it runs is invisible to it — its live-entry check passes, and the
+/// import's revocation ran before the lease was written. So the import writes a new
+/// version of each contact holding its numbers; the statement, on finding a row it locks
+/// changed since its snapshot, re-checks the row's new version (PostgreSQL's
+/// re-evaluation under READ COMMITTED), whose version is none the claim read, and leaves
+/// it. Any other change since the read (a recorded call, an edit) leaves the person to
+/// the next claim too.
+pub fn row_version(backend: DbBackend) -> Expr {
+    if backend == DbBackend::Postgres {
+        Expr::cust("contacts.xmin::text::bigint")
+    } else {
+        Expr::val(0i64)
+    }
 }
 
 /// `campaign_members JOIN contacts` with every stored condition of the member and the
@@ -173,6 +199,7 @@ fn candidate(row: &sea_orm::QueryResult) -> Result<Candidate> {
         recent_dials: row
             .try_get::<Option<String>>("", "recent_dials")?
             .unwrap_or_default(),
+        version: row.try_get("", "version")?,
     })
 }
 
@@ -197,7 +224,11 @@ pub async fn candidates<C: ConnectionTrait>(
         .column((cm::Entity, cm::Column::Attempts))
         .column((contact::Entity, contact::Column::Phone))
         .column((contact::Entity, contact::Column::TimeZone))
-        .column((ds::Entity, ds::Column::RecentDials));
+        .column((ds::Entity, ds::Column::RecentDials))
+        .expr_as(
+            row_version(db.get_database_backend()),
+            Alias::new("version"),
+        );
     q.order_by((cm::Entity, cm::Column::ContactId), Order::Asc)
         .limit(limit);
     db.query_all(&q).await?.iter().map(candidate).collect()
@@ -216,7 +247,9 @@ pub struct Granted {
 
 /// Re-checks `ids` and leases those still eligible to `owner` for `lease_ms`,
 /// atomically, counting a dial for each. A person leased, dialed past the frequency
-/// rules, or marked DNC by someone else since the candidates were read is not leased.
+/// rules, or marked DNC by someone else since the candidates were read is not leased;
+/// on PostgreSQL neither is a contact whose row is no longer at one of `versions` (the
+/// [`row_version`]s the read saw).
 ///
 /// The lease begins when it is granted, not when the claim began: `clock` is read once
 /// the grant can no longer wait (SQLite: inside the write transaction, after the write
@@ -230,7 +263,7 @@ pub async fn lease_eligible(
     writer: &DatabaseConnection,
     lease: &Lease<'_>,
     e: &Eligibility,
-    ids: &[i64],
+    (ids, versions): (&[i64], &[i64]),
     clock: &dyn Clock,
 ) -> Result<Granted> {
     let (account, campaign) = (lease.account_id, lease.campaign_id);
@@ -239,18 +272,22 @@ pub async fn lease_eligible(
     } else if super::backend(writer) == DbBackend::Postgres {
         let e = &e.at(clock.now_ms());
         // One array parameter, however many ids.
-        let any = |id: Expr| {
-            let ids = ids.iter().map(|&id| Value::from(id)).collect();
-            id.eq(PgFunc::any(Expr::val(Value::Array(
+        let any_of = |list: &[i64]| {
+            let list = list.iter().map(|&v| Value::from(v)).collect();
+            PgFunc::any(Expr::val(Value::Array(
                 ArrayType::BigInt,
-                Some(Box::new(ids)),
-            ))))
+                Some(Box::new(list)),
+            )))
         };
+        let any = |id: Expr| id.eq(any_of(ids));
         // No `dial_state` join: the upsert decides on the person's row itself. The id
         // list bounds the contacts only, each then finding its membership by key: with
         // the list on both tables PostgreSQL probed both primary keys once per id and
         // hash-joined the two (~0.1 ms more per claim of 100, psql, generic plans).
-        let q = member_select(account, campaign, e, &any, false);
+        let mut q = member_select(account, campaign, e, &any, false);
+        // Not pairwise: a row changed since the read has a version written by a
+        // transaction that committed after it, which no row the read saw can have.
+        q.and_where(row_version(DbBackend::Postgres).eq(any_of(versions)));
         (e.now, lease_eligible_pg(writer, q, lease, e).await?)
     } else {
         let txn = super::begin_write(writer).await?;

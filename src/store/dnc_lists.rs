@@ -407,6 +407,11 @@ async fn add_entries_sqlite<C: ConnectionTrait>(
 /// PostgreSQL `FOR NO KEY UPDATE` in number order (the order every writer of several
 /// contacts keeps), in one statement with one text parameter whatever the count. SQLite:
 /// the writer transaction holds the database; the ids are read.
+///
+/// PostgreSQL: each row is also rewritten as it is, so its version changes
+/// ([`super::dialer::row_version`]): a claim's lease statement that began before this
+/// transaction commits cannot see the new entries, and finds the changed version instead
+/// and leaves the contact (a lock alone would not tell it).
 pub async fn lock_holders<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
@@ -422,8 +427,10 @@ pub async fn lock_holders<C: ConnectionTrait>(
             .map(|c| c.id)
             .collect());
     }
-    let sql = "SELECT id FROM contacts WHERE account_id = $1 \
-               AND phone = ANY(string_to_array($2, ',')) ORDER BY phone FOR NO KEY UPDATE";
+    let sql = "WITH held AS (SELECT id FROM contacts WHERE account_id = $1 \
+               AND phone = ANY(string_to_array($2, ',')) ORDER BY phone FOR NO KEY UPDATE) \
+               UPDATE contacts SET updated_at = contacts.updated_at FROM held \
+               WHERE contacts.id = held.id RETURNING contacts.id";
     db.query_all_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         sql,

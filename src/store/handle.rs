@@ -65,17 +65,17 @@ impl Store {
         &self.claim_reads
     }
 
-    /// Re-checks and leases a claim's chosen members in a write transaction of its own
-    /// on the writer, at the instant `clock` reads when the grant is made
-    /// ([`super::dialer::lease_eligible`]).
+    /// Re-checks and leases a claim's chosen members (ids, and the row versions the read
+    /// saw) in a write transaction of its own on the writer, at the instant `clock` reads
+    /// when the grant is made ([`super::dialer::lease_eligible`]).
     pub async fn lease_eligible(
         &self,
         lease: &super::dialer::Lease<'_>,
         e: &super::dialer::Eligibility,
-        ids: &[i64],
+        picked: (&[i64], &[i64]),
         clock: &dyn crate::domain::clock::Clock,
     ) -> Result<super::dialer::Granted> {
-        super::dialer::lease_eligible(&self.writer, lease, e, ids, clock).await
+        super::dialer::lease_eligible(&self.writer, lease, e, picked, clock).await
     }
 
     /// Marks callbacks as out on a lease ending at `until`, one statement on the writer

@@ -495,7 +495,10 @@ async fn with_several_records_the_best_live_one_of_an_accepted_kind_decides(app:
 /// them must stop the lease. Driven at the store's level, where the two can be
 /// separated: the candidate read sees the consent, then the record is revoked (alone,
 /// without the DNC mark RevokeConsent adds, so only the consent condition can refuse),
-/// and the lease of the candidates read leases the others only.
+/// and the lease of the candidates read leases the others only. The lease is given the
+/// rows' versions as they are after the revocation, as if the read had seen them, so
+/// that the version check (`row_version`: the revocation rewrites the contact's consent
+/// summary) cannot be what refuses.
 async fn the_lease_rechecks_consent_so_a_candidate_whose_consent_ended_is_not_leased(app: TestApp) {
     use contactd::domain::consent::ConsentRequirement;
     use contactd::domain::dialing::Frequency;
@@ -534,6 +537,7 @@ async fn the_lease_rechecks_consent_so_a_candidate_whose_consent_ended_is_not_le
     contactd::store::consents::revoke(&db, &acc, ids[1], now, "test: revoked in between")
         .await
         .unwrap();
+    let versions = current_versions(&db, &read).await;
     let lease = Lease {
         account_id: &acc,
         campaign_id: "camp",
@@ -541,7 +545,7 @@ async fn the_lease_rechecks_consent_so_a_candidate_whose_consent_ended_is_not_le
         lease_ms: 60_000,
     };
     let clock = contactd::domain::clock::SystemClock;
-    let leased: Vec<i64> = lease_eligible(&db, &lease, &e, &read, &clock)
+    let leased: Vec<i64> = lease_eligible(&db, &lease, &e, (&read, &versions), &clock)
         .await
         .unwrap()
         .contacts
@@ -550,6 +554,26 @@ async fn the_lease_rechecks_consent_so_a_candidate_whose_consent_ended_is_not_le
         .collect();
     assert_eq!(leased, [ids[0], ids[2]]);
     db.close().await.ok();
+}
+
+/// The contacts' row versions now (`store::dialer::row_version`), in the order of `ids`.
+async fn current_versions(db: &sea_orm::DatabaseConnection, ids: &[i64]) -> Vec<i64> {
+    use sea_orm::ConnectionTrait;
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+    let mut out = Vec::new();
+    for &id in ids {
+        let q = Query::select()
+            .expr_as(
+                contactd::store::dialer::row_version(db.get_database_backend()),
+                Alias::new("v"),
+            )
+            .from(Alias::new("contacts"))
+            .and_where(Expr::col(Alias::new("id")).eq(id))
+            .to_owned();
+        let row = db.query_one(&q).await.unwrap().unwrap();
+        out.push(row.try_get::<i64>("", "v").unwrap());
+    }
+    out
 }
 
 async fn a_consent_revoked_during_a_claim_is_never_handed_out(app: TestApp) {

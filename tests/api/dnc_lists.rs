@@ -547,3 +547,110 @@ async fn bad_import_options_are_invalid_argument_naming_the_field_and_store_noth
         0
     );
 }
+
+/// PostgreSQL only (SQLite's claim holds the one write lock from its check to its lease,
+/// so nothing commits in between).
+mod a_list_import_that_commits_while_a_claim_leases_keeps_its_numbers_out {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(
+        not(pg_tests),
+        ignore = "PostgreSQL only: set CONTACTD_TEST_PG_URL to run it"
+    )]
+    async fn postgres() {
+        let app = crate::helpers::TestApp::spawn(crate::helpers::Backend::Postgres).await;
+        super::a_list_import_that_commits_while_a_claim_leases_keeps_its_numbers_out(app).await
+    }
+}
+
+/// A claim's lease statement has begun (its snapshot taken, Ann and Bob picked) and waits
+/// on Ann's `dial_state` row, which a transaction of the test holds, while a list import
+/// with Bob's number commits and returns. When the claim goes on it must not lease Bob:
+/// the import has returned, and its revocation could not see a lease not yet written.
+/// (Before the claim compared row versions, it leased Bob: checked, and checked again
+/// with the version condition taken out.)
+async fn a_list_import_that_commits_while_a_claim_leases_keeps_its_numbers_out(app: TestApp) {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+    use std::time::Duration;
+    let acc = app.account(pb::Plan::Professional).await;
+    let ann = app.contact(&acc, "+12122345670", "Ann").await;
+    let bob = app.contact(&acc, "+12122345671", "Bob").await;
+    app.add_to_campaign(&acc, "camp", &[ann.id, bob.id]).await;
+    let db = contactd::store::connect(&app.db.url, 2).await.unwrap();
+    db.execute_unprepared(&format!(
+        "INSERT INTO dial_state (contact_id, account_id) VALUES ({}, '{acc}')",
+        ann.id
+    ))
+    .await
+    .unwrap();
+    let holder = db.begin().await.unwrap();
+    holder
+        .execute_unprepared(&format!(
+            "SELECT 1 FROM dial_state WHERE contact_id = {} FOR UPDATE",
+            ann.id
+        ))
+        .await
+        .unwrap();
+    let claim = {
+        let (client, acc) = (app.client.clone(), acc.clone());
+        tokio::spawn(async move {
+            client
+                .clone()
+                .claim_dialable_contacts(pb::ClaimDialableContactsRequest {
+                    account_id: acc,
+                    campaign_id: "camp".into(),
+                    dialer_id: "d1".into(),
+                    max_contacts: 2,
+                    lease_seconds: 60,
+                    rules: Some(rules(3, 0, crate::helpers::any_hour())),
+                })
+                .await
+                .expect("claim")
+                .into_inner()
+                .contacts
+        })
+    };
+    let waiting = Statement::from_string(
+        DbBackend::Postgres,
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() \
+         AND wait_event_type = 'Lock' AND query LIKE 'WITH picked%'",
+    );
+    let mut waited = 0;
+    loop {
+        let row = db.query_one_raw(waiting.clone()).await.unwrap().unwrap();
+        if row.try_get::<i64>("", "n").unwrap() == 1 {
+            break;
+        }
+        waited += 1;
+        assert!(
+            waited < 500,
+            "the claim's lease statement never waited on Ann's row"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let listed = tokio::time::timeout(
+        Duration::from_secs(10),
+        import(
+            &app,
+            options(&acc, "opt-outs", pb::DncFileFormat::Plain),
+            b"+12122345671\n",
+            64,
+        ),
+    )
+    .await;
+    holder.rollback().await.unwrap();
+    let listed = listed
+        .expect("the import waited for the claim (Bob locked before Ann?)")
+        .unwrap();
+    assert_eq!(listed.added, 1);
+    let got: Vec<i64> = claim
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.contact.as_ref().unwrap().id)
+        .collect();
+    assert!(got.contains(&ann.id), "{got:?}");
+    assert!(
+        !got.contains(&bob.id),
+        "Bob handed out after the list import holding his number returned"
+    );
+}
