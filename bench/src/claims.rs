@@ -99,16 +99,21 @@ pub async fn run(
     // What each dialer's last claim (the one that found the campaign drained) cost:
     // one such claim at a time, the mean of ten.
     let drained_claim = drained_claim_cpu(&server, pg_name, "bench", batch).await?;
+    // The host's speed, read the same way in the same run: this host's runs of one build
+    // spread over 1.6× between days, so the figure alone does not tell a change in the
+    // claim from one in the host.
+    let drain_ids: Vec<i64> = tasks
+        .iter()
+        .flat_map(|(_, _, got)| got.iter().copied())
+        .collect();
+    let bare = bare_update_cpu(&db.url, pg_name, &drain_ids, batch as usize).await?;
     release_all(&server, dialers, "bench").await?;
     // The same drain with a consent requirement (every contact holds a live written
     // consent) and callbacks (one member in 100 asked to be called back, all due when the
     // drain starts), against a second plain drain: both lease people who already have a
     // `dial_state` row, unlike the first drain above.
     seed_consents(&db.url, account).await?;
-    let ids: Vec<i64> = tasks
-        .iter()
-        .flat_map(|(_, _, got)| got.iter().copied())
-        .collect();
+    let ids = drain_ids;
     // Different people for each campaign's callbacks: a person's call in one campaign
     // cancels the callback it asked for in another.
     let mut callbacks = 0;
@@ -184,7 +189,12 @@ pub async fn run(
         ),
         value: (server_cpu + pg_cpu).as_secs_f64() * 1e6 / leased,
         unit: "µs",
-        reference: None,
+        reference: bare.map(|b| {
+            (
+                format!("{b:.2} µs per row of a bare UPDATE (host reference, below)"),
+                b,
+            )
+        }),
         ratio_target: Target::None,
         target: if backend == Backend::Postgres {
             Target::AtMost(24.0)
@@ -219,6 +229,19 @@ pub async fn run(
         ratio_target: Target::None,
         target: Target::None,
     });
+    if let Some(bare) = bare {
+        report.add(Row {
+            figure: format!(
+                "host reference: PostgreSQL's CPU time per row of a bare `UPDATE dial_state … WHERE contact_id = ANY(…)`, {batch} rows a statement, {BARE_STATEMENTS} statements on one connection ({})",
+                backend.name()
+            ),
+            value: bare,
+            unit: "µs",
+            reference: None,
+            ratio_target: Target::None,
+            target: Target::None,
+        });
+    }
     let mut cpu = vec![("the server's", server_cpu)];
     if backend == Backend::Postgres {
         cpu.push(("PostgreSQL's", pg_cpu));
@@ -469,6 +492,51 @@ async fn drained_claim_cpu(
     }
     let cpu = server.cpu().saturating_sub(s0) + postgres_cpu(pg_name).saturating_sub(p0);
     Ok(cpu / CLAIMS)
+}
+
+/// Statements of the host reference.
+const BARE_STATEMENTS: usize = 1000;
+
+/// The host reference (PostgreSQL only; `None` on SQLite): PostgreSQL's CPU time per row
+/// of `BARE_STATEMENTS` autocommitted `UPDATE`s of `batch` people's `dial_state` rows by
+/// id (each row rewritten as it is, in place; the drain's 50,000 people twice over), on
+/// one connection — about the least a lease of those people could cost the database,
+/// read from `/proc` like the claims' figure (in 10 ms ticks: ~300 ms in all here).
+async fn bare_update_cpu(
+    url: &str,
+    pg_name: &str,
+    ids: &[i64],
+    batch: usize,
+) -> anyhow::Result<Option<f64>> {
+    use sea_orm::sea_query::{ArrayType, Value};
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    if pg_name.is_empty() || ids.len() < batch {
+        return Ok(None);
+    }
+    let conn = contactd::store::connect(url, 1).await?;
+    let sql = "UPDATE dial_state SET lease_expires_at = lease_expires_at \
+               WHERE contact_id = ANY($1)";
+    let statement = |part: &[i64]| {
+        let ids = part.iter().map(|&id| Value::from(id)).collect();
+        Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            [Value::Array(ArrayType::BigInt, Some(Box::new(ids)))],
+        )
+    };
+    // Prepared and planned before the measured statements (the claims' connections are
+    // warm too).
+    for part in ids.chunks(batch).take(6) {
+        conn.execute_raw(statement(part)).await?;
+    }
+    let p0 = postgres_cpu(pg_name);
+    let mut rows = 0;
+    for part in ids.chunks(batch).cycle().take(BARE_STATEMENTS) {
+        rows += conn.execute_raw(statement(part)).await?.rows_affected();
+    }
+    let cpu = postgres_cpu(pg_name).saturating_sub(p0);
+    conn.close().await.ok();
+    Ok(Some(cpu.as_secs_f64() * 1e6 / rows.max(1) as f64))
 }
 
 /// Rules that let every contact be dialed at whatever hour the benchmark runs: the widest
