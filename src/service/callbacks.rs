@@ -22,7 +22,7 @@
 
 use super::Services;
 use super::calls::MAX_CLOCK_SKEW_MS;
-use super::dialer::{Claim, Leased};
+use super::dialer::{Claim, Leased, Picked};
 use crate::domain::Contact;
 use crate::domain::call::{CallDirection, CallInput, CallOutcome};
 use crate::domain::callback::{self, Callback, CallbackTime, CancelReason, NewCallback};
@@ -119,12 +119,13 @@ impl Services {
                 deferred.push((cb.id, next.unwrap_or(now + DAY_MS).max(now + 1)));
                 continue;
             }
-            picked.push((
-                p.callback,
-                p.attempts.unwrap_or_default(),
-                zones.name(),
-                p.contact_version,
-            ));
+            let person = Picked {
+                id: cb.contact_id,
+                version: p.contact_version,
+                attempts: p.attempts.unwrap_or_default(),
+                time_zone: zones.name(),
+            };
+            picked.push((p.callback, person));
         }
         if !deferred.is_empty() || !gone.is_empty() {
             let txn = self.store.begin_write().await?;
@@ -141,16 +142,10 @@ impl Services {
             last_attempt_before: i64::MAX,
             ..*e
         };
-        let ids = picked
-            .iter()
-            .map(|p| super::dialer::Picked {
-                id: p.0.contact_id,
-                version: p.3,
-                attempts: p.1,
-                time_zone: p.2.clone(),
-            })
-            .collect();
-        let mut leased = self.lease_picked(account_id, claim, &waived, ids).await?;
+        let people = picked.iter().map(|(_, person)| person.clone()).collect();
+        let mut leased = self
+            .lease_picked(account_id, claim, &waived, people)
+            .await?;
         for l in &mut leased {
             l.callback = picked
                 .iter()
