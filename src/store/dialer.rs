@@ -342,7 +342,8 @@ async fn lease_eligible_pg(
     // statement began), compared by the upsert's source below rather than in the
     // locking select: as a condition of the select it cost ~9 % more CPU per leased
     // contact (eight claims suites turn about; the cause not isolated, the plan's
-    // choice most likely), here nothing measurable (three rounds).
+    // choice most likely); here its cost could not be told from the host's noise
+    // (four rounds: lower in three, far higher in one).
     q.columns(contact::select_columns())
         .expr_as(row_version(DbBackend::Postgres), Alias::new("row_version"));
     let (select, Values(mut values)) = q.build(PostgresQueryBuilder);
