@@ -29,6 +29,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
     QueryFilter, Statement,
 };
+use std::sync::OnceLock;
 
 /// The stored conditions of eligibility at one instant (the window is checked in Rust).
 #[derive(Debug, Clone, Copy)]
@@ -212,9 +213,128 @@ pub async fn candidates<C: ConnectionTrait>(
     account_id: &str,
     campaign_id: &str,
     e: &Eligibility,
-    (after, upto): (i64, Option<i64>),
+    bounds: (i64, Option<i64>),
     limit: u64,
 ) -> Result<Vec<Candidate>> {
+    let backend = db.get_database_backend();
+    let read = Read {
+        members: (account_id, campaign_id),
+        bounds,
+        limit,
+    };
+    let (sql, values) = candidate_read(backend, &read, e);
+    db.query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?
+        .iter()
+        .map(candidate)
+        .collect()
+}
+
+/// One candidate read: whose members (account, campaign), which (`after < contact_id <=
+/// upto`), how many.
+struct Read<'a> {
+    members: (&'a str, &'a str),
+    bounds: (i64, Option<i64>),
+    limit: u64,
+}
+
+/// The candidate read: its text rendered once per shape (backend, upper bound or none,
+/// consent requirement) by [`candidate_read_built`], as the lease statement's
+/// ([`pg_lease_sql`]), and its parameters in the order that numbers them (a test holds
+/// the two together).
+fn candidate_read(
+    backend: DbBackend,
+    read: &Read<'_>,
+    e: &Eligibility,
+) -> (&'static str, Vec<Value>) {
+    static TEXT: [OnceLock<String>; 12] = [const { OnceLock::new() }; 12];
+    let (after, upto) = read.bounds;
+    let shape = usize::from(backend == DbBackend::Postgres) * 6
+        + usize::from(upto.is_some()) * 3
+        + consent_shape(e.require_consent);
+    let sql = TEXT[shape].get_or_init(|| {
+        let e = Eligibility {
+            now: 0,
+            max_attempts: 0,
+            last_attempt_before: 0,
+            frequency: e.frequency,
+            require_consent: e.require_consent,
+        };
+        let read = Read {
+            members: ("", ""),
+            bounds: (0, upto.map(|_| 0)),
+            limit: 0,
+        };
+        candidate_read_built(backend, &read, &e).0
+    });
+    let within = |values: &mut Vec<Value>| {
+        values.push(after.into());
+        if let Some(upto) = upto {
+            values.push(upto.into());
+        }
+    };
+    let mut values = Vec::with_capacity(20);
+    if backend != DbBackend::Postgres {
+        // The row version's constant, among the columns.
+        values.push(0i64.into());
+    }
+    // The LEFT JOIN's bound on `dial_state`, then the member select's (members bound).
+    within(&mut values);
+    values.extend(member_values(read.members, e, &within, true));
+    values.extend([e.now.into(), read.limit.into()]);
+    (sql, values)
+}
+
+/// [`member_select`]'s parameters in the order it numbers them, `within` pushing the
+/// bound's (on the contacts, and on the members when `bound_members`).
+fn member_values(
+    (account_id, campaign_id): (&str, &str),
+    e: &Eligibility,
+    within: &dyn Fn(&mut Vec<Value>),
+    bound_members: bool,
+) -> Vec<Value> {
+    let account = || Value::from(account_id);
+    let mut values = vec![
+        account(),
+        campaign_id.into(),
+        e.max_attempts.into(),
+        e.last_attempt_before.into(),
+    ];
+    within(&mut values);
+    values.extend([
+        ContactStatus::Active.as_str().into(),
+        1i32.into(),
+        account(),
+        1i32.into(),
+        account(),
+        e.now.into(),
+    ]);
+    if bound_members {
+        within(&mut values);
+    }
+    if e.require_consent.required() {
+        values.push(e.now.into());
+    }
+    values
+}
+
+/// Which of the three consent requirements: an index into a cache of texts.
+fn consent_shape(require: ConsentRequirement) -> usize {
+    match require {
+        ConsentRequirement::NotRequired => 0,
+        ConsentRequirement::Express => 1,
+        ConsentRequirement::ExpressWritten => 2,
+    }
+}
+
+/// The candidate read rendered with sea-query from [`eligible_select`].
+fn candidate_read_built(
+    backend: DbBackend,
+    read: &Read<'_>,
+    e: &Eligibility,
+) -> (String, Vec<Value>) {
+    let (account_id, campaign_id) = read.members;
+    let (after, upto) = read.bounds;
     // The bounds are stated for every table of the join, so whichever one the planner
     // drives from, it starts at the cursor instead of walking every earlier row.
     let within = |id: Expr| match upto {
@@ -227,13 +347,11 @@ pub async fn candidates<C: ConnectionTrait>(
         .column((contact::Entity, contact::Column::Phone))
         .column((contact::Entity, contact::Column::TimeZone))
         .column((ds::Entity, ds::Column::RecentDials))
-        .expr_as(
-            row_version(db.get_database_backend()),
-            Alias::new("version"),
-        );
+        .expr_as(row_version(backend), Alias::new("version"));
     q.order_by((cm::Entity, cm::Column::ContactId), Order::Asc)
-        .limit(limit);
-    db.query_all(&q).await?.iter().map(candidate).collect()
+        .limit(read.limit);
+    let statement = backend.build(&q);
+    (statement.sql, statement.values.map_or(vec![], |v| v.0))
 }
 
 /// Leases granted at one instant.
@@ -273,23 +391,8 @@ pub async fn lease_eligible(
         (e.now, vec![])
     } else if super::backend(writer) == DbBackend::Postgres {
         let e = &e.at(clock.now_ms());
-        // One array parameter, however many ids.
-        let any = |id: Expr| {
-            let ids = ids.iter().map(|&id| Value::from(id)).collect();
-            id.eq(PgFunc::any(Expr::val(Value::Array(
-                ArrayType::BigInt,
-                Some(Box::new(ids)),
-            ))))
-        };
-        // No `dial_state` join: the upsert decides on the person's row itself. The id
-        // list bounds the contacts only, each then finding its membership by key: with
-        // the list on both tables PostgreSQL probed both primary keys once per id and
-        // hash-joined the two (~0.1 ms more per claim of 100, psql, generic plans).
-        let q = member_select(account, campaign, e, &any, false);
-        (
-            e.now,
-            lease_eligible_pg(writer, q, lease, e, versions).await?,
-        )
+        let (sql, values) = pg_lease_statement(lease, e, (ids, versions));
+        (e.now, lease_eligible_pg(writer, sql, values).await?)
     } else {
         let txn = super::begin_write(writer).await?;
         let e = &e.at(clock.now_ms());
@@ -318,7 +421,88 @@ pub struct Lease<'a> {
     pub lease_ms: i64,
 }
 
-/// PostgreSQL: one statement, so one round trip and no explicit transaction. The
+/// PostgreSQL: the lease statement ([`pg_lease_statement_built`]), one round trip and no
+/// explicit transaction.
+async fn lease_eligible_pg(
+    db: &DatabaseConnection,
+    sql: &str,
+    values: Vec<Value>,
+) -> Result<Vec<contact::Model>> {
+    db.query_all_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        values,
+    ))
+    .await?
+    .iter()
+    .map(|row| Ok(contact::Model::from_columns_at(row, 0)?))
+    .collect()
+}
+
+/// The lease statement's text for each consent requirement, rendered once per process
+/// by [`pg_lease_statement_built`]: only its parameters change from claim to claim.
+/// Rendering it with sea-query on every claim (the member select's expression tree, the
+/// id list cloned into it, the text pushed piece by piece) cost the server more CPU than
+/// decoding the leased contacts (`perf`, the claims suite).
+fn pg_lease_sql(require: ConsentRequirement) -> &'static str {
+    static TEXT: [OnceLock<String>; 3] = [const { OnceLock::new() }; 3];
+    TEXT[consent_shape(require)].get_or_init(|| {
+        let lease = Lease {
+            account_id: "",
+            campaign_id: "",
+            owner: "",
+            lease_ms: 0,
+        };
+        let e = Eligibility {
+            now: 0,
+            max_attempts: 0,
+            last_attempt_before: 0,
+            frequency: Frequency::default(),
+            require_consent: require,
+        };
+        pg_lease_statement_built(&lease, &e, (&[0], &[0])).0
+    })
+}
+
+/// The lease statement: the cached text ([`pg_lease_sql`]) and its parameters, in the
+/// order [`pg_lease_statement_built`] numbers them (a test holds the two together).
+fn pg_lease_statement(
+    lease: &Lease<'_>,
+    e: &Eligibility,
+    (ids, versions): (&[i64], &[i64]),
+) -> (&'static str, Vec<Value>) {
+    let array = |xs: &[i64]| {
+        Value::Array(
+            ArrayType::BigInt,
+            Some(Box::new(xs.iter().map(|&x| Value::from(x)).collect())),
+        )
+    };
+    let within = |v: &mut Vec<Value>| v.push(array(ids));
+    let mut values = member_values((lease.account_id, lease.campaign_id), e, &within, false);
+    values.extend(lease_values(lease, e, array(versions)));
+    (pg_lease_sql(e.require_consent), values)
+}
+
+/// The upsert's parameters, after the member select's.
+fn lease_values(lease: &Lease<'_>, e: &Eligibility, versions: Value) -> [Value; 11] {
+    let f = e.frequency;
+    [
+        lease.account_id.into(),
+        lease.owner.into(),
+        lease.campaign_id.into(),
+        e.now.into(),
+        e.now.saturating_add(lease.lease_ms).into(),
+        (e.now - f.min_spacing_ms).into(),
+        f.per_day.clamp(1, MAX_DIALS).into(),
+        (e.now - DAY_MS).into(),
+        f.per_week.clamp(1, MAX_DIALS).into(),
+        (e.now - WEEK_MS).into(),
+        versions,
+    ]
+}
+
+/// The lease statement, rendered with sea-query from [`member_select`]: the text
+/// [`pg_lease_sql`] caches, and what its parameters are checked against. The
 /// eligibility query locks the contacts `FOR NO KEY UPDATE SKIP LOCKED`: concurrent
 /// claimers (of this campaign or another) skip each other's people instead of waiting, a
 /// contact being marked DNC or having a call recorded right now is skipped, and one whose
@@ -331,38 +515,40 @@ pub struct Lease<'a> {
 /// on the row's latest committed version, not the snapshot: no live lease, and the
 /// frequency rules on its recent dials (newest first, so the n-th newest dial decides a
 /// limit of n). The dial is counted in the same write.
-async fn lease_eligible_pg(
-    db: &DatabaseConnection,
-    mut q: SelectStatement,
+fn pg_lease_statement_built(
     lease: &Lease<'_>,
     e: &Eligibility,
-    versions: &[i64],
-) -> Result<Vec<contact::Model>> {
+    (ids, versions): (&[i64], &[i64]),
+) -> (String, Vec<Value>) {
+    // One array parameter, however many ids.
+    let any = |id: Expr| {
+        let ids = ids.iter().map(|&id| Value::from(id)).collect();
+        id.eq(PgFunc::any(Expr::val(Value::Array(
+            ArrayType::BigInt,
+            Some(Box::new(ids)),
+        ))))
+    };
+    // No `dial_state` join: the upsert decides on the person's row itself. The id list
+    // bounds the contacts only, each then finding its membership by key: with the list
+    // on both tables PostgreSQL probed both primary keys once per id and hash-joined the
+    // two (~0.1 ms more per claim of 100, psql, generic plans).
     // The row's version after the lock (the latest, when the row changed since the
     // statement began), compared by the upsert's source below rather than in the
     // locking select: as a condition of the select it cost ~9 % more CPU per leased
     // contact (eight claims suites turn about; the cause not isolated, the plan's
     // choice most likely); here its cost could not be told from the host's noise
     // (four rounds: lower in three, far higher in one).
+    let mut q = member_select(lease.account_id, lease.campaign_id, e, &any, false);
     q.columns(contact::select_columns())
         .expr_as(row_version(DbBackend::Postgres), Alias::new("row_version"));
     let (select, Values(mut values)) = q.build(PostgresQueryBuilder);
     let n = values.len();
-    let f = e.frequency;
     let versions = versions.iter().map(|&v| Value::from(v)).collect();
-    values.extend([
-        lease.account_id.into(),
-        lease.owner.into(),
-        lease.campaign_id.into(),
-        e.now.into(),
-        e.now.saturating_add(lease.lease_ms).into(),
-        (e.now - f.min_spacing_ms).into(),
-        f.per_day.clamp(1, MAX_DIALS).into(),
-        (e.now - DAY_MS).into(),
-        f.per_week.clamp(1, MAX_DIALS).into(),
-        (e.now - WEEK_MS).into(),
+    values.extend(lease_values(
+        lease,
+        e,
         Value::Array(ArrayType::BigInt, Some(Box::new(versions))),
-    ]);
+    ));
     let p = |i: usize| format!("${}", n + i);
     // The n-th newest dial, 0 when there are fewer: `split_part` finds it in the text
     // without parsing the whole list into an array (four parses and casts of every dial
@@ -415,15 +601,7 @@ async fn lease_eligible_pg(
         week = p(10),
         versions = p(11),
     );
-    db.query_all_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        sql,
-        values,
-    ))
-    .await?
-    .iter()
-    .map(|row| Ok(contact::Model::from_columns_at(row, 0)?))
-    .collect()
+    (sql, values)
 }
 
 /// SQLite has no row locks: the caller's `BEGIN IMMEDIATE` writer transaction holds the
@@ -543,4 +721,75 @@ pub async fn member_facts<C: ConnectionTrait>(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::dialing::Frequency;
+
+    fn eligibility(require_consent: ConsentRequirement) -> Eligibility {
+        Eligibility {
+            now: 1_796_673_485_843,
+            max_attempts: 7,
+            last_attempt_before: 1_796_669_885_843,
+            frequency: Frequency {
+                per_day: 4,
+                per_week: 90,
+                min_spacing_ms: 120_000,
+            },
+            require_consent,
+        }
+    }
+
+    /// The cached candidate read is the one sea-query renders, with the same parameters in
+    /// the same places, for every shape.
+    #[test]
+    fn the_cached_candidate_read_is_the_rendered_one() {
+        for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
+            for bounds in [(40, None), (40, Some(900))] {
+                for require in [
+                    ConsentRequirement::NotRequired,
+                    ConsentRequirement::Express,
+                    ConsentRequirement::ExpressWritten,
+                ] {
+                    let e = eligibility(require);
+                    let read = Read {
+                        members: ("acct", "spring"),
+                        bounds,
+                        limit: 133,
+                    };
+                    let (sql, values) = candidate_read(backend, &read, &e);
+                    let built = candidate_read_built(backend, &read, &e);
+                    let shape = format!("{backend:?} {bounds:?} {require:?}");
+                    assert_eq!(sql, built.0, "{shape}");
+                    assert_eq!(values, built.1, "{shape}");
+                }
+            }
+        }
+    }
+
+    /// The cached lease statement is the one sea-query renders, with the same parameters
+    /// in the same places, for every consent requirement.
+    #[test]
+    fn the_cached_lease_statement_is_the_rendered_one() {
+        let lease = Lease {
+            account_id: "acct",
+            campaign_id: "spring",
+            owner: "dialer-3",
+            lease_ms: 600_000,
+        };
+        for require in [
+            ConsentRequirement::NotRequired,
+            ConsentRequirement::Express,
+            ConsentRequirement::ExpressWritten,
+        ] {
+            let e = eligibility(require);
+            let picked: (&[i64], &[i64]) = (&[5, 9, 12], &[700, 701, 702]);
+            let (sql, values) = pg_lease_statement(&lease, &e, picked);
+            let (built_sql, built_values) = pg_lease_statement_built(&lease, &e, picked);
+            assert_eq!(sql, built_sql, "{require:?}");
+            assert_eq!(values, built_values, "{require:?}");
+        }
+    }
 }
