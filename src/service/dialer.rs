@@ -73,7 +73,7 @@ type Cursor = Arc<tokio::sync::Mutex<ScanState>>;
 /// Where the next step starts, and what share of the candidates recent steps looked at
 /// they could pick (a moving average; sizes the first page, [`first_scan_page`]).
 #[derive(Debug)]
-pub struct ScanState {
+struct ScanState {
     at: i64,
     yield_share: f64,
 }
