@@ -280,27 +280,28 @@ fn candidate_read(
     }
     // The LEFT JOIN's bound on `dial_state`, then the member select's (members bound).
     within(&mut values);
-    values.extend(member_values(read.members, e, &within, true));
+    member_values(&mut values, read.members, e, &within, true);
     values.extend([e.now.into(), read.limit.into()]);
     (sql, values)
 }
 
-/// [`member_select`]'s parameters in the order it numbers them, `within` pushing the
-/// bound's (on the contacts, and on the members when `bound_members`).
+/// Pushes [`member_select`]'s parameters in the order it numbers them, `within` pushing
+/// the bound's (on the contacts, and on the members when `bound_members`).
 fn member_values(
+    values: &mut Vec<Value>,
     (account_id, campaign_id): (&str, &str),
     e: &Eligibility,
     within: &dyn Fn(&mut Vec<Value>),
     bound_members: bool,
-) -> Vec<Value> {
+) {
     let account = || Value::from(account_id);
-    let mut values = vec![
+    values.extend([
         account(),
         campaign_id.into(),
         e.max_attempts.into(),
         e.last_attempt_before.into(),
-    ];
-    within(&mut values);
+    ]);
+    within(values);
     values.extend([
         ContactStatus::Active.as_str().into(),
         1i32.into(),
@@ -310,12 +311,11 @@ fn member_values(
         e.now.into(),
     ]);
     if bound_members {
-        within(&mut values);
+        within(values);
     }
     if e.require_consent.required() {
         values.push(e.now.into());
     }
-    values
 }
 
 /// Which of the three consent requirements: an index into a cache of texts.
@@ -471,16 +471,25 @@ fn pg_lease_statement(
     e: &Eligibility,
     (ids, versions): (&[i64], &[i64]),
 ) -> (&'static str, Vec<Value>) {
-    let array = |xs: &[i64]| {
-        Value::Array(
-            ArrayType::BigInt,
-            Some(Box::new(xs.iter().map(|&x| Value::from(x)).collect())),
-        )
-    };
-    let within = |v: &mut Vec<Value>| v.push(array(ids));
-    let mut values = member_values((lease.account_id, lease.campaign_id), e, &within, false);
-    values.extend(lease_values(lease, e, array(versions)));
+    let within = |v: &mut Vec<Value>| v.push(bigint_array(ids));
+    let mut values = Vec::with_capacity(24);
+    member_values(
+        &mut values,
+        (lease.account_id, lease.campaign_id),
+        e,
+        &within,
+        false,
+    );
+    values.extend(lease_values(lease, e, bigint_array(versions)));
     (pg_lease_sql(e.require_consent), values)
+}
+
+/// One array parameter, however many values.
+fn bigint_array(xs: &[i64]) -> Value {
+    Value::Array(
+        ArrayType::BigInt,
+        Some(Box::new(xs.iter().map(|&x| Value::from(x)).collect())),
+    )
 }
 
 /// The upsert's parameters, after the member select's.
@@ -520,14 +529,7 @@ fn pg_lease_statement_built(
     e: &Eligibility,
     (ids, versions): (&[i64], &[i64]),
 ) -> (String, Vec<Value>) {
-    // One array parameter, however many ids.
-    let any = |id: Expr| {
-        let ids = ids.iter().map(|&id| Value::from(id)).collect();
-        id.eq(PgFunc::any(Expr::val(Value::Array(
-            ArrayType::BigInt,
-            Some(Box::new(ids)),
-        ))))
-    };
+    let any = |id: Expr| id.eq(PgFunc::any(Expr::val(bigint_array(ids))));
     // No `dial_state` join: the upsert decides on the person's row itself. The id list
     // bounds the contacts only, each then finding its membership by key: with the list
     // on both tables PostgreSQL probed both primary keys once per id and hash-joined the
@@ -543,12 +545,7 @@ fn pg_lease_statement_built(
         .expr_as(row_version(DbBackend::Postgres), Alias::new("row_version"));
     let (select, Values(mut values)) = q.build(PostgresQueryBuilder);
     let n = values.len();
-    let versions = versions.iter().map(|&v| Value::from(v)).collect();
-    values.extend(lease_values(
-        lease,
-        e,
-        Value::Array(ArrayType::BigInt, Some(Box::new(versions))),
-    ));
+    values.extend(lease_values(lease, e, bigint_array(versions)));
     let p = |i: usize| format!("${}", n + i);
     // The n-th newest dial, 0 when there are fewer: `split_part` finds it in the text
     // without parsing the whole list into an array (four parses and casts of every dial
