@@ -23,6 +23,7 @@ mod m0016_callbacks_held_until;
 mod m0017_call_request_hours;
 mod m0019_call_request_extension;
 mod m0020_consent_summary;
+mod m0021_dnc_phone_collation;
 
 /// The list of migrations, oldest first.
 pub struct Migrator;
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0017_call_request_hours::Migration),
             Box::new(m0019_call_request_extension::Migration),
             Box::new(m0020_consent_summary::Migration),
+            Box::new(m0021_dnc_phone_collation::Migration),
         ]
     }
 }

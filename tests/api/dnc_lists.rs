@@ -654,3 +654,113 @@ async fn a_list_import_that_commits_while_a_claim_leases_keeps_its_numbers_out(a
         "Bob handed out after the list import holding his number returned"
     );
 }
+
+/// PostgreSQL only (SQLite compares text bytewise everywhere and has no collations here).
+mod the_dialers_dnc_probes_use_the_lists_keys {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(
+        not(pg_tests),
+        ignore = "PostgreSQL only: set CONTACTD_TEST_PG_URL to run it"
+    )]
+    async fn postgres() {
+        let app = crate::helpers::TestApp::spawn(crate::helpers::Backend::Postgres).await;
+        super::the_dialers_dnc_probes_use_the_lists_keys(app).await
+    }
+}
+
+/// The dialer's candidate read and lease statement keep listed numbers out with
+/// `NOT EXISTS (… WHERE account_id = ? AND phone = contacts.phone …)` on both DNC tables.
+/// PostgreSQL serves a comparison from an index only in the index's collation, and a
+/// comparison of two columns of different collations has none: so each DNC table's
+/// number must have `contacts.phone`'s collation, or the probe can use its key's account
+/// only — the account's whole list read per contact, or hashed per statement (a
+/// 25,000-number list made the candidate read ~70× dearer before m0021; BENCHMARKS.md).
+/// Checked on the schema itself, and on a plan: with the tables' keys the only way left,
+/// the number is part of both index conditions.
+async fn the_dialers_dnc_probes_use_the_lists_keys(app: TestApp) {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let db = contactd::store::connect(&app.db.url, 1).await.unwrap();
+    let rows = |sql: String| {
+        let db = &db;
+        async move {
+            db.query_all_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                sql,
+            ))
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get_by_index::<String>(0).unwrap())
+            .collect::<Vec<String>>()
+        }
+    };
+    let collations = rows(
+        "SELECT c.relname || ': ' || coalesce(k.collname, 'none') FROM pg_attribute a \
+         JOIN pg_class c ON c.oid = a.attrelid LEFT JOIN pg_collation k ON k.oid = a.attcollation \
+         WHERE a.attname = 'phone' \
+           AND c.relname IN ('contacts', 'dnc_entries', 'dnc_list_entries') ORDER BY 1"
+            .to_string(),
+    )
+    .await;
+    assert_eq!(
+        collations,
+        ["contacts: C", "dnc_entries: C", "dnc_list_entries: C"],
+        "the numbers compared by the dialer's DNC probes"
+    );
+    // A plan over a list of 300 numbers, where reading the account's entries per contact
+    // is what the planner must avoid.
+    let acc = app.account(pb::Plan::Professional).await;
+    app.contact(&acc, "+12122345670", "Ann").await;
+    let mut file = String::new();
+    for i in 0..300 {
+        file.push_str(&format!("+1212555{i:04}\n"));
+    }
+    import(
+        &app,
+        options(&acc, "opt-outs", pb::DncFileFormat::Plain),
+        file.as_bytes(),
+        4096,
+    )
+    .await
+    .unwrap();
+    db.execute_unprepared("ANALYZE dnc_list_entries, dnc_entries, contacts")
+        .await
+        .unwrap();
+    let txn = db.begin().await.unwrap();
+    for off in [
+        "enable_hashjoin",
+        "enable_mergejoin",
+        "enable_seqscan",
+        "enable_bitmapscan",
+        "enable_material",
+    ] {
+        txn.execute_unprepared(&format!("SET LOCAL {off} = off"))
+            .await
+            .unwrap();
+    }
+    let plan: Vec<String> = txn
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            format!(
+                "EXPLAIN (COSTS OFF) SELECT c.id FROM contacts c WHERE c.account_id = '{acc}' \
+                 AND NOT EXISTS (SELECT 1 FROM dnc_list_entries l \
+                   WHERE l.account_id = '{acc}' AND l.phone = c.phone)"
+            ),
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get_by_index::<String>(0).unwrap())
+        .collect();
+    txn.rollback().await.unwrap();
+    let text = plan.join("\n");
+    let probe: Vec<&String> = plan
+        .iter()
+        .filter(|l| l.contains("phone = c.phone"))
+        .collect();
+    assert_eq!(probe.len(), 1, "{text}");
+    assert!(
+        probe[0].contains("Index Cond"),
+        "not a key condition:\n{text}"
+    );
+}
