@@ -548,19 +548,9 @@ async fn bad_import_options_are_invalid_argument_naming_the_field_and_store_noth
     );
 }
 
-/// PostgreSQL only (SQLite's claim holds the one write lock from its check to its lease,
-/// so nothing commits in between).
-mod a_list_import_that_commits_while_a_claim_leases_keeps_its_numbers_out {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[cfg_attr(
-        not(pg_tests),
-        ignore = "PostgreSQL only: set CONTACTD_TEST_PG_URL to run it"
-    )]
-    async fn postgres() {
-        let app = crate::helpers::TestApp::spawn(crate::helpers::Backend::Postgres).await;
-        super::a_list_import_that_commits_while_a_claim_leases_keeps_its_numbers_out(app).await
-    }
-}
+// PostgreSQL only (SQLite's claim holds the one write lock from its check to its lease,
+// so nothing commits in between).
+postgres_only!(a_list_import_that_commits_while_a_claim_leases_keeps_its_numbers_out);
 
 /// A claim's lease statement has begun (its snapshot taken, Ann and Bob picked) and waits
 /// on Ann's `dial_state` row, which a transaction of the test holds, while a list import
@@ -655,18 +645,8 @@ async fn a_list_import_that_commits_while_a_claim_leases_keeps_its_numbers_out(a
     );
 }
 
-/// PostgreSQL only (SQLite compares text bytewise everywhere and has no collations here).
-mod the_dialers_dnc_probes_use_the_lists_keys {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[cfg_attr(
-        not(pg_tests),
-        ignore = "PostgreSQL only: set CONTACTD_TEST_PG_URL to run it"
-    )]
-    async fn postgres() {
-        let app = crate::helpers::TestApp::spawn(crate::helpers::Backend::Postgres).await;
-        super::the_dialers_dnc_probes_use_the_lists_keys(app).await
-    }
-}
+// PostgreSQL only (SQLite compares text bytewise everywhere and has no collations here).
+postgres_only!(the_dialers_dnc_probes_use_the_lists_keys);
 
 /// The dialer's candidate read and lease statement keep listed numbers out with
 /// `NOT EXISTS (… WHERE account_id = ? AND phone = contacts.phone …)` on both DNC tables.

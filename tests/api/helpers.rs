@@ -42,6 +42,20 @@ macro_rules! both {
     )+};
 }
 
+/// Declares a PostgreSQL-only test `name` running `name(app)`: for what SQLite has no
+/// counterpart of (row locks, collations), ignored without CONTACTD_TEST_PG_URL.
+macro_rules! postgres_only {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(not(pg_tests), ignore = "PostgreSQL only: set CONTACTD_TEST_PG_URL to run it")]
+            async fn postgres() {
+                super::$name($crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await).await
+            }
+        }
+    )+};
+}
+
 /// A fresh database for one test.
 pub struct TestDb {
     pub url: String,
