@@ -51,7 +51,7 @@ pub async fn run(
     // measured claims run on open pool connections whose statements are prepared; "solo"
     // is claimed from last by one dialer alone.
     for campaign in [
-        "bench", "warmup", "solo", "consent", "again", "consent2", "again2",
+        "bench", "warmup", "solo", "consent", "again", "consent2", "again2", "listed",
     ] {
         let added = client
             .add_to_campaign(pb::AddToCampaignRequest {
@@ -141,6 +141,35 @@ pub async fn run(
         release_all(&server, dialers, campaign).await?;
         per_contact[i] = per_contact[i].min(cpu.as_secs_f64() * 1e6 / leased as f64);
     }
+    // The same drain with a DNC list of a real account's size, none of it the campaign's
+    // numbers (the other drains run with both DNC tables empty): every candidate and every
+    // lease probes both tables by number. Taken out again before the phases below.
+    set_dnc_list(&db.url, account, true).await?;
+    let (s0, p0) = (server.cpu(), postgres_cpu(pg_name));
+    let got = run_dialers(&server, dialers, "listed", batch, None).await?;
+    let cpu = server.cpu().saturating_sub(s0) + postgres_cpu(pg_name).saturating_sub(p0);
+    let leased: usize = got.iter().map(|(_, _, ids)| ids.len()).sum();
+    anyhow::ensure!(
+        leased == members,
+        "listed: {leased} of {members} members were handed out"
+    );
+    release_all(&server, dialers, "listed").await?;
+    set_dnc_list(&db.url, account, false).await?;
+    report.add(Row {
+        figure: format!(
+            "CPU time per leased contact with a DNC list of {} numbers ({DNC_LISTED} on a named list, {DNC_MANUAL} on the account's own; none a member), against the plain drain above ({})",
+            DNC_LISTED + DNC_MANUAL,
+            backend.name()
+        ),
+        value: cpu.as_secs_f64() * 1e6 / leased as f64,
+        unit: "µs",
+        reference: Some((
+            format!("{:.1} µs with both DNC tables empty", per_contact[1]),
+            per_contact[1],
+        )),
+        ratio_target: Target::None,
+        target: Target::None,
+    });
     report.add(Row {
         figure: format!(
             "CPU time per leased contact with require_consent (every contact consenting) and {callbacks} due callbacks, against the same drain with neither, least of two alternated drains each ({})",
@@ -371,6 +400,55 @@ pub async fn seed(url: &str, account: &str, n: usize) -> anyhow::Result<()> {
         )
         .exec(&db)
         .await?;
+    Ok(())
+}
+
+/// The DNC list of [`run`]'s "listed" drain: numbers on a named list.
+const DNC_LISTED: usize = 20_000;
+/// … and on the account's own list.
+const DNC_MANUAL: usize = 5_000;
+
+/// Puts the "listed" drain's DNC list in place (`on`), or takes it out, straight in SQL
+/// (the list import is not what is measured), then refreshes the planner's statistics as
+/// autovacuum would after a bulk load. The numbers (+1213… and +1214…) are none of the
+/// seeded contacts' (+1212…).
+async fn set_dnc_list(url: &str, account: &str, on: bool) -> anyhow::Result<()> {
+    use sea_orm::ConnectionTrait;
+    let db = contactd::store::connect(url, 1).await?;
+    let numbers = |n: usize| {
+        format!("WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < {n})")
+    };
+    let statements = if on {
+        vec![
+            format!(
+                "INSERT INTO dnc_lists (account_id, name, source, description, created_at, updated_at) \
+                 VALUES ('{account}', 'bench', '', '', 0, 0)"
+            ),
+            format!(
+                "{} INSERT INTO dnc_list_entries (account_id, phone, list_id, expires_at, import_id, created_at) \
+                 SELECT '{account}', '+1213' || (1000000 + i), \
+                   (SELECT id FROM dnc_lists WHERE account_id = '{account}' AND name = 'bench'), NULL, 0, 0 \
+                 FROM g",
+                numbers(DNC_LISTED)
+            ),
+            format!(
+                "{} INSERT INTO dnc_entries (account_id, phone, source, reason, actor, created_at) \
+                 SELECT '{account}', '+1214' || (1000000 + i), 'manual', '', '', 0 FROM g",
+                numbers(DNC_MANUAL)
+            ),
+        ]
+    } else {
+        vec![
+            format!("DELETE FROM dnc_entries WHERE account_id = '{account}'"),
+            format!("DELETE FROM dnc_lists WHERE account_id = '{account}' AND name = 'bench'"),
+            format!("DELETE FROM dnc_list_entries WHERE account_id = '{account}'"),
+        ]
+    };
+    for sql in statements {
+        db.execute_unprepared(&sql).await?;
+    }
+    db.execute_unprepared("ANALYZE").await?;
+    db.close().await.ok();
     Ok(())
 }
 
