@@ -10,6 +10,10 @@
 //!   claims open pool connections), the last claims that found the campaign drained, and
 //!   the latency floor: one dialer claiming alone from a third campaign. Fails the run if
 //!   any contact is handed out twice or any member is never handed out.
+//! - **Drains of people who already have a lease history**: with a consent requirement
+//!   and due callbacks against plain ones (issue #25), and one with a DNC list of a real
+//!   account's size (25,000 numbers, none a member) against the plain ones — the others
+//!   run with both DNC tables empty.
 //!
 //! The same people are members of every campaign and a person has one lease at a time, so
 //! each phase gives its leases back before the next; the account-wide frequency rules are
@@ -409,8 +413,8 @@ const DNC_LISTED: usize = 20_000;
 const DNC_MANUAL: usize = 5_000;
 
 /// Puts the "listed" drain's DNC list in place (`on`), or takes it out, straight in SQL
-/// (the list import is not what is measured), then does what autovacuum would do next. The numbers (+1213… and +1214…) are none of the
-/// seeded contacts' (+1212…).
+/// (the list import is not what is measured), then does what autovacuum would do next.
+/// The numbers (+1213… and +1214…) are none of the seeded contacts' (+1212…).
 async fn set_dnc_list(url: &str, account: &str, on: bool) -> anyhow::Result<()> {
     use sea_orm::ConnectionTrait;
     let db = contactd::store::connect(url, 1).await?;

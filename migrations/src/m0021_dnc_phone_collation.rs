@@ -15,8 +15,9 @@
 //! migration 1.1 and 3.0 ms. A comparison with a parameter was never affected (it takes
 //! the column's collation).
 //!
-//! Numbers are E.164 (ASCII), so no comparison or order changes; the tables' keys are
-//! rebuilt. SQLite compares text bytewise everywhere: nothing to do there.
+//! Numbers are E.164 (ASCII), so no comparison or order changes. The tables' keys are
+//! rebuilt under an exclusive lock, in time proportional to the lists' size (claims and
+//! DNC writes wait for it). SQLite compares text bytewise everywhere: nothing to do there.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
