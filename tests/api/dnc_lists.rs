@@ -655,26 +655,13 @@ postgres_only!(the_dialers_dnc_probes_use_the_lists_keys);
 /// number must have `contacts.phone`'s collation, or the probe can use its key's account
 /// only — the account's whole list read per contact, or hashed per statement (a
 /// 25,000-number list made the candidate read ~70× dearer before m0021; BENCHMARKS.md).
-/// Checked on the schema itself, and on a plan: with the tables' keys the only way left,
-/// the number is part of both index conditions.
+/// Checked on the schema itself (both tables), and on a plan of the named lists' probe:
+/// with the table's key the only way left, the number is part of its index condition.
 async fn the_dialers_dnc_probes_use_the_lists_keys(app: TestApp) {
     use sea_orm::{ConnectionTrait, TransactionTrait};
     let db = contactd::store::connect(&app.db.url, 1).await.unwrap();
-    let rows = |sql: String| {
-        let db = &db;
-        async move {
-            db.query_all_raw(sea_orm::Statement::from_string(
-                sea_orm::DbBackend::Postgres,
-                sql,
-            ))
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| row.try_get_by_index::<String>(0).unwrap())
-            .collect::<Vec<String>>()
-        }
-    };
-    let collations = rows(
+    let collations = first_column(
+        &db,
         "SELECT c.relname || ': ' || coalesce(k.collname, 'none') FROM pg_attribute a \
          JOIN pg_class c ON c.oid = a.attrelid LEFT JOIN pg_collation k ON k.oid = a.attcollation \
          WHERE a.attname = 'phone' \
@@ -718,20 +705,15 @@ async fn the_dialers_dnc_probes_use_the_lists_keys(app: TestApp) {
             .await
             .unwrap();
     }
-    let plan: Vec<String> = txn
-        .query_all_raw(sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            format!(
-                "EXPLAIN (COSTS OFF) SELECT c.id FROM contacts c WHERE c.account_id = '{acc}' \
-                 AND NOT EXISTS (SELECT 1 FROM dnc_list_entries l \
-                   WHERE l.account_id = '{acc}' AND l.phone = c.phone)"
-            ),
-        ))
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.try_get_by_index::<String>(0).unwrap())
-        .collect();
+    let plan = first_column(
+        &txn,
+        format!(
+            "EXPLAIN (COSTS OFF) SELECT c.id FROM contacts c WHERE c.account_id = '{acc}' \
+             AND NOT EXISTS (SELECT 1 FROM dnc_list_entries l \
+               WHERE l.account_id = '{acc}' AND l.phone = c.phone)"
+        ),
+    )
+    .await;
     txn.rollback().await.unwrap();
     let text = plan.join("\n");
     let probe: Vec<&String> = plan
@@ -743,4 +725,17 @@ async fn the_dialers_dnc_probes_use_the_lists_keys(app: TestApp) {
         probe[0].contains("Index Cond"),
         "not a key condition:\n{text}"
     );
+}
+
+/// The first column of every row `sql` returns, as text (PostgreSQL).
+async fn first_column(db: &impl sea_orm::ConnectionTrait, sql: String) -> Vec<String> {
+    db.query_all_raw(sea_orm::Statement::from_string(
+        sea_orm::DbBackend::Postgres,
+        sql,
+    ))
+    .await
+    .unwrap()
+    .iter()
+    .map(|row| row.try_get_by_index::<String>(0).unwrap())
+    .collect()
 }
