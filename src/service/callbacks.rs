@@ -2,17 +2,19 @@
 //! claims of their campaign at their time, ahead of the campaign's other members, and
 //! listed by ListCallbacks.
 //!
-//! A claim reads the campaign's first pending callbacks in due order (one indexed
-//! statement, [`store::callbacks::pending_in_due_order`]). The due ones whose person is
-//! free now are checked like any candidate — the frequency rules and the calling window
-//! in the contact's zone — and leased through the same re-check as every claim
-//! (`store::dialer::lease_eligible`: DNC by the list, named lists and status, ACTIVE, one
-//! live lease per person, the frequency rules) with only the campaign's attempt limit
-//! and retry spacing waived: the person asked. A due callback held back by the window or
-//! the frequency rules is moved to when they allow it (the window's next opening), so it
-//! never blocks the ones behind it. The same read tells the claim which members wait
-//! for a later callback: the normal scan skips them, so retry spacing does not call the
-//! person before the time they asked for.
+//! A claim's first read (`store::dialer::first_read`: one round trip with the account's
+//! rules and the scan's first page) holds the campaign's first pending callbacks in due
+//! order. When one of them is due, the claim reads them again with their people's facts
+//! ([`store::callbacks::pending_in_due_order`]) and serves them first: the due ones whose
+//! person is free now are checked like any candidate — the frequency rules and the
+//! calling window in the contact's zone — and leased through the same re-check as every
+//! claim (`store::dialer::lease_eligible`: DNC by the list, named lists and status,
+//! ACTIVE, one live lease per person, the frequency rules) with only the campaign's
+//! attempt limit and retry spacing waived: the person asked. A due callback held back by
+//! the window or the frequency rules is moved to when they allow it (the window's next
+//! opening), so it never blocks the ones behind it. The same reads tell the claim which
+//! members wait for a later callback: the normal scan skips them, so retry spacing does
+//! not call the person before the time they asked for.
 //!
 //! A callback stays pending while its lease is out: the call of its delivery (an
 //! outbound call of its campaign starting at or after its due time) marks it delivered,
@@ -47,7 +49,22 @@ pub enum Waiting {
     Many,
 }
 
+/// How many pending callbacks a claim of `want` contacts reads.
+pub fn pending_limit(want: usize) -> u64 {
+    want as u64 + PENDING_SLACK
+}
+
 impl Waiting {
+    /// From the contacts of the pending callbacks a read of at most `limit` found: all
+    /// of them when it found fewer.
+    pub fn read(contacts: impl ExactSizeIterator<Item = i64>, limit: u64) -> Waiting {
+        if (contacts.len() as u64) < limit {
+            Waiting::Known(contacts.collect())
+        } else {
+            Waiting::Many
+        }
+    }
+
     /// Which of `ids` wait for a callback.
     pub async fn among(
         &self,
@@ -78,7 +95,7 @@ impl Services {
         e: &Eligibility,
     ) -> Result<(Vec<Leased>, Waiting)> {
         let want = claim.max_contacts;
-        let limit = want as u64 + PENDING_SLACK;
+        let limit = pending_limit(want);
         let campaign = claim.campaign_id.as_str();
         let rows = store::callbacks::pending_in_due_order(
             self.store.claim_reads(),
@@ -88,11 +105,7 @@ impl Services {
             limit,
         )
         .await?;
-        let waiting = if (rows.len() as u64) < limit {
-            Waiting::Known(rows.iter().map(|p| p.callback.contact_id).collect())
-        } else {
-            Waiting::Many
-        };
+        let waiting = Waiting::read(rows.iter().map(|p| p.callback.contact_id), limit);
         let now = e.now;
         let (mut picked, mut deferred, mut gone) = (Vec::new(), Vec::new(), Vec::new());
         let mut seen = HashSet::new();

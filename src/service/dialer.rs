@@ -19,12 +19,12 @@
 //! lease re-check, and learns which members wait for a later one (the scan skips them):
 //! see `service::callbacks`.
 
-use super::Services;
+use super::{Services, callbacks};
 use crate::domain::Contact;
 use crate::domain::callback::Callback;
 use crate::domain::dialing::{DialRules, Frequency, LeaseId, ReleaseTarget, parse_dials};
 use crate::domain::timezone::{self, Zones};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::{self, contacts::Lock, dialer::Eligibility};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -165,20 +165,47 @@ pub fn account_frequency(a: &crate::domain::Account) -> Frequency {
 impl Services {
     /// Leases up to `claim.max_contacts` contacts that may be dialed now.
     pub async fn claim_dialable(&self, account_id: &str, claim: &Claim) -> Result<Vec<Leased>> {
-        let account = store::accounts::get(self.store.claim_reads(), account_id).await?;
         let now = self.now();
         let rules = &claim.rules;
-        let e = Eligibility {
+        let mut e = Eligibility {
             now,
             max_attempts: rules.max_attempts,
             last_attempt_before: now - rules.retry_interval_ms,
-            frequency: account_frequency(&account).with(rules.frequency),
+            // The account's, from the first read below (which does not look at them).
+            frequency: Frequency::default(),
             require_consent: rules.require_consent,
         };
         let campaign = claim.campaign_id.as_str();
         let cursor = self.scan_hints.cursor(account_id, campaign);
-        // Due callbacks first; members waiting for a later one are skipped by the scan.
-        let (mut out, waiting) = self.claim_callbacks(account_id, claim, &e).await?;
+        // One round trip for the account's frequency rules, the campaign's pending
+        // callbacks and the first page of the scan (read from the cursor, under its lock).
+        let state = cursor.lock().await;
+        let step = first_scan_page(claim.max_contacts, state.yield_share);
+        let pending_limit = callbacks::pending_limit(claim.max_contacts);
+        let first = store::dialer::first_read(
+            self.store.claim_reads(),
+            (account_id, campaign),
+            &e,
+            state.at,
+            (step, pending_limit),
+        )
+        .await?;
+        let account = first
+            .account
+            .ok_or_else(|| Error::not_found("account", account_id))?;
+        e.frequency = account.with(rules.frequency);
+        // Due callbacks first (then the page is read again after them); members waiting
+        // for a later one are skipped by the scan.
+        let (mut out, waiting, mut first_page) = if first.pending.iter().any(|&(_, due)| due <= now)
+        {
+            drop(state);
+            let (out, waiting) = self.claim_callbacks(account_id, claim, &e).await?;
+            (out, waiting, None)
+        } else {
+            let pending = first.pending.iter().map(|&(contact, _)| contact);
+            let waiting = callbacks::Waiting::read(pending, pending_limit);
+            (vec![], waiting, Some((state, step, first.page)))
+        };
         // Scan from the cursor to the end, then from the start up to where the first
         // pass began (unless it began at the start): each member is read at most once
         // per claim.
@@ -187,11 +214,17 @@ impl Services {
         while out.len() < claim.max_contacts && passes_left != Some(0) {
             let want = claim.max_contacts - out.len();
             let picked = {
-                let mut state = cursor.lock().await;
-                let step = if passes_left.is_none() {
-                    first_scan_page(want, state.yield_share)
-                } else {
-                    SCAN_PAGE
+                let (mut state, step, read) = match first_page.take() {
+                    Some((state, step, page)) => (state, step, Some(page)),
+                    None => {
+                        let state = cursor.lock().await;
+                        let step = if passes_left.is_none() {
+                            first_scan_page(want, state.yield_share)
+                        } else {
+                            SCAN_PAGE
+                        };
+                        (state, step, None)
+                    }
                 };
                 let cur = &mut state.at;
                 let passes = passes_left.get_or_insert(if *cur == 0 { 1 } else { 2 });
@@ -200,15 +233,22 @@ impl Services {
                 // cursor: when another claim has moved it past that point, the second
                 // pass reads nothing (what lies before the cursor that claim has just read).
                 let upto = (*passes == 1 && began_at > 0).then_some(began_at);
-                let page = store::dialer::candidates(
-                    self.store.claim_reads(),
-                    account_id,
-                    campaign,
-                    &e,
-                    (*cur, upto),
-                    step,
-                )
-                .await?;
+                let page = match read {
+                    // The first read's page: from the same cursor, with no upper bound
+                    // (a first pass has none).
+                    Some(page) => page,
+                    None => {
+                        store::dialer::candidates(
+                            self.store.claim_reads(),
+                            account_id,
+                            campaign,
+                            &e,
+                            (*cur, upto),
+                            step,
+                        )
+                        .await?
+                    }
+                };
                 let ids: Vec<i64> = page.iter().map(|c| c.contact_id).collect();
                 let waits = waiting
                     .among(self.store.claim_reads(), account_id, campaign, &ids)

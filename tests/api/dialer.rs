@@ -21,6 +21,7 @@ both!(
     a_lease_is_never_dated_before_the_give_back_of_the_one_before,
     a_lease_is_never_dated_before_the_dnc_mark_that_ended_the_one_before,
     check_dialable_explains_unknown_and_non_member,
+    a_claim_for_an_account_that_does_not_exist_is_not_found,
     membership_counts_dnc_refusals_and_repeats,
     membership_by_filter_counts_matched_changed_and_skipped,
     more_than_10000_ids_is_resource_exhausted_for_campaigns_and_dnc,
@@ -54,6 +55,30 @@ async fn members(app: &TestApp, acc: &str, n: usize) -> Vec<i64> {
     }
     app.add_to_campaign(acc, "camp", &out).await;
     out
+}
+
+/// The claim's first read brings the account's rules with the candidates: an account
+/// that is not there is NOT_FOUND by name, not an empty batch.
+async fn a_claim_for_an_account_that_does_not_exist_is_not_found(app: TestApp) {
+    let acc = app.account(pb::Plan::Professional).await;
+    members(&app, &acc, 2).await;
+    let err = app
+        .client
+        .clone()
+        .claim_dialable_contacts(pb::ClaimDialableContactsRequest {
+            account_id: "acct_nobody".into(),
+            campaign_id: "camp".into(),
+            dialer_id: "d1".into(),
+            max_contacts: 5,
+            rules: all_day(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+    assert!(err.message().contains("acct_nobody"), "{err:?}");
+    // The real account's members were not touched.
+    assert_eq!(app.claim(&acc, "camp", "d1", 5, all_day()).await.len(), 2);
 }
 
 async fn a_claim_leases_each_contact_to_one_dialer_until_the_lease_ends(app: TestApp) {
