@@ -32,7 +32,7 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{
     ActiveEnum, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
-    EntityTrait, QueryFilter, Statement,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use std::sync::OnceLock;
 
@@ -379,7 +379,8 @@ pub struct FirstRead {
 
 /// A claim's first read: the account's frequency rules, the campaign's pending
 /// callbacks (at most `pending_limit`, in due order) and the candidates after `after`
-/// (at most `limit`), as one statement of three `UNION ALL` parts. A claim used to ask
+/// (at most `limit`): on PostgreSQL one statement of three `UNION ALL` parts (on SQLite
+/// the three apart, [`first_read_apart`]). A claim used to ask
 /// the three in three statements, each two round trips (sqlx pings every connection as
 /// it goes back to the pool); the parts cost PostgreSQL what the statements did (the
 /// same plans), the server ~0.3 ms less per claim of 100 (claims suite, three rounds
@@ -398,6 +399,9 @@ pub async fn first_read<C: ConnectionTrait>(
         bounds: (after, None),
         limit,
     };
+    if backend != DbBackend::Postgres {
+        return first_read_apart(db, &read, e, pending_limit).await;
+    }
     let (sql, values) = first_read_statement(backend, &read, e, pending_limit);
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
@@ -439,6 +443,46 @@ pub async fn first_read<C: ConnectionTrait>(
     out.page.sort_unstable_by_key(|c| c.contact_id);
     out.pending.sort_by_key(|&(_, due_at)| due_at);
     Ok(out)
+}
+
+/// [`first_read`] on SQLite: the three reads apart. The database is in the process, so a
+/// statement costs no round trip, and the compound statement cost more than the three
+/// (claims suite on SQLite, two rounds turn about: 189 and 201 µs of CPU per leased
+/// contact against 172 and 184, closed-loop p99 254 and 287 ms against 146 and 154).
+async fn first_read_apart<C: ConnectionTrait>(
+    db: &C,
+    read: &Read<'_>,
+    e: &Eligibility,
+    pending_limit: u64,
+) -> Result<FirstRead> {
+    let (account_id, campaign_id) = read.members;
+    let account = account::Entity::find_by_id(account_id.to_owned())
+        .one(db)
+        .await?
+        .map(|a| Frequency {
+            per_day: a.max_calls_per_day,
+            per_week: a.max_calls_per_week,
+            min_spacing_ms: a.min_call_spacing_seconds.saturating_mul(1000),
+        });
+    let pending = cb::Entity::find()
+        .select_only()
+        .columns([cb::Column::ContactId, cb::Column::DueAt])
+        .filter(cb::Column::AccountId.eq(account_id))
+        .filter(cb::Column::CampaignId.eq(campaign_id))
+        .filter(cb::Column::Status.eq(CallbackStatus::Pending))
+        .filter(cb::Column::HeldUntil.lte(e.now))
+        .order_by_asc(cb::Column::DueAt)
+        .order_by_asc(cb::Column::Id)
+        .limit(pending_limit)
+        .into_tuple::<(i64, i64)>()
+        .all(db)
+        .await?;
+    let page = candidates(db, account_id, campaign_id, e, read.bounds, read.limit).await?;
+    Ok(FirstRead {
+        account,
+        pending,
+        page,
+    })
 }
 
 /// The three parts of [`first_read`], told apart by its `part` column.
