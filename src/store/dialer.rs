@@ -1,11 +1,11 @@
 //! The dialer's queries: eligible campaign members, and leasing them so that no person
 //! is held by two dialers, in one campaign or across campaigns.
 //!
-//! A claim first reads candidates without locks ([`candidates`]; the first page in one
-//! round trip with the account's frequency rules and the campaign's pending callbacks,
-//! [`first_read`]), lets the service apply
-//! the calling window and the frequency rules in Rust, then re-checks and leases only the
-//! chosen rows ([`lease_eligible`]), the one backend-specific function: on PostgreSQL a
+//! A claim first reads candidates without locks ([`candidates`]; the first page with the
+//! account's frequency rules and the campaign's pending callbacks, [`first_read`], in one
+//! round trip on PostgreSQL), lets the service apply the calling window and the frequency
+//! rules in Rust, then re-checks and leases only the chosen rows ([`lease_eligible`]), the
+//! one backend-specific function besides that read: on PostgreSQL a
 //! single statement that locks the contacts with `SKIP LOCKED` and upserts their
 //! `dial_state` rows, so concurrent claimers skip each other's rows instead of waiting;
 //! its SQLite twin runs the same check and the lease inside the `BEGIN IMMEDIATE` writer
