@@ -68,9 +68,10 @@ pub(crate) fn acquired() {
 /// sqlx pings on every acquire by default (`test_before_acquire`): a round trip to the
 /// database before each statement run outside a transaction — on top of the one sqlx
 /// makes when the connection goes back to the pool. A dialer's claim runs two such
-/// statements (its first read and its lease; more when it serves callbacks or pages on). A connection that died within the last second (the database restarted)
-/// fails its next statement instead, answered UNAVAILABLE like any lost connection, and
-/// is then dropped by the pool (its check on release fails).
+/// statements (its first read and its lease; more when it serves callbacks or pages on).
+/// A connection that died within the last second (the database restarted) fails its
+/// next statement instead, answered UNAVAILABLE like any lost connection, and is then
+/// dropped by the pool (its check on release fails).
 const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
 /// `pool` telling [`acquired`] when it hands over an idle connection (a new one tells it
